@@ -1,0 +1,45 @@
+// Jest runs ESM under `node --experimental-vm-modules` (see `npm test`), transforming
+// TypeScript with @swc/jest; the library is loaded from source through the `source`
+// export condition, so tests never depend on a stale build of it.
+
+/** Roots every project searches: a test file anywhere in these is collected. */
+const roots = ['<rootDir>/src', '<rootDir>/libs', '<rootDir>/test'];
+
+const shared = {
+  rootDir: import.meta.dirname,
+  roots,
+  testEnvironment: 'node',
+  testEnvironmentOptions: { customExportConditions: ['source', 'node', 'node-addons'] },
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: {
+    '^.+\\.ts$': [
+      '@swc/jest',
+      {
+        jsc: {
+          parser: { syntax: 'typescript', decorators: true },
+          transform: { legacyDecorator: true, decoratorMetadata: true },
+          target: 'es2023',
+          keepClassNames: true,
+        },
+        module: { type: 'es6' },
+      },
+    ],
+  },
+};
+
+/**
+ * Three tiers, told apart by file suffix: `*.spec.ts` unit (pure logic, fakes allowed),
+ * `*.int-spec.ts` integration (real redis-server processes), `*.e2e-spec.ts` end to end
+ * (the demo app over HTTP, child processes, packaging). `test/jest-projects.spec.ts`
+ * fails if a test-like file matches no tier.
+ */
+export const projects = [
+  { ...shared, displayName: 'unit', testRegex: '\\.spec\\.ts$' },
+  { ...shared, displayName: 'integration', testRegex: '\\.int-spec\\.ts$' },
+  { ...shared, displayName: 'e2e', testRegex: '\\.e2e-spec\\.ts$' },
+];
+
+export default { projects };

@@ -1,0 +1,28 @@
+import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { AnalyticsController } from './analytics/analytics.controller.js';
+import { UsageTracker } from './analytics/usage-tracker.service.js';
+import { AuthMiddleware } from './auth/auth.middleware.js';
+import { APP_CONFIG } from './common/app-config.token.js';
+import { CompletionsController } from './completions/completions.controller.js';
+import type { AppConfig } from './config/load-config.js';
+import { HealthController } from './health/health.controller.js';
+import { UsageLoggingMiddleware } from './logging/usage-logging.middleware.js';
+import { ModelsController } from './models/models.controller.js';
+import { ModelsService } from './models/models.service.js';
+
+/** The demo API. Build it with {@link AppModule.forRoot} from a loaded {@link AppConfig}. */
+@Module({})
+export class AppModule implements NestModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      controllers: [ModelsController, AnalyticsController, CompletionsController, HealthController],
+      providers: [{ provide: APP_CONFIG, useValue: config }, ModelsService, UsageTracker],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    // Usage logging first so it also sees the 401s that authentication answers.
+    consumer.apply(UsageLoggingMiddleware, AuthMiddleware).forRoutes('*path');
+  }
+}

@@ -1,0 +1,16 @@
+import { IsInt, IsOptional, IsString, Max, MaxLength, Min, MinLength } from 'class-validator';
+
+/** Body of `POST /completions`. */
+export class CreateCompletionDto {
+  @IsString()
+  @MinLength(1)
+  @MaxLength(8000)
+  prompt: string;
+
+  /** Upper bound of generated tokens; each started 1 000 costs one more rate-limit unit. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(32_000)
+  max_tokens?: number;
+}

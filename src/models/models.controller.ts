@@ -1,0 +1,21 @@
+import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
+import { ModelsService } from './models.service.js';
+
+/** Public model list and details (shared cache entries once caching is wired). */
+@Controller('models')
+export class ModelsController {
+  constructor(private readonly models: ModelsService) {}
+
+  @Get()
+  list() {
+    const data = this.models.list();
+    return { data, count: data.length, generated_at: new Date().toISOString() };
+  }
+
+  @Get(':id')
+  one(@Param('id') id: string) {
+    const model = this.models.find(id);
+    if (!model) throw new NotFoundException(`Model '${id}' not found`);
+    return { ...model, generated_at: new Date().toISOString() };
+  }
+}

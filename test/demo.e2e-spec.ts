@@ -1,0 +1,171 @@
+import type { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { createApp } from '../src/app.factory.js';
+import { loadConfig } from '../src/config/load-config.js';
+import { CaptureLogger } from './support/capture-logger.js';
+import { signToken } from './support/tokens.js';
+import { waitFor } from './support/wait-for.js';
+
+const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef0123456789';
+const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+describe('demo API (Express)', () => {
+  let app: INestApplication;
+  let url: string;
+  const logger = new CaptureLogger();
+
+  beforeAll(async () => {
+    const result = loadConfig({ JWT_SECRET, IP_HASH_SECRET: 'e2e-ip-hash-secret-0123456789abcdef0123' });
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    app = await createApp(result.config, { logger });
+    await app.listen(0, '127.0.0.1');
+    url = await app.getUrl();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  const usageLines = () => logger.of('Usage').map((line) => line.message);
+
+  /** Sends a request and returns it with the usage-log lines it produced. */
+  async function logged(send: () => request.Test) {
+    const before = usageLines().length;
+    const response = await send();
+    await waitFor(() => usageLines().length > before, 2000, 'the usage log line');
+    await new Promise((resolve) => setTimeout(resolve, 20)); // a second line would arrive now
+    return { response, lines: usageLines().slice(before) };
+  }
+
+  describe('routes', () => {
+    it('GET /api/v1/models lists models with generated_at', async () => {
+      const response = await request(url).get('/api/v1/models').expect(200);
+      expect(response.body.data.length).toBeGreaterThan(0);
+      expect(response.body.data[0]).toEqual(expect.objectContaining({ id: expect.any(String) }));
+      expect(response.body.generated_at).toMatch(ISO_MS);
+    });
+
+    it('GET /api/v1/models/:id answers one model, 404 for an unknown id', async () => {
+      const response = await request(url).get('/api/v1/models/gpt-4').expect(200);
+      expect(response.body).toMatchObject({ id: 'gpt-4', generated_at: expect.stringMatching(ISO_MS) });
+      await request(url).get('/api/v1/models/no-such-model').expect(404);
+    });
+
+    it('GET /api/v1/analytics/usage needs a user and answers their own usage', async () => {
+      await request(url).get('/api/v1/analytics/usage').expect(401);
+      const token = await signToken(JWT_SECRET, { sub: 'alice', plan: 'pro' });
+      await request(url)
+        .post('/api/v1/completions')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ prompt: 'hello', max_tokens: 1500 })
+        .expect(200);
+      const response = await request(url)
+        .get('/api/v1/analytics/usage')
+        .set('Authorization', `Bearer ${token}`)
+        .expect(200);
+      expect(response.body).toEqual({
+        user_id: 'alice',
+        plan: 'pro',
+        completions: 1,
+        tokens_requested: 1500,
+        generated_at: expect.stringMatching(ISO_MS),
+      });
+    });
+
+    it('POST /api/v1/completions answers a completion and validates its body', async () => {
+      const response = await request(url).post('/api/v1/completions').send({ prompt: 'Say hi' }).expect(200);
+      expect(response.body).toMatchObject({ object: 'text_completion', choices: [{ text: expect.any(String) }] });
+      const bad = await request(url).post('/api/v1/completions').send({ max_tokens: 0 }).expect(400);
+      expect(JSON.stringify(bad.body.message)).toMatch(/prompt/);
+      expect(JSON.stringify(bad.body.message)).toMatch(/max_tokens/);
+      await request(url).post('/api/v1/completions').send({ prompt: 'x', extra: 1 }).expect(400);
+    });
+
+    it('GET /api/v1/health answers the documented shape', async () => {
+      const response = await request(url).get('/api/v1/health').expect(200);
+      expect(response.body).toEqual({
+        status: expect.stringMatching(/^(ok|degraded)$/),
+        redis: { status: expect.any(String), latency_ms: null },
+        fallback: false,
+        generated_at: expect.stringMatching(ISO_MS),
+      });
+    });
+  });
+
+  describe('authentication middleware', () => {
+    it('treats a request without a token as anonymous', async () => {
+      await request(url).get('/api/v1/models').expect(200);
+      const response = await request(url).get('/api/v1/analytics/usage').expect(401);
+      expect(response.body.message).toBe('Authentication required');
+    });
+
+    it('maps sub, roles and plan onto request.user', async () => {
+      const token = await signToken(JWT_SECRET, { sub: 'bob', roles: ['admin'] });
+      const response = await request(url)
+        .get('/api/v1/analytics/usage')
+        .set('Authorization', `Bearer ${token}`)
+        .expect(200);
+      expect(response.body).toMatchObject({ user_id: 'bob', plan: 'free' });
+    });
+
+    const noneToken = [
+      Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url'),
+      Buffer.from(`{"sub":"mallory","exp":${Math.floor(Date.now() / 1000) + 3600}}`).toString('base64url'),
+      '',
+    ].join('.');
+
+    it.each<[string, () => Promise<string>]>([
+      ['garbage', async () => 'Bearer garbage'],
+      ['a malformed scheme', async () => 'Basic dXNlcjpwYXNz'],
+      ['an empty bearer', async () => 'Bearer '],
+      ['a wrong signature', async () => `Bearer ${await signToken('not-the-secret-at-all-0123456789', { sub: 'x' })}`],
+      ['an expired token', async () => `Bearer ${await signToken(JWT_SECRET, { sub: 'x' }, { expiresIn: 0 })}`],
+      ['alg none', async () => `Bearer ${noneToken}`],
+      ['no subject', async () => `Bearer ${await signToken(JWT_SECRET, { roles: ['admin'] })}`],
+    ])('answers 401 (never 5xx) to %s, on every route', async (_name, header) => {
+      const authorization = await header();
+      for (const path of ['/api/v1/models', '/api/v1/health', '/api/v1/analytics/usage', '/api/v1/nowhere']) {
+        const response = await request(url).get(path).set('Authorization', authorization);
+        expect(response.status).toBe(401);
+        expect(response.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+        expect(response.body).toMatchObject({ statusCode: 401, error: 'Unauthorized' });
+      }
+    });
+
+    it('says when a token has expired', async () => {
+      const token = await signToken(JWT_SECRET, { sub: 'x' }, { expiresIn: Math.floor(Date.now() / 1000) - 60 });
+      const response = await request(url).get('/api/v1/models').set('Authorization', `Bearer ${token}`).expect(401);
+      expect(response.body.message).toBe('Token expired');
+    });
+  });
+
+  describe('usage log', () => {
+    it('writes exactly one line for a 401 from the auth middleware', async () => {
+      const { lines } = await logged(() =>
+        request(url).get('/api/v1/models/gpt-4').set('Authorization', 'Bearer garbage').expect(401),
+      );
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^GET - 401 client=ip:[A-Za-z0-9_-]{22} \d+\.\dms cache=-$/);
+    });
+
+    it('writes exactly one line for a 404 of an unknown route and of an unknown model', async () => {
+      const unknownRoute = await logged(() => request(url).get('/api/v1/no/such/route?token=abc').expect(404));
+      expect(unknownRoute.lines).toHaveLength(1);
+      expect(unknownRoute.lines[0]).toMatch(/^GET - 404 client=ip:/);
+      const unknownModel = await logged(() => request(url).get('/api/v1/models/nope').expect(404));
+      expect(unknownModel.lines).toEqual([expect.stringMatching(/^GET \/api\/v1\/models\/:id 404 client=ip:/)]);
+    });
+
+    it('logs the route template and a hashed user, never the raw IP, user id, token or path', async () => {
+      const token = await signToken(JWT_SECRET, { sub: 'carol-the-user' });
+      const { lines } = await logged(() =>
+        request(url).get('/api/v1/models/gpt-4?secret=s3cr3t').set('Authorization', `Bearer ${token}`).expect(200),
+      );
+      expect(lines).toEqual([expect.stringMatching(/^GET \/api\/v1\/models\/:id 200 client=user:[A-Za-z0-9_-]{22} /)]);
+      const everything = logger.lines.map((line) => line.message).join('\n');
+      for (const leak of ['127.0.0.1', 'carol-the-user', token, 'gpt-4?', 's3cr3t', 'garbage']) {
+        expect(everything).not.toContain(leak);
+      }
+    });
+  });
+});
