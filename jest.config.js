@@ -1,5 +1,5 @@
 // Jest runs ESM under `node --experimental-vm-modules` (see `npm test`), transforming
-// TypeScript with @swc/jest; the library is loaded from source through the `source`
+// TypeScript with @swc/jest; the library is loaded from source through the `nestjs-redis-shield:source`
 // export condition, so tests never depend on a stale build of it.
 
 /** Roots every project searches: a test file anywhere in these is collected. */
@@ -9,7 +9,7 @@ const shared = {
   rootDir: import.meta.dirname,
   roots,
   testEnvironment: 'node',
-  testEnvironmentOptions: { customExportConditions: ['source', 'node', 'node-addons'] },
+  testEnvironmentOptions: { customExportConditions: ['nestjs-redis-shield:source', 'node', 'node-addons'] },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   extensionsToTreatAsEsm: ['.ts'],
