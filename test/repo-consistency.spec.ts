@@ -9,7 +9,7 @@ const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
 /** Variable names in the first column of the README's configuration table. */
 function readmeConfigNames(): string[] {
   const section = read('README.md').split('## Configuration')[1].split('\n## ')[0];
-  return [...section.matchAll(/^\| `([A-Z][A-Z0-9_]*)` \|/gm)].map((match) => match[1]);
+  return [...section.matchAll(/^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|/gm)].map((match) => match[1]);
 }
 
 describe('README, docker-compose and the config loader agree', () => {
