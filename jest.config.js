@@ -42,4 +42,7 @@ export const projects = [
   { ...shared, displayName: 'e2e', testRegex: '\\.e2e-spec\\.ts$' },
 ];
 
-export default { projects };
+export default {
+  projects,
+  reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
+};
