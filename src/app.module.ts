@@ -1,4 +1,5 @@
 import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { RedisModule } from 'nestjs-redis-shield';
 import { AnalyticsController } from './analytics/analytics.controller.js';
 import { UsageTracker } from './analytics/usage-tracker.service.js';
 import { AuthMiddleware } from './auth/auth.middleware.js';
@@ -16,6 +17,17 @@ export class AppModule implements NestModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
+      imports: [
+        RedisModule.forRoot({
+          url: config.redis.url,
+          sentinels: config.redis.sentinels,
+          sentinelName: config.redis.sentinelName,
+          clusterNodes: config.redis.clusterNodes,
+          keyPrefix: config.redis.keyPrefix,
+          hashSecret: config.ipHashSecret,
+          commandTimeoutMs: config.redis.commandTimeoutMs,
+        }),
+      ],
       controllers: [ModelsController, AnalyticsController, CompletionsController, HealthController],
       providers: [{ provide: APP_CONFIG, useValue: config }, ModelsService, UsageTracker],
     };

@@ -1,26 +1,48 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
+import { RedisConnection } from 'nestjs-redis-shield';
+import { APP_CONFIG } from '../common/app-config.token.js';
+import type { AppConfig } from '../config/load-config.js';
 
 /** Redis as seen by the health endpoint. */
 export interface RedisHealth {
-  status: 'up' | 'down' | 'unknown';
+  status: 'up' | 'down';
   /** Round-trip time of a PING, in milliseconds; null when Redis does not answer. */
   latency_ms: number | null;
 }
 
 /**
- * Liveness and Redis state. Never rate-limited or cached. Redis is reported as
- * `unknown` until the Redis layer is wired in (then `up`/`down` with latency).
+ * Liveness and Redis state; never rate-limited or cached. `degraded` (still 200) when
+ * Redis is down in `open` fail mode, where the API keeps serving on its fallback; 503
+ * only in `closed` mode, where requests that need Redis are refused.
  */
 @Controller('health')
 export class HealthController {
+  constructor(
+    private readonly redis: RedisConnection,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
   @Get()
-  check() {
-    const redis: RedisHealth = { status: 'unknown', latency_ms: null };
+  async check(@Res({ passthrough: true }) response: { status(code: number): unknown }) {
+    const redis = await this.redisHealth();
+    const down = redis.status === 'down';
+    if (down && this.config.rateLimit.failMode === 'closed') response.status(HttpStatus.SERVICE_UNAVAILABLE);
     return {
-      status: redis.status === 'up' ? 'ok' : 'degraded',
+      status: down ? 'degraded' : 'ok',
       redis,
-      fallback: false,
+      fallback: down && this.config.rateLimit.failMode === 'open',
       generated_at: new Date().toISOString(),
     };
+  }
+
+  private async redisHealth(): Promise<RedisHealth> {
+    // While the connection is down, answer at once instead of waiting for a timeout.
+    if (this.redis.state === 'down') return { status: 'down', latency_ms: null };
+    try {
+      const latency = await this.redis.ping();
+      return { status: 'up', latency_ms: Math.round(latency * 100) / 100 };
+    } catch {
+      return { status: 'down', latency_ms: null };
+    }
   }
 }

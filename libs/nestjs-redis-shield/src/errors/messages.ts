@@ -1,0 +1,20 @@
+/**
+ * Every message the library throws for bad options, in one place so wording stays
+ * consistent and tests can match it.
+ */
+export const messages = {
+  invalidOption: (option: string, value: unknown, expected: string) =>
+    `nestjs-redis-shield: invalid option ${option}=${formatValue(value)}: expected ${expected}`,
+  conflictingOptions: (first: string, second: string) =>
+    `nestjs-redis-shield: options ${first} and ${second} cannot be used together`,
+  unknownConnection: (name: string) =>
+    `nestjs-redis-shield: no Redis connection named '${name}': import RedisModule.forRoot({ name: '${name}', ... })`,
+};
+
+function formatValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === undefined || value === null) {
+    return String(value);
+  }
+  return typeof value;
+}

@@ -1,0 +1,50 @@
+import { Injectable, Logger } from '@nestjs/common';
+
+/** A connection's health as the rest of the library and operators see it. */
+export type RedisConnectionState = 'ready' | 'down';
+
+/** Emitted once per change of a connection's state. */
+export interface RedisStateEvent {
+  connection: string;
+  state: RedisConnectionState;
+  /** Why it changed, e.g. `connected`, `circuit open after 3 failures`, `connection closed`. */
+  reason: string;
+}
+
+/** Every internal event by name; later features add theirs here. */
+export interface ShieldEventMap {
+  'redis.state': RedisStateEvent;
+}
+
+type Listener<K extends keyof ShieldEventMap> = (event: ShieldEventMap[K]) => void;
+
+/**
+ * The library's internal event bus. The hot path emits small synchronous events;
+ * metrics, logs and the violation stream subscribe, so nothing on the hot path knows
+ * about them. A throwing listener is logged and never breaks the emitter.
+ */
+@Injectable()
+export class ShieldEvents {
+  private readonly logger = new Logger('RedisShield');
+  private readonly listeners = new Map<keyof ShieldEventMap, Set<Listener<never>>>();
+
+  /** Subscribes; returns the function that unsubscribes. */
+  on<K extends keyof ShieldEventMap>(type: K, listener: Listener<K>): () => void {
+    let set = this.listeners.get(type);
+    if (!set) this.listeners.set(type, (set = new Set()));
+    set.add(listener as Listener<never>);
+    return () => set.delete(listener as Listener<never>);
+  }
+
+  emit<K extends keyof ShieldEventMap>(type: K, event: ShieldEventMap[K]): void {
+    const set = this.listeners.get(type);
+    if (!set) return;
+    for (const listener of set) {
+      try {
+        (listener as Listener<K>)(event);
+      } catch (error) {
+        this.logger.error(`listener of '${type}' failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { database, type RedisClient, type ResolvedRedisOptions } from './redis.options.js';
+
+/**
+ * Creates the ioredis client of one connection. Request-path safety lives here: no
+ * offline queue (a disconnected Redis fails at once instead of queueing), no replay of
+ * in-flight commands after a reconnect (a replayed `consume` would count twice), and
+ * reconnects that never stop, with backoff capped at `maxReconnectDelayMs`.
+ */
+export function createRedisClient(options: ResolvedRedisOptions, name: string): RedisClient {
+  const { url } = options;
+  const backoff = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 16), options.maxReconnectDelayMs);
+  const tls = url.protocol === 'rediss:' || options.tls ? { ...options.tls } : undefined;
+  const common: RedisOptions = {
+    connectionName: `nestjs-redis-shield:${name}`,
+    connectTimeout: 2000,
+    ...options.redisOptions,
+    username: decodeURIComponent(url.username) || undefined,
+    password: decodeURIComponent(url.password) || undefined,
+    tls,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResubscribe: false,
+  };
+
+  if (options.clusterNodes) {
+    return new Cluster(options.clusterNodes, {
+      redisOptions: common,
+      enableOfflineQueue: false,
+      scaleReads: 'master',
+      clusterRetryStrategy: backoff,
+    });
+  }
+  if (options.sentinels) {
+    return new Redis({
+      ...common,
+      sentinels: options.sentinels,
+      name: options.sentinelName,
+      db: database(url),
+      retryStrategy: backoff,
+      sentinelRetryStrategy: backoff,
+    });
+  }
+  return new Redis({
+    ...common,
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port ? Number(url.port) : 6379,
+    db: database(url),
+    retryStrategy: backoff,
+  });
+}

@@ -1,0 +1,249 @@
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Cluster, ReplyError } from 'ioredis';
+import type { RedisConnectionState, ShieldEvents } from '../events/shield-events.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import type { Clock } from './clock.js';
+import type { Deadline } from './deadline.js';
+import { KeyBuilder } from './key-builder.js';
+import { createRedisClient } from './redis-client.factory.js';
+import { RedisCommandError, RedisUnavailableError } from './redis.errors.js';
+import type { RedisClient, ResolvedRedisOptions } from './redis.options.js';
+
+/** How one call may use Redis. */
+export interface RunOptions {
+  /** The request's deadline; without one the call gets `commandTimeoutMs`. */
+  deadline?: Deadline;
+  /** A budget in ms for calls outside a request (admin, stats); ignored with `deadline`. */
+  timeoutMs?: number;
+  /** Whether a timeout or connection error counts towards opening the breaker. Default true. */
+  tripsBreaker?: boolean;
+}
+
+/** A registered Lua script: `KEYS` and `ARGV` in, the script's reply out. */
+export type ScriptRunner<T> = (keys: string[], args: (string | number)[], options?: RunOptions) => Promise<T>;
+
+type ScriptMethod = (...keysAndArgs: (string | number)[]) => Promise<unknown>;
+
+/** Redis replies that mean "not available now" rather than "your command is wrong". */
+const UNAVAILABLE_REPLIES = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)\b/;
+
+const TIMED_OUT = Symbol('timed out');
+
+/**
+ * One Redis connection: the ioredis client, its circuit breaker, its key builder and
+ * clock. Every command of the library goes through {@link run}, which applies the
+ * deadline, fails fast while the breaker is open and turns errors into the typed
+ * {@link RedisUnavailableError} / {@link RedisCommandError}.
+ */
+export class RedisConnection implements OnApplicationShutdown {
+  readonly client: RedisClient;
+  readonly keys: KeyBuilder;
+  readonly clock: Clock;
+  readonly commandTimeoutMs: number;
+  private readonly logger: Logger;
+  private readonly breaker: CircuitBreaker;
+  private readonly ownsClient: boolean;
+  private readonly scripts = new Map<string, string>();
+  private readonly detach: () => void;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private clientReady: boolean;
+  private currentState: RedisConnectionState;
+  private everReady: boolean;
+  private warnedUnreachable = false;
+  private closed = false;
+
+  constructor(
+    readonly name: string,
+    private readonly options: ResolvedRedisOptions,
+    private readonly events: ShieldEvents,
+  ) {
+    this.logger = new Logger(`Redis:${name}`);
+    this.keys = new KeyBuilder({ prefix: options.keyPrefix, hashSecret: options.hashSecret });
+    this.clock = options.clock;
+    this.commandTimeoutMs = options.commandTimeoutMs;
+    this.ownsClient = options.client === undefined;
+    this.breaker = new CircuitBreaker(options.breaker, (state, failures) => this.onBreaker(state, failures));
+    if (options.usesDevSecret) {
+      this.logger.warn('hashSecret is not set: ids in keys are hashed with an insecure development key');
+    }
+    this.client = options.client ?? createRedisClient(options, name);
+    this.clientReady = this.client.status === 'ready';
+    this.everReady = this.clientReady;
+    this.currentState = this.clientReady ? 'ready' : 'down';
+    this.detach = this.watchClient();
+  }
+
+  /** `ready` when connected with the breaker closed; `down` otherwise. */
+  get state(): RedisConnectionState {
+    return this.currentState;
+  }
+
+  /**
+   * Runs one operation against Redis within the deadline. Never waits longer than the
+   * budget, never sends while the breaker is open.
+   */
+  async run<T>(operation: (client: RedisClient) => Promise<T>, options: RunOptions = {}): Promise<T> {
+    if (!this.breaker.allowsCalls) throw new RedisUnavailableError('circuit-open', this.name);
+    const budgetMs = options.deadline ? options.deadline.remainingMs() : (options.timeoutMs ?? this.commandTimeoutMs);
+    // Budget already spent by earlier calls of this request: Redis is not to blame.
+    if (budgetMs <= 0) throw new RedisUnavailableError('timeout', this.name);
+    const startedAt = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const result = await Promise.race([
+        operation(this.client),
+        new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(resolve, budgetMs, TIMED_OUT))),
+      ]);
+      if (result === TIMED_OUT) {
+        this.failed(startedAt, options);
+        throw new RedisUnavailableError('timeout', this.name);
+      }
+      this.breaker.recordSuccess();
+      return result;
+    } catch (error) {
+      if (error instanceof RedisUnavailableError) throw error;
+      if (error instanceof ReplyError && !UNAVAILABLE_REPLIES.test((error as Error).message)) {
+        throw new RedisCommandError(this.name, { cause: error });
+      }
+      this.failed(startedAt, options);
+      throw new RedisUnavailableError('connection', this.name, { cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Registers a Lua script once per connection (EVALSHA, falling back to EVAL on
+   * NOSCRIPT, e.g. after a restart or `SCRIPT FLUSH`) and returns its runner.
+   */
+  defineScript<T>(name: string, lua: string, numberOfKeys: number): ScriptRunner<T> {
+    const method = `shield_${name}`;
+    const known = this.scripts.get(method);
+    if (known === undefined) {
+      this.client.defineCommand(method, { lua, numberOfKeys });
+      this.scripts.set(method, lua);
+    } else if (known !== lua) {
+      throw new Error(`nestjs-redis-shield: script '${name}' is already defined with another body`);
+    }
+    return (keys, args, options) =>
+      this.run(
+        (client) => (client as unknown as Record<string, ScriptMethod>)[method](...keys, ...args) as Promise<T>,
+        options,
+      );
+  }
+
+  /** Round-trip time of a PING, in ms. */
+  async ping(options?: RunOptions): Promise<number> {
+    const started = performance.now();
+    await this.run((client) => client.ping(), options);
+    return performance.now() - started;
+  }
+
+  /**
+   * Iterates the keys matching a SCAN pattern on every master (every node of a Cluster),
+   * in batches of `count`. Each SCAN call is bounded by `timeoutMs`.
+   */
+  async *scan(pattern: string, { count = 1000, timeoutMs = 5000 } = {}): AsyncGenerator<string> {
+    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.run(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', count), { timeoutMs });
+        cursor = next;
+        yield* keys;
+      } while (cursor !== '0');
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopProbing();
+    this.detach();
+    if (!this.ownsClient) return;
+    try {
+      await Promise.race([this.client.quit(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    } catch {
+      // Already disconnected: nothing to flush.
+    }
+    this.client.disconnect();
+  }
+
+  private failed(startedAt: number, options: RunOptions): void {
+    if (options.tripsBreaker !== false) this.breaker.recordFailure(startedAt);
+  }
+
+  private watchClient(): () => void {
+    const onReady = () => {
+      this.clientReady = true;
+      this.everReady = true;
+      this.update('connected');
+    };
+    const onClose = () => {
+      this.clientReady = false;
+      this.update('connection closed');
+    };
+    const onError = (error: Error) => {
+      // ioredis reports every failed reconnect; the state change is the one log line.
+      if (!this.everReady && this.currentState === 'down' && !this.warnedUnreachable) {
+        this.warnedUnreachable = true;
+        this.logger.warn(`unreachable (${error.message}); serving without Redis and reconnecting`);
+      }
+    };
+    this.client.on('ready', onReady);
+    this.client.on('close', onClose);
+    this.client.on('end', onClose);
+    this.client.on('error', onError);
+    return () => {
+      this.client.off('ready', onReady);
+      this.client.off('close', onClose);
+      this.client.off('end', onClose);
+      this.client.off('error', onError);
+    };
+  }
+
+  private onBreaker(state: 'open' | 'closed', failures: number): void {
+    if (state === 'open') {
+      this.startProbing();
+      this.update(`circuit open after ${failures} failures`);
+    } else {
+      this.stopProbing();
+      this.update('circuit closed');
+    }
+  }
+
+  private startProbing(): void {
+    if (this.probeTimer || this.closed) return;
+    this.probeTimer = setInterval(() => this.probe(), this.options.breaker.probeIntervalMs);
+    this.probeTimer.unref();
+  }
+
+  private stopProbing(): void {
+    clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+  }
+
+  /** One PING per interval while open; its answer closes the circuit. */
+  private probe(): void {
+    if (!this.breaker.tryAcquireProbe()) return;
+    let timer: NodeJS.Timeout | undefined;
+    Promise.race([
+      this.client.ping(),
+      new Promise((_, reject) => (timer = setTimeout(reject, this.options.breaker.probeIntervalMs))),
+    ])
+      .then(
+        () => this.breaker.probeSucceeded(),
+        () => this.breaker.probeFailed(),
+      )
+      .finally(() => clearTimeout(timer));
+  }
+
+  private update(reason: string): void {
+    const state: RedisConnectionState = this.clientReady && this.breaker.allowsCalls ? 'ready' : 'down';
+    if (state === this.currentState || this.closed) return;
+    this.currentState = state;
+    if (state === 'ready') this.logger.log(`ready (${reason})`);
+    else this.logger.warn(`down (${reason})`);
+    this.events.emit('redis.state', { connection: this.name, state, reason });
+  }
+}

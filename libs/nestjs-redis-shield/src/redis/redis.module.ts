@@ -1,0 +1,70 @@
+import { type DynamicModule, Module, type Provider } from '@nestjs/common';
+import { ShieldCoreModule } from '../events/shield-core.module.js';
+import { ShieldEvents } from '../events/shield-events.js';
+import { RedisConnection } from './redis.connection.js';
+import {
+  REDIS_ASYNC_OPTIONS_TYPE,
+  REDIS_MODULE_OPTIONS,
+  REDIS_OPTIONS_TYPE,
+  RedisConfigurableModule,
+} from './redis.module-definition.js';
+import { type RedisModuleOptions, resolveRedisOptions } from './redis.options.js';
+import { RedisService } from './redis.service.js';
+import { DEFAULT_REDIS_CONNECTION, getRedisConnectionToken, getRedisServiceToken } from './redis.tokens.js';
+
+/**
+ * Redis connections for the library and the application. Each `forRoot` /
+ * `forRootAsync` call makes one named connection (default name `default`); it is
+ * global unless `isGlobal: false`, and closed on application shutdown (unless the
+ * client was passed in).
+ *
+ * @example
+ * RedisModule.forRootAsync({
+ *   inject: [ConfigService],
+ *   useFactory: (config: ConfigService) => ({ url: config.get('REDIS_URL'), hashSecret: config.get('IP_HASH_SECRET') }),
+ * })
+ */
+@Module({})
+export class RedisModule extends RedisConfigurableModule {
+  static override forRoot(options: typeof REDIS_OPTIONS_TYPE): DynamicModule {
+    return withConnection(super.forRoot(options), options.name);
+  }
+
+  static override forRootAsync(options: typeof REDIS_ASYNC_OPTIONS_TYPE): DynamicModule {
+    return withConnection(super.forRootAsync(options), options.name);
+  }
+}
+
+/** Adds the named connection and service providers to a module built by the builder. */
+function withConnection(module: DynamicModule, name = DEFAULT_REDIS_CONNECTION): DynamicModule {
+  const connectionToken = getRedisConnectionToken(name);
+  const serviceToken = getRedisServiceToken(name);
+  const providers: Provider[] = [
+    {
+      provide: connectionToken,
+      useFactory: (options: RedisModuleOptions, events: ShieldEvents) =>
+        new RedisConnection(name, resolveRedisOptions(options), events),
+      inject: [REDIS_MODULE_OPTIONS, ShieldEvents],
+    },
+    {
+      provide: serviceToken,
+      useFactory: (connection: RedisConnection) => new RedisService(connection),
+      inject: [connectionToken],
+    },
+  ];
+  const exported: (string | typeof RedisService | typeof RedisConnection)[] = [connectionToken, serviceToken];
+  if (name === DEFAULT_REDIS_CONNECTION) {
+    // The default connection is also injectable by type.
+    providers.push(
+      { provide: RedisConnection, useExisting: connectionToken },
+      { provide: RedisService, useExisting: serviceToken },
+    );
+    exported.push(RedisConnection, RedisService);
+  }
+  return {
+    ...module,
+    imports: [...(module.imports ?? []), ShieldCoreModule],
+    providers: [...(module.providers ?? []), ...providers],
+    exports: [...(module.exports ?? []), ...exported],
+  };
+}
