@@ -1,7 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { createApp } from '../src/app.factory.js';
+import { RedisConnection } from 'nestjs-redis-shield';
 import { loadConfig } from '../src/config/load-config.js';
+import { type RedisServer, startRedis } from './harness/index.js';
 import { CaptureLogger } from './support/capture-logger.js';
 import { signToken } from './support/tokens.js';
 import { waitFor } from './support/wait-for.js';
@@ -9,23 +11,33 @@ import { waitFor } from './support/wait-for.js';
 const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef0123456789';
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
+/** Boots the demo on a free port with the given environment (plus test secrets). */
+async function startDemo(env: Record<string, string>, logger: CaptureLogger | false = false) {
+  const result = loadConfig({ JWT_SECRET, IP_HASH_SECRET: 'e2e-ip-hash-secret-0123456789abcdef0123', ...env });
+  if (!result.ok) throw new Error(result.errors.join('\n'));
+  const app = await createApp(result.config, { logger });
+  await app.listen(0, '127.0.0.1');
+  return app;
+}
+
 describe('demo API (Express)', () => {
   let app: INestApplication;
   let url: string;
+  let redis: RedisServer;
   const logger = new CaptureLogger();
 
   beforeAll(async () => {
-    const result = loadConfig({ JWT_SECRET, IP_HASH_SECRET: 'e2e-ip-hash-secret-0123456789abcdef0123' });
-    if (!result.ok) throw new Error(result.errors.join('\n'));
-    app = await createApp(result.config, { logger });
-    await app.listen(0, '127.0.0.1');
+    redis = await startRedis();
+    app = await startDemo({ REDIS_URL: redis.url }, logger);
     url = await app.getUrl();
   });
 
   afterAll(async () => {
     await app?.close();
+    await redis?.stop();
   });
 
+  const redisState = () => app.get(RedisConnection).state;
   const usageLines = () => logger.of('Usage').map((line) => line.message);
 
   /** Sends a request and returns it with the usage-log lines it produced. */
@@ -81,15 +93,36 @@ describe('demo API (Express)', () => {
       await request(url).post('/api/v1/completions').send({ prompt: 'x', extra: 1 }).expect(400);
     });
 
-    it('GET /api/v1/health answers the documented shape', async () => {
+    it('GET /api/v1/health is ok with Redis up', async () => {
+      await waitFor(() => redisState() === 'ready', 5000, 'the Redis connection');
       const response = await request(url).get('/api/v1/health').expect(200);
       expect(response.body).toEqual({
-        status: expect.stringMatching(/^(ok|degraded)$/),
-        redis: { status: expect.any(String), latency_ms: null },
+        status: 'ok',
+        redis: { status: 'up', latency_ms: expect.any(Number) },
         fallback: false,
         generated_at: expect.stringMatching(ISO_MS),
       });
     });
+
+    it('GET /api/v1/health is degraded (200, fallback) with Redis stopped, ok again after restart', async () => {
+      await redis.kill();
+      await waitFor(() => redisState() === 'down', 2000, 'the connection to go down');
+      const started = Date.now();
+      const response = await request(url).get('/api/v1/health').expect(200);
+      expect(Date.now() - started).toBeLessThan(500);
+      expect(response.body).toMatchObject({
+        status: 'degraded',
+        redis: { status: 'down', latency_ms: null },
+        fallback: true,
+      });
+      await request(url).get('/api/v1/models').expect(200); // the API keeps serving
+      await redis.restart();
+      await waitFor(() => redisState() === 'ready', 5000, 'reconnection');
+      await request(url)
+        .get('/api/v1/health')
+        .expect(200)
+        .expect((res) => expect(res.body.status).toBe('ok'));
+    }, 20_000);
   });
 
   describe('authentication middleware', () => {
@@ -167,5 +200,33 @@ describe('demo API (Express)', () => {
         expect(everything).not.toContain(leak);
       }
     });
+  });
+});
+
+describe('demo API without Redis', () => {
+  it('starts, serves and reports degraded in open mode; 503 health in closed mode', async () => {
+    const logger = new CaptureLogger();
+    const open = await startDemo({ REDIS_URL: 'redis://127.0.0.1:1' }, logger);
+    try {
+      await request(await open.getUrl())
+        .get('/api/v1/models')
+        .expect(200);
+      const health = await request(await open.getUrl())
+        .get('/api/v1/health')
+        .expect(200);
+      expect(health.body).toMatchObject({ status: 'degraded', fallback: true, redis: { status: 'down' } });
+      await waitFor(() => logger.lines.some((line) => line.level === 'warn' && /unreachable/.test(line.message)));
+    } finally {
+      await open.close();
+    }
+    const closed = await startDemo({ REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_FAIL_MODE: 'closed' });
+    try {
+      const health = await request(await closed.getUrl())
+        .get('/api/v1/health')
+        .expect(503);
+      expect(health.body).toMatchObject({ status: 'degraded', fallback: false, redis: { status: 'down' } });
+    } finally {
+      await closed.close();
+    }
   });
 });

@@ -13,7 +13,7 @@ function runDemo(env: Record<string, string>, timeoutMs = 10_000): Promise<Exit>
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [main], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
+      env: { PATH: process.env.PATH ?? '', PORT: '0', REDIS_URL: 'redis://127.0.0.1:1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -79,7 +79,8 @@ describe('demo start-up with a good configuration', () => {
   it('serves on PORT and stops on SIGTERM', async () => {
     const child = spawn(process.execPath, [requireBuild()], {
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', PORT: '0', NO_COLOR: '1' },
+      // Port 1 refuses connections: the demo must start and serve without Redis.
+      env: { PATH: process.env.PATH ?? '', PORT: '0', NO_COLOR: '1', REDIS_URL: 'redis://127.0.0.1:1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -103,6 +104,7 @@ describe('demo start-up with a good configuration', () => {
       const response = await fetch(`${url}/api/v1/health`);
       expect(response.status).toBe(200);
       expect(output).toContain('JWT_SECRET is not set');
+      expect(output).toMatch(/Redis:default.*unreachable/);
     } finally {
       child.kill('SIGTERM');
     }

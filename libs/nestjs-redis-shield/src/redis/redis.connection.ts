@@ -159,14 +159,21 @@ export class RedisConnection implements OnApplicationShutdown {
     if (this.closed) return;
     this.closed = true;
     this.stopProbing();
+    const ended = () => this.client.status === 'end';
+    if (!this.ownsClient || ended()) return this.detach();
+    const closedSocket = new Promise<void>((resolve) => this.client.once('end', resolve));
+    const grace = () => new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
+    // QUIT lets replies in flight arrive; wait for the socket to close so the app leaves
+    // no handle behind, and cut it if Redis does not answer.
+    await Promise.race([
+      this.client.quit().then(
+        () => closedSocket,
+        () => undefined,
+      ),
+      grace(),
+    ]);
+    if (!ended()) this.client.disconnect();
     this.detach();
-    if (!this.ownsClient) return;
-    try {
-      await Promise.race([this.client.quit(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
-    } catch {
-      // Already disconnected: nothing to flush.
-    }
-    this.client.disconnect();
   }
 
   private failed(startedAt: number, options: RunOptions): void {
