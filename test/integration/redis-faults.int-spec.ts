@@ -1,6 +1,13 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { RedisModule, RedisService, RedisUnavailableError } from 'nestjs-redis-shield';
+import {
+  RedisModule,
+  RedisService,
+  type RedisStateEvent,
+  RedisUnavailableError,
+  ShieldEvents,
+} from 'nestjs-redis-shield';
+import { CaptureLogger } from '../support/capture-logger.js';
 import { type RedisServer, type RespProxy, startRedis, startRespProxy } from '../harness/index.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -22,6 +29,8 @@ describe('Redis faults (REDIS_COMMAND_TIMEOUT_MS=1000)', () => {
   let proxy: RespProxy;
   let app: INestApplication;
   let redis: RedisService;
+  const logger = new CaptureLogger();
+  const states: RedisStateEvent[] = [];
 
   beforeAll(async () => {
     server = await startRedis();
@@ -29,9 +38,24 @@ describe('Redis faults (REDIS_COMMAND_TIMEOUT_MS=1000)', () => {
     const moduleRef = await Test.createTestingModule({
       imports: [RedisModule.forRoot({ url: proxy.url, hashSecret: 's', commandTimeoutMs: TIMEOUT_MS })],
     }).compile();
-    app = await moduleRef.createNestApplication().init();
+    app = moduleRef.createNestApplication({ logger });
+    app.get(ShieldEvents).on('redis.state', (event) => states.push(event));
+    await app.init();
     redis = app.get(RedisService);
     await waitFor(() => redis.connection.state === 'ready', 5000, 'the connection');
+  });
+
+  afterAll(() => {
+    // Exactly one event and one log line per change of state, whatever the number of failed calls.
+    expect(states.map(({ state }) => state)).toEqual(['ready', 'down', 'ready', 'down', 'ready']);
+    const lines = logger.of('Redis:default').map(({ level, message }) => `${level} ${message}`);
+    expect(lines).toEqual([
+      'log ready (connected)',
+      'warn down (circuit open after 3 failures)',
+      'log ready (circuit closed)',
+      expect.stringMatching(/^warn down \((connection closed|circuit open after 3 failures)\)$/),
+      expect.stringMatching(/^log ready \((connected|circuit closed)\)$/),
+    ]);
   });
 
   afterAll(async () => {
