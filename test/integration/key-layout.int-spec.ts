@@ -48,7 +48,7 @@ describe('key layout', () => {
     await redis.ttl('c');
     await redis.exists('a');
     await redis.del(['a', 'b', 'c']);
-    const run = redis.defineScript<number>('layout_touch', "return redis.call('EXISTS', KEYS[1], KEYS[2])", 2);
+    const run = redis.defineScript<number>('layout_touch', "return redis.call('EXISTS', KEYS[1], KEYS[2])");
     await run(['x', 'y'], []);
     for await (const key of redis.scan('*')) void key;
 
@@ -83,7 +83,6 @@ describe('key layout', () => {
       .connection.defineScript<number>(
         'layout_multi',
         "for i, k in ipairs(KEYS) do redis.call('SET', k, 1, 'PX', 10000) end return #KEYS",
-        4,
       );
     expect(await run(clientKeys, [])).toBe(4);
     expect(await client.pttl(clientKeys[0])).toBeGreaterThan(0);

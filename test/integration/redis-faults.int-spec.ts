@@ -66,7 +66,7 @@ describe('Redis faults (REDIS_COMMAND_TIMEOUT_MS=1000)', () => {
   });
 
   it('a stalled Redis (SIGSTOP): timeouts, then the breaker fails fast and probes once per interval', async () => {
-    const increment = redis.defineScript<number>('faults_incr', "return redis.call('INCR', KEYS[1])", 1);
+    const increment = redis.defineScript<number>('faults_incr', "return redis.call('INCR', KEYS[1])");
     expect(await increment(['faults:script'], [])).toBe(1);
     await server.stall();
 
@@ -104,7 +104,7 @@ describe('Redis faults (REDIS_COMMAND_TIMEOUT_MS=1000)', () => {
   }, 30_000);
 
   it('a killed Redis fails fast; restarted empty on the same port, calls and scripts work again', async () => {
-    const increment = redis.defineScript<number>('faults_incr', "return redis.call('INCR', KEYS[1])", 1);
+    const increment = redis.defineScript<number>('faults_incr', "return redis.call('INCR', KEYS[1])");
     await server.kill();
     for (let i = 0; i < 10; i++) {
       const result = await timed(() => redis.get('k'));

@@ -97,7 +97,7 @@ describe.each<[string, () => RedisModuleOptions]>([
   });
 
   it('runs a registered script, also after SCRIPT FLUSH (NOSCRIPT reload)', async () => {
-    const run = redis.defineScript<number>('incr_twice', "return redis.call('INCRBY', KEYS[1], 2 * ARGV[1])", 1);
+    const run = redis.defineScript<number>('incr_twice', "return redis.call('INCRBY', KEYS[1], 2 * ARGV[1])");
     expect(await run(['script-counter'], [1])).toBe(2);
     const masters = 'nodes' in redis.client ? redis.client.nodes('master') : [redis.client];
     await Promise.all(masters.map((node) => node.script('FLUSH')));

@@ -38,3 +38,32 @@ export {
   InjectRedis,
   InjectRedisConnection,
 } from './redis/redis.tokens.js';
+export { ALGORITHMS } from './rate-limit/algorithms/index.js';
+export type { RateLimitAlgorithm, TierParams, TierVerdict } from './rate-limit/algorithms/algorithm.js';
+export {
+  buildPolicy,
+  DEFAULT_POLICY,
+  type PolicyDefinition,
+  PolicyRegistry,
+  type TierDefinition,
+} from './rate-limit/policy.js';
+export { RATE_LIMIT_MODULE_OPTIONS, type RateLimitModuleExtras } from './rate-limit/rate-limit.module-definition.js';
+export { RateLimitModule } from './rate-limit/rate-limit.module.js';
+export { DEFAULT_TIERS, type RateLimitModuleOptions } from './rate-limit/rate-limit.options.js';
+export { type RateLimitCallOptions, RateLimitService } from './rate-limit/rate-limit.service.js';
+export {
+  RATE_LIMIT_ALGORITHMS,
+  type RateLimitAlgorithmName,
+  type RateLimitPolicy,
+  type RateLimitResult,
+  type RateLimitTier,
+  type TierResult,
+} from './rate-limit/rate-limit.types.js';
+export {
+  RateLimitStore,
+  type RateLimitStoreDecision,
+  type RateLimitStoreRequest,
+} from './rate-limit/store.interface.js';
+export { MemoryRateLimitStore, type MemoryStoreOptions } from './rate-limit/stores/memory.store.js';
+export { RedisRateLimitStore } from './rate-limit/stores/redis.store.js';
+export { mostRestrictive, summarize } from './rate-limit/summarize.js';

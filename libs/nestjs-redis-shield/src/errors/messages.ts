@@ -7,6 +7,8 @@ export const messages = {
     `nestjs-redis-shield: invalid option ${option}=${formatValue(value)}: expected ${expected}`,
   conflictingOptions: (first: string, second: string) =>
     `nestjs-redis-shield: options ${first} and ${second} cannot be used together`,
+  unknownPolicy: (name: string, known: string[]) =>
+    `nestjs-redis-shield: unknown rate-limit policy '${name}' (configured: ${known.join(', ') || 'none'})`,
   unknownConnection: (name: string) =>
     `nestjs-redis-shield: no Redis connection named '${name}': import RedisModule.forRoot({ name: '${name}', ... })`,
 };

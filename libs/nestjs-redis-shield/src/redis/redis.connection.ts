@@ -116,18 +116,20 @@ export class RedisConnection implements OnApplicationShutdown {
    * Registers a Lua script once per connection (EVALSHA, falling back to EVAL on
    * NOSCRIPT, e.g. after a restart or `SCRIPT FLUSH`) and returns its runner.
    */
-  defineScript<T>(name: string, lua: string, numberOfKeys: number): ScriptRunner<T> {
+  defineScript<T>(name: string, lua: string): ScriptRunner<T> {
     const method = `shield_${name}`;
     const known = this.scripts.get(method);
     if (known === undefined) {
-      this.client.defineCommand(method, { lua, numberOfKeys });
+      // No fixed key count: every call passes it, so one script serves any number of keys.
+      this.client.defineCommand(method, { lua });
       this.scripts.set(method, lua);
     } else if (known !== lua) {
       throw new Error(`nestjs-redis-shield: script '${name}' is already defined with another body`);
     }
     return (keys, args, options) =>
       this.run(
-        (client) => (client as unknown as Record<string, ScriptMethod>)[method](...keys, ...args) as Promise<T>,
+        (client) =>
+          (client as unknown as Record<string, ScriptMethod>)[method](keys.length, ...keys, ...args) as Promise<T>,
         options,
       );
   }

@@ -121,8 +121,8 @@ export class RedisService {
    * Registers a Lua script once (EVALSHA, NOSCRIPT handled); the runner prefixes its
    * keys like every other method here.
    */
-  defineScript<T>(name: string, lua: string, numberOfKeys: number): ScriptRunner<T> {
-    const run = this.connection.defineScript<T>(name, lua, numberOfKeys);
+  defineScript<T>(name: string, lua: string): ScriptRunner<T> {
+    const run = this.connection.defineScript<T>(name, lua);
     return (keys, args, options) =>
       run(
         keys.map((key) => this.key(key)),

@@ -1,0 +1,16 @@
+/** Lua twin of `fixedWindow.decide`; state `window:count`. */
+export const FIXED_WINDOW_LUA = `
+local function fixed_window(state, limit, window, cost, now)
+  local w = math.floor(now / window)
+  local count = 0
+  if state then
+    local sw, sc = string.match(state, '^(%d+):(%d+)$')
+    if tonumber(sw) == w then count = tonumber(sc) end
+  end
+  local reset = (w + 1) * window - now
+  if count + cost <= limit then
+    return 1, limit - count - cost, reset, 0, fmt(w) .. ':' .. fmt(count + cost)
+  end
+  return 0, math.max(0, limit - count), reset, reset, nil
+end
+`;

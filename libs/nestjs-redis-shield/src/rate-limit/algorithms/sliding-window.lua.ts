@@ -1,0 +1,32 @@
+/** Lua twin of `slidingWindow.decide`; state `window:current:previous`. */
+export const SLIDING_WINDOW_LUA = `
+local function sliding_window(state, limit, window, cost, now)
+  local w = math.floor(now / window)
+  local current, previous = 0, 0
+  if state then
+    local sw, sc, sp = string.match(state, '^(%d+):(%d+):(%d+)$')
+    sw = tonumber(sw)
+    if sw == w then
+      current, previous = tonumber(sc), tonumber(sp)
+    elseif sw == w - 1 then
+      previous = tonumber(sc)
+    end
+  end
+  local elapsed = now - w * window
+  local estimate = (previous * (window - elapsed)) / window + current
+  local reset = window - elapsed
+  if estimate + cost <= limit then
+    return 1, math.floor(limit - estimate - cost), reset, 0,
+      fmt(w) .. ':' .. fmt(current + cost) .. ':' .. fmt(previous)
+  end
+  local retry
+  if current + cost <= limit then
+    retry = math.ceil(window * (1 - (limit - current - cost) / previous) - elapsed)
+  else
+    local decay = 0
+    if current > 0 then decay = window * (1 - (limit - cost) / current) end
+    retry = math.ceil(reset + math.max(0, decay))
+  end
+  return 0, math.max(0, math.floor(limit - estimate)), reset, math.max(1, retry), nil
+end
+`;

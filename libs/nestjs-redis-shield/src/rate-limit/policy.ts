@@ -1,0 +1,91 @@
+import { messages } from '../errors/messages.js';
+import { RATE_LIMIT_ALGORITHMS, type RateLimitAlgorithmName, type RateLimitPolicy } from './rate-limit.types.js';
+
+/** One tier as users write it. */
+export interface TierDefinition {
+  /** Units allowed per window (positive integer). */
+  limit: number;
+  /** The window in milliseconds (positive integer). */
+  windowMs: number;
+  /** Overrides the policy's algorithm for this tier. */
+  algorithm?: RateLimitAlgorithmName;
+}
+
+/** A policy as users write it: named tiers, e.g. `{ tiers: { minute: { limit: 60, windowMs: 60_000 } } }`. */
+export interface PolicyDefinition {
+  tiers: Record<string, TierDefinition>;
+  /** Algorithm of every tier without its own. Default: the module's `algorithm`. */
+  algorithm?: RateLimitAlgorithmName;
+  /** Count and report, never reject. Default false. */
+  shadow?: boolean;
+}
+
+/** The name of the policy every limited route uses unless told otherwise. */
+export const DEFAULT_POLICY = 'default';
+
+const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** Largest `limit × windowMs`: token buckets count in token·ms and must stay exact. */
+const MAX_EXACT = Number.MAX_SAFE_INTEGER / 1024;
+
+/** Validates a policy definition and applies the default algorithm; throws naming the bad option. */
+export function buildPolicy(
+  name: string,
+  definition: PolicyDefinition,
+  defaultAlgorithm: RateLimitAlgorithmName,
+): RateLimitPolicy {
+  const where = `policies.${name}`;
+  if (!NAME.test(name)) throw new Error(messages.invalidOption('policy name', name, '1-64 of A-Z a-z 0-9 _ . : -'));
+  const algorithm = definition.algorithm ?? defaultAlgorithm;
+  checkAlgorithm(`${where}.algorithm`, algorithm);
+  const entries = Object.entries(definition.tiers ?? {});
+  if (entries.length === 0) throw new Error(messages.invalidOption(`${where}.tiers`, 0, 'at least one tier'));
+  const tiers = entries.map(([tierName, tier]) => {
+    const at = `${where}.tiers.${tierName}`;
+    if (!NAME.test(tierName))
+      throw new Error(messages.invalidOption('tier name', tierName, '1-64 of A-Z a-z 0-9 _ . : -'));
+    positiveInteger(`${at}.limit`, tier.limit);
+    positiveInteger(`${at}.windowMs`, tier.windowMs);
+    if (tier.limit * tier.windowMs > MAX_EXACT) {
+      throw new Error(messages.invalidOption(`${at}.limit`, tier.limit, `limit × windowMs at most ${MAX_EXACT}`));
+    }
+    const tierAlgorithm = tier.algorithm ?? algorithm;
+    checkAlgorithm(`${at}.algorithm`, tierAlgorithm);
+    return { name: tierName, limit: tier.limit, windowMs: tier.windowMs, algorithm: tierAlgorithm };
+  });
+  return { name, tiers, shadow: definition.shadow ?? false };
+}
+
+/** The configured policies by name. */
+export class PolicyRegistry {
+  private readonly byName: ReadonlyMap<string, RateLimitPolicy>;
+
+  constructor(policies: readonly RateLimitPolicy[]) {
+    this.byName = new Map(policies.map((policy) => [policy.name, policy]));
+  }
+
+  /** The policy named `name`; throws for an unknown name (a configuration error). */
+  get(name: string): RateLimitPolicy {
+    const policy = this.byName.get(name);
+    if (!policy) throw new Error(messages.unknownPolicy(name, [...this.byName.keys()]));
+    return policy;
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  all(): RateLimitPolicy[] {
+    return [...this.byName.values()];
+  }
+}
+
+function positiveInteger(option: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new Error(messages.invalidOption(option, value, 'a positive integer'));
+}
+
+function checkAlgorithm(option: string, algorithm: string): void {
+  if (!(RATE_LIMIT_ALGORITHMS as readonly string[]).includes(algorithm)) {
+    throw new Error(messages.invalidOption(option, algorithm, `one of ${RATE_LIMIT_ALGORITHMS.join(', ')}`));
+  }
+}

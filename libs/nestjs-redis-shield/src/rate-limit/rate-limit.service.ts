@@ -1,0 +1,69 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Deadline } from '../redis/deadline.js';
+import { DEFAULT_POLICY, PolicyRegistry } from './policy.js';
+import type { RateLimitResult } from './rate-limit.types.js';
+import { RateLimitStore } from './store.interface.js';
+import { summarize } from './summarize.js';
+
+/** Options of one service call. */
+export interface RateLimitCallOptions {
+  /** The request's Redis deadline, when called on behalf of a request. */
+  deadline?: Deadline;
+}
+
+/**
+ * Rate limiting for code outside HTTP (queues, WebSockets, RPC) and for tests. Results
+ * are data: a denial is `{ allowed: false }`; a store failure (Redis down) throws a
+ * typed error and is never reported as a denial.
+ *
+ * @example
+ * const result = await rateLimits.consume('user:42', 'completions', 3);
+ * if (!result.allowed) throw new TooManyRequests(result.retryAfterMs);
+ */
+@Injectable()
+export class RateLimitService {
+  constructor(
+    readonly policies: PolicyRegistry,
+    @Inject(RateLimitStore) private readonly store: RateLimitStore,
+  ) {}
+
+  /**
+   * Counts `cost` units for `client` against every tier of the named policies, in one
+   * atomic step: admitted only if every tier admits; a rejection counts nothing.
+   *
+   * @param client a client id such as `user:42` or `ip:203.0.113.7` (hashed before it reaches a key)
+   * @param policy a policy name, or several (all must admit). Default `default`.
+   * @param cost units this call costs (a positive integer). Default 1.
+   */
+  async consume(
+    client: string,
+    policy: string | readonly string[] = DEFAULT_POLICY,
+    cost = 1,
+    options: RateLimitCallOptions = {},
+  ): Promise<RateLimitResult> {
+    if (!Number.isSafeInteger(cost) || cost < 1) throw new RangeError(`cost must be a positive integer, got ${cost}`);
+    const policies = this.resolve(policy);
+    return summarize(await this.store.consume({ clientId: client, policies, cost, deadline: options.deadline }));
+  }
+
+  /** The client's standing in the named policies, without counting anything. */
+  async status(
+    client: string,
+    policy: string | readonly string[] = DEFAULT_POLICY,
+    options: RateLimitCallOptions = {},
+  ): Promise<RateLimitResult> {
+    return summarize(
+      await this.store.peek({ clientId: client, policies: this.resolve(policy), deadline: options.deadline }),
+    );
+  }
+
+  /** Forgets the client's buckets in every configured policy. */
+  async reset(client: string, options: RateLimitCallOptions = {}): Promise<void> {
+    await this.store.reset(client, this.policies.all(), options);
+  }
+
+  private resolve(policy: string | readonly string[]) {
+    const names = typeof policy === 'string' ? [policy] : [...new Set(policy)];
+    return names.map((name) => this.policies.get(name));
+  }
+}

@@ -1,0 +1,34 @@
+import type { Deadline } from '../redis/deadline.js';
+import type { RateLimitPolicy, TierResult } from './rate-limit.types.js';
+
+/** Everything a store needs to decide one request in one atomic step. */
+export interface RateLimitStoreRequest {
+  /** The client id, e.g. `user:42` or `ip:203.0.113.7` (hashed by the store before use in keys). */
+  clientId: string;
+  policies: readonly RateLimitPolicy[];
+  /** Units this request costs (integer ≥ 1). */
+  cost: number;
+  /** The request's Redis deadline, when there is a request. */
+  deadline?: Deadline;
+}
+
+/** A store's raw decision; the service summarises it into a `RateLimitResult`. */
+export interface RateLimitStoreDecision {
+  allowed: boolean;
+  nowMs: number;
+  tiers: TierResult[];
+}
+
+/**
+ * Where counters live. `consume` decides all tiers of all policies and counts them
+ * atomically (all-or-nothing); `peek` decides without counting; `reset` forgets a
+ * client. A store that cannot reach its backend throws (never answers a denial).
+ */
+export interface RateLimitStore {
+  consume(request: RateLimitStoreRequest): Promise<RateLimitStoreDecision>;
+  peek(request: Omit<RateLimitStoreRequest, 'cost'>): Promise<RateLimitStoreDecision>;
+  reset(clientId: string, policies: readonly RateLimitPolicy[], options?: { deadline?: Deadline }): Promise<void>;
+}
+
+/** Injection token of the active {@link RateLimitStore} (same name as the interface). */
+export const RateLimitStore = Symbol('RateLimitStore');

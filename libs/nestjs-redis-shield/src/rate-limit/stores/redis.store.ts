@@ -1,0 +1,79 @@
+import type { Deadline } from '../../redis/deadline.js';
+import type { RedisConnection, ScriptRunner } from '../../redis/redis.connection.js';
+import { ALGORITHMS } from '../algorithms/index.js';
+import type { RateLimitPolicy, TierResult } from '../rate-limit.types.js';
+import type { RateLimitStore, RateLimitStoreDecision, RateLimitStoreRequest } from '../store.interface.js';
+import { RATE_LIMIT_LUA, REPLY_PER_TIER } from './rate-limit.lua.js';
+
+/**
+ * Counters in Redis: one hash per (policy, client) whose fields are the tiers, all
+ * keys of a client under one hash tag. Every decision is one script call (EVALSHA):
+ * one round trip whatever the number of tiers and policies.
+ */
+export class RedisRateLimitStore implements RateLimitStore {
+  private readonly script: ScriptRunner<number[]>;
+
+  constructor(private readonly connection: RedisConnection) {
+    this.script = connection.defineScript<number[]>('rate_limit', RATE_LIMIT_LUA);
+  }
+
+  consume(request: RateLimitStoreRequest): Promise<RateLimitStoreDecision> {
+    return this.run(request, request.cost, 'c');
+  }
+
+  peek(request: Omit<RateLimitStoreRequest, 'cost'>): Promise<RateLimitStoreDecision> {
+    return this.run(request, 0, 'p');
+  }
+
+  async reset(clientId: string, policies: readonly RateLimitPolicy[], options: { deadline?: Deadline } = {}) {
+    const keys = policies.map((policy) => this.connection.keys.rateLimit(clientId, policy.name));
+    if (keys.length === 0) return;
+    // One DEL: the keys share the client's hash tag, so this is valid on a Cluster too.
+    await this.connection.run((client) => client.del(...keys), options);
+  }
+
+  private async run(
+    { clientId, policies, deadline }: Omit<RateLimitStoreRequest, 'cost'>,
+    cost: number,
+    mode: 'c' | 'p',
+  ): Promise<RateLimitStoreDecision> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [
+      this.connection.clock.source === 'app' ? this.connection.clock.now() : '',
+      cost,
+      mode,
+    ];
+    for (const policy of policies) {
+      keys.push(this.connection.keys.rateLimit(clientId, policy.name));
+      args.push(policy.shadow ? '1' : '0', policy.tiers.length);
+      for (const tier of policy.tiers) {
+        args.push(tier.name, ALGORITHMS[tier.algorithm].code, tier.limit, tier.windowMs);
+      }
+    }
+    const reply = await this.script(keys, args, { deadline });
+    return decode(reply, policies);
+  }
+}
+
+/** Maps the script's flat integer reply back onto the policies' tiers. */
+function decode(reply: number[], policies: readonly RateLimitPolicy[]): RateLimitStoreDecision {
+  const tiers: TierResult[] = [];
+  let offset = 2;
+  for (const policy of policies) {
+    for (const tier of policy.tiers) {
+      tiers.push({
+        policy: policy.name,
+        tier: tier.name,
+        limit: tier.limit,
+        windowMs: tier.windowMs,
+        shadow: policy.shadow,
+        allowed: reply[offset] === 1,
+        remaining: reply[offset + 1],
+        resetMs: reply[offset + 2],
+        retryAfterMs: reply[offset + 3],
+      });
+      offset += REPLY_PER_TIER;
+    }
+  }
+  return { allowed: reply[0] === 1, nowMs: reply[1], tiers };
+}
