@@ -166,12 +166,17 @@ describe.each(targetNames)('conformance on the %s store', (targetName) => {
 });
 
 describe('the memory store and the Redis script decide identically', () => {
-  it.each(RATE_LIMIT_ALGORITHMS)('%s over a pseudo-random request sequence', async (algorithm) => {
+  // 2020 lies before the window epoch: negative window indexes must work too.
+  it.each(
+    RATE_LIMIT_ALGORITHMS.flatMap((algorithm) =>
+      [T0, Date.parse('2020-02-29T23:59:58Z')].map((start) => [algorithm, start] as const),
+    ),
+  )('%s over a pseudo-random request sequence from %d', async (algorithm, start) => {
     const memory = targets.find((target) => target.name === 'memory')!;
     const redis = targets.find((target) => target.name === 'redis')!;
     const client = freshClient();
     const policy = buildPolicy(
-      `parity-${algorithm}`,
+      `parity-${algorithm}-${start}`,
       { tiers: { fast: { limit: 7, windowMs: 3_000 }, slow: { limit: 20, windowMs: 30_000 } } },
       algorithm,
     );
@@ -180,8 +185,8 @@ describe('the memory store and the Redis script decide identically', () => {
     let t = 0;
     for (let step = 0; step < 300; step++) {
       t += Math.floor(random() * 400);
-      memory.clock.set(T0 + t);
-      redis.clock.set(T0 + t);
+      memory.clock.set(start + t);
+      redis.clock.set(start + t);
       const cost = 1 + Math.floor(random() * 3);
       const request = { clientId: client, policies: [policy], cost };
       const [fromMemory, fromRedis] = await Promise.all([memory.store.consume(request), redis.store.consume(request)]);

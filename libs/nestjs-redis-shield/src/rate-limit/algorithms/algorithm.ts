@@ -1,5 +1,11 @@
 import type { RateLimitAlgorithmName } from '../rate-limit.types.js';
 
+/**
+ * Window indexes count from 2025-01-01T00:00:00Z (a multiple of a day, so minute, hour
+ * and day windows stay aligned to the clock) to keep stored numbers short.
+ */
+export const WINDOW_EPOCH_MS = 1_735_689_600_000;
+
 /** A tier's parameters as an algorithm sees them. */
 export interface TierParams {
   limit: number;

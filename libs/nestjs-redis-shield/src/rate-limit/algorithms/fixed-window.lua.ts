@@ -1,13 +1,13 @@
 /** Lua twin of `fixedWindow.decide`; state `window:count`. */
 export const FIXED_WINDOW_LUA = `
 local function fixed_window(state, limit, window, cost, now)
-  local w = math.floor(now / window)
+  local w = math.floor((now - EPOCH) / window)
   local count = 0
   if state then
-    local sw, sc = string.match(state, '^(%d+):(%d+)$')
+    local sw, sc = string.match(state, '^(-?%d+):(%d+)$')
     if tonumber(sw) == w then count = tonumber(sc) end
   end
-  local reset = (w + 1) * window - now
+  local reset = EPOCH + (w + 1) * window - now
   if count + cost <= limit then
     return 1, limit - count - cost, reset, 0, fmt(w) .. ':' .. fmt(count + cost)
   end

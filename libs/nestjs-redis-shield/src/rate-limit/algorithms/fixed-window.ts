@@ -1,8 +1,8 @@
-import type { RateLimitAlgorithm } from './algorithm.js';
+import { type RateLimitAlgorithm, WINDOW_EPOCH_MS } from './algorithm.js';
 import { FIXED_WINDOW_LUA } from './fixed-window.lua.js';
 
 /**
- * Fixed window: one counter per aligned window (`floor(now / windowMs)`).
+ * Fixed window: one counter per aligned window (`floor((now - WINDOW_EPOCH_MS) / windowMs)`).
  *
  * Guarantee: at most N units per aligned window, so at most 2N in any sliding window of
  * the same length (N at the end of one window, N at the start of the next).
@@ -13,9 +13,9 @@ export const fixedWindow: RateLimitAlgorithm = {
   code: 1,
   lua: FIXED_WINDOW_LUA,
   decide(state, { limit, windowMs }, cost, nowMs) {
-    const window = Math.floor(nowMs / windowMs);
+    const window = Math.floor((nowMs - WINDOW_EPOCH_MS) / windowMs);
     const count = state && state[0] === window ? state[1] : 0;
-    const resetMs = (window + 1) * windowMs - nowMs;
+    const resetMs = WINDOW_EPOCH_MS + (window + 1) * windowMs - nowMs;
     if (count + cost <= limit) {
       return { allowed: true, remaining: limit - count - cost, resetMs, retryAfterMs: 0, next: [window, count + cost] };
     }

@@ -1,23 +1,24 @@
-/** Lua twin of `slidingWindow.decide`; state `window:current:previous`. */
+/** Lua twin of `slidingWindow.decide`; state `window:current[:previous]`. */
 export const SLIDING_WINDOW_LUA = `
 local function sliding_window(state, limit, window, cost, now)
-  local w = math.floor(now / window)
+  local w = math.floor((now - EPOCH) / window)
   local current, previous = 0, 0
   if state then
-    local sw, sc, sp = string.match(state, '^(%d+):(%d+):(%d+)$')
+    local sw, sc, sp = string.match(state, '^(-?%d+):(%d+):?(%d*)$')
     sw = tonumber(sw)
     if sw == w then
-      current, previous = tonumber(sc), tonumber(sp)
+      current, previous = tonumber(sc), tonumber(sp) or 0
     elseif sw == w - 1 then
       previous = tonumber(sc)
     end
   end
-  local elapsed = now - w * window
+  local elapsed = now - EPOCH - w * window
   local estimate = (previous * (window - elapsed)) / window + current
   local reset = window - elapsed
   if estimate + cost <= limit then
-    return 1, math.floor(limit - estimate - cost), reset, 0,
-      fmt(w) .. ':' .. fmt(current + cost) .. ':' .. fmt(previous)
+    local nextState = fmt(w) .. ':' .. fmt(current + cost)
+    if previous > 0 then nextState = nextState .. ':' .. fmt(previous) end
+    return 1, math.floor(limit - estimate - cost), reset, 0, nextState
   end
   local retry
   if current + cost <= limit then

@@ -1,4 +1,4 @@
-import type { RateLimitAlgorithm } from './algorithm.js';
+import { type RateLimitAlgorithm, WINDOW_EPOCH_MS } from './algorithm.js';
 import { SLIDING_WINDOW_LUA } from './sliding-window.lua.js';
 
 /**
@@ -9,19 +9,19 @@ import { SLIDING_WINDOW_LUA } from './sliding-window.lua.js';
  * Guarantee: at most N units per aligned window (the estimate is never below the
  * current count), so at most 2N in any sliding window of that length; with steady
  * traffic the estimate tracks a true sliding log closely. Cost: O(1) time, one field
- * `window:current:previous` per tier — no per-request log.
+ * `window:current[:previous]` per tier — no per-request log.
  */
 export const slidingWindow: RateLimitAlgorithm = {
   name: 'sliding-window',
   code: 2,
   lua: SLIDING_WINDOW_LUA,
   decide(state, { limit, windowMs }, cost, nowMs) {
-    const window = Math.floor(nowMs / windowMs);
+    const window = Math.floor((nowMs - WINDOW_EPOCH_MS) / windowMs);
     let current = 0;
     let previous = 0;
-    if (state && state[0] === window) [, current, previous] = state;
+    if (state && state[0] === window) [, current, previous = 0] = state;
     else if (state && state[0] === window - 1) previous = state[1];
-    const elapsed = nowMs - window * windowMs;
+    const elapsed = nowMs - WINDOW_EPOCH_MS - window * windowMs;
     const estimate = (previous * (windowMs - elapsed)) / windowMs + current;
     const resetMs = windowMs - elapsed;
     if (estimate + cost <= limit) {
@@ -30,7 +30,8 @@ export const slidingWindow: RateLimitAlgorithm = {
         remaining: Math.floor(limit - estimate - cost),
         resetMs,
         retryAfterMs: 0,
-        next: [window, current + cost, previous],
+        // A zero previous count is left out: fresh clients are the common case.
+        next: previous === 0 ? [window, current + cost] : [window, current + cost, previous],
       };
     }
     let retryAfterMs: number;

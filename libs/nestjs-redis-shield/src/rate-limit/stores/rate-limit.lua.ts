@@ -1,3 +1,4 @@
+import { WINDOW_EPOCH_MS } from '../algorithms/algorithm.js';
 import { ALGORITHMS } from '../algorithms/index.js';
 
 /** Fields per tier in ARGV: field name, algorithm code, limit, window (ms). */
@@ -77,6 +78,7 @@ return reply
  */
 export const RATE_LIMIT_LUA = [
   "local function fmt(n) return string.format('%.0f', n) end",
+  `local EPOCH = ${WINDOW_EPOCH_MS}`,
   ...Object.values(ALGORITHMS)
     .sort((a, b) => a.code - b.code)
     .map((algorithm) => algorithm.lua),
