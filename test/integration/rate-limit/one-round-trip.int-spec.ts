@@ -1,3 +1,4 @@
+import { RedisUnavailableError } from 'nestjs-redis-shield';
 import { type RedisServer, type RespProxy, startRedis, startRespProxy } from '../../harness/index.js';
 import { type LimiterApp, startLimiter } from './setup.js';
 
@@ -82,5 +83,12 @@ describe('one round trip per decision', () => {
       expect(pttl).toBeLessThanOrEqual(2 * longest.get(policy)!);
       for (const id of ids) expect(key).not.toContain(id.split(':')[1]);
     }
+  });
+
+  it('a Redis failure is a typed error, never a denial', async () => {
+    await server.kill();
+    await expect(limiter.service.consume('user:down')).rejects.toBeInstanceOf(RedisUnavailableError);
+    await expect(limiter.service.status('user:down')).rejects.toBeInstanceOf(RedisUnavailableError);
+    await server.restart();
   });
 });

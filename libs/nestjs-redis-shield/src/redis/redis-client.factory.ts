@@ -14,6 +14,9 @@ export function createRedisClient(options: ResolvedRedisOptions, name: string): 
   const common: RedisOptions = {
     connectionName: `nestjs-redis-shield:${name}`,
     connectTimeout: 2000,
+    // ioredis arms this (ref'd) timer even for a socket that already failed, which keeps
+    // a closed app's process alive for its whole length.
+    disconnectTimeout: 200,
     ...options.redisOptions,
     username: decodeURIComponent(url.username) || undefined,
     password: decodeURIComponent(url.password) || undefined,
