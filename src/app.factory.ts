@@ -20,6 +20,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     logger: options.logger,
     bufferLogs: options.logger === undefined,
+    // Throw start-up errors to the caller (main.ts logs them; tests see them) instead of exiting.
+    abortOnError: false,
   });
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');

@@ -1,5 +1,6 @@
 import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
-import { RedisModule } from 'nestjs-redis-shield';
+import { RateLimitModule, RedisModule } from 'nestjs-redis-shield';
+import { rateLimitOptions } from './rate-limit.config.js';
 import { AnalyticsController } from './analytics/analytics.controller.js';
 import { UsageTracker } from './analytics/usage-tracker.service.js';
 import { AuthMiddleware } from './auth/auth.middleware.js';
@@ -27,6 +28,7 @@ export class AppModule implements NestModule {
           hashSecret: config.ipHashSecret,
           commandTimeoutMs: config.redis.commandTimeoutMs,
         }),
+        RateLimitModule.forRoot(rateLimitOptions(config)),
       ],
       controllers: [ModelsController, AnalyticsController, CompletionsController, HealthController],
       providers: [{ provide: APP_CONFIG, useValue: config }, ModelsService, UsageTracker],

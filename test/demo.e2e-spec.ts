@@ -13,7 +13,15 @@ const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** Boots the demo on a free port with the given environment (plus test secrets). */
 async function startDemo(env: Record<string, string>, logger: CaptureLogger | false = false) {
-  const result = loadConfig({ JWT_SECRET, IP_HASH_SECRET: 'e2e-ip-hash-secret-0123456789abcdef0123', ...env });
+  const result = loadConfig({
+    JWT_SECRET,
+    IP_HASH_SECRET: 'e2e-ip-hash-secret-0123456789abcdef0123',
+    // Generous limits: these tests are about routes and auth, not limits.
+    RATE_LIMIT_PER_MINUTE: '10000',
+    RATE_LIMIT_PER_HOUR: '100000',
+    RATE_LIMIT_BURST: '10000',
+    ...env,
+  });
   if (!result.ok) throw new Error(result.errors.join('\n'));
   const app = await createApp(result.config, { logger });
   await app.listen(0, '127.0.0.1');

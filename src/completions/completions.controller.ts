@@ -1,10 +1,24 @@
-import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
+import { Body, Controller, type ExecutionContext, HttpCode, Post, Req } from '@nestjs/common';
+import { RateLimit, RateLimitCost } from 'nestjs-redis-shield';
 import { randomUUID } from 'node:crypto';
 import type { AuthUser } from '../auth/auth-user.js';
 import { UsageTracker } from '../analytics/usage-tracker.service.js';
 import { CreateCompletionDto } from './create-completion.dto.js';
 
 const DEFAULT_MAX_TOKENS = 256;
+
+/**
+ * `1 + floor(max_tokens / 1000)` rate-limit units. Guards run before validation, so the
+ * raw body is read defensively: anything but a valid `max_tokens` costs 1 (and the
+ * request is then refused with 400 by the validation pipe).
+ */
+export function completionCost(context: ExecutionContext): number {
+  const body = context.switchToHttp().getRequest<{ body?: { max_tokens?: unknown } }>().body;
+  const maxTokens = body?.max_tokens;
+  return typeof maxTokens === 'number' && Number.isInteger(maxTokens) && maxTokens >= 1 && maxTokens <= 32_000
+    ? 1 + Math.floor(maxTokens / 1000)
+    : 1;
+}
 
 /** A fake text completion: never cached, invalidates nothing. */
 @Controller('completions')
@@ -13,6 +27,8 @@ export class CompletionsController {
 
   @Post()
   @HttpCode(200)
+  @RateLimit(['default', 'completions'])
+  @RateLimitCost(completionCost)
   create(@Body() body: CreateCompletionDto, @Req() request: { user?: AuthUser; raw?: { user?: AuthUser } }) {
     const maxTokens = body.max_tokens ?? DEFAULT_MAX_TOKENS;
     const user = request.user ?? request.raw?.user;

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
-import { RedisConnection } from 'nestjs-redis-shield';
+import { RedisConnection, SkipRateLimit } from 'nestjs-redis-shield';
 import { APP_CONFIG } from '../common/app-config.token.js';
 import type { AppConfig } from '../config/load-config.js';
 
@@ -16,6 +16,7 @@ export interface RedisHealth {
  * only in `closed` mode, where requests that need Redis are refused.
  */
 @Controller('health')
+@SkipRateLimit()
 export class HealthController {
   constructor(
     private readonly redis: RedisConnection,

@@ -1,5 +1,5 @@
 import { Injectable, Logger, type NestMiddleware } from '@nestjs/common';
-import { RedisConnection } from 'nestjs-redis-shield';
+import { ipClientId, RedisConnection, routeTemplateOf, userClientId } from 'nestjs-redis-shield';
 import { clientAddress, type DemoRequest, type DemoResponse } from '../common/http-types.js';
 
 /**
@@ -19,24 +19,14 @@ export class UsageLoggingMiddleware implements NestMiddleware<DemoRequest, DemoR
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       // Read at finish: the auth middleware sets `user`, routing sets `route`, later.
       // Hashed exactly as in rate-limit keys, so a log line leads to the client's keys.
-      const client = req.user ? `user:${req.user.id}` : `ip:${clientAddress(req)}`;
+      const client = req.user ? userClientId(req.user.id) : ipClientId(clientAddress(req));
       const hashed = `${client.slice(0, client.indexOf(':'))}:${this.redis.keys.hashId(client)}`;
       const cache = res.getHeader('x-cache-status') ?? '-';
       this.logger.log(
-        `${req.method} ${routeTemplate(req)} ${res.statusCode} client=${hashed} ${ms.toFixed(1)}ms cache=${String(cache)}`,
+        // The template the rate-limit guard recorded; `-` when no handler was reached.
+        `${req.method} ${routeTemplateOf(req) ?? '-'} ${res.statusCode} client=${hashed} ${ms.toFixed(1)}ms cache=${String(cache)}`,
       );
     });
     next();
   }
-}
-
-/**
- * The matched route's template (`/api/v1/models/:id`), or `-` when the request never
- * reached a handler (refused by middleware, or no route matched). Never the concrete
- * path: it may carry ids. Wildcard routes are Nest's own middleware and not-found
- * catch-alls, not handlers.
- */
-function routeTemplate(req: DemoRequest): string {
-  const path = req.route?.path;
-  return typeof path === 'string' && !path.includes('*') ? `${req.baseUrl ?? ''}${path}` : '-';
 }

@@ -5,6 +5,7 @@
 export { HASHED_ID_LENGTH, hashId } from './common/hmac-id.js';
 export { ShieldCoreModule } from './events/shield-core.module.js';
 export {
+  type RateLimitDecisionEvent,
   type RedisConnectionState,
   type RedisStateEvent,
   type ShieldEventMap,
@@ -47,9 +48,32 @@ export {
   PolicyRegistry,
   type TierDefinition,
 } from './rate-limit/policy.js';
-export { RATE_LIMIT_MODULE_OPTIONS, type RateLimitModuleExtras } from './rate-limit/rate-limit.module-definition.js';
+export { type RateLimitModuleExtras } from './rate-limit/rate-limit.module-definition.js';
+export { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit/rate-limit.tokens.js';
 export { RateLimitModule } from './rate-limit/rate-limit.module.js';
-export { DEFAULT_TIERS, type RateLimitModuleOptions } from './rate-limit/rate-limit.options.js';
+export {
+  DEFAULT_TIERS,
+  type FailMode,
+  type RateLimitModuleOptions,
+  type Resolvable,
+} from './rate-limit/rate-limit.options.js';
+export {
+  type InlineRateLimit,
+  RateLimit,
+  RateLimitCost,
+  type RateLimitCostSpec,
+  type RateLimitSpec,
+  SkipRateLimit,
+} from './rate-limit/rate-limit.decorator.js';
+export { RateLimitGuard } from './rate-limit/rate-limit.guard.js';
+export {
+  type RateLimitExceededBody,
+  RateLimitExceededException,
+  RateLimitUnavailableException,
+} from './rate-limit/rate-limit.exception.js';
+export { type HeaderOptions, rateLimitHeaders } from './rate-limit/rate-limit-headers.js';
+export { defaultUserId, IpAllowlist, ipClientId, normalizeIp, userClientId } from './rate-limit/client-id.js';
+export { type HttpExchange, httpExchange, routeTemplateOf } from './http/http-facade.js';
 export { type RateLimitCallOptions, RateLimitService } from './rate-limit/rate-limit.service.js';
 export {
   RATE_LIMIT_ALGORITHMS,

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { RateLimitResult } from '../rate-limit/rate-limit.types.js';
 
 /** A connection's health as the rest of the library and operators see it. */
 export type RedisConnectionState = 'ready' | 'down';
@@ -11,9 +12,21 @@ export interface RedisStateEvent {
   reason: string;
 }
 
+/** Emitted for every request the rate-limit guard decided. */
+export interface RateLimitDecisionEvent {
+  /** The raw client id (`user:42`, `ip:…`): in-process only; hash it before it leaves. */
+  clientId: string;
+  /** The route template, when known. */
+  route: string | undefined;
+  result: RateLimitResult;
+  /** Whether the in-memory fallback decided (Redis unavailable). */
+  fallback: boolean;
+}
+
 /** Every internal event by name; later features add theirs here. */
 export interface ShieldEventMap {
   'redis.state': RedisStateEvent;
+  'ratelimit.decision': RateLimitDecisionEvent;
 }
 
 type Listener<K extends keyof ShieldEventMap> = (event: ShieldEventMap[K]) => void;

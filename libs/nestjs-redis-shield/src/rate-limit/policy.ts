@@ -24,6 +24,8 @@ export interface PolicyDefinition {
 export const DEFAULT_POLICY = 'default';
 
 const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** Policy names may name a plan variant: `<policy>@<plan>`. */
+const POLICY_NAME = /^[A-Za-z0-9_.:-]{1,64}(@[A-Za-z0-9_.:-]{1,32})?$/;
 /** Largest `limit × windowMs`: token buckets count in token·ms and must stay exact. */
 const MAX_EXACT = Number.MAX_SAFE_INTEGER / 1024;
 
@@ -34,7 +36,9 @@ export function buildPolicy(
   defaultAlgorithm: RateLimitAlgorithmName,
 ): RateLimitPolicy {
   const where = `policies.${name}`;
-  if (!NAME.test(name)) throw new Error(messages.invalidOption('policy name', name, '1-64 of A-Z a-z 0-9 _ . : -'));
+  if (!POLICY_NAME.test(name)) {
+    throw new Error(messages.invalidOption('policy name', name, '1-64 of A-Z a-z 0-9 _ . : -, optionally @<plan>'));
+  }
   const algorithm = definition.algorithm ?? defaultAlgorithm;
   checkAlgorithm(`${where}.algorithm`, algorithm);
   const entries = Object.entries(definition.tiers ?? {});

@@ -1,8 +1,13 @@
-import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { ConfigurableModuleBuilder, type Provider } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import type { RedisConnection } from '../redis/redis.connection.js';
 import { DEFAULT_REDIS_CONNECTION, getRedisConnectionToken } from '../redis/redis.tokens.js';
+import { RateLimitGuard } from './rate-limit.guard.js';
 import type { RateLimitModuleOptions } from './rate-limit.options.js';
+import { RateLimiter } from './rate-limiter.js';
+import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.tokens.js';
 import { RateLimitStore } from './store.interface.js';
+import { MemoryRateLimitStore } from './stores/memory.store.js';
 import { RedisRateLimitStore } from './stores/redis.store.js';
 
 /** Options of `RateLimitModule.forRoot/forRootAsync` fixed when the module is declared. */
@@ -14,26 +19,59 @@ export interface RateLimitModuleExtras {
    * `default`. Static (not from the async factory) because it selects a provider.
    */
   connection: string;
+  /**
+   * Register `RateLimitGuard` as a global guard. Default true; with `false`, apply it
+   * yourself with `@UseGuards(RateLimitGuard)`.
+   */
+  guard: boolean;
 }
 
 export const {
   ConfigurableModuleClass: RateLimitConfigurableModule,
-  MODULE_OPTIONS_TOKEN: RATE_LIMIT_MODULE_OPTIONS,
   OPTIONS_TYPE: RATE_LIMIT_OPTIONS_TYPE,
   ASYNC_OPTIONS_TYPE: RATE_LIMIT_ASYNC_OPTIONS_TYPE,
-} = new ConfigurableModuleBuilder<RateLimitModuleOptions>({ moduleName: 'RateLimit' })
+} = new ConfigurableModuleBuilder<RateLimitModuleOptions>({
+  moduleName: 'RateLimit',
+  optionsInjectionToken: RATE_LIMIT_MODULE_OPTIONS,
+})
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createRateLimitOptions')
-  .setExtras<RateLimitModuleExtras>({ isGlobal: true, connection: DEFAULT_REDIS_CONNECTION }, (definition, extras) => ({
-    ...definition,
-    global: extras.isGlobal,
-    providers: [
-      ...(definition.providers ?? []),
-      {
-        provide: RateLimitStore,
-        useFactory: (connection: RedisConnection) => new RedisRateLimitStore(connection),
-        inject: [getRedisConnectionToken(extras.connection)],
-      },
-    ],
-  }))
+  .setExtras<RateLimitModuleExtras>(
+    { isGlobal: true, connection: DEFAULT_REDIS_CONNECTION, guard: true },
+    (definition, extras) => ({
+      ...definition,
+      global: extras.isGlobal,
+      providers: [
+        ...(definition.providers ?? []),
+        ...storeProviders(extras.connection),
+        ...guardProviders(extras.guard),
+      ],
+    }),
+  )
   .build();
+
+/** The Redis store and the limiter (Redis first, the in-memory fallback when it fails). */
+function storeProviders(connectionName: string): Provider[] {
+  const connectionToken = getRedisConnectionToken(connectionName);
+  return [
+    {
+      provide: RateLimitStore,
+      useFactory: (connection: RedisConnection) => new RedisRateLimitStore(connection),
+      inject: [connectionToken],
+    },
+    {
+      provide: RateLimiter,
+      useFactory: (options: RateLimitModuleOptions, store: RateLimitStore, connection: RedisConnection) =>
+        new RateLimiter(
+          new MemoryRateLimitStore({ clock: connection.clock, maxClients: options.fallbackMaxClients }),
+          options.failMode ?? 'open',
+          { store, connection },
+        ),
+      inject: [RATE_LIMIT_MODULE_OPTIONS, RateLimitStore, connectionToken],
+    },
+  ];
+}
+
+function guardProviders(global: boolean): Provider[] {
+  return global ? [RateLimitGuard, { provide: APP_GUARD, useExisting: RateLimitGuard }] : [RateLimitGuard];
+}

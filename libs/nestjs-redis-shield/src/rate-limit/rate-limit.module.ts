@@ -1,14 +1,17 @@
-import { Module } from '@nestjs/common';
+import { Inject, Module, type OnModuleDestroy } from '@nestjs/common';
 import { PolicyRegistry } from './policy.js';
-import { RATE_LIMIT_MODULE_OPTIONS, RateLimitConfigurableModule } from './rate-limit.module-definition.js';
+import { RateLimitConfigurableModule } from './rate-limit.module-definition.js';
+import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.tokens.js';
 import { buildRegistry, type RateLimitModuleOptions } from './rate-limit.options.js';
+import { RateLimitGuard } from './rate-limit.guard.js';
 import { RateLimitService } from './rate-limit.service.js';
+import { RateLimiter } from './rate-limiter.js';
 import { RateLimitStore } from './store.interface.js';
 
 /**
- * Distributed rate limiting on Redis: policies, the store and `RateLimitService`.
- * Needs a `RedisModule` connection (extra `connection`, default `default`); the store
- * provider is added by the module definition, which knows that name.
+ * Distributed rate limiting on Redis: policies, the store, `RateLimitService` and the
+ * global `RateLimitGuard`. Needs a `RedisModule` connection (extra `connection`,
+ * default `default`).
  *
  * @example
  * RateLimitModule.forRoot({ policies: { completions: { tiers: { minute: { limit: 10, windowMs: 60_000 } } } } })
@@ -22,6 +25,14 @@ import { RateLimitStore } from './store.interface.js';
     },
     RateLimitService,
   ],
-  exports: [RateLimitService, PolicyRegistry, RateLimitStore],
+  exports: [RateLimitService, PolicyRegistry, RateLimitStore, RateLimitGuard],
 })
-export class RateLimitModule extends RateLimitConfigurableModule {}
+export class RateLimitModule extends RateLimitConfigurableModule implements OnModuleDestroy {
+  constructor(@Inject(RateLimiter) private readonly limiter: RateLimiter) {
+    super();
+  }
+
+  onModuleDestroy(): void {
+    this.limiter.close();
+  }
+}

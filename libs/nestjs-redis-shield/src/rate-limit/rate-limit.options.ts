@@ -1,5 +1,15 @@
+import type { ExecutionContext } from '@nestjs/common';
+import { messages } from '../errors/messages.js';
+import type { HttpExchange } from '../http/http-facade.js';
 import { DEFAULT_POLICY, type PolicyDefinition, PolicyRegistry, type TierDefinition, buildPolicy } from './policy.js';
+import type { HeaderOptions } from './rate-limit-headers.js';
 import type { RateLimitAlgorithmName } from './rate-limit.types.js';
+
+/** What Redis failure means for requests: `open` counts in memory per instance, `closed` answers 503. */
+export type FailMode = 'open' | 'closed';
+
+/** A value, or a function of the request that returns it (possibly async). */
+export type Resolvable<T> = (context: ExecutionContext, exchange: HttpExchange) => T | Promise<T>;
 
 /** Options of `RateLimitModule.forRoot`. */
 export interface RateLimitModuleOptions {
@@ -10,8 +20,40 @@ export interface RateLimitModuleOptions {
    * 3600 s, `burst` 10 per 10 s.
    */
   defaultTiers?: Record<string, TierDefinition>;
-  /** Named policies, selected with `@RateLimit('name')` or by the service. */
+  /**
+   * Named policies, selected with `@RateLimit('name')` or by the service. A policy
+   * named `<policy>@<plan>` replaces `<policy>` for clients of that plan (see `plan`).
+   */
   policies?: Record<string, PolicyDefinition>;
+  /** When Redis fails: `open` (default) counts in memory per instance; `closed` answers 503. */
+  failMode?: FailMode;
+  /** Clients the in-memory fallback keeps (least recently seen dropped first). Default 100 000. */
+  fallbackMaxClients?: number;
+  /** Response headers: `false` sends none; or pick the families. Default: both. */
+  headers?: boolean | HeaderOptions;
+  /** Turns the guard into a no-op (tests, local development). */
+  disabled?: boolean;
+  /** Requests for which this returns true are not limited (and never reach Redis). */
+  skip?: Resolvable<boolean>;
+  /** IP addresses and CIDR subnets that are never limited. */
+  allowlist?: string[];
+  /** The cost of a request when its route sets none with `@RateLimitCost`. Default 1. */
+  cost?: Resolvable<number>;
+  /**
+   * The client id of a request. Default: `user:<id>` when `request.user` has an id
+   * (see `userId`), else `ip:<address>` (IPv4-mapped normalised, IPv6 by /64).
+   */
+  clientId?: Resolvable<string | undefined>;
+  /** The id of `request.user`. Default: its `id`, `sub` or `userId`. */
+  userId?: (user: unknown) => string | undefined;
+  /**
+   * The client's plan (e.g. from `request.user.plan`). When a policy `<name>@<plan>` is
+   * configured it replaces policy `<name>` for this request; anonymous clients can have
+   * a plan too (e.g. `anonymous`).
+   */
+  plan?: Resolvable<string | undefined>;
+  /** Shadow policies applied to every limited route (counted and reported, never rejecting). */
+  shadowPolicies?: string[];
 }
 
 export const DEFAULT_TIERS: Readonly<Record<string, TierDefinition>> = {
@@ -27,5 +69,16 @@ export function buildRegistry(options: RateLimitModuleOptions): PolicyRegistry {
     [DEFAULT_POLICY]: { tiers: { ...(options.defaultTiers ?? DEFAULT_TIERS) } },
     ...options.policies,
   };
-  return new PolicyRegistry(Object.entries(definitions).map(([name, def]) => buildPolicy(name, def, algorithm)));
+  const registry = new PolicyRegistry(
+    Object.entries(definitions).map(([name, def]) => buildPolicy(name, def, algorithm)),
+  );
+  for (const name of options.shadowPolicies ?? []) {
+    if (!registry.get(name).shadow) {
+      throw new Error(messages.invalidOption('shadowPolicies', name, 'policies defined with shadow: true'));
+    }
+  }
+  if (options.failMode !== undefined && options.failMode !== 'open' && options.failMode !== 'closed') {
+    throw new Error(messages.invalidOption('failMode', options.failMode, 'open or closed'));
+  }
+  return registry;
 }

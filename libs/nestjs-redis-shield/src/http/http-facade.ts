@@ -1,0 +1,108 @@
+import type { ExecutionContext } from '@nestjs/common';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+
+/** Express hands out the Node request itself, with extras. */
+interface ExpressLikeRequest extends IncomingMessage {
+  ip?: string;
+  user?: unknown;
+  baseUrl?: string;
+  route?: { path?: unknown };
+}
+
+/** Fastify wraps the Node request and response. */
+interface FastifyLikeRequest {
+  raw: IncomingMessage & { user?: unknown };
+  ip?: string;
+  user?: unknown;
+  headers: IncomingHttpHeaders;
+  method: string;
+  routeOptions?: { url?: string };
+}
+
+interface FastifyLikeReply {
+  raw: ServerResponse;
+  header(name: string, value: string): unknown;
+}
+
+const ROUTE_TEMPLATE = Symbol.for('nestjs-redis-shield.route-template');
+
+/**
+ * One HTTP exchange seen through the only facade the library uses over Express and
+ * Fastify: it reads the request and writes response headers without touching either
+ * framework's internals elsewhere.
+ */
+export interface HttpExchange {
+  /** The Node request (the same object on both adapters): key for per-request state. */
+  readonly raw: IncomingMessage;
+  readonly method: string;
+  readonly headers: IncomingHttpHeaders;
+  /** The client address as the adapter resolved it (trust-proxy aware). */
+  readonly ip: string | undefined;
+  /** `request.user` (Express) or `request.user` / `request.raw.user` (Fastify). */
+  readonly user: unknown;
+  /** The matched route's template, e.g. `/api/v1/models/:id`. */
+  readonly routeTemplate: string | undefined;
+  /** Reads one request header (lower-case name), the first value if repeated. */
+  header(name: string): string | undefined;
+  setHeader(name: string, value: string): void;
+}
+
+/** The exchange of an HTTP execution context, on Express or Fastify. */
+export function httpExchange(context: ExecutionContext): HttpExchange {
+  const http = context.switchToHttp();
+  const request = http.getRequest<ExpressLikeRequest | FastifyLikeRequest>();
+  const response = http.getResponse<ServerResponse | FastifyLikeReply>();
+  return isFastify(request)
+    ? fastifyExchange(request, response as FastifyLikeReply)
+    : expressExchange(request, response as ServerResponse);
+}
+
+/**
+ * The route template the library recorded for a request (on either adapter), for logs
+ * and metrics that run outside Nest's context, e.g. in a `finish` listener.
+ */
+export function routeTemplateOf(rawRequest: IncomingMessage): string | undefined {
+  return (rawRequest as unknown as Record<symbol, string | undefined>)[ROUTE_TEMPLATE];
+}
+
+/** Records the route template on the Node request so {@link routeTemplateOf} finds it later. */
+export function recordRouteTemplate(exchange: HttpExchange): void {
+  if (exchange.routeTemplate !== undefined) {
+    (exchange.raw as unknown as Record<symbol, string>)[ROUTE_TEMPLATE] = exchange.routeTemplate;
+  }
+}
+
+function isFastify(request: ExpressLikeRequest | FastifyLikeRequest): request is FastifyLikeRequest {
+  return 'raw' in request && typeof (request as FastifyLikeRequest).raw === 'object';
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function expressExchange(request: ExpressLikeRequest, response: ServerResponse): HttpExchange {
+  const path = request.route?.path;
+  return {
+    raw: request,
+    method: request.method ?? 'GET',
+    headers: request.headers,
+    ip: request.ip ?? request.socket?.remoteAddress,
+    user: request.user,
+    routeTemplate: typeof path === 'string' ? `${request.baseUrl ?? ''}${path}` : undefined,
+    header: (name) => firstValue(request.headers[name]),
+    setHeader: (name, value) => response.setHeader(name, value),
+  };
+}
+
+function fastifyExchange(request: FastifyLikeRequest, reply: FastifyLikeReply): HttpExchange {
+  return {
+    raw: request.raw,
+    method: request.method,
+    headers: request.headers,
+    ip: request.ip ?? request.raw.socket?.remoteAddress,
+    user: request.user ?? request.raw.user,
+    routeTemplate: request.routeOptions?.url,
+    header: (name) => firstValue(request.headers[name]),
+    setHeader: (name, value) => reply.header(name, value),
+  };
+}

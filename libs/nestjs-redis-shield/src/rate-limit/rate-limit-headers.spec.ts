@@ -1,0 +1,86 @@
+import { rateLimitHeaders, resetUnixSeconds, waitSeconds } from './rate-limit-headers.js';
+import type { RateLimitResult, TierResult } from './rate-limit.types.js';
+
+const NOW = 1_700_000_000_000;
+const tier = (
+  policy: string,
+  name: string,
+  limit: number,
+  windowS: number,
+  over: Partial<TierResult> = {},
+): TierResult => ({
+  policy,
+  tier: name,
+  limit,
+  windowMs: windowS * 1000,
+  shadow: false,
+  allowed: true,
+  remaining: limit - 1,
+  resetMs: windowS * 500,
+  retryAfterMs: 0,
+  ...over,
+});
+
+function result(tiers: TierResult[], over: Partial<RateLimitResult> = {}): RateLimitResult {
+  return {
+    allowed: true,
+    limit: 60,
+    remaining: 45,
+    resetMs: 30_000,
+    retryAfterMs: 0,
+    policy: 'default',
+    tier: 'minute',
+    nowMs: NOW,
+    tiers,
+    ...over,
+  };
+}
+
+describe('rate-limit headers', () => {
+  it('lists every tier in the draft-10 fields and the summary in X-RateLimit-*', () => {
+    const headers = rateLimitHeaders(
+      result([
+        tier('default', 'minute', 60, 60, { remaining: 45, resetMs: 30_000 }),
+        tier('default', 'hour', 1000, 3600, { remaining: 985, resetMs: 3_209_200 }),
+        tier('default', 'burst', 10, 10, { remaining: 3, resetMs: 6_500 }),
+      ]),
+    );
+    expect(headers).toEqual({
+      'X-RateLimit-Limit': '60',
+      'X-RateLimit-Remaining': '45',
+      'X-RateLimit-Reset': String(Math.ceil((NOW + 30_000) / 1000)),
+      'RateLimit-Policy': '"minute";q=60;w=60, "hour";q=1000;w=3600, "burst";q=10;w=10',
+      RateLimit: '"minute";r=45;t=30, "hour";r=985;t=3210, "burst";r=3;t=7',
+    });
+  });
+
+  it('prefixes tiers of later policies and leaves shadow tiers out', () => {
+    const headers = rateLimitHeaders(
+      result([
+        tier('default', 'minute', 60, 60),
+        tier('completions', 'minute', 10, 60),
+        tier('trial', 'minute', 5, 60, { shadow: true }),
+      ]),
+    );
+    expect(headers['RateLimit-Policy']).toBe('"minute";q=60;w=60, "completions.minute";q=10;w=60');
+  });
+
+  it('can be limited to one family, and is empty with only shadow tiers', () => {
+    const tiers = [tier('default', 'minute', 60, 60)];
+    expect(Object.keys(rateLimitHeaders(result(tiers), { draft: false }))).toEqual([
+      'X-RateLimit-Limit',
+      'X-RateLimit-Remaining',
+      'X-RateLimit-Reset',
+    ]);
+    expect(Object.keys(rateLimitHeaders(result(tiers), { legacy: false }))).toEqual(['RateLimit-Policy', 'RateLimit']);
+    expect(rateLimitHeaders(result([tier('t', 'minute', 5, 60, { shadow: true })]))).toEqual({});
+  });
+
+  it('never resets before the retry time on a rejection; waits are at least 1 s', () => {
+    const rejected = result([], { allowed: false, resetMs: 2_000, retryAfterMs: 7_001 });
+    expect(resetUnixSeconds(rejected)).toBe(Math.ceil((NOW + 7_001) / 1000));
+    expect(waitSeconds(1)).toBe(1);
+    expect(waitSeconds(0)).toBe(1);
+    expect(waitSeconds(7_001)).toBe(8);
+  });
+});

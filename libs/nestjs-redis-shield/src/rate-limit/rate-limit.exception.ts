@@ -1,0 +1,34 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+
+/** The 429 body, byte for byte as documented. */
+export interface RateLimitExceededBody {
+  error: 'Rate limit exceeded';
+  message: 'Too many requests. Please try again later.';
+  /** Unix seconds when the limiting tier resets. */
+  reset_time: number;
+  /** Seconds to wait, equal to the `Retry-After` header. */
+  retry_after: number;
+}
+
+/** A rejected request: 429 with the documented body (headers are set by the guard). */
+export class RateLimitExceededException extends HttpException {
+  constructor(resetTime: number, retryAfter: number) {
+    const body: RateLimitExceededBody = {
+      error: 'Rate limit exceeded',
+      message: 'Too many requests. Please try again later.',
+      reset_time: resetTime,
+      retry_after: retryAfter,
+    };
+    super(body, HttpStatus.TOO_MANY_REQUESTS);
+  }
+}
+
+/** Redis is unavailable and the module is configured to fail closed: 503. */
+export class RateLimitUnavailableException extends HttpException {
+  constructor() {
+    super(
+      { error: 'Service unavailable', message: 'Rate limiting is temporarily unavailable. Please try again later.' },
+      HttpStatus.SERVICE_UNAVAILABLE,
+    );
+  }
+}

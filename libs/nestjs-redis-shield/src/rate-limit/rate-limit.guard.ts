@@ -1,0 +1,123 @@
+import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { IncomingMessage } from 'node:http';
+import { ShieldEvents } from '../events/shield-events.js';
+import { type HttpExchange, httpExchange, recordRouteTemplate } from '../http/http-facade.js';
+import { defaultUserId, IpAllowlist, ipClientId, userClientId } from './client-id.js';
+import { PolicyRegistry } from './policy.js';
+import { RateLimit, RateLimitCost, SkipRateLimit } from './rate-limit.decorator.js';
+import { RateLimitExceededException } from './rate-limit.exception.js';
+import { rateLimitHeaders, resetUnixSeconds, waitSeconds, type HeaderOptions } from './rate-limit-headers.js';
+import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.tokens.js';
+import type { RateLimitModuleOptions } from './rate-limit.options.js';
+import type { RateLimitPolicy } from './rate-limit.types.js';
+import { RateLimiter } from './rate-limiter.js';
+import { resolveRoutePolicies } from './route-policies.js';
+
+/** Requests already decided: a second guard instance (module imported twice) must not count again. */
+const decided = new WeakSet<IncomingMessage>();
+
+/**
+ * Limits HTTP requests by the route's policies (SPEC §5). Registered globally by
+ * `RateLimitModule` (extra `guard: false` opts out); other execution contexts (RPC,
+ * WebSockets) pass through untouched. Sets the rate-limit headers on every response it
+ * lets through or rejects; a rejection is a 429 with `Retry-After`.
+ */
+@Injectable()
+export class RateLimitGuard implements CanActivate {
+  private readonly logger = new Logger('RateLimit');
+  private readonly allowlist: IpAllowlist;
+  private readonly headerOptions: HeaderOptions | false;
+  private readonly routePolicies = new WeakMap<object, RateLimitPolicy[]>();
+  private warnedForwardedFor = false;
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly registry: PolicyRegistry,
+    private readonly limiter: RateLimiter,
+    private readonly events: ShieldEvents,
+    @Inject(RATE_LIMIT_MODULE_OPTIONS) private readonly options: RateLimitModuleOptions,
+  ) {
+    this.allowlist = new IpAllowlist(options.allowlist ?? []);
+    this.headerOptions = options.headers === false ? false : options.headers === true ? {} : (options.headers ?? {});
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const exchange = httpExchange(context);
+    recordRouteTemplate(exchange);
+    if (this.options.disabled || decided.has(exchange.raw)) return true;
+    decided.add(exchange.raw);
+    if (this.reflector.getAllAndOverride(SkipRateLimit, [context.getHandler(), context.getClass()])) return true;
+    if (this.allowlist.has(exchange.ip)) return true;
+    if (this.options.skip && (await this.options.skip(context, exchange))) return true;
+
+    const clientId = await this.clientIdOf(context, exchange);
+    const policies = await this.policiesFor(context, exchange);
+    const cost = await this.costOf(context, exchange);
+    const { result, fallback } = await this.limiter.consume(exchange.raw, clientId, policies, cost);
+
+    if (this.headerOptions) {
+      for (const [name, value] of Object.entries(rateLimitHeaders(result, this.headerOptions)))
+        exchange.setHeader(name, value);
+    }
+    this.events.emit('ratelimit.decision', { clientId, route: exchange.routeTemplate, result, fallback });
+    if (result.allowed) return true;
+    const retryAfter = waitSeconds(result.retryAfterMs);
+    exchange.setHeader('Retry-After', String(retryAfter));
+    throw new RateLimitExceededException(resetUnixSeconds(result), retryAfter);
+  }
+
+  private async clientIdOf(context: ExecutionContext, exchange: HttpExchange): Promise<string> {
+    const custom = await this.options.clientId?.(context, exchange);
+    if (custom) return custom;
+    const userId = (this.options.userId ?? defaultUserId)(exchange.user);
+    if (userId !== undefined) return userClientId(userId);
+    if (
+      !this.warnedForwardedFor &&
+      exchange.header('x-forwarded-for') &&
+      exchange.ip === exchange.raw.socket?.remoteAddress
+    ) {
+      this.warnedForwardedFor = true;
+      this.logger.warn(
+        'X-Forwarded-For received but the HTTP adapter does not trust it: clients are keyed by the connecting address. ' +
+          'Behind a proxy, set trust proxy (Express) / trustProxy (Fastify) to the proxy addresses.',
+      );
+    }
+    return ipClientId(exchange.ip ?? 'unknown');
+  }
+
+  private async policiesFor(context: ExecutionContext, exchange: HttpExchange): Promise<RateLimitPolicy[]> {
+    const handler = context.getHandler();
+    let policies = this.routePolicies.get(handler);
+    if (!policies) {
+      policies = resolveRoutePolicies(
+        this.registry,
+        this.options.algorithm ?? 'sliding-window',
+        { controller: context.getClass().name, handler: handler.name },
+        this.reflector.get(RateLimit, context.getClass()),
+        this.reflector.get(RateLimit, handler),
+      );
+      for (const name of this.options.shadowPolicies ?? []) policies.push(this.registry.get(name));
+      this.routePolicies.set(handler, policies);
+    }
+    const plan = await this.options.plan?.(context, exchange);
+    if (!plan) return policies;
+    return policies.map((policy) => {
+      const variant = `${policy.name}@${plan}`;
+      return this.registry.has(variant) ? this.registry.get(variant) : policy;
+    });
+  }
+
+  private async costOf(context: ExecutionContext, exchange: HttpExchange): Promise<number> {
+    const spec = this.reflector.getAllAndOverride(RateLimitCost, [context.getHandler(), context.getClass()]);
+    const cost =
+      typeof spec === 'number'
+        ? spec
+        : spec
+          ? await spec(context)
+          : ((await this.options.cost?.(context, exchange)) ?? 1);
+    // A bad cost from user code must never make a request free.
+    return Number.isFinite(cost) && cost >= 1 ? Math.floor(cost) : 1;
+  }
+}

@@ -1,0 +1,64 @@
+import { Logger } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
+import { requestDeadline } from '../redis/deadline.js';
+import type { RedisConnection } from '../redis/redis.connection.js';
+import { RedisCommandError, RedisUnavailableError } from '../redis/redis.errors.js';
+import { RateLimitUnavailableException } from './rate-limit.exception.js';
+import type { FailMode } from './rate-limit.options.js';
+import type { RateLimitPolicy, RateLimitResult } from './rate-limit.types.js';
+import type { RateLimitStore } from './store.interface.js';
+import type { MemoryRateLimitStore } from './stores/memory.store.js';
+import { summarize } from './summarize.js';
+
+/** A decision and whether the in-memory fallback made it. */
+export interface LimiterDecision {
+  result: RateLimitResult;
+  fallback: boolean;
+}
+
+/**
+ * The guard's counting policy, written once: Redis first, within the request's
+ * deadline; when Redis is unavailable (or refuses the script), `open` counts in the
+ * in-memory store with the same policies, `closed` answers 503. Distributed counting
+ * resumes by itself once the connection's breaker closes.
+ */
+export class RateLimiter {
+  private readonly logger = new Logger('RateLimit');
+  private lastErrorLogAt = 0;
+
+  constructor(
+    private readonly fallback: MemoryRateLimitStore,
+    private readonly failMode: FailMode,
+    private readonly primary?: { store: RateLimitStore; connection: RedisConnection },
+  ) {}
+
+  async consume(
+    request: IncomingMessage,
+    clientId: string,
+    policies: readonly RateLimitPolicy[],
+    cost: number,
+  ): Promise<LimiterDecision> {
+    if (this.primary) {
+      const deadline = requestDeadline(request, this.primary.connection.commandTimeoutMs);
+      try {
+        return {
+          result: summarize(await this.primary.store.consume({ clientId, policies, cost, deadline })),
+          fallback: false,
+        };
+      } catch (error) {
+        if (!(error instanceof RedisUnavailableError || error instanceof RedisCommandError)) throw error;
+        if (error instanceof RedisCommandError && Date.now() - this.lastErrorLogAt > 10_000) {
+          // At most one line per 10 s: a persistent error (e.g. OOM) would otherwise flood.
+          this.lastErrorLogAt = Date.now();
+          this.logger.error(`rate-limit script failed: ${error.message}`);
+        }
+        if (this.failMode === 'closed') throw new RateLimitUnavailableException();
+      }
+    }
+    return { result: summarize(await this.fallback.consume({ clientId, policies, cost })), fallback: true };
+  }
+
+  close(): void {
+    this.fallback.close();
+  }
+}

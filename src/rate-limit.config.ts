@@ -1,0 +1,31 @@
+import type { PolicyDefinition, RateLimitModuleOptions, TierDefinition } from 'nestjs-redis-shield';
+import type { AuthUser } from './auth/auth-user.js';
+import type { AppConfig } from './config/load-config.js';
+
+/** How many times the default tiers a `pro` plan gets. */
+export const PRO_MULTIPLIER = 10;
+
+/**
+ * The demo's rate limits: the default policy from the environment (minute, hour,
+ * burst), ten times that for JWTs with `plan: pro` (policy `default@pro`), and the
+ * `completions` policy of 10 per minute, on top of the default one.
+ */
+export function rateLimitOptions(config: AppConfig): RateLimitModuleOptions {
+  const { perMinute, perHour, burst, burstWindowSeconds, algorithm, failMode } = config.rateLimit;
+  const tiers = (factor: number): Record<string, TierDefinition> => ({
+    minute: { limit: perMinute * factor, windowMs: 60_000 },
+    hour: { limit: perHour * factor, windowMs: 3_600_000 },
+    burst: { limit: burst * factor, windowMs: burstWindowSeconds * 1000 },
+  });
+  const policies: Record<string, PolicyDefinition> = {
+    'default@pro': { tiers: tiers(PRO_MULTIPLIER) },
+    completions: { tiers: { minute: { limit: 10, windowMs: 60_000 } } },
+  };
+  return {
+    algorithm,
+    failMode,
+    defaultTiers: tiers(1),
+    policies,
+    plan: (_context, exchange) => (exchange.user as AuthUser | undefined)?.plan,
+  };
+}
