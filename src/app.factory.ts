@@ -1,12 +1,18 @@
 import { type INestApplication, type LoggerService, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/load-config.js';
 
-/** Options for {@link createApp}; tests pass a capturing logger. */
+/** The HTTP platforms the demo runs on. */
+export type HttpAdapterName = 'express' | 'fastify';
+
+/** Options for {@link createApp}; tests pass a capturing logger and pick the adapter. */
 export interface CreateAppOptions {
   logger?: LoggerService | false;
+  /** Default `express`. */
+  adapter?: HttpAdapterName;
 }
 
 /** Every route of the demo lives under this prefix. */
@@ -17,16 +23,29 @@ export const API_PREFIX = 'api/v1';
  * lives, shared by `main.ts` and the e2e tests so they exercise the same app.
  */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+  const app = await NestFactory.create(AppModule.forRoot(config), createAdapter(config, options.adapter ?? 'express'), {
     logger: options.logger,
     bufferLogs: options.logger === undefined,
     // Throw start-up errors to the caller (main.ts logs them; tests see them) instead of exiting.
     abortOnError: false,
   });
-  app.set('trust proxy', config.trustProxy);
-  app.disable('x-powered-by');
+  if (options.adapter !== 'fastify') {
+    const express = app as NestExpressApplication;
+    express.set('trust proxy', config.trustProxy);
+    express.disable('x-powered-by');
+  }
   app.setGlobalPrefix(API_PREFIX);
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.enableShutdownHooks();
   return app;
+}
+
+function createAdapter(config: AppConfig, adapter: HttpAdapterName): ExpressAdapter | FastifyAdapter {
+  if (adapter === 'express') return new ExpressAdapter();
+  // The same TRUST_PROXY values as Express; a hop count becomes proxy-addr's hop rule.
+  const { trustProxy } = config;
+  const hops = typeof trustProxy === 'number' ? trustProxy : undefined;
+  return new FastifyAdapter({
+    trustProxy: hops === undefined ? (trustProxy as boolean | string[]) : (_address: string, hop: number) => hop < hops,
+  });
 }

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { createApp } from '../src/app.factory.js';
+import { createApp, type HttpAdapterName } from '../src/app.factory.js';
 import { RedisConnection } from 'nestjs-redis-shield';
 import { loadConfig } from '../src/config/load-config.js';
 import { type RedisServer, startRedis } from './harness/index.js';
@@ -12,7 +12,11 @@ const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef0123456789';
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** Boots the demo on a free port with the given environment (plus test secrets). */
-async function startDemo(env: Record<string, string>, logger: CaptureLogger | false = false) {
+async function startDemo(
+  env: Record<string, string>,
+  logger: CaptureLogger | false = false,
+  adapter: HttpAdapterName = 'express',
+) {
   const result = loadConfig({
     JWT_SECRET,
     IP_HASH_SECRET: 'e2e-ip-hash-secret-0123456789abcdef0123',
@@ -23,12 +27,12 @@ async function startDemo(env: Record<string, string>, logger: CaptureLogger | fa
     ...env,
   });
   if (!result.ok) throw new Error(result.errors.join('\n'));
-  const app = await createApp(result.config, { logger });
+  const app = await createApp(result.config, { logger, adapter });
   await app.listen(0, '127.0.0.1');
   return app;
 }
 
-describe('demo API (Express)', () => {
+describe.each<HttpAdapterName>(['express', 'fastify'])('demo API on %s', (adapter) => {
   let app: INestApplication;
   let url: string;
   let redis: RedisServer;
@@ -36,7 +40,7 @@ describe('demo API (Express)', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    app = await startDemo({ REDIS_URL: redis.url }, logger);
+    app = await startDemo({ REDIS_URL: redis.url }, logger, adapter);
     url = await app.getUrl();
   });
 

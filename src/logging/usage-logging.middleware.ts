@@ -1,5 +1,5 @@
 import { Injectable, Logger, type NestMiddleware } from '@nestjs/common';
-import { ipClientId, RedisConnection, routeTemplateOf, userClientId } from 'nestjs-redis-shield';
+import { clientIdOf, ipClientId, RedisConnection, routeTemplateOf, userClientId } from 'nestjs-redis-shield';
 import { clientAddress, type DemoRequest, type DemoResponse } from '../common/http-types.js';
 
 /**
@@ -18,8 +18,9 @@ export class UsageLoggingMiddleware implements NestMiddleware<DemoRequest, DemoR
     res.once('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       // Read at finish: the auth middleware sets `user`, routing sets `route`, later.
-      // Hashed exactly as in rate-limit keys, so a log line leads to the client's keys.
-      const client = req.user ? userClientId(req.user.id) : ipClientId(clientAddress(req));
+      // The id the rate-limit guard keyed the request by (hashed as in its keys), else the
+      // same rule applied here (requests refused before the guard ran).
+      const client = clientIdOf(req) ?? (req.user ? userClientId(req.user.id) : ipClientId(clientAddress(req)));
       const hashed = `${client.slice(0, client.indexOf(':'))}:${this.redis.keys.hashId(client)}`;
       const cache = res.getHeader('x-cache-status') ?? '-';
       this.logger.log(

@@ -73,7 +73,7 @@ export {
 } from './rate-limit/rate-limit.exception.js';
 export { type HeaderOptions, rateLimitHeaders } from './rate-limit/rate-limit-headers.js';
 export { defaultUserId, IpAllowlist, ipClientId, normalizeIp, userClientId } from './rate-limit/client-id.js';
-export { type HttpExchange, httpExchange, routeTemplateOf } from './http/http-facade.js';
+export { clientIdOf, type HttpExchange, httpExchange, routeTemplateOf } from './http/http-facade.js';
 export { type RateLimitCallOptions, RateLimitService } from './rate-limit/rate-limit.service.js';
 export {
   RATE_LIMIT_ALGORITHMS,

@@ -25,6 +25,7 @@ interface FastifyLikeReply {
 }
 
 const ROUTE_TEMPLATE = Symbol.for('nestjs-redis-shield.route-template');
+const CLIENT_ID = Symbol.for('nestjs-redis-shield.client-id');
 
 /**
  * One HTTP exchange seen through the only facade the library uses over Express and
@@ -70,6 +71,19 @@ export function recordRouteTemplate(exchange: HttpExchange): void {
   if (exchange.routeTemplate !== undefined) {
     (exchange.raw as unknown as Record<symbol, string>)[ROUTE_TEMPLATE] = exchange.routeTemplate;
   }
+}
+
+/** Records the client id the guard keyed a request by, for {@link clientIdOf}. */
+export function recordClientId(rawRequest: IncomingMessage, clientId: string): void {
+  (rawRequest as unknown as Record<symbol, string>)[CLIENT_ID] = clientId;
+}
+
+/**
+ * The client id (`user:42`, `ip:203.0.113.7`) the rate-limit guard keyed a request by,
+ * so logs can hash exactly what the keys hash; undefined when the guard did not decide.
+ */
+export function clientIdOf(rawRequest: IncomingMessage): string | undefined {
+  return (rawRequest as unknown as Record<symbol, string | undefined>)[CLIENT_ID];
 }
 
 function isFastify(request: ExpressLikeRequest | FastifyLikeRequest): request is FastifyLikeRequest {

@@ -2,7 +2,7 @@ import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger } f
 import { Reflector } from '@nestjs/core';
 import type { IncomingMessage } from 'node:http';
 import { ShieldEvents } from '../events/shield-events.js';
-import { type HttpExchange, httpExchange, recordRouteTemplate } from '../http/http-facade.js';
+import { type HttpExchange, httpExchange, recordClientId, recordRouteTemplate } from '../http/http-facade.js';
 import { defaultUserId, IpAllowlist, ipClientId, userClientId } from './client-id.js';
 import { PolicyRegistry } from './policy.js';
 import { RateLimit, RateLimitCost, SkipRateLimit } from './rate-limit.decorator.js';
@@ -53,6 +53,7 @@ export class RateLimitGuard implements CanActivate {
     if (this.options.skip && (await this.options.skip(context, exchange))) return true;
 
     const clientId = await this.clientIdOf(context, exchange);
+    recordClientId(exchange.raw, clientId);
     const policies = await this.policiesFor(context, exchange);
     const cost = await this.costOf(context, exchange);
     const { result, fallback } = await this.limiter.consume(exchange.raw, clientId, policies, cost);

@@ -1,4 +1,4 @@
-import { buildPolicy, PolicyRegistry, type TierDefinition, DEFAULT_POLICY } from './policy.js';
+import { buildPolicy, type PolicyRegistry, type TierDefinition, DEFAULT_POLICY } from './policy.js';
 import type { InlineRateLimit, RateLimitSpec } from './rate-limit.decorator.js';
 import type { RateLimitAlgorithmName, RateLimitPolicy } from './rate-limit.types.js';
 
