@@ -1,4 +1,4 @@
-import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Cluster, ReplyError } from 'ioredis';
 import type { RedisConnectionState, ShieldEvents } from '../events/shield-events.js';
 import { CircuitBreaker } from './circuit-breaker.js';
@@ -35,7 +35,7 @@ const TIMED_OUT = Symbol('timed out');
  * deadline, fails fast while the breaker is open and turns errors into the typed
  * {@link RedisUnavailableError} / {@link RedisCommandError}.
  */
-export class RedisConnection implements OnApplicationShutdown {
+export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   readonly client: RedisClient;
   readonly keys: KeyBuilder;
   readonly clock: Clock;
@@ -155,6 +155,23 @@ export class RedisConnection implements OnApplicationShutdown {
         yield* keys;
       } while (cursor !== '0');
     }
+  }
+
+  /**
+   * Gives the first connection attempt a moment before the app serves, so its first
+   * requests are counted in Redis rather than in the fallback. Never blocks start-up
+   * for long: a refused connection ends the wait at once, a silent one after 2 s.
+   */
+  async onModuleInit(): Promise<void> {
+    if (this.client.status === 'ready') return;
+    const events = ['ready', 'error', 'end'] as const;
+    let done: () => void = () => undefined;
+    const settled = new Promise<void>((resolve) => (done = resolve));
+    for (const event of events) this.client.once(event, done);
+    const timer = setTimeout(done, 2000);
+    await settled;
+    clearTimeout(timer);
+    for (const event of events) this.client.off(event, done);
   }
 
   async onApplicationShutdown(): Promise<void> {
