@@ -67,6 +67,10 @@ export {
 } from './rate-limit/rate-limit.decorator.js';
 export { RateLimitGuard } from './rate-limit/rate-limit.guard.js';
 export {
+  RateLimitTestingModule,
+  type RateLimitTestingOptions,
+} from './rate-limit/testing/rate-limit-testing.module.js';
+export {
   type RateLimitExceededBody,
   RateLimitExceededException,
   RateLimitUnavailableException,

@@ -10,7 +10,7 @@ import type { RateLimitStore } from './store.interface.js';
 import type { MemoryRateLimitStore } from './stores/memory.store.js';
 import { summarize } from './summarize.js';
 
-/** A decision and whether the in-memory fallback made it. */
+/** A decision, and whether the in-memory fallback made it because Redis failed. */
 export interface LimiterDecision {
   result: RateLimitResult;
   fallback: boolean;
@@ -55,7 +55,7 @@ export class RateLimiter {
         if (this.failMode === 'closed') throw new RateLimitUnavailableException();
       }
     }
-    return { result: summarize(await this.fallback.consume({ clientId, policies, cost })), fallback: true };
+    return { result: summarize(await this.fallback.consume({ clientId, policies, cost })), fallback: !!this.primary };
   }
 
   close(): void {
