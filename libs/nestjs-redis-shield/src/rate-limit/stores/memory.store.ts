@@ -2,6 +2,7 @@ import type { Clock } from '../../redis/clock.js';
 import { ALGORITHMS } from '../algorithms/index.js';
 import type { RateLimitPolicy, TierResult } from '../rate-limit.types.js';
 import type { RateLimitStore, RateLimitStoreDecision, RateLimitStoreRequest } from '../store.interface.js';
+import { tierResult } from './tier-result.js';
 
 /** Options of the {@link MemoryRateLimitStore}. */
 export interface MemoryStoreOptions {
@@ -84,17 +85,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
       let admits = true;
       for (const tier of policy.tiers) {
         const verdict = ALGORITHMS[tier.algorithm].decide(live?.get(tier.name), tier, cost, nowMs);
-        tiers.push({
-          policy: policy.name,
-          tier: tier.name,
-          limit: tier.limit,
-          windowMs: tier.windowMs,
-          shadow: policy.shadow,
-          allowed: verdict.allowed,
-          remaining: verdict.remaining,
-          resetMs: verdict.resetMs,
-          retryAfterMs: verdict.retryAfterMs,
-        });
+        tiers.push(tierResult(policy, tier, verdict));
         if (verdict.allowed) next.set(tier.name, verdict.next);
         else admits = false;
       }

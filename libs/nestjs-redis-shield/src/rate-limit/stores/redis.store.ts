@@ -4,6 +4,7 @@ import { ALGORITHMS } from '../algorithms/index.js';
 import type { RateLimitPolicy, TierResult } from '../rate-limit.types.js';
 import type { RateLimitStore, RateLimitStoreDecision, RateLimitStoreRequest } from '../store.interface.js';
 import { RATE_LIMIT_LUA, REPLY_PER_TIER } from './rate-limit.lua.js';
+import { tierResult } from './tier-result.js';
 
 /**
  * Counters in Redis: one hash per (policy, client) whose fields are the tiers, all
@@ -61,17 +62,14 @@ function decode(reply: number[], policies: readonly RateLimitPolicy[]): RateLimi
   let offset = 2;
   for (const policy of policies) {
     for (const tier of policy.tiers) {
-      tiers.push({
-        policy: policy.name,
-        tier: tier.name,
-        limit: tier.limit,
-        windowMs: tier.windowMs,
-        shadow: policy.shadow,
-        allowed: reply[offset] === 1,
-        remaining: reply[offset + 1],
-        resetMs: reply[offset + 2],
-        retryAfterMs: reply[offset + 3],
-      });
+      tiers.push(
+        tierResult(policy, tier, {
+          allowed: reply[offset] === 1,
+          remaining: reply[offset + 1],
+          resetMs: reply[offset + 2],
+          retryAfterMs: reply[offset + 3],
+        }),
+      );
       offset += REPLY_PER_TIER;
     }
   }
