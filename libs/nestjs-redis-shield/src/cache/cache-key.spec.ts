@@ -1,0 +1,47 @@
+import { cacheDigest, type CacheKeyParts, canonicalQuery } from './cache-key.js';
+
+const base: CacheKeyParts = {
+  keyVersion: '1',
+  handlerId: 'ModelsController.one',
+  method: 'GET',
+  path: '/api/v1/models/gpt-4',
+  query: 'a=1&b=2',
+  scope: 'shared',
+  vary: {},
+};
+
+describe('cache key', () => {
+  it('canonicalises the query: order does not matter, values do', () => {
+    expect(canonicalQuery('b=2&a=1')).toBe('a=1&b=2');
+    expect(canonicalQuery('a=2&a=1')).toBe('a=1&a=2');
+    expect(canonicalQuery('q=hello%20world')).toBe(canonicalQuery('q=hello+world'));
+    expect(cacheDigest({ ...base, query: 'b=2&a=1' })).toBe(cacheDigest(base));
+    expect(cacheDigest({ ...base, query: 'a=1&b=3' })).not.toBe(cacheDigest(base));
+  });
+
+  it('changes with every part', () => {
+    const digest = cacheDigest(base);
+    for (const change of [
+      { keyVersion: '2' },
+      { handlerId: 'ModelsController.list' },
+      { apiVersion: '2' },
+      { path: '/api/v1/models/gpt-5' },
+      { scope: 'user:abc' },
+      { vary: { 'accept-language': 'de' } },
+    ]) {
+      expect(cacheDigest({ ...base, ...change })).not.toBe(digest);
+    }
+  });
+
+  it('is 43 base64url characters and reveals no path', () => {
+    const digest = cacheDigest(base);
+    expect(digest).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(digest).not.toContain('models');
+  });
+
+  it('does not collide by moving text between parts', () => {
+    expect(cacheDigest({ ...base, path: '/a', query: 'b=1' })).not.toBe(
+      cacheDigest({ ...base, path: '/a?b=1', query: '' }),
+    );
+  });
+});

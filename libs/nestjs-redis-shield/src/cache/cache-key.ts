@@ -1,0 +1,53 @@
+import { createHash } from 'node:crypto';
+
+/** Everything that makes two requests share a cached response (SPEC §6). */
+export interface CacheKeyParts {
+  /** `CACHE_KEY_VERSION`: bump on deploy to drop old shapes. */
+  keyVersion: string;
+  /** The handler, e.g. `ModelsController.one`. */
+  handlerId: string;
+  /** The API version when Nest versioning is on. */
+  apiVersion?: string;
+  /** `GET` (HEAD is answered from the GET entry). */
+  method: string;
+  /** The request path without the query string. */
+  path: string;
+  /** The raw query string, without `?` (canonicalised here). */
+  query: string;
+  /** `shared`, or the HMAC'd user scope (`user:<hmac>`); never a raw user id. */
+  scope: string;
+  /** Values of the request headers the route declares in `vary`, by lower-case name. */
+  vary: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * The query string in canonical form: parameters sorted by name, then value, and
+ * re-encoded, so `?a=1&b=2` and `?b=2&a=1` share an entry.
+ */
+export function canonicalQuery(query: string): string {
+  const params = [...new URLSearchParams(query)];
+  params.sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
+  return new URLSearchParams(params).toString();
+}
+
+/**
+ * The entry digest: SHA-256 (base64url, 43 chars) over the JSON of every part, so no
+ * two different requests can collide by concatenation and the key reveals no path or
+ * user id.
+ */
+export function cacheDigest(parts: CacheKeyParts): string {
+  const vary = Object.keys(parts.vary)
+    .sort()
+    .map((name) => [name, parts.vary[name] ?? null]);
+  const material = JSON.stringify([
+    parts.keyVersion,
+    parts.handlerId,
+    parts.apiVersion ?? null,
+    parts.method,
+    parts.path,
+    canonicalQuery(parts.query),
+    parts.scope,
+    vary,
+  ]);
+  return createHash('sha256').update(material).digest('base64url');
+}
