@@ -1,0 +1,35 @@
+import { resolveCacheOptions } from './cache.options.js';
+
+describe('resolveCacheOptions', () => {
+  it('applies the documented defaults', () => {
+    expect(resolveCacheOptions({})).toEqual({
+      enabled: true,
+      ttlProfiles: { default: 300 },
+      cacheAllGet: false,
+      keyVersion: '1',
+      maxEntryBytes: 1_048_576,
+      compressAboveBytes: 1024,
+      honorRequestCacheControl: 'per-user',
+      vary: [],
+      storeHeaders: [],
+      maxQueryVariants: 1000,
+      followerTimeoutMs: 5000,
+      userId: undefined,
+    });
+  });
+
+  it('lower-cases header names and merges TTL profiles over the default', () => {
+    const resolved = resolveCacheOptions({ vary: ['Accept-Language'], ttlProfiles: { models: 3600 } });
+    expect(resolved.vary).toEqual(['accept-language']);
+    expect(resolved.ttlProfiles).toEqual({ default: 300, models: 3600 });
+  });
+
+  it.each([
+    [{ ttlProfiles: { models: 0 } }, /ttlProfiles.models=0/],
+    [{ maxEntryBytes: -1 }, /maxEntryBytes=-1/],
+    [{ honorRequestCacheControl: 'sometimes' as never }, /honorRequestCacheControl="sometimes"/],
+    [{ keyVersion: 'v 1' }, /keyVersion="v 1"/],
+  ])('refuses %j', (options, message) => {
+    expect(() => resolveCacheOptions(options)).toThrow(message);
+  });
+});
