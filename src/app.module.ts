@@ -1,5 +1,5 @@
 import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
-import { RateLimitModule, RedisModule } from 'nestjs-redis-shield';
+import { RateLimitModule, RedisModule, ResponseCacheModule } from 'nestjs-redis-shield';
 import { rateLimitOptions } from './rate-limit.config.js';
 import { AnalyticsController } from './analytics/analytics.controller.js';
 import { UsageTracker } from './analytics/usage-tracker.service.js';
@@ -29,6 +29,12 @@ export class AppModule implements NestModule {
           commandTimeoutMs: config.redis.commandTimeoutMs,
         }),
         RateLimitModule.forRoot(rateLimitOptions(config)),
+        ResponseCacheModule.forRoot({
+          enabled: config.cache.enabled,
+          ttlProfiles: config.cache.ttlSeconds,
+          maxEntryBytes: config.cache.maxEntryBytes,
+          keyVersion: config.cache.keyVersion,
+        }),
       ],
       controllers: [ModelsController, AnalyticsController, CompletionsController, HealthController],
       providers: [{ provide: APP_CONFIG, useValue: config }, ModelsService, UsageTracker],

@@ -1,5 +1,12 @@
 import { Injectable, Logger, type NestMiddleware } from '@nestjs/common';
-import { clientIdOf, ipClientId, RedisConnection, routeTemplateOf, userClientId } from 'nestjs-redis-shield';
+import {
+  cacheStatusOf,
+  clientIdOf,
+  ipClientId,
+  RedisConnection,
+  routeTemplateOf,
+  userClientId,
+} from 'nestjs-redis-shield';
 import { clientAddress, type DemoRequest, type DemoResponse } from '../common/http-types.js';
 
 /**
@@ -22,7 +29,7 @@ export class UsageLoggingMiddleware implements NestMiddleware<DemoRequest, DemoR
       // same rule applied here (requests refused before the guard ran).
       const client = clientIdOf(req) ?? (req.user ? userClientId(req.user.id) : ipClientId(clientAddress(req)));
       const hashed = `${client.slice(0, client.indexOf(':'))}:${this.redis.keys.hashId(client)}`;
-      const cache = res.getHeader('x-cache-status') ?? '-';
+      const cache = cacheStatusOf(req) ?? '-';
       this.logger.log(
         // The template the rate-limit guard recorded; `-` when no handler was reached.
         `${req.method} ${routeTemplateOf(req) ?? '-'} ${res.statusCode} client=${hashed} ${ms.toFixed(1)}ms cache=${String(cache)}`,

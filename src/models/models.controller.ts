@@ -1,8 +1,11 @@
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
+import { CacheShared, CacheTtl } from 'nestjs-redis-shield';
 import { ModelsService } from './models.service.js';
 
-/** Public model list and details (shared cache entries once caching is wired). */
+/** Public model list and details: one shared cache entry each (`models` TTL profile). */
 @Controller('models')
+@CacheTtl('models')
+@CacheShared()
 export class ModelsController {
   constructor(private readonly models: ModelsService) {}
 

@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import {
+  Deadline,
   RedisModule,
   RedisService,
   type RedisStateEvent,
@@ -64,6 +65,19 @@ describe('Redis faults (REDIS_COMMAND_TIMEOUT_MS=1000)', () => {
     await proxy?.close();
     await server?.stop();
   });
+
+  it('timeouts of calls left with a small share of their deadline do not open the breaker', async () => {
+    await server.stall();
+    try {
+      for (let i = 0; i < 5; i++) {
+        const result = await timed(() => redis.get('k', { deadline: Deadline.after(TIMEOUT_MS / 4) }));
+        expect(result.error).toMatchObject({ reason: 'timeout' });
+      }
+      expect(redis.connection.state).toBe('ready');
+    } finally {
+      await server.resume();
+    }
+  }, 15_000);
 
   it('a stalled Redis (SIGSTOP): timeouts, then the breaker fails fast and probes once per interval', async () => {
     const increment = redis.defineScript<number>('faults_incr', "return redis.call('INCR', KEYS[1])");

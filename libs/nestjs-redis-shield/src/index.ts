@@ -14,7 +14,14 @@ export {
 export { type CircuitBreakerOptions, type CircuitState, DEFAULT_BREAKER_OPTIONS } from './redis/circuit-breaker.js';
 export { appClock, type Clock, ManualClock, redisClock } from './redis/clock.js';
 export { Deadline, requestDeadline } from './redis/deadline.js';
-export { escapeGlob, KEY_AREAS, KeyBuilder, type KeyBuilderOptions } from './redis/key-builder.js';
+export {
+  type CacheIndexKind,
+  type CacheMetaKey,
+  escapeGlob,
+  KEY_AREAS,
+  KeyBuilder,
+  type KeyBuilderOptions,
+} from './redis/key-builder.js';
 export { RedisConnection, type RunOptions, type ScriptRunner } from './redis/redis.connection.js';
 export {
   RedisCommandError,
@@ -77,7 +84,7 @@ export {
 } from './rate-limit/rate-limit.exception.js';
 export { type HeaderOptions, rateLimitHeaders } from './rate-limit/rate-limit-headers.js';
 export { defaultUserId, IpAllowlist, ipClientId, normalizeIp, userClientId } from './rate-limit/client-id.js';
-export { clientIdOf, type HttpExchange, httpExchange, routeTemplateOf } from './http/http-facade.js';
+export { cacheStatusOf, clientIdOf, type HttpExchange, httpExchange, routeTemplateOf } from './http/http-facade.js';
 export { type RateLimitCallOptions, RateLimitService } from './rate-limit/rate-limit.service.js';
 export {
   RATE_LIMIT_ALGORITHMS,
@@ -95,3 +102,27 @@ export {
 export { MemoryRateLimitStore, type MemoryStoreOptions } from './rate-limit/stores/memory.store.js';
 export { RedisRateLimitStore } from './rate-limit/stores/redis.store.js';
 export { mostRestrictive, summarize } from './rate-limit/summarize.js';
+export {
+  CacheShared,
+  CacheTags,
+  CacheTtl,
+  CacheVary,
+  InvalidateCache,
+  type InvalidationTargets,
+  NoCache,
+} from './cache/cache.decorators.js';
+export { CacheInterceptor, type CacheStatus } from './cache/cache.interceptor.js';
+export { type ResponseCacheModuleExtras } from './cache/cache.module-definition.js';
+export { ResponseCacheModule } from './cache/cache.module.js';
+export { type HonorRequestCacheControl, type ResponseCacheModuleOptions } from './cache/cache.options.js';
+export { type CachedResponse, CorruptEntryError } from './cache/entry-codec.js';
+export { ResponseCacheWriter } from './cache/response-cache.writer.js';
+export {
+  type CacheEntryRef,
+  compilePattern,
+  GENERATION_TTL_MS,
+  INDEX_GRACE_MS,
+  ResponseCacheStore,
+  type ResponseCacheStats,
+  STATS_SAMPLE_SIZE,
+} from './cache/store/response-cache.store.js';

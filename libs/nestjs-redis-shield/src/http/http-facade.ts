@@ -21,11 +21,14 @@ interface FastifyLikeRequest {
 
 interface FastifyLikeReply {
   raw: ServerResponse;
+  statusCode: number;
   header(name: string, value: string): unknown;
+  getHeader(name: string): unknown;
 }
 
 const ROUTE_TEMPLATE = Symbol.for('nestjs-redis-shield.route-template');
 const CLIENT_ID = Symbol.for('nestjs-redis-shield.client-id');
+const CACHE_STATUS = Symbol.for('nestjs-redis-shield.cache-status');
 
 /**
  * One HTTP exchange seen through the only facade the library uses over Express and
@@ -46,6 +49,10 @@ export interface HttpExchange {
   /** Reads one request header (lower-case name), the first value if repeated. */
   header(name: string): string | undefined;
   setHeader(name: string, value: string): void;
+  /** Reads a response header set so far (lower-case name), joined when repeated. */
+  responseHeader(name: string): string | undefined;
+  /** The response status set so far. */
+  readonly statusCode: number;
 }
 
 /** The exchange of an HTTP execution context, on Express or Fastify. */
@@ -86,8 +93,26 @@ export function clientIdOf(rawRequest: IncomingMessage): string | undefined {
   return (rawRequest as unknown as Record<symbol, string | undefined>)[CLIENT_ID];
 }
 
+/** Records the `X-Cache-Status` the interceptor answered, for {@link cacheStatusOf}. */
+export function recordCacheStatus(rawRequest: IncomingMessage, status: string): void {
+  (rawRequest as unknown as Record<symbol, string>)[CACHE_STATUS] = status;
+}
+
+/**
+ * The cache status (`HIT`, `MISS`, `BYPASS`) of a request, for logs written outside
+ * Nest's context (Fastify writes response headers where `getHeader` cannot read them).
+ */
+export function cacheStatusOf(rawRequest: IncomingMessage): string | undefined {
+  return (rawRequest as unknown as Record<symbol, string | undefined>)[CACHE_STATUS];
+}
+
 function isFastify(request: ExpressLikeRequest | FastifyLikeRequest): request is FastifyLikeRequest {
   return 'raw' in request && typeof (request as FastifyLikeRequest).raw === 'object';
+}
+
+function headerText(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  return Array.isArray(value) ? value.join(', ') : String(value);
 }
 
 function firstValue(value: string | string[] | undefined): string | undefined {
@@ -105,6 +130,10 @@ function expressExchange(request: ExpressLikeRequest, response: ServerResponse):
     routeTemplate: typeof path === 'string' ? `${request.baseUrl ?? ''}${path}` : undefined,
     header: (name) => firstValue(request.headers[name]),
     setHeader: (name, value) => response.setHeader(name, value),
+    responseHeader: (name) => headerText(response.getHeader(name)),
+    get statusCode() {
+      return response.statusCode;
+    },
   };
 }
 
@@ -118,5 +147,9 @@ function fastifyExchange(request: FastifyLikeRequest, reply: FastifyLikeReply): 
     routeTemplate: request.routeOptions?.url,
     header: (name) => firstValue(request.headers[name]),
     setHeader: (name, value) => reply.header(name, value),
+    responseHeader: (name) => headerText(reply.getHeader(name)),
+    get statusCode() {
+      return reply.statusCode;
+    },
   };
 }

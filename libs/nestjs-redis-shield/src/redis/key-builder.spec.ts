@@ -32,4 +32,41 @@ describe('KeyBuilder', () => {
     expect(keys.stripPrefix('app1:foo')).toBe('foo');
     expect(keys.stripPrefix('other:foo')).toBe('other:foo');
   });
+
+  describe('cache keys', () => {
+    const digest = 'n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg'; // 43 chars, like a SHA-256
+
+    it('names entries by digest and refuses anything that is not base64url', () => {
+      expect(keys.cacheEntry(digest)).toBe(`app1:cache:response:${digest}`);
+      expect(() => keys.cacheEntry('/api/v1/models/gpt-4')).toThrow(RangeError);
+      expect(() => keys.cacheEntry('short')).toThrow(/16-128 base64url/);
+      expect(() => keys.cacheEntry('a'.repeat(129))).toThrow(RangeError);
+    });
+
+    it('hashes route ids, user ids, tags and paths into index keys, never raw', () => {
+      const path = '/api/v1/users/alice/settings';
+      const index = keys.cacheIndex('path', path);
+      expect(index).toMatch(/^app1:cache:index:path:[A-Za-z0-9_-]{22}$/);
+      expect(index).not.toContain('alice');
+      expect(keys.cacheIndex('user', 'alice')).toBe(`app1:cache:index:user:${keys.hashId('user:alice')}`);
+      expect(keys.cacheIndex('route', 'ModelsController.one')).toMatch(/^app1:cache:index:route:[A-Za-z0-9_-]{22}$/);
+      expect(keys.cacheIndex('tag', 'models')).toMatch(/^app1:cache:index:tag:[A-Za-z0-9_-]{22}$/);
+    });
+
+    it('keeps kinds apart and matches the registry field hash', () => {
+      expect(keys.cacheHash('tag', 'x')).not.toBe(keys.cacheHash('path', 'x'));
+      expect(keys.cacheIndex('path', '/a').endsWith(`:${keys.cacheHash('path', '/a')}`)).toBe(true);
+      // The user hash is the one rate-limit keys use for the same user.
+      expect(keys.clientTag('user:42')).toBe(`{${keys.cacheHash('user', '42')}}`);
+    });
+
+    it('names the bookkeeping keys under cache:meta:', () => {
+      expect((['routes', 'paths', 'gen', 'stats'] as const).map((name) => keys.cacheMeta(name))).toEqual([
+        'app1:cache:meta:routes',
+        'app1:cache:meta:paths',
+        'app1:cache:meta:gen',
+        'app1:cache:meta:stats',
+      ]);
+    });
+  });
 });

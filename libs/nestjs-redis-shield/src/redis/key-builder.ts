@@ -17,7 +17,18 @@ export interface KeyBuilderOptions {
   hashSecret: string;
 }
 
+/** The indexes of the response cache: entries of one route, user, tag or concrete path. */
+export type CacheIndexKind = 'route' | 'user' | 'tag' | 'path';
+
+/**
+ * The bookkeeping keys of the response cache: the route and path registries (hashes),
+ * the invalidation generation (a counter) and the hit/miss counters (a hash).
+ */
+export type CacheMetaKey = 'routes' | 'paths' | 'gen' | 'stats';
+
 const GLOB_SPECIALS = /[*?[\]\\]/g;
+/** An entry digest: base64url only, so no path, query or user id can slip into a key. */
+const CACHE_DIGEST = /^[A-Za-z0-9_-]{16,128}$/;
 
 /**
  * The only place key strings are made. Every key is `prefix + area + ...`; every client
@@ -54,6 +65,37 @@ export class KeyBuilder {
   /** A rate-limit key of one client; `parts` (policy names etc.) follow the tag. */
   rateLimit(clientId: string, ...parts: string[]): string {
     return [`${this.prefix}${KEY_AREAS.rateLimit}${this.clientTag(clientId)}`, ...parts].join(':');
+  }
+
+  /**
+   * The key of one response-cache entry: `cache:response:<digest>`. No hash tag, so
+   * entries spread over a Cluster. The digest is the interceptor's opaque hash; anything
+   * but 16–128 base64url characters is refused, so no path or id can end up in a key.
+   */
+  cacheEntry(digest: string): string {
+    if (!CACHE_DIGEST.test(digest)) {
+      throw new RangeError(`a cache digest must be 16-128 base64url characters, got ${digest.length} characters`);
+    }
+    return `${this.prefix}${KEY_AREAS.cacheResponse}${digest}`;
+  }
+
+  /**
+   * The HMAC (22 chars) that names a route id, user id, tag or concrete path in cache
+   * index keys and registry fields: `hashId('<kind>:<value>')`, so a user's hash is the
+   * same as in rate-limit keys (`user:<id>`) and kinds never collide.
+   */
+  cacheHash(kind: CacheIndexKind, value: string): string {
+    return this.hashId(`${kind}:${value}`);
+  }
+
+  /** The index (a ZSET of entry digests) of one route id, user id, tag or concrete path. */
+  cacheIndex(kind: CacheIndexKind, value: string): string {
+    return `${this.prefix}${KEY_AREAS.cacheIndex}${kind}:${this.cacheHash(kind, value)}`;
+  }
+
+  /** A bookkeeping key of the response cache: `cache:meta:<name>`. */
+  cacheMeta(name: CacheMetaKey): string {
+    return `${this.prefix}${KEY_AREAS.cacheMeta}${name}`;
   }
 
   /** A key of the user-facing `RedisService`: the namespace prefix, then the caller's key. */

@@ -85,8 +85,8 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   async run<T>(operation: (client: RedisClient) => Promise<T>, options: RunOptions = {}): Promise<T> {
     if (!this.breaker.allowsCalls) throw new RedisUnavailableError('circuit-open', this.name);
     const budgetMs = options.deadline ? options.deadline.remainingMs() : (options.timeoutMs ?? this.commandTimeoutMs);
-    // Budget already spent by earlier calls of this request: Redis is not to blame.
-    if (budgetMs <= 0) throw new RedisUnavailableError('timeout', this.name);
+    // Budget (nearly) spent by earlier calls of this request: Redis is not to blame.
+    if (budgetMs < 1) throw new RedisUnavailableError('timeout', this.name);
     const startedAt = performance.now();
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -95,7 +95,9 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
         new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(resolve, budgetMs, TIMED_OUT))),
       ]);
       if (result === TIMED_OUT) {
-        this.failed(startedAt, options);
+        // Only a call that had a fair share of the deadline is evidence against Redis: the
+        // tail of a budget another call of the same request used up proves nothing.
+        if (budgetMs >= this.commandTimeoutMs / 2) this.failed(startedAt, options);
         throw new RedisUnavailableError('timeout', this.name);
       }
       this.breaker.recordSuccess();

@@ -1,0 +1,367 @@
+import {
+  type CallHandler,
+  type ExecutionContext,
+  Inject,
+  Injectable,
+  Logger,
+  type NestInterceptor,
+  StreamableFile,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { finalize, from, mergeMap, type Observable, of } from 'rxjs';
+import { type HttpExchange, httpExchange, recordCacheStatus } from '../http/http-facade.js';
+import { defaultUserId } from '../rate-limit/client-id.js';
+import { requestDeadline } from '../redis/deadline.js';
+import type { RedisConnection } from '../redis/redis.connection.js';
+import { cacheDigest } from './cache-key.js';
+import { type CacheRoute, resolveCacheRoute } from './cache-route.js';
+import { InvalidateCacheOn } from './cache.decorators.js';
+import type { ResolvedCacheOptions } from './cache.options.js';
+import { CACHE_CONNECTION, CACHE_OPTIONS } from './cache.tokens.js';
+import { type CachedResponse, CorruptEntryError, decodeEntry } from './entry-codec.js';
+import { NotModifiedException } from './not-modified.exception.js';
+import { ResponseCacheWriter } from './response-cache.writer.js';
+import { compilePattern, ResponseCacheStore } from './store/response-cache.store.js';
+
+/** `X-Cache-Status` values. */
+export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
+
+/** Response headers stored with an entry (plus the module's `storeHeaders`). */
+const STORED_HEADERS = [
+  'content-type',
+  'content-language',
+  'content-disposition',
+  'link',
+  'cache-control',
+  'vary',
+  'etag',
+];
+
+interface Directives {
+  read: boolean;
+  write: boolean;
+}
+
+/**
+ * Caches GET responses of routes marked `@CacheTtl` (SPEC §6): per user unless the
+ * route is shared, keyed by a SHA-256 of everything that shapes the response, with a
+ * strong ETag, `Age`, 304s, HEAD from the GET entry, stampede protection on each
+ * instance, and `BYPASS` (never an error) when Redis fails. Runs after the rate-limit
+ * guard, so a hit still counts against the limit and carries the current headers.
+ */
+@Injectable()
+export class CacheInterceptor implements NestInterceptor {
+  private readonly logger = new Logger('ResponseCache');
+  private readonly routes = new WeakMap<object, CacheRoute>();
+  private readonly warned = new Set<string>();
+  /** Misses being computed on this instance, by digest: followers wait for the leader. */
+  private readonly inflight = new Map<string, Promise<CachedResponse | undefined>>();
+
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
+    private readonly store: ResponseCacheStore,
+    @Inject(CACHE_CONNECTION) private readonly connection: RedisConnection,
+    private readonly writer: ResponseCacheWriter,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() !== 'http') return next.handle();
+    const exchange = httpExchange(context);
+    if (exchange.method !== 'GET' && exchange.method !== 'HEAD') return this.invalidating(context, exchange, next);
+    const route = this.routeOf(context);
+    if (route.ttlMs === undefined) return next.handle();
+    return from(this.serve(exchange, route, next)).pipe(mergeMap((result) => result));
+  }
+
+  private routeOf(context: ExecutionContext): CacheRoute {
+    const handler = context.getHandler();
+    let route = this.routes.get(handler);
+    if (!route) {
+      route = resolveCacheRoute(context, this.reflector, this.options);
+      this.routes.set(handler, route);
+    }
+    return route;
+  }
+
+  private async serve(exchange: HttpExchange, route: CacheRoute, next: CallHandler): Promise<Observable<unknown>> {
+    if (route.bypassReason) {
+      this.warnOnce(route.id, `${route.id} is not cached: ${route.bypassReason}`);
+      return this.bypass(exchange, next);
+    }
+    if (!this.options.enabled) return this.bypass(exchange, next);
+
+    const userId = route.shared ? undefined : (this.options.userId ?? defaultUserId)(exchange.user);
+    const perUser = userId !== undefined;
+    const directives = this.directives(exchange, perUser);
+    const url = new URL(exchange.raw.url ?? '/', 'http://cache.invalid');
+    const vary = Object.fromEntries(route.vary.map((name) => [name, exchange.header(name)]));
+    const digest = cacheDigest({
+      keyVersion: this.options.keyVersion,
+      handlerId: route.id,
+      method: 'GET',
+      path: url.pathname,
+      query: url.search.slice(1),
+      scope: perUser ? `user:${this.connection.keys.hashId(`user:${userId}`)}` : 'shared',
+      vary,
+    });
+    const deadline = requestDeadline(exchange.raw, this.connection.commandTimeoutMs);
+
+    if (directives.read) {
+      let stored: Buffer | null;
+      try {
+        stored = await this.store.read(digest, { deadline });
+      } catch {
+        // Redis unavailable (the breaker logs it): serve from the handler, store nothing.
+        return this.bypass(exchange, next);
+      }
+      if (stored) {
+        try {
+          return this.hit(exchange, await decodeEntry(stored), perUser);
+        } catch (error) {
+          if (!(error instanceof CorruptEntryError)) throw error;
+          this.logger.warn(`corrupt entry of ${route.id} deleted: ${error.message}`);
+          this.store.remove(digest, { deadline }).catch(() => undefined);
+        }
+      }
+      const leader = this.inflight.get(digest);
+      if (leader) {
+        const shared = await this.follow(leader);
+        if (shared) return this.hit(exchange, shared, perUser);
+      }
+    }
+    return this.miss(exchange, route, next, {
+      digest,
+      perUser,
+      userId,
+      path: url.pathname,
+      write: directives.write,
+      // Only requests with a query string are variants the cap guards against.
+      capped: url.search.length > 1,
+      deadline,
+    });
+  }
+
+  private async miss(
+    exchange: HttpExchange,
+    route: CacheRoute,
+    next: CallHandler,
+    request: {
+      digest: string;
+      perUser: boolean;
+      userId: string | undefined;
+      path: string;
+      write: boolean;
+      capped: boolean;
+      deadline: ReturnType<typeof requestDeadline>;
+    },
+  ): Promise<Observable<unknown>> {
+    let settle: (entry: CachedResponse | undefined) => void = () => undefined;
+    const result = new Promise<CachedResponse | undefined>((resolve) => (settle = resolve));
+    const leads = !this.inflight.has(request.digest);
+    if (leads) this.inflight.set(request.digest, result);
+    const finish = (entry: CachedResponse | undefined) => {
+      settle(entry);
+      if (leads) this.inflight.delete(request.digest);
+    };
+    // Read while the handler runs: the generation (for the stale-store check) and the
+    // route's stored variants (for the cap).
+    const before = request.write
+      ? Promise.all([
+          this.store.generation({ deadline: request.deadline }),
+          this.store.liveVariants(route.id, { deadline: request.deadline }),
+        ]).catch(() => undefined)
+      : Promise.resolve(undefined);
+    setStatus(exchange, 'MISS');
+    return next.handle().pipe(
+      mergeMap(async (data: unknown) => {
+        const captured = capture(exchange, data);
+        if (!captured) {
+          finish(undefined);
+          setStatus(exchange, 'BYPASS');
+          return data;
+        }
+        const entry = this.entryOf(exchange, route, captured, request.perUser);
+        finish(entry.storable ? entry.response : undefined);
+        const [generation, variants] = (await before) ?? [];
+        const stored =
+          entry.storable &&
+          request.write &&
+          generation !== undefined &&
+          (!request.capped || (variants ?? Number.POSITIVE_INFINITY) < this.options.maxQueryVariants);
+        if (!stored) setStatus(exchange, 'BYPASS');
+        else {
+          this.writer.write(
+            {
+              digest: request.digest,
+              route: { id: route.id, template: exchange.routeTemplate ?? route.id },
+              path: request.path,
+              userId: request.userId,
+              tags: route.tags,
+            },
+            entry.response,
+            route.ttlMs!,
+            generation!,
+          );
+        }
+        return body(entry.response);
+      }),
+      // Followers never wait on a leader that failed or produced nothing storable.
+      finalize(() => finish(undefined)),
+    );
+  }
+
+  /** Builds the entry of a fresh response and decides whether it may be stored. */
+  private entryOf(
+    exchange: HttpExchange,
+    route: CacheRoute,
+    captured: { body: Buffer; contentType: string },
+    perUser: boolean,
+  ): { response: CachedResponse; storable: boolean } {
+    const etag = `"${createHash('sha256').update(captured.body).digest('base64url').slice(0, 27)}"`;
+    exchange.setHeader('ETag', etag);
+    exchange.setHeader('Content-Type', exchange.responseHeader('content-type') ?? captured.contentType);
+    if (perUser) markPrivate(exchange);
+    const headers: Record<string, string> = {};
+    for (const name of [...STORED_HEADERS, ...this.options.storeHeaders]) {
+      const value = exchange.responseHeader(name);
+      if (value !== undefined) headers[name] = value;
+    }
+    const status = exchange.statusCode === 200 ? route.status : exchange.statusCode;
+    const cacheControl = (headers['cache-control'] ?? '').toLowerCase();
+    const responseVary = (headers.vary ?? '')
+      .toLowerCase()
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '' && name !== 'authorization');
+    const storable =
+      (status === 200 || status === 201) &&
+      exchange.responseHeader('set-cookie') === undefined &&
+      !/\bno-store\b/.test(cacheControl) &&
+      !(!perUser && /\bprivate\b/.test(cacheControl)) &&
+      responseVary.every((name) => route.vary.includes(name)) &&
+      captured.body.length <= this.options.maxEntryBytes;
+    return { response: { status, headers, body: captured.body, storedAt: Date.now(), etag }, storable };
+  }
+
+  private hit(exchange: HttpExchange, entry: CachedResponse, perUser: boolean): Observable<unknown> {
+    for (const [name, value] of Object.entries(entry.headers)) exchange.setHeader(name, value);
+    exchange.setHeader('ETag', entry.etag);
+    exchange.setHeader('Age', String(Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000))));
+    setStatus(exchange, 'HIT');
+    if (perUser) markPrivate(exchange);
+    if (matchesEtag(exchange.header('if-none-match'), entry.etag)) throw new NotModifiedException();
+    return of(body(entry));
+  }
+
+  private bypass(exchange: HttpExchange, next: CallHandler): Observable<unknown> {
+    setStatus(exchange, 'BYPASS');
+    return next.handle();
+  }
+
+  /** Waits for the leader's result up to `followerTimeoutMs`; undefined when it failed or took too long. */
+  private async follow(leader: Promise<CachedResponse | undefined>): Promise<CachedResponse | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), this.options.followerTimeoutMs);
+    });
+    try {
+      return await Promise.race([leader, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Request `Cache-Control`: `no-cache` skips the lookup and stores the fresh response;
+   * `no-store` neither reads nor writes. With `per-user`, directives apply to per-user
+   * entries; on shared entries `no-cache` is ignored and `no-store` only prevents storing,
+   * so no client can make a shared route rerun its handler at will.
+   */
+  private directives(exchange: HttpExchange, perUser: boolean): Directives {
+    const header = (exchange.header('cache-control') ?? '').toLowerCase();
+    const noStore = /\bno-store\b/.test(header);
+    const noCache = /\bno-cache\b/.test(header) || (exchange.header('pragma') ?? '').toLowerCase() === 'no-cache';
+    const mode = this.options.honorRequestCacheControl;
+    if (mode === 'never') return { read: true, write: true };
+    if (mode === 'always' || perUser) return { read: !noCache && !noStore, write: !noStore };
+    return { read: true, write: !noStore };
+  }
+
+  /** After a 2xx, runs the handler's `@InvalidateCache` targets. */
+  private invalidating(context: ExecutionContext, exchange: HttpExchange, next: CallHandler): Observable<unknown> {
+    const targets = this.reflector.getAllAndOverride(InvalidateCacheOn, [context.getHandler(), context.getClass()]);
+    if (!targets) return next.handle();
+    return next.handle().pipe(
+      mergeMap(async (data: unknown) => {
+        if (exchange.statusCode >= 200 && exchange.statusCode < 300) {
+          const jobs: Promise<number>[] = [];
+          for (const pattern of targets.endpoints ?? []) jobs.push(this.store.clearRoutes(compilePattern(pattern)));
+          for (const pattern of targets.paths ?? []) jobs.push(this.store.clearPaths(compilePattern(pattern)));
+          if (targets.tags?.length) jobs.push(this.store.clearTags(targets.tags));
+          const results = await Promise.allSettled(jobs);
+          if (results.some((result) => result.status === 'rejected')) {
+            this.logger.warn(
+              `@InvalidateCache on ${context.getClass().name}.${context.getHandler().name} failed (Redis unavailable)`,
+            );
+          }
+        }
+        return data;
+      }),
+    );
+  }
+
+  private warnOnce(key: string, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.logger.warn(message);
+  }
+}
+
+/** Sets `X-Cache-Status` and records it for logs. */
+function setStatus(exchange: HttpExchange, status: CacheStatus): void {
+  exchange.setHeader('X-Cache-Status', status);
+  recordCacheStatus(exchange.raw, status);
+}
+
+/** The bytes the adapter would send for a handler result, or undefined when not cacheable. */
+function capture(exchange: HttpExchange, data: unknown): { body: Buffer; contentType: string } | undefined {
+  if (data === undefined || data === null) return undefined;
+  if (
+    data instanceof StreamableFile ||
+    Buffer.isBuffer(data) ||
+    data instanceof Readable ||
+    data instanceof Uint8Array
+  ) {
+    return undefined;
+  }
+  if (typeof data === 'string') return { body: Buffer.from(data), contentType: 'text/html; charset=utf-8' };
+  const json = JSON.stringify(data);
+  if (json === undefined) return undefined;
+  return { body: Buffer.from(json), contentType: 'application/json; charset=utf-8' };
+}
+
+/** The body as a stream both adapters send byte for byte with the header already set. */
+function body(entry: CachedResponse): StreamableFile {
+  return new StreamableFile(entry.body, { type: entry.headers['content-type'], length: entry.body.length });
+}
+
+/** Per-user entries must never be shared by a proxy downstream. */
+function markPrivate(exchange: HttpExchange): void {
+  const cacheControl = exchange.responseHeader('cache-control');
+  if (!cacheControl || !/\bprivate\b/i.test(cacheControl)) {
+    exchange.setHeader('Cache-Control', cacheControl ? `private, ${cacheControl}` : 'private');
+  }
+  const vary = exchange.responseHeader('vary');
+  if (!vary || !/\bauthorization\b/i.test(vary))
+    exchange.setHeader('Vary', vary ? `${vary}, Authorization` : 'Authorization');
+}
+
+/** `If-None-Match` against a strong ETag (`*` matches anything; weak comparison allowed). */
+function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  if (ifNoneMatch.trim() === '*') return true;
+  return ifNoneMatch.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
+}

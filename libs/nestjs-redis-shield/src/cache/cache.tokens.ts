@@ -1,0 +1,6 @@
+/** Injection token of the resolved `ResponseCacheModule` options. */
+export const CACHE_OPTIONS = Symbol('RESPONSE_CACHE_OPTIONS');
+/** Injection token of the raw `ResponseCacheModule` options (the module definition's). */
+export const CACHE_MODULE_OPTIONS = Symbol('RESPONSE_CACHE_MODULE_OPTIONS');
+/** The Redis connection the cache uses (the module's `connection` extra). */
+export const CACHE_CONNECTION = Symbol('RESPONSE_CACHE_CONNECTION');

@@ -1,0 +1,44 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import type { ResolvedCacheOptions } from './cache.options.js';
+import { CACHE_OPTIONS } from './cache.tokens.js';
+import { type CachedResponse, encodeEntry } from './entry-codec.js';
+import { type CacheEntryRef, ResponseCacheStore } from './store/response-cache.store.js';
+
+/**
+ * Stores fresh responses after they were sent: compression and the Redis writes never
+ * delay the response. A failed write is logged (at most once per 10 s) and never trips
+ * the circuit breaker.
+ */
+@Injectable()
+export class ResponseCacheWriter implements OnApplicationShutdown {
+  private readonly logger = new Logger('ResponseCache');
+  private readonly pending = new Set<Promise<unknown>>();
+  private lastErrorAt = 0;
+
+  constructor(
+    @Inject(CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
+    private readonly store: ResponseCacheStore,
+  ) {}
+
+  write(ref: CacheEntryRef, response: CachedResponse, ttlMs: number, generation: string): void {
+    const job = encodeEntry(response, this.options.compressAboveBytes)
+      .then((value) => this.store.write(ref, value, ttlMs, generation))
+      .catch((error: unknown) => {
+        if (Date.now() - this.lastErrorAt < 10_000) return;
+        this.lastErrorAt = Date.now();
+        this.logger.warn(`cache write failed: ${error instanceof Error ? error.message : String(error)}`);
+      })
+      .finally(() => this.pending.delete(job));
+    this.pending.add(job);
+  }
+
+  /** Resolves when every write started so far has finished (tests, shutdown). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+
+  /** Lets writes in flight finish before the connection closes. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.flush();
+  }
+}

@@ -1,0 +1,258 @@
+import type { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { ResponseCacheWriter } from 'nestjs-redis-shield';
+import type { HttpAdapterName } from '../src/app.factory.js';
+import { calls, control, startCacheApp } from './fixtures/cache-app.js';
+import { type RedisServer, type RespProxy, startRedis, startRespProxy } from './harness/index.js';
+
+let server: RedisServer;
+let proxy: RespProxy;
+
+beforeAll(async () => {
+  server = await startRedis();
+  proxy = await startRespProxy(server);
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await server?.stop();
+});
+
+const entryKeys = async () =>
+  String(await server.command('KEYS', 'cache:response:*'))
+    .split(',')
+    .filter(Boolean);
+
+describe.each<HttpAdapterName>(['express', 'fastify'])('response caching on %s', (adapter) => {
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    app = await startCacheApp({ adapter, redisUrl: proxy.url });
+    url = await app.getUrl();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  beforeEach(async () => {
+    // Entries are written after the response: let the previous test's writes land first.
+    await app.get(ResponseCacheWriter).flush();
+    await server.command('FLUSHALL');
+    for (const key of Object.keys(calls)) delete calls[key];
+    Object.assign(control, { delayMs: 0, fail: false, concurrent: 0, maxConcurrent: 0 });
+  });
+
+  /** GETs `path` and waits until its entry is written (writes happen after the response). */
+  async function miss(path: string, headers: Record<string, string> = {}) {
+    const before = (await entryKeys()).length;
+    const response = await request(url).get(path).set(headers);
+    await waitForEntries(before + (response.headers['x-cache-status'] === 'MISS' ? 1 : 0));
+    return response;
+  }
+
+  async function waitForEntries(count: number) {
+    const deadline = Date.now() + 2000;
+    while ((await entryKeys()).length < count) {
+      if (Date.now() > deadline) throw new Error(`expected ${count} cache entries`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  describe('hits', () => {
+    it('MISS then HIT with the same bytes and type, without running the handler', async () => {
+      const first = await miss('/c/shared');
+      expect(first.status).toBe(200);
+      expect(first.headers['x-cache-status']).toBe('MISS');
+      const second = await request(url).get('/c/shared');
+      expect(second.headers['x-cache-status']).toBe('HIT');
+      expect(second.text).toBe(first.text);
+      expect(second.headers['content-type']).toBe(first.headers['content-type']);
+      expect(second.headers['content-type']).toMatch(/^application\/json/);
+      expect(second.headers.age).toMatch(/^\d+$/);
+      expect(calls.shared).toBe(1);
+    });
+
+    it('a strong ETag (not the adapter weak one); If-None-Match gets 304 without the handler', async () => {
+      const first = await miss('/c/shared');
+      expect(first.headers.etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+      const notModified = await request(url).get('/c/shared').set('If-None-Match', first.headers.etag);
+      expect(notModified.status).toBe(304);
+      expect(notModified.text).toBe('');
+      expect(calls.shared).toBe(1);
+    });
+
+    it('HEAD after GET is answered from the GET entry', async () => {
+      await miss('/c/shared');
+      const head = await request(url).head('/c/shared');
+      expect(head.status).toBe(200);
+      expect(head.headers['x-cache-status']).toBe('HIT');
+      expect(calls.shared).toBe(1);
+    });
+
+    it("a HIT carries the current request's X-RateLimit-Remaining, not the stored one", async () => {
+      const first = await miss('/c/shared');
+      const second = await request(url).get('/c/shared');
+      expect(second.headers['x-cache-status']).toBe('HIT');
+      expect(Number(second.headers['x-ratelimit-remaining'])).toBe(Number(first.headers['x-ratelimit-remaining']) - 1);
+    });
+  });
+
+  describe('isolation', () => {
+    it("user A's entry is never served to user B or to an anonymous client", async () => {
+      const a = await miss('/c/mine', { 'X-User': 'alice' });
+      expect(a.headers['cache-control']).toMatch(/private/);
+      expect(a.headers.vary).toMatch(/Authorization/i);
+      const b = await request(url).get('/c/mine').set('X-User', 'bob');
+      expect(b.headers['x-cache-status']).toBe('MISS');
+      const anonymous = await request(url).get('/c/mine');
+      expect(anonymous.headers['x-cache-status']).toBe('MISS');
+      const again = await request(url).get('/c/mine').set('X-User', 'alice');
+      expect(again.headers['x-cache-status']).toBe('HIT');
+      expect(again.text).toBe(a.text);
+      expect(again.headers['cache-control']).toMatch(/private/);
+      expect(calls.mine).toBe(3);
+    });
+
+    it('a shared route has one entry for everybody', async () => {
+      await miss('/c/shared', { 'X-User': 'alice' });
+      for (const user of ['bob', 'carol']) {
+        expect((await request(url).get('/c/shared').set('X-User', user)).headers['x-cache-status']).toBe('HIT');
+      }
+      expect((await request(url).get('/c/shared')).headers['x-cache-status']).toBe('HIT');
+      expect(calls.shared).toBe(1);
+      expect(await entryKeys()).toHaveLength(1);
+    });
+  });
+
+  describe('keys', () => {
+    it('query order does not matter, values do', async () => {
+      await miss('/c/items/1?a=1&b=2');
+      expect((await request(url).get('/c/items/1?b=2&a=1')).headers['x-cache-status']).toBe('HIT');
+      expect((await request(url).get('/c/items/1?a=1&b=3')).headers['x-cache-status']).toBe('MISS');
+    });
+
+    it('beyond the per-route cap of query variants, further variants BYPASS', async () => {
+      for (let i = 0; i < 5; i++) await miss(`/c/items/1?v=${i}`);
+      const over = await request(url).get('/c/items/1?v=99');
+      expect(over.headers['x-cache-status']).toBe('BYPASS');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await entryKeys()).toHaveLength(5);
+    });
+
+    it('a declared vary header splits entries', async () => {
+      await miss('/c/lang', { 'Accept-Language': 'en' });
+      expect((await request(url).get('/c/lang').set('Accept-Language', 'de')).headers['x-cache-status']).toBe('MISS');
+      expect((await request(url).get('/c/lang').set('Accept-Language', 'en')).headers['x-cache-status']).toBe('HIT');
+    });
+  });
+
+  describe('what is not stored', () => {
+    it.each([
+      ['a 404', '/c/items/missing', 404],
+      ['Cache-Control: no-store', '/c/no-store', 200],
+      ['Set-Cookie', '/c/cookie', 200],
+      ['a body over the maximum', '/c/big', 200],
+      ['a StreamableFile', '/c/file', 200],
+    ])('%s', async (_name, path, status) => {
+      const first = await request(url).get(path);
+      expect(first.status).toBe(status);
+      if (status === 200) expect(first.headers['x-cache-status']).toBe('BYPASS');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await entryKeys()).toHaveLength(0);
+    });
+
+    it('@NoCache and routes without @CacheTtl carry no cache status', async () => {
+      for (const path of ['/c/never', '/c/plain']) {
+        const response = await request(url).get(path);
+        expect(response.headers['x-cache-status']).toBeUndefined();
+      }
+      expect(await entryKeys()).toHaveLength(0);
+    });
+
+    it('a POST runs and is never stored', async () => {
+      const response = await request(url).post('/c/items');
+      expect(response.status).toBe(201);
+      expect(response.headers['x-cache-status']).toBeUndefined();
+      expect(await entryKeys()).toHaveLength(0);
+    });
+  });
+
+  describe('request directives (per-user by default)', () => {
+    it('no-cache refreshes a per-user entry but is ignored on a shared one', async () => {
+      await miss('/c/mine', { 'X-User': 'alice' });
+      const refreshed = await request(url).get('/c/mine').set({ 'X-User': 'alice', 'Cache-Control': 'no-cache' });
+      expect(refreshed.headers['x-cache-status']).toBe('MISS');
+      expect(calls.mine).toBe(2);
+      await miss('/c/shared');
+      const shared = await request(url).get('/c/shared').set('Cache-Control', 'no-cache');
+      expect(shared.headers['x-cache-status']).toBe('HIT');
+      expect(calls.shared).toBe(1);
+    });
+
+    it('no-store neither reads nor writes', async () => {
+      await miss('/c/mine', { 'X-User': 'alice' });
+      const response = await request(url).get('/c/mine').set({ 'X-User': 'alice', 'Cache-Control': 'no-store' });
+      expect(response.headers['x-cache-status']).not.toBe('HIT');
+      const fresh = await request(url).get('/c/shared').set('Cache-Control', 'no-store');
+      expect(fresh.headers['x-cache-status']).toBe('BYPASS');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await entryKeys()).toHaveLength(1); // only alice's first entry
+    });
+  });
+
+  describe('stampede', () => {
+    it('50 concurrent misses of one key run the handler once', async () => {
+      control.delayMs = 200;
+      const responses = await Promise.all(Array.from({ length: 50 }, () => request(url).get('/c/slow')));
+      expect(responses.every((response) => response.status === 200)).toBe(true);
+      expect(calls.slow).toBe(1);
+      expect(new Set(responses.map((response) => response.text)).size).toBe(1);
+    });
+
+    it('50 misses of 50 different keys overlap', async () => {
+      control.delayMs = 100;
+      await Promise.all(Array.from({ length: 50 }, (_, i) => request(url).get('/c/slow').set('X-User', `user-${i}`)));
+      expect(calls.slow).toBe(50);
+      expect(control.maxConcurrent).toBeGreaterThan(1);
+    });
+
+    it('a failing leader lets the followers run', async () => {
+      control.delayMs = 100;
+      control.fail = true;
+      const pending = Promise.all(Array.from({ length: 5 }, () => request(url).get('/c/slow')));
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      control.fail = false;
+      const responses = await pending;
+      expect(responses.filter((response) => response.status === 500)).toHaveLength(1);
+      expect(responses.filter((response) => response.status === 200)).toHaveLength(4);
+    });
+  });
+
+  it('invalidation after a mutating 2xx', async () => {
+    await miss('/c/items/1');
+    await miss('/c/items/2');
+    await miss('/c/shared');
+    await request(url).post('/c/items').expect(201);
+    expect((await request(url).get('/c/items/1')).headers['x-cache-status']).toBe('MISS');
+    expect((await request(url).get('/c/shared')).headers['x-cache-status']).toBe('HIT');
+  });
+});
+
+describe('CACHE disabled', () => {
+  it('answers BYPASS and writes nothing', async () => {
+    const app = await startCacheApp({ adapter: 'express', redisUrl: proxy.url, cache: { enabled: false } });
+    try {
+      const url = await app.getUrl();
+      proxy.reset();
+      for (let i = 0; i < 3; i++)
+        expect((await request(url).get('/c/shared')).headers['x-cache-status']).toBe('BYPASS');
+      expect(proxy.commands.filter((command) => proxy.keysOf(command).some((key) => key.includes('cache:')))).toEqual(
+        [],
+      );
+    } finally {
+      await app.close();
+    }
+  });
+});
