@@ -112,6 +112,8 @@ export {
   NoCache,
 } from './cache/cache.decorators.js';
 export { CacheInterceptor, type CacheStatus } from './cache/cache.interceptor.js';
+export { type CacheStats, CacheService } from './cache/cache.service.js';
+export { CacheStatsCounter, STATS_FLUSH_INTERVAL_MS } from './cache/cache-stats.counter.js';
 export { type ResponseCacheModuleExtras } from './cache/cache.module-definition.js';
 export { ResponseCacheModule } from './cache/cache.module.js';
 export { type HonorRequestCacheControl, type ResponseCacheModuleOptions } from './cache/cache.options.js';

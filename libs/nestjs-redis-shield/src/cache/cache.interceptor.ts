@@ -23,6 +23,7 @@ import { CACHE_CONNECTION, CACHE_OPTIONS } from './cache.tokens.js';
 import { type CachedResponse, CorruptEntryError, decodeEntry } from './entry-codec.js';
 import { NotModifiedException } from './not-modified.exception.js';
 import { ResponseCacheWriter } from './response-cache.writer.js';
+import { CacheStatsCounter } from './cache-stats.counter.js';
 import { compilePattern, ResponseCacheStore } from './store/response-cache.store.js';
 
 /** `X-Cache-Status` values. */
@@ -65,6 +66,7 @@ export class CacheInterceptor implements NestInterceptor {
     private readonly store: ResponseCacheStore,
     @Inject(CACHE_CONNECTION) private readonly connection: RedisConnection,
     private readonly writer: ResponseCacheWriter,
+    private readonly counter: CacheStatsCounter,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -175,6 +177,7 @@ export class CacheInterceptor implements NestInterceptor {
         ]).catch(() => undefined)
       : Promise.resolve(undefined);
     setStatus(exchange, 'MISS');
+    this.counter.miss();
     return next.handle().pipe(
       mergeMap(async (data: unknown) => {
         const captured = capture(exchange, data);
@@ -247,6 +250,7 @@ export class CacheInterceptor implements NestInterceptor {
   }
 
   private hit(exchange: HttpExchange, entry: CachedResponse, perUser: boolean): Observable<unknown> {
+    this.counter.hit();
     for (const [name, value] of Object.entries(entry.headers)) exchange.setHeader(name, value);
     exchange.setHeader('ETag', entry.etag);
     exchange.setHeader('Age', String(Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000))));

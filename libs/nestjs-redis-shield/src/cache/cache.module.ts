@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
+import { CacheStatsCounter } from './cache-stats.counter.js';
 import { CacheInterceptor } from './cache.interceptor.js';
+import { CacheService } from './cache.service.js';
 import { ResponseCacheConfigurableModule } from './cache.module-definition.js';
 import { resolveCacheOptions, type ResponseCacheModuleOptions } from './cache.options.js';
 import { CACHE_MODULE_OPTIONS, CACHE_OPTIONS } from './cache.tokens.js';
@@ -20,8 +22,10 @@ import { ResponseCacheStore } from './store/response-cache.store.js';
       inject: [CACHE_MODULE_OPTIONS],
     },
     ResponseCacheWriter,
+    CacheStatsCounter,
     CacheInterceptor,
+    CacheService,
   ],
-  exports: [CacheInterceptor, ResponseCacheStore, ResponseCacheWriter],
+  exports: [CacheInterceptor, CacheService, ResponseCacheStore, ResponseCacheWriter],
 })
 export class ResponseCacheModule extends ResponseCacheConfigurableModule {}

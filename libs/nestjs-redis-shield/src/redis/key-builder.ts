@@ -7,6 +7,7 @@ export const KEY_AREAS = {
   cacheResponse: 'cache:response:',
   cacheIndex: 'cache:index:',
   cacheMeta: 'cache:meta:',
+  cacheValue: 'cache:value:',
 } as const;
 
 /** Options of a {@link KeyBuilder}. */
@@ -94,6 +95,11 @@ export class KeyBuilder {
   }
 
   /** A bookkeeping key of the response cache: `cache:meta:<name>`. */
+  /** A programmatic cache value (`CacheService.set/wrap`): the caller's key, HMAC'd. */
+  cacheValue(key: string): string {
+    return `${this.prefix}${KEY_AREAS.cacheValue}${this.hashId(`value:${key}`)}`;
+  }
+
   cacheMeta(name: CacheMetaKey): string {
     return `${this.prefix}${KEY_AREAS.cacheMeta}${name}`;
   }

@@ -1,0 +1,198 @@
+import type { INestApplication } from '@nestjs/common';
+import { CacheService, ResponseCacheWriter } from 'nestjs-redis-shield';
+import request from 'supertest';
+import type { HttpAdapterName } from '../src/app.factory.js';
+import { calls, startCacheApp } from './fixtures/cache-app.js';
+import { type RedisServer, startRedis } from './harness/index.js';
+import { CaptureLogger } from './support/capture-logger.js';
+
+const entryKeys = async (server: RedisServer) =>
+  String(await server.command('KEYS', 'cache:response:*'))
+    .split(',')
+    .filter(Boolean);
+
+describe('cache statistics over two instances', () => {
+  let server: RedisServer;
+  let apps: INestApplication[];
+
+  beforeAll(async () => {
+    server = await startRedis();
+    apps = [
+      await startCacheApp({ adapter: 'express', redisUrl: server.url }),
+      await startCacheApp({ adapter: 'fastify', redisUrl: server.url }),
+    ];
+  });
+
+  afterAll(async () => {
+    for (const app of apps ?? []) await app.close();
+    await server?.stop();
+  });
+
+  it('hits and misses rise by exactly what was sent, after one flush interval', async () => {
+    const service = apps[0].get(CacheService);
+    const before = await service.getStats();
+    const [a, b] = await Promise.all(apps.map((app) => app.getUrl()));
+    // 3 misses (distinct users) and 5 hits, spread over both instances.
+    const statuses: string[] = [];
+    for (const [url, user] of [
+      [a, 'u1'],
+      [b, 'u2'],
+      [a, 'u3'],
+    ]) {
+      statuses.push((await request(url).get('/c/mine').set('X-User', user)).headers['x-cache-status']);
+    }
+    await Promise.all(apps.map((app) => app.get(ResponseCacheWriter).flush()));
+    for (const [url, user] of [
+      [b, 'u1'],
+      [a, 'u1'],
+      [b, 'u2'],
+      [a, 'u3'],
+      [b, 'u3'],
+    ]) {
+      statuses.push((await request(url).get('/c/mine').set('X-User', user)).headers['x-cache-status']);
+    }
+    expect(statuses).toEqual(['MISS', 'MISS', 'MISS', 'HIT', 'HIT', 'HIT', 'HIT', 'HIT']);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const after = await service.getStats();
+    expect(after.hits - before.hits).toBe(5);
+    expect(after.misses - before.misses).toBe(3);
+    expect(after.hitRatio).toBeCloseTo(after.hits / (after.hits + after.misses));
+    expect(after.entries).toBeGreaterThanOrEqual(3);
+    expect(after.memoryUsedBytes).toBeGreaterThan(0);
+    expect(after.ttlSeconds).toMatchObject({
+      min: expect.any(Number),
+      median: expect.any(Number),
+      max: expect.any(Number),
+    });
+    expect(after.ttlSeconds!.max).toBeLessThanOrEqual(60);
+  });
+});
+
+describe('cache management through CacheService', () => {
+  let server: RedisServer;
+  let app: INestApplication;
+  let url: string;
+  let service: CacheService;
+
+  beforeAll(async () => {
+    server = await startRedis();
+    app = await startCacheApp({ adapter: 'express', redisUrl: server.url });
+    url = await app.getUrl();
+    service = app.get(CacheService);
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await server?.stop();
+  });
+
+  beforeEach(async () => {
+    await app.get(ResponseCacheWriter).flush();
+    await server.command('FLUSHALL');
+  });
+
+  async function fill() {
+    await request(url).get('/c/mine').set('X-User', 'alice');
+    await request(url).get('/c/mine').set('X-User', 'bob');
+    await request(url).get('/c/items/1');
+    await request(url).get('/c/items/2');
+    await request(url).get('/c/shared');
+    await app.get(ResponseCacheWriter).flush();
+    expect(await entryKeys(server)).toHaveLength(5);
+  }
+
+  const status = async (path: string, user?: string) =>
+    (
+      await request(url)
+        .get(path)
+        .set(user ? { 'X-User': user } : {})
+    ).headers['x-cache-status'];
+
+  it('clearUser removes exactly that user', async () => {
+    await fill();
+    expect(await service.clearUser('alice')).toBe(1);
+    expect(await status('/c/mine', 'alice')).toBe('MISS');
+    expect(await status('/c/mine', 'bob')).toBe('HIT');
+    expect(await status('/c/shared')).toBe('HIT');
+  });
+
+  it('clearEndpoint matches route templates, invalidatePattern concrete paths', async () => {
+    await fill();
+    expect(await service.clearEndpoint('/c/items/:id')).toBe(2);
+    expect(await status('/c/items/1')).toBe('MISS');
+    expect(await status('/c/shared')).toBe('HIT');
+    await app.get(ResponseCacheWriter).flush();
+    expect(await service.invalidatePattern('/c/items/1')).toBe(1);
+    expect(await status('/c/items/1')).toBe('MISS');
+  });
+
+  it('clearAll removes only this library’s entries', async () => {
+    await fill();
+    await server.command('SET', 'other:thing', '1');
+    await server.command('SET', 'rate_limit:{x}:default', '1');
+    expect(await service.clearAll()).toBe(5);
+    expect(await entryKeys(server)).toHaveLength(0);
+    expect(await server.command('EXISTS', 'other:thing', 'rate_limit:{x}:default')).toBe(2);
+  });
+
+  it('wrap runs the function once and serves the stored value after', async () => {
+    let runs = 0;
+    const fn = async () => ({ n: ++runs });
+    const results = await Promise.all(Array.from({ length: 5 }, () => service.wrap('report', fn, { ttlSeconds: 60 })));
+    expect(results).toEqual(Array(5).fill({ n: 1 }));
+    expect(await service.wrap('report', fn, { ttlSeconds: 60 })).toEqual({ n: 1 });
+    expect(await service.get('report')).toEqual({ n: 1 });
+    await service.del('report');
+    expect(await service.get('report')).toBeUndefined();
+  });
+
+  it('a corrupt entry is served by the handler, deleted and logged', async () => {
+    const logger = new CaptureLogger();
+    app.useLogger(logger);
+    await request(url).get('/c/shared');
+    await app.get(ResponseCacheWriter).flush();
+    const [key] = await entryKeys(server);
+    await server.command('SET', key, 'garbage', 'PX', '60000');
+    const before = calls.shared ?? 0;
+    const response = await request(url).get('/c/shared');
+    expect(response.status).toBe(200);
+    expect(calls.shared).toBe(before + 1);
+    expect(logger.lines.some((line) => line.level === 'warn' && /corrupt entry/.test(line.message))).toBe(true);
+    await app.get(ResponseCacheWriter).flush();
+    const value = await server.command('GET', key);
+    expect(value === null || !String(value).startsWith('garbage')).toBe(true);
+  });
+});
+
+describe.each<HttpAdapterName>(['express', 'fastify'])('cache with a stalled Redis on %s', (adapter) => {
+  let server: RedisServer;
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    server = await startRedis();
+    app = await startCacheApp({ adapter, redisUrl: server.url, commandTimeoutMs: 1000 });
+    url = await app.getUrl();
+  });
+
+  afterAll(async () => {
+    await server?.resume();
+    await app?.close();
+    await server?.stop();
+  });
+
+  it('answers BYPASS with 2xx, never 5xx; fast once the breaker is open', async () => {
+    await server.stall();
+    const timings: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const started = performance.now();
+      const response = await request(url).get('/c/shared');
+      timings.push(performance.now() - started);
+      expect(response.status).toBe(200);
+      expect(response.headers['x-cache-status']).toBe('BYPASS');
+    }
+    for (const ms of timings.slice(0, 3)) expect(ms).toBeLessThan(1800);
+    for (const ms of timings.slice(3)) expect(ms).toBeLessThan(300);
+    await server.resume();
+  }, 20_000);
+});
