@@ -2,8 +2,8 @@ import type { INestApplication } from '@nestjs/common';
 import { CacheService, ResponseCacheWriter } from 'nestjs-redis-shield';
 import request from 'supertest';
 import type { HttpAdapterName } from '../src/app.factory.js';
-import { calls, startCacheApp } from './fixtures/cache-app.js';
-import { type RedisServer, startRedis } from './harness/index.js';
+import { calls, control, startCacheApp } from './fixtures/cache-app.js';
+import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from './harness/index.js';
 import { CaptureLogger } from './support/capture-logger.js';
 
 const entryKeys = async (server: RedisServer) =>
@@ -195,4 +195,69 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('cache with a stalled Red
     for (const ms of timings.slice(3)) expect(ms).toBeLessThan(300);
     await server.resume();
   }, 20_000);
+});
+
+describe('invalidation during a slow miss', () => {
+  let server: RedisServer;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    server = await startRedis();
+    app = await startCacheApp({ adapter: 'express', redisUrl: server.url });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await server?.stop();
+  });
+
+  it('a handler that started before an invalidation does not store its result after it', async () => {
+    control.delayMs = 300;
+    const url = await app.getUrl();
+    const slow = request(url).get('/c/slow');
+    const pending = slow.then((response) => response);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the handler is running
+    await app.get(CacheService).clearEndpoint('/c/slow');
+    const response = await pending;
+    expect(response.status).toBe(200);
+    await app.get(ResponseCacheWriter).flush();
+    expect(await entryKeys(server)).toHaveLength(0);
+    expect((await request(url).get('/c/slow')).headers['x-cache-status']).toBe('MISS');
+    control.delayMs = 0;
+  });
+});
+
+describe('response caching on a Redis Cluster', () => {
+  let cluster: RedisCluster;
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    app = await startCacheApp({ adapter: 'express', redis: { clusterNodes: cluster.seeds } });
+    url = await app.getUrl();
+  }, 30_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await cluster?.stop();
+  });
+
+  it('MISS then HIT, per-user isolation and invalidation work across slots', async () => {
+    const first = await request(url).get('/c/items/7?x=1');
+    expect(first.headers['x-cache-status']).toBe('MISS');
+    await request(url).get('/c/mine').set('X-User', 'alice');
+    await app.get(ResponseCacheWriter).flush();
+    const hit = await request(url).get('/c/items/7?x=1');
+    expect(hit.headers['x-cache-status']).toBe('HIT');
+    expect(hit.text).toBe(first.text);
+    expect((await request(url).get('/c/mine').set('X-User', 'bob')).headers['x-cache-status']).toBe('MISS');
+    expect((await request(url).get('/c/mine').set('X-User', 'alice')).headers['x-cache-status']).toBe('HIT');
+    const service = app.get(CacheService);
+    await app.get(ResponseCacheWriter).flush();
+    expect(await service.clearUser('alice')).toBe(1);
+    expect(await service.invalidatePattern('/c/items/*')).toBe(1);
+    expect((await request(url).get('/c/items/7?x=1')).headers['x-cache-status']).toBe('MISS');
+    expect((await request(url).get('/c/mine').set('X-User', 'bob')).headers['x-cache-status']).toBe('HIT');
+  }, 30_000);
 });
