@@ -1,5 +1,13 @@
-import type { INestApplication } from '@nestjs/common';
-import { CacheService, ResponseCacheWriter } from 'nestjs-redis-shield';
+import { Controller, Get, type INestApplication, Module, Version, VersioningType } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import {
+  CacheService,
+  CacheShared,
+  CacheTtl,
+  RedisModule,
+  ResponseCacheModule,
+  ResponseCacheWriter,
+} from 'nestjs-redis-shield';
 import request from 'supertest';
 import type { HttpAdapterName } from '../src/app.factory.js';
 import { calls, control, startCacheApp } from './fixtures/cache-app.js';
@@ -260,4 +268,51 @@ describe('response caching on a Redis Cluster', () => {
     expect((await request(url).get('/c/items/7?x=1')).headers['x-cache-status']).toBe('MISS');
     expect((await request(url).get('/c/mine').set('X-User', 'bob')).headers['x-cache-status']).toBe('HIT');
   }, 30_000);
+});
+
+describe('API versions in the cache key', () => {
+  let server: RedisServer;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    server = await startRedis();
+    @Controller('versioned')
+    class VersionedController {
+      private runs = 0;
+
+      @Get()
+      @Version(['1', '2'])
+      @CacheTtl(60)
+      @CacheShared()
+      get() {
+        return { runs: ++this.runs };
+      }
+    }
+    @Module({
+      imports: [RedisModule.forRoot({ url: server.url, hashSecret: 'versions' }), ResponseCacheModule.forRoot({})],
+      controllers: [VersionedController],
+    })
+    class VersionedModule {}
+    app = await NestFactory.create(VersionedModule, { logger: false, abortOnError: false });
+    app.enableVersioning({ type: VersioningType.HEADER, header: 'X-API-Version' });
+    await app.listen(0, '127.0.0.1');
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await server?.stop();
+  });
+
+  it('header versioning: each requested version has its own entry', async () => {
+    const url = await app.getUrl();
+    const v1 = await request(url).get('/versioned').set('X-API-Version', '1');
+    await app.get(ResponseCacheWriter).flush();
+    const v2 = await request(url).get('/versioned').set('X-API-Version', '2');
+    await app.get(ResponseCacheWriter).flush();
+    expect([v1.headers['x-cache-status'], v2.headers['x-cache-status']]).toEqual(['MISS', 'MISS']);
+    expect(v2.body).toEqual({ runs: 2 });
+    const again = await request(url).get('/versioned').set('X-API-Version', '1');
+    expect(again.headers['x-cache-status']).toBe('HIT');
+    expect(again.body).toEqual({ runs: 1 });
+  });
 });

@@ -163,6 +163,22 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('response caching on %s',
       expect(await entryKeys()).toHaveLength(0);
     });
 
+    it('server-sent events are streamed, never stored', async () => {
+      const response = await request(url)
+        .get('/c/events')
+        .buffer(true)
+        .parse((res, done) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => done(null, text));
+        });
+      expect(response.status).toBe(200);
+      expect(String(response.body)).toContain('data: {"i":0}');
+      expect(response.headers['x-cache-status']).toBe('BYPASS');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await entryKeys()).toHaveLength(0);
+    });
+
     it('@NoCache and routes without @CacheTtl carry no cache status', async () => {
       for (const path of ['/c/never', '/c/plain']) {
         const response = await request(url).get(path);

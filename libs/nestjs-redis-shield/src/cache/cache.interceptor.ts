@@ -5,9 +5,11 @@ import {
   Injectable,
   Logger,
   type NestInterceptor,
+  Optional,
   StreamableFile,
+  VersioningType,
 } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
+import { ApplicationConfig, Reflector } from '@nestjs/core';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { finalize, from, mergeMap, type Observable, of } from 'rxjs';
@@ -67,6 +69,7 @@ export class CacheInterceptor implements NestInterceptor {
     @Inject(CACHE_CONNECTION) private readonly connection: RedisConnection,
     private readonly writer: ResponseCacheWriter,
     private readonly counter: CacheStatsCounter,
+    @Optional() private readonly appConfig?: ApplicationConfig,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -75,7 +78,34 @@ export class CacheInterceptor implements NestInterceptor {
     if (exchange.method !== 'GET' && exchange.method !== 'HEAD') return this.invalidating(context, exchange, next);
     const route = this.routeOf(context);
     if (route.ttlMs === undefined) return next.handle();
-    return from(this.serve(exchange, route, next)).pipe(mergeMap((result) => result));
+    return from(this.serve(exchange, route, next, this.apiVersion(context, exchange))).pipe(
+      mergeMap((result) => result),
+    );
+  }
+
+  /**
+   * The API version the request asked for when Nest versioning is on and the version is
+   * not in the path (header, media type or custom extractor): part of the key.
+   */
+  private apiVersion(context: ExecutionContext, exchange: HttpExchange): string | undefined {
+    const versioning = this.appConfig?.getVersioning();
+    switch (versioning?.type) {
+      case VersioningType.HEADER:
+        return exchange.header(versioning.header.toLowerCase());
+      case VersioningType.MEDIA_TYPE: {
+        const part = (exchange.header('accept') ?? '')
+          .split(/[;,]/)
+          .map((item) => item.trim())
+          .find((item) => item.startsWith(versioning.key));
+        return part?.slice(versioning.key.length);
+      }
+      case VersioningType.CUSTOM: {
+        const version = versioning.extractor(context.switchToHttp().getRequest());
+        return Array.isArray(version) ? version.join(',') : version;
+      }
+      default:
+        return undefined; // URI versioning: the version is in the path
+    }
   }
 
   private routeOf(context: ExecutionContext): CacheRoute {
@@ -88,7 +118,12 @@ export class CacheInterceptor implements NestInterceptor {
     return route;
   }
 
-  private async serve(exchange: HttpExchange, route: CacheRoute, next: CallHandler): Promise<Observable<unknown>> {
+  private async serve(
+    exchange: HttpExchange,
+    route: CacheRoute,
+    next: CallHandler,
+    apiVersion: string | undefined,
+  ): Promise<Observable<unknown>> {
     if (route.bypassReason) {
       this.warnOnce(route.id, `${route.id} is not cached: ${route.bypassReason}`);
       return this.bypass(exchange, next);
@@ -103,6 +138,7 @@ export class CacheInterceptor implements NestInterceptor {
     const digest = cacheDigest({
       keyVersion: this.options.keyVersion,
       handlerId: route.id,
+      apiVersion,
       method: 'GET',
       path: url.pathname,
       query: url.search.slice(1),
