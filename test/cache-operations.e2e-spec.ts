@@ -316,3 +316,82 @@ describe('API versions in the cache key', () => {
     expect(again.body).toEqual({ runs: 1 });
   });
 });
+
+describe('cache options', () => {
+  let server: RedisServer;
+
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  beforeEach(async () => {
+    await server.command('FLUSHALL');
+    for (const key of Object.keys(calls)) delete calls[key];
+  });
+
+  async function withApp(
+    cache: Parameters<typeof startCacheApp>[0]['cache'],
+    run: (url: string, app: INestApplication) => Promise<void>,
+  ) {
+    const app = await startCacheApp({ adapter: 'express', redisUrl: server.url, cache });
+    try {
+      await run(await app.getUrl(), app);
+    } finally {
+      await app.close();
+    }
+  }
+
+  it('followers stop waiting after followerTimeoutMs and run the handler themselves', async () => {
+    await withApp({ followerTimeoutMs: 50 }, async (url) => {
+      control.delayMs = 300;
+      try {
+        await Promise.all(Array.from({ length: 3 }, () => request(url).get('/c/slow')));
+      } finally {
+        control.delayMs = 0;
+      }
+      expect(calls.slow).toBe(3);
+    });
+  });
+
+  it("honorRequestCacheControl 'always': no-cache refreshes shared entries too", async () => {
+    await withApp({ honorRequestCacheControl: 'always' }, async (url, app) => {
+      await request(url).get('/c/shared');
+      await app.get(ResponseCacheWriter).flush();
+      expect((await request(url).get('/c/shared').set('Cache-Control', 'no-cache')).headers['x-cache-status']).toBe(
+        'MISS',
+      );
+      expect(calls.shared).toBe(2);
+    });
+  });
+
+  it("honorRequestCacheControl 'never': directives are ignored, even no-store on per-user entries", async () => {
+    await withApp({ honorRequestCacheControl: 'never' }, async (url, app) => {
+      await request(url).get('/c/mine').set('X-User', 'alice');
+      await app.get(ResponseCacheWriter).flush();
+      const response = await request(url)
+        .get('/c/mine')
+        .set({ 'X-User': 'alice', 'Cache-Control': 'no-store, no-cache' });
+      expect(response.headers['x-cache-status']).toBe('HIT');
+      expect(calls.mine).toBe(1);
+    });
+  });
+
+  it('@Res() handlers are served and never stored (BYPASS, logged once)', async () => {
+    const logger = new CaptureLogger();
+    await withApp({}, async (url, app) => {
+      app.useLogger(logger);
+      for (let i = 0; i < 2; i++) {
+        const response = await request(url).get('/c/raw');
+        expect(response.text).toBe('raw body');
+        expect(response.headers['x-cache-status']).toBe('BYPASS');
+      }
+      expect(calls.raw).toBe(2);
+      expect(await entryKeys(server)).toHaveLength(0);
+      expect(logger.lines.filter((line) => /CacheTestController.raw is not cached/.test(line.message))).toHaveLength(1);
+    });
+  });
+});
