@@ -2,7 +2,14 @@ import { jest } from '@jest/globals';
 import { Controller, type ExecutionContext, Get, type INestApplication } from '@nestjs/common';
 import { ClientProxyFactory, type ClientProxy, MessagePattern, Payload, Transport } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
-import { RateLimitGuard, RateLimitModule, RedisConnection, RedisModule } from 'nestjs-redis-shield';
+import {
+  CacheTtl,
+  RateLimitGuard,
+  RateLimitModule,
+  RedisConnection,
+  RedisModule,
+  ResponseCacheModule,
+} from 'nestjs-redis-shield';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
 import {
@@ -20,6 +27,7 @@ import { waitFor } from './support/wait-for.js';
 // in a hybrid app) passes that context through untouched.
 
 const RPC_CALLS = 5;
+let sums = 0;
 
 @Controller()
 class HybridController {
@@ -28,8 +36,11 @@ class HybridController {
     return { hello: 'world' };
   }
 
+  // @CacheTtl on an RPC handler: the global cache interceptor must pass it through too.
   @MessagePattern('sum')
+  @CacheTtl(60)
   sum(@Payload() numbers: number[]): number {
+    sums += 1;
     return numbers.reduce((total, n) => total + n, 0);
   }
 }
@@ -53,6 +64,7 @@ describe('global RateLimitGuard in a hybrid (HTTP + TCP microservice) app', () =
       imports: [
         RedisModule.forRoot({ url: proxy.url, hashSecret: 'hybrid-e2e-hash-secret-0123456789abcdef' }),
         RateLimitModule.forRoot({ defaultTiers: { burst: { limit: 1, windowMs: 60_000 } } }),
+        ResponseCacheModule.forRoot({}),
       ],
       controllers: [HybridController],
     }).compile();
@@ -90,6 +102,7 @@ describe('global RateLimitGuard in a hybrid (HTTP + TCP microservice) app', () =
 
   it('passes RPC calls through: the handler answers every time and no rate-limit script runs', async () => {
     canActivate.mockClear();
+    sums = 0;
     const scriptsBefore = scriptCalls();
     const keysBefore = await server.command('DBSIZE');
 
@@ -102,7 +115,9 @@ describe('global RateLimitGuard in a hybrid (HTTP + TCP microservice) app', () =
     expect(canActivate).toHaveBeenCalledTimes(RPC_CALLS);
     for (const [context] of canActivate.mock.calls) expect((context as ExecutionContext).getType()).toBe('rpc');
     for (const result of canActivate.mock.results) await expect(result.value).resolves.toBe(true);
-    // ... without counting anything: no script call reached Redis and no key was written.
+    // The cache interceptor ran the handler every time (an RPC reply is never cached) ...
+    expect(sums).toBe(RPC_CALLS);
+    // ... and nothing counted or stored: no script call reached Redis and no key was written.
     expect(scriptCalls()).toBe(scriptsBefore);
     expect(await server.command('DBSIZE')).toBe(keysBefore);
 
