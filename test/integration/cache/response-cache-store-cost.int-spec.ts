@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
-import { RedisConnection, RedisModule } from 'nestjs-redis-shield';
+import { type RedisConnection } from 'nestjs-redis-shield';
 import {
   type CacheEntryRef,
   compilePattern,
@@ -10,7 +9,7 @@ import {
   ResponseCacheStore,
 } from '../../../libs/nestjs-redis-shield/src/cache/store/response-cache.store.js';
 import { type RedisServer, type RespProxy, startRedis, startRespProxy } from '../../harness/index.js';
-import { waitFor } from '../../support/wait-for.js';
+import { startRedisApp } from '../support/redis-app.js';
 
 const BULK_ENTRIES = 100_000;
 const BULK_ROUTES = 50; // 2 000 entries each
@@ -37,14 +36,12 @@ describe('ResponseCacheStore cost, counted at a RESP proxy (standalone)', () => 
   beforeAll(async () => {
     server = await startRedis();
     proxy = await startRespProxy(server);
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        RedisModule.forRoot({ url: proxy.url, hashSecret: 'cache-cost', keyPrefix: 'app:', commandTimeoutMs: 2000 }),
-      ],
-    }).compile();
-    app = await moduleRef.createNestApplication({ logger: false }).init();
-    connection = app.get(RedisConnection);
-    await waitFor(() => connection.state === 'ready', 5000, 'the Redis connection');
+    ({ app, connection } = await startRedisApp({
+      url: proxy.url,
+      hashSecret: 'cache-cost',
+      keyPrefix: 'app:',
+      commandTimeoutMs: 2000,
+    }));
     store = new ResponseCacheStore(connection);
     await populate();
     // Load every script once, so the counts below are EVALSHAs, not first-time EVALs.

@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { RedisConnection, RedisModule, type RedisModuleOptions, type RunOptions } from 'nestjs-redis-shield';
+import { type RedisConnection, type RedisModuleOptions, type RunOptions } from 'nestjs-redis-shield';
 import {
   type CacheEntryRef,
   compilePattern,
   ResponseCacheStore,
 } from '../../../libs/nestjs-redis-shield/src/cache/store/response-cache.store.js';
 import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from '../../harness/index.js';
-import { waitFor } from '../../support/wait-for.js';
+import { startRedisApp } from '../support/redis-app.js';
 
 // The generation argument of ResponseCacheStore, checked step by step: each interleaving below
 // is forced with pauses, and each fails if one step of the protocol is dropped or reordered
@@ -97,14 +96,12 @@ describe.each<{ name: string; start: () => Promise<RedisServer | RedisCluster> }
 
   beforeAll(async () => {
     redis = await start();
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        RedisModule.forRoot({ ...target(), hashSecret: 'cache-store', keyPrefix: PREFIX, commandTimeoutMs: 2000 }),
-      ],
-    }).compile();
-    app = await moduleRef.createNestApplication({ logger: false }).init();
-    connection = app.get(RedisConnection);
-    await waitFor(() => connection.state === 'ready', 5000, 'the Redis connection');
+    ({ app, connection } = await startRedisApp({
+      ...target(),
+      hashSecret: 'cache-store',
+      keyPrefix: PREFIX,
+      commandTimeoutMs: 2000,
+    }));
     store = new ResponseCacheStore(connection);
   }, 60_000);
 

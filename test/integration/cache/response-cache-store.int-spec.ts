@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { ManualClock, RedisConnection, RedisModule, type RedisModuleOptions } from 'nestjs-redis-shield';
+import { ManualClock, type RedisConnection, type RedisModuleOptions } from 'nestjs-redis-shield';
 import {
   type CacheEntryRef,
   compilePattern,
@@ -9,7 +8,7 @@ import {
   ResponseCacheStore,
 } from '../../../libs/nestjs-redis-shield/src/cache/store/response-cache.store.js';
 import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from '../../harness/index.js';
-import { waitFor } from '../../support/wait-for.js';
+import { startRedisApp } from '../support/redis-app.js';
 
 const PREFIX = 'app:';
 const USER_A = 'alice-user-7f3e';
@@ -58,14 +57,12 @@ describe.each<{ name: string; start: () => Promise<RedisServer | RedisCluster> }
 
   beforeAll(async () => {
     redis = await start();
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        RedisModule.forRoot({ ...target(), hashSecret: 'cache-store', keyPrefix: PREFIX, commandTimeoutMs: 2000 }),
-      ],
-    }).compile();
-    app = await moduleRef.createNestApplication({ logger: false }).init();
-    connection = app.get(RedisConnection);
-    await waitFor(() => connection.state === 'ready', 5000, 'the Redis connection');
+    ({ app, connection } = await startRedisApp({
+      ...target(),
+      hashSecret: 'cache-store',
+      keyPrefix: PREFIX,
+      commandTimeoutMs: 2000,
+    }));
     store = new ResponseCacheStore(connection);
   }, 60_000);
 
@@ -228,13 +225,13 @@ describe.each<{ name: string; start: () => Promise<RedisServer | RedisCluster> }
 
   it('with an application clock, index expiry follows that clock', async () => {
     const clock = new ManualClock(Date.parse('2030-01-01T00:00:00Z'));
-    const moduleRef = await Test.createTestingModule({
-      imports: [RedisModule.forRoot({ ...target(), hashSecret: 'cache-store', keyPrefix: 'clocked:', clock })],
-    }).compile();
-    const clocked = await moduleRef.createNestApplication({ logger: false }).init();
+    const { app: clocked, connection: own } = await startRedisApp({
+      ...target(),
+      hashSecret: 'cache-store',
+      keyPrefix: 'clocked:',
+      clock,
+    });
     try {
-      const own = clocked.get(RedisConnection);
-      await waitFor(() => own.state === 'ready', 5000, 'the Redis connection');
       const clockedStore = new ResponseCacheStore(own);
       const ref = entry('clocked');
       expect(await clockedStore.write(ref, VALUE, TTL_MS, await clockedStore.generation())).toBe(true);

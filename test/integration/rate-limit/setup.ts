@@ -1,16 +1,14 @@
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import {
   type Clock,
   type PolicyDefinition,
   RateLimitModule,
   RateLimitService,
   RateLimitStore,
-  RedisConnection,
-  RedisModule,
+  type RedisConnection,
   type RedisModuleOptions,
 } from 'nestjs-redis-shield';
-import { waitFor } from '../../support/wait-for.js';
+import { startRedisApp } from '../support/redis-app.js';
 
 /** A Nest app with a Redis connection and the rate-limit module, as a user would wire it. */
 export interface LimiterApp {
@@ -30,15 +28,10 @@ export async function startLimiter(
     defaultTiers?: PolicyDefinition['tiers'];
   } = {},
 ): Promise<LimiterApp> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [
-      RedisModule.forRoot({ hashSecret: 'rate-limit-tests', commandTimeoutMs: 2000, ...redis, clock: options.clock }),
-      RateLimitModule.forRoot({ policies: options.policies, defaultTiers: options.defaultTiers }),
-    ],
-  }).compile();
-  const app = await moduleRef.createNestApplication({ logger: false }).init();
-  const connection = app.get(RedisConnection);
-  await waitFor(() => connection.state === 'ready', 5000, 'the Redis connection');
+  const { app, connection } = await startRedisApp(
+    { hashSecret: 'rate-limit-tests', commandTimeoutMs: 2000, ...redis, clock: options.clock },
+    [RateLimitModule.forRoot({ policies: options.policies, defaultTiers: options.defaultTiers })],
+  );
   return {
     app,
     service: app.get(RateLimitService),
