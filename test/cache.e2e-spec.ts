@@ -74,6 +74,23 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('response caching on %s',
       expect(calls.shared).toBe(1);
     });
 
+    it('a HIT costs one cache read (plus the rate-limit script); a MISS without a query reads no variant count', async () => {
+      const routeIndexCalls = () =>
+        proxy.commands.filter((command) => proxy.keysOf(command).some((key) => key.startsWith('cache:index:route:')))
+          .length;
+      proxy.reset();
+      await miss('/c/shared');
+      await app.get(ResponseCacheWriter).flush();
+      expect(routeIndexCalls()).toBe(1); // the write's index update only
+      proxy.reset();
+      await miss('/c/shared?page=2');
+      await app.get(ResponseCacheWriter).flush();
+      expect(routeIndexCalls()).toBe(2); // the variant count, then the write
+      proxy.reset();
+      expect((await request(url).get('/c/shared')).headers['x-cache-status']).toBe('HIT');
+      expect(proxy.names()).toEqual(['EVALSHA', 'GET']);
+    });
+
     it('a strong ETag (not the adapter weak one); If-None-Match gets 304 without the handler', async () => {
       const first = await miss('/c/shared');
       expect(first.headers.etag).toMatch(/^"[A-Za-z0-9_-]+"$/);

@@ -204,12 +204,12 @@ export class CacheInterceptor implements NestInterceptor {
       settle(entry);
       if (leads) this.inflight.delete(request.digest);
     };
-    // Read while the handler runs: the generation (for the stale-store check) and the
-    // route's stored variants (for the cap).
+    // Read while the handler runs: the generation (for the stale-store check) and, for a
+    // request with a query string, the route's stored variants (for the cap).
     const before = request.write
       ? Promise.all([
           this.store.generation({ deadline: request.deadline }),
-          this.store.liveVariants(route.id, { deadline: request.deadline }),
+          request.capped ? this.store.liveVariants(route.id, { deadline: request.deadline }) : 0,
         ]).catch(() => undefined)
       : Promise.resolve(undefined);
     setStatus(exchange, 'MISS');
@@ -229,7 +229,7 @@ export class CacheInterceptor implements NestInterceptor {
           entry.storable &&
           request.write &&
           generation !== undefined &&
-          (!request.capped || (variants ?? Number.POSITIVE_INFINITY) < this.options.maxQueryVariants);
+          (variants ?? Number.POSITIVE_INFINITY) < this.options.maxQueryVariants;
         if (!stored) setStatus(exchange, 'BYPASS');
         else {
           this.writer.write(
