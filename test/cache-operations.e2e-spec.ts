@@ -345,6 +345,18 @@ describe('cache options', () => {
     }
   }
 
+  it('cacheAllGet caches GET routes without @CacheTtl (default profile) but never @NoCache ones', async () => {
+    await withApp({ cacheAllGet: true, ttlProfiles: { default: 30 } }, async (url, app) => {
+      expect((await request(url).get('/c/plain')).headers['x-cache-status']).toBe('MISS');
+      await app.get(ResponseCacheWriter).flush();
+      expect((await request(url).get('/c/plain')).headers['x-cache-status']).toBe('HIT');
+      expect(calls.plain).toBe(1);
+      for (let i = 0; i < 2; i++)
+        expect((await request(url).get('/c/never')).headers['x-cache-status']).toBeUndefined();
+      expect(calls.never).toBe(2);
+    });
+  });
+
   it('followers stop waiting after followerTimeoutMs and run the handler themselves', async () => {
     await withApp({ followerTimeoutMs: 50 }, async (url) => {
       control.delayMs = 300;
