@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { createApp, type HttpAdapterName } from '../src/app.factory.js';
-import { RedisConnection } from 'nestjs-redis-shield';
+import { RedisConnection, ResponseCacheWriter } from 'nestjs-redis-shield';
 import { loadConfig } from '../src/config/load-config.js';
 import { type RedisServer, startRedis } from './harness/index.js';
 import { CaptureLogger } from './support/capture-logger.js';
@@ -62,8 +62,13 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('demo API on %s', (adapte
   }
 
   describe('routes', () => {
-    it('GET /api/v1/models lists models with generated_at', async () => {
+    it('GET /api/v1/models lists models with generated_at; a repeat is the stored response', async () => {
       const response = await request(url).get('/api/v1/models').expect(200);
+      expect(['MISS', 'HIT']).toContain(response.headers['x-cache-status']);
+      await app.get(ResponseCacheWriter).flush();
+      const again = await request(url).get('/api/v1/models').expect(200);
+      expect(again.headers['x-cache-status']).toBe('HIT');
+      expect(again.body.generated_at).toBe(response.body.generated_at);
       expect(response.body.data.length).toBeGreaterThan(0);
       expect(response.body.data[0]).toEqual(expect.objectContaining({ id: expect.any(String) }));
       expect(response.body.generated_at).toMatch(ISO_MS);
@@ -108,6 +113,7 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('demo API on %s', (adapte
     it('GET /api/v1/health is ok with Redis up', async () => {
       await waitFor(() => redisState() === 'ready', 5000, 'the Redis connection');
       const response = await request(url).get('/api/v1/health').expect(200);
+      expect(response.headers['x-cache-status']).toBeUndefined(); // never cached
       expect(response.body).toEqual({
         status: 'ok',
         redis: { status: 'up', latency_ms: expect.any(Number) },
