@@ -46,6 +46,9 @@ function createAdapter(config: AppConfig, adapter: HttpAdapterName): ExpressAdap
   const { trustProxy } = config;
   const hops = typeof trustProxy === 'number' ? trustProxy : undefined;
   return new FastifyAdapter({
+    // Fastify refuses path parameters over 100 characters with 414; user ids in the
+    // system API may be 256 code points, i.e. up to ~2 300 characters URL-encoded.
+    maxParamLength: 4096,
     trustProxy: hops === undefined ? (trustProxy as boolean | string[]) : (_address: string, hop: number) => hop < hops,
   });
 }

@@ -1,5 +1,6 @@
 import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
-import { RateLimitModule, RedisModule, ResponseCacheModule } from 'nestjs-redis-shield';
+import { RateLimitModule, RedisModule, ResponseCacheModule, SystemApiModule } from 'nestjs-redis-shield';
+import { authorizeAdmin } from './auth/authorize-admin.js';
 import { rateLimitOptions } from './rate-limit.config.js';
 import { AnalyticsController } from './analytics/analytics.controller.js';
 import { UsageTracker } from './analytics/usage-tracker.service.js';
@@ -35,6 +36,7 @@ export class AppModule implements NestModule {
           maxEntryBytes: config.cache.maxEntryBytes,
           keyVersion: config.cache.keyVersion,
         }),
+        SystemApiModule.forRoot({ authorize: authorizeAdmin }),
       ],
       controllers: [ModelsController, AnalyticsController, CompletionsController, HealthController],
       providers: [{ provide: APP_CONFIG, useValue: config }, ModelsService, UsageTracker],

@@ -69,6 +69,15 @@ export class RateLimitGuard implements CanActivate {
     throw new RateLimitExceededException(resetUnixSeconds(result), retryAfter);
   }
 
+  /**
+   * The client id and policies this guard applies to a request, without counting: for
+   * endpoints that report a caller's own standing (`/rate-limit/status`).
+   */
+  async identify(context: ExecutionContext): Promise<{ clientId: string; policies: RateLimitPolicy[] }> {
+    const exchange = httpExchange(context);
+    return { clientId: await this.clientIdOf(context, exchange), policies: await this.policiesFor(context, exchange) };
+  }
+
   private async clientIdOf(context: ExecutionContext, exchange: HttpExchange): Promise<string> {
     const custom = await this.options.clientId?.(context, exchange);
     if (custom) return custom;

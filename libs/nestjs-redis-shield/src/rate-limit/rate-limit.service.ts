@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Deadline } from '../redis/deadline.js';
 import { DEFAULT_POLICY, PolicyRegistry } from './policy.js';
-import type { RateLimitResult } from './rate-limit.types.js';
+import type { RateLimitPolicy, RateLimitResult } from './rate-limit.types.js';
 import { RateLimitStore } from './store.interface.js';
 import { summarize } from './summarize.js';
 
@@ -46,15 +46,14 @@ export class RateLimitService {
     return summarize(await this.store.consume({ clientId: client, policies, cost, deadline: options.deadline }));
   }
 
-  /** The client's standing in the named policies, without counting anything. */
+  /** The client's standing in the named policies (or the policies given), without counting anything. */
   async status(
     client: string,
-    policy: string | readonly string[] = DEFAULT_POLICY,
+    policy: string | readonly string[] | readonly RateLimitPolicy[] = DEFAULT_POLICY,
     options: RateLimitCallOptions = {},
   ): Promise<RateLimitResult> {
-    return summarize(
-      await this.store.peek({ clientId: client, policies: this.resolve(policy), deadline: options.deadline }),
-    );
+    const policies = isPolicyList(policy) ? policy : this.resolve(policy);
+    return summarize(await this.store.peek({ clientId: client, policies, deadline: options.deadline }));
   }
 
   /** Forgets the client's buckets in every configured policy. */
@@ -66,4 +65,8 @@ export class RateLimitService {
     const names = typeof policy === 'string' ? [policy] : [...new Set(policy)];
     return names.map((name) => this.policies.get(name));
   }
+}
+
+function isPolicyList(value: unknown): value is readonly RateLimitPolicy[] {
+  return Array.isArray(value) && value.length > 0 && typeof value[0] === 'object';
 }

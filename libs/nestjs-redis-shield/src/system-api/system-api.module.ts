@@ -1,0 +1,25 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { SystemAdminGuard } from './admin.guard.js';
+import { SYSTEM_API_OPTIONS, type SystemApiModuleOptions } from './system-api.options.js';
+import { SystemCacheController } from './system-cache.controller.js';
+import { SystemRateLimitController } from './system-rate-limit.controller.js';
+
+/**
+ * The `/system` endpoints (SPEC §7): cache statistics and invalidation, rate-limit
+ * status and client reset. Mounted at `system/...` under the app's prefix (the demo's
+ * `api/v1`); re-mount with `RouterModule`. Needs `ResponseCacheModule` and
+ * `RateLimitModule`. Admin endpoints are disabled (403) unless `authorize` is given.
+ *
+ * @example
+ * SystemApiModule.forRoot({ authorize: (req) => (req.user ? (req.user.roles.includes('admin') ? 'allow' : 'forbidden') : 'unauthenticated') })
+ */
+@Module({})
+export class SystemApiModule {
+  static forRoot(options: SystemApiModuleOptions = {}): DynamicModule {
+    return {
+      module: SystemApiModule,
+      controllers: [SystemCacheController, SystemRateLimitController],
+      providers: [{ provide: SYSTEM_API_OPTIONS, useValue: options }, SystemAdminGuard],
+    };
+  }
+}

@@ -1,0 +1,57 @@
+import { Controller, Delete, Get, Param, UseGuards, UsePipes, type ExecutionContext } from '@nestjs/common';
+import { createParamDecorator } from '@nestjs/common';
+import { isIP } from 'node:net';
+import { NoCache } from '../cache/cache.decorators.js';
+import { ipClientId, userClientId } from '../rate-limit/client-id.js';
+import { SkipRateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
+import { waitSeconds } from '../rate-limit/rate-limit-headers.js';
+import { RateLimitService } from '../rate-limit/rate-limit.service.js';
+import { SystemAdminGuard } from './admin.guard.js';
+import { checkUserId, systemValidation } from './system-cache.controller.js';
+
+/** The execution context itself, so the status endpoint can ask the guard who is calling. */
+const Context = createParamDecorator((_data: unknown, context: ExecutionContext) => context);
+
+/** Rate-limit status for any caller and client reset for admins (SPEC §7); never cached. */
+@Controller('system/rate-limit')
+@NoCache()
+@UsePipes(systemValidation)
+export class SystemRateLimitController {
+  constructor(
+    private readonly limits: RateLimitService,
+    private readonly guard: RateLimitGuard,
+  ) {}
+
+  /** The caller's own tiers; consumes nothing, 200 even when over the limit. */
+  @Get('status')
+  @SkipRateLimit()
+  async status(@Context() context: ExecutionContext) {
+    const { clientId, policies } = await this.guard.identify(context);
+    const result = await this.limits.status(clientId, policies);
+    return {
+      client: clientId.slice(0, clientId.indexOf(':')),
+      tiers: result.tiers
+        .filter((tier) => !tier.shadow)
+        .map((tier) => ({
+          policy: tier.policy,
+          tier: tier.tier,
+          limit: tier.limit,
+          remaining: tier.remaining,
+          window_seconds: Math.ceil(tier.windowMs / 1000),
+          reset: Math.ceil((result.nowMs + tier.resetMs) / 1000),
+          reset_in_seconds: tier.resetMs > 0 ? waitSeconds(tier.resetMs) : 0,
+        })),
+      generated_at: new Date().toISOString(),
+    };
+  }
+
+  /** Gives a client (user id or IP address) its full quota back in every policy. */
+  @Delete('clients/:client')
+  @UseGuards(SystemAdminGuard)
+  async reset(@Param('client') client: string) {
+    const id = isIP(client) ? ipClientId(client) : userClientId(checkUserId(client));
+    await this.limits.reset(id);
+    return { reset: true };
+  }
+}

@@ -1,0 +1,210 @@
+import { Controller, Get, type INestApplication, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import {
+  RateLimitModule,
+  RedisModule,
+  ResponseCacheModule,
+  ResponseCacheWriter,
+  SystemApiModule,
+} from 'nestjs-redis-shield';
+import request from 'supertest';
+import { createApp, type HttpAdapterName } from '../src/app.factory.js';
+import { loadConfig } from '../src/config/load-config.js';
+import { type RedisServer, startRedis } from './harness/index.js';
+import { signToken } from './support/tokens.js';
+
+const JWT_SECRET = 'system-e2e-jwt-secret-0123456789abcdef0123';
+const ADMIN_ENDPOINTS: [string, string][] = [
+  ['get', '/api/v1/system/cache/stats'],
+  ['delete', '/api/v1/system/cache/clear'],
+  ['delete', '/api/v1/system/cache/user/alice'],
+  ['delete', '/api/v1/system/cache/endpoint?endpoint_pattern=models'],
+  ['post', '/api/v1/system/cache/invalidate?pattern=models'],
+  ['delete', '/api/v1/system/rate-limit/clients/alice'],
+];
+
+let server: RedisServer;
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe.each<HttpAdapterName>(['express', 'fastify'])('system API on %s', (adapter) => {
+  let app: INestApplication;
+  let url: string;
+  let admin: string;
+  let user: (sub: string) => Promise<string>;
+
+  beforeAll(async () => {
+    const result = loadConfig({
+      REDIS_URL: server.url,
+      JWT_SECRET,
+      IP_HASH_SECRET: 'system-e2e-ip-hash-secret-0123456789abcdef',
+      RATE_LIMIT_BURST: '3',
+    });
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    app = await createApp(result.config, { logger: false, adapter });
+    await app.listen(0, '127.0.0.1');
+    url = await app.getUrl();
+    admin = `Bearer ${await signToken(JWT_SECRET, { sub: 'root', roles: ['admin'], plan: 'pro' })}`;
+    user = async (sub) => `Bearer ${await signToken(JWT_SECRET, { sub, plan: 'pro' })}`;
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  beforeEach(async () => {
+    await app.get(ResponseCacheWriter).flush();
+    await server.command('FLUSHALL');
+  });
+
+  const call = (method: string, path: string, authorization?: string) => {
+    const req = (request(url) as unknown as Record<string, (path: string) => request.Test>)[method](path);
+    return authorization ? req.set('Authorization', authorization) : req;
+  };
+
+  it.each(ADMIN_ENDPOINTS)(
+    '%s %s: 401 without a token, 403 without the admin role, 2xx for an admin',
+    async (method, path) => {
+      expect((await call(method, path)).status).toBe(401);
+      expect((await call(method, path, await user('mallory'))).status).toBe(403);
+      const ok = await call(method, path, admin);
+      expect(ok.status).toBe(200);
+      expect(ok.headers['x-cache-status']).toBeUndefined();
+    },
+  );
+
+  it('rate-limit/status answers anyone, counts nothing and is 200 even over the limit', async () => {
+    const token = await user('limited');
+    for (let i = 0; i < 4; i++) await request(url).get('/api/v1/models').set('Authorization', token);
+    const responses = [];
+    for (let i = 0; i < 5; i++)
+      responses.push(await request(url).get('/api/v1/system/rate-limit/status').set('Authorization', token));
+    expect(responses.every((response) => response.status === 200)).toBe(true);
+    const burst = responses[4].body.tiers.find((tier: { tier: string }) => tier.tier === 'burst');
+    expect(burst).toMatchObject({ policy: 'default@pro', limit: 30 });
+    expect(responses[0].body.tiers).toEqual(
+      responses[4].body.tiers.map((t: object) => ({
+        ...t,
+        reset: expect.any(Number),
+        reset_in_seconds: expect.any(Number),
+      })),
+    );
+    const anonymous = await request(url).get('/api/v1/system/rate-limit/status');
+    expect(anonymous.status).toBe(200);
+    expect(anonymous.body.client).toBe('ip');
+  });
+
+  it('deletions return the true count and remove exactly what they name', async () => {
+    const alice = await user('alice');
+    const bob = await user('bob');
+    await request(url).get('/api/v1/analytics/usage').set('Authorization', alice);
+    await request(url).get('/api/v1/analytics/usage').set('Authorization', bob);
+    await request(url).get('/api/v1/models');
+    await request(url).get('/api/v1/models/gpt-4');
+    await app.get(ResponseCacheWriter).flush();
+    await server.command('SET', 'foreign:key', '1');
+    const del = async (method: string, path: string) => (await call(method, path, admin)).body;
+    expect(await del('delete', '/api/v1/system/cache/user/alice')).toEqual({ deleted: 1 });
+    expect(await del('delete', '/api/v1/system/cache/user/alice')).toEqual({ deleted: 0 });
+    expect(await del('post', '/api/v1/system/cache/invalidate?pattern=/api/v1/models/gpt-4')).toEqual({ deleted: 1 });
+    expect(await del('delete', '/api/v1/system/cache/endpoint?endpoint_pattern=/api/v1/models')).toEqual({
+      deleted: 1,
+    });
+    expect(await del('delete', '/api/v1/system/cache/clear')).toEqual({ deleted: 1 }); // bob's entry
+    expect(await server.command('EXISTS', 'foreign:key')).toBe(1);
+    const keys = String(await server.command('KEYS', 'rate_limit:*'))
+      .split(',')
+      .filter(Boolean);
+    expect(keys.length).toBeGreaterThan(0);
+  });
+
+  it('glob characters in a pattern match literally and never reach other keys', async () => {
+    await request(url).get('/api/v1/models');
+    await app.get(ResponseCacheWriter).flush();
+    await server.command('SET', 'foreign:models', '1');
+    for (const pattern of ['[a-z]*', '?', '\\*', '*models*']) {
+      const response = await call(
+        'post',
+        `/api/v1/system/cache/invalidate?pattern=${encodeURIComponent(pattern)}`,
+        admin,
+      );
+      expect(response.status).toBe(200);
+    }
+    expect(await server.command('EXISTS', 'foreign:models')).toBe(1);
+    expect(String(await server.command('KEYS', 'rate_limit:*')).length).toBeGreaterThan(0);
+  });
+
+  it('DELETE rate-limit/clients/{client} gives a blocked client its full quota back', async () => {
+    const token = await user('blocked');
+    for (let i = 0; i < 31; i++) await request(url).get('/api/v1/models').set('Authorization', token);
+    expect((await request(url).get('/api/v1/models').set('Authorization', token)).status).toBe(429);
+    expect((await call('delete', '/api/v1/system/rate-limit/clients/blocked', admin)).body).toEqual({ reset: true });
+    const after = await request(url).get('/api/v1/models').set('Authorization', token);
+    expect(after.status).toBe(200);
+    expect(after.headers['x-ratelimit-remaining']).toBe('29');
+  });
+
+  it.each([
+    ['delete', '/api/v1/system/cache/endpoint', 'endpoint_pattern'],
+    ['delete', '/api/v1/system/cache/endpoint?endpoint_pattern=', 'endpoint_pattern'],
+    ['post', '/api/v1/system/cache/invalidate', 'pattern'],
+    ['post', `/api/v1/system/cache/invalidate?pattern=${'x'.repeat(300)}`, 'pattern'],
+    ['delete', `/api/v1/system/cache/user/${'u'.repeat(300)}`, 'user_id'],
+  ])('%s %s → 400 naming %s', async (method, path, parameter) => {
+    const response = await call(method, path, admin);
+    expect(response.status).toBe(400);
+    expect(JSON.stringify(response.body)).toContain(parameter);
+  });
+
+  it.each(['*', '../', 'auth0|x', 'someone@example.com', '%2A', 'é'.repeat(256)])(
+    'odd user id %s: 2xx or 400, never 5xx, never widening the deletion',
+    async (odd) => {
+      await request(url)
+        .get('/api/v1/analytics/usage')
+        .set('Authorization', await user('victim'));
+      await app.get(ResponseCacheWriter).flush();
+      const response = await call('delete', `/api/v1/system/cache/user/${encodeURIComponent(odd)}`, admin);
+      expect([200, 400, 404]).toContain(response.status);
+      if (response.status === 200) expect(response.body).toEqual({ deleted: 0 });
+    },
+  );
+});
+
+describe('system API without authorize', () => {
+  it('admin endpoints answer 403 {"error":"admin endpoints disabled"}; status still works', async () => {
+    @Controller('x')
+    class X {
+      @Get()
+      get() {
+        return {};
+      }
+    }
+    @Module({
+      imports: [
+        RedisModule.forRoot({ url: server.url, hashSecret: 'no-authorize' }),
+        RateLimitModule.forRoot({}),
+        ResponseCacheModule.forRoot({}),
+        SystemApiModule.forRoot(),
+      ],
+      controllers: [X],
+    })
+    class NoAuthorizeModule {}
+    const app = await NestFactory.create(NoAuthorizeModule, { logger: false, abortOnError: false });
+    await app.listen(0, '127.0.0.1');
+    try {
+      const url = await app.getUrl();
+      const response = await request(url).delete('/system/cache/clear');
+      expect(response.status).toBe(403);
+      expect(response.body).toEqual({ error: 'admin endpoints disabled' });
+      expect((await request(url).get('/system/rate-limit/status')).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
