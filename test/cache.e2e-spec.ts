@@ -252,10 +252,10 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('response caching on %s',
     });
 
     it('a failing leader lets the followers run', async () => {
-      control.delayMs = 100;
+      control.delayMs = 300;
       control.fail = true;
       const pending = Promise.all(Array.from({ length: 5 }, () => request(url).get('/c/slow')));
-      await new Promise((resolve) => setTimeout(resolve, 30));
+      await new Promise((resolve) => setTimeout(resolve, 100)); // the leader has started, failing
       control.fail = false;
       const responses = await pending;
       expect(responses.filter((response) => response.status === 500)).toHaveLength(1);
