@@ -2,6 +2,7 @@ import { type INestApplication, type LoggerService, ValidationPipe } from '@nest
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/load-config.js';
 
@@ -37,6 +38,18 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.setGlobalPrefix(API_PREFIX);
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.enableShutdownHooks();
+  // Built here, from explicit decorators only (no CLI plugin), so tests and `npm start`
+  // serve the same document.
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('nestjs-redis-shield demo API')
+      .setDescription('Rate-limited, cached demo routes and the system API')
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT (HS256)' })
+      .build(),
+  );
+  SwaggerModule.setup('api/docs', app, document);
   return app;
 }
 

@@ -1,5 +1,6 @@
 import { Body, Controller, type ExecutionContext, HttpCode, Post, Req } from '@nestjs/common';
-import { RateLimit, RateLimitCost } from 'nestjs-redis-shield';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiRateLimited, RateLimit, RateLimitCost } from 'nestjs-redis-shield';
 import { randomUUID } from 'node:crypto';
 import type { AuthUser } from '../auth/auth-user.js';
 import { UsageTracker } from '../analytics/usage-tracker.service.js';
@@ -22,6 +23,9 @@ export function completionCost(context: ExecutionContext): number {
 
 /** A fake text completion: never cached, invalidates nothing. */
 @Controller('completions')
+@ApiTags('completions')
+@ApiRateLimited()
+@ApiOkResponse({ description: 'A completion; costs 1 + floor(max_tokens / 1000) in the completions policy' })
 export class CompletionsController {
   constructor(private readonly usage: UsageTracker) {}
 

@@ -1,4 +1,5 @@
 import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { RedisConnection, SkipRateLimit } from 'nestjs-redis-shield';
 import { APP_CONFIG } from '../common/app-config.token.js';
 import type { AppConfig } from '../config/load-config.js';
@@ -16,6 +17,9 @@ export interface RedisHealth {
  * only in `closed` mode, where requests that need Redis are refused.
  */
 @Controller('health')
+@ApiTags('health')
+@ApiOkResponse({ description: 'ok, or degraded with Redis down in open mode' })
+@ApiServiceUnavailableResponse({ description: 'Redis down in closed mode' })
 @SkipRateLimit()
 export class HealthController {
   constructor(

@@ -1,9 +1,20 @@
 import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
-import { CacheShared, CacheTtl } from 'nestjs-redis-shield';
+import { ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiRateLimited, CacheShared, CacheTtl, RATE_LIMIT_HEADERS } from 'nestjs-redis-shield';
 import { ModelsService } from './models.service.js';
 
 /** Public model list and details: one shared cache entry each (`models` TTL profile). */
 @Controller('models')
+@ApiTags('models')
+@ApiRateLimited()
+@ApiOkResponse({
+  description: 'Shared cache entry (X-Cache-Status, ETag, Age)',
+  headers: {
+    ...RATE_LIMIT_HEADERS,
+    'X-Cache-Status': { description: 'HIT, MISS or BYPASS', schema: { type: 'string' } },
+  },
+})
+@ApiNotFoundResponse({ description: 'Unknown model (not cached)' })
 @CacheTtl('models')
 @CacheShared()
 export class ModelsController {

@@ -131,3 +131,19 @@ export {
 export { SystemAdminGuard } from './system-api/admin.guard.js';
 export { SystemApiModule } from './system-api/system-api.module.js';
 export { type AdminVerdict, SYSTEM_API_OPTIONS, type SystemApiModuleOptions } from './system-api/system-api.options.js';
+export {
+  ApiAdminOperation,
+  ApiBadParameter,
+  ApiRateLimited,
+  RATE_LIMIT_HEADERS,
+} from './system-api/api-docs.decorators.js';
+export {
+  CacheStatsResponse,
+  DeletedResponse,
+  RateLimitExceededResponse,
+  RateLimitStatusResponse,
+  ResetResponse,
+  SystemErrorResponse,
+  TierStatus,
+  TtlSample,
+} from './system-api/system-api.responses.js';

@@ -11,10 +11,13 @@ import {
   UsePipes,
   ValidationPipe,
 } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { NoCache } from '../cache/cache.decorators.js';
 import { CacheService } from '../cache/cache.service.js';
 import { SystemAdminGuard } from './admin.guard.js';
+import { ApiAdminOperation, ApiBadParameter } from './api-docs.decorators.js';
 import { EndpointPatternQuery, PathPatternQuery } from './system-api.dto.js';
+import { CacheStatsResponse, DeletedResponse } from './system-api.responses.js';
 
 /** Validation of the system API's inputs: 400 naming the parameter. */
 export const systemValidation = new ValidationPipe({ whitelist: true, forbidNonWhitelisted: false, transform: true });
@@ -28,6 +31,8 @@ export function checkUserId(userId: string): string {
 
 /** Cache statistics and invalidation (SPEC §7); admin only, never cached. */
 @Controller('system/cache')
+@ApiTags('system')
+@ApiAdminOperation()
 @NoCache()
 @UseGuards(SystemAdminGuard)
 @UsePipes(systemValidation)
@@ -35,6 +40,8 @@ export class SystemCacheController {
   constructor(private readonly cache: CacheService) {}
 
   @Get('stats')
+  @ApiOperation({ summary: 'Cache statistics over all instances' })
+  @ApiOkResponse({ type: CacheStatsResponse })
   async stats() {
     const stats = await this.cache.getStats();
     return {
@@ -49,22 +56,36 @@ export class SystemCacheController {
   }
 
   @Delete('clear')
+  @ApiOperation({ summary: 'Remove every response entry of this library (nothing else in Redis)' })
+  @ApiOkResponse({ type: DeletedResponse })
   async clear() {
     return { deleted: await this.cache.clearAll() };
   }
 
   @Delete('user/:user_id')
+  @ApiOperation({ summary: "Remove one user's per-user entries" })
+  @ApiParam({ name: 'user_id', description: '1-256 Unicode code points after URL decoding' })
+  @ApiOkResponse({ type: DeletedResponse })
+  @ApiBadParameter()
   async clearUser(@Param('user_id') userId: string) {
     return { deleted: await this.cache.clearUser(checkUserId(userId)) };
   }
 
   @Delete('endpoint')
+  @ApiOperation({ summary: 'Remove entries whose route template matches (`/api/v1/models/:id`)' })
+  @ApiQuery({ name: 'endpoint_pattern', description: 'Plain text matches by substring; `*` matches any run' })
+  @ApiOkResponse({ type: DeletedResponse })
+  @ApiBadParameter()
   async clearEndpoint(@Query() query: EndpointPatternQuery) {
     return { deleted: await this.cache.clearEndpoint(query.endpoint_pattern) };
   }
 
   @Post('invalidate')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Remove entries whose concrete request path matches (`/api/v1/models/gpt-4`)' })
+  @ApiQuery({ name: 'pattern', description: 'Plain text matches by substring; `*` matches any run' })
+  @ApiOkResponse({ type: DeletedResponse })
+  @ApiBadParameter()
   async invalidate(@Query() query: PathPatternQuery) {
     return { deleted: await this.cache.invalidatePattern(query.pattern) };
   }

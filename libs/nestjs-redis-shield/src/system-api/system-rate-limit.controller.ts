@@ -1,6 +1,7 @@
 import { Controller, Delete, Get, Param, UseGuards, UsePipes, type ExecutionContext } from '@nestjs/common';
 import { createParamDecorator } from '@nestjs/common';
 import { isIP } from 'node:net';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { NoCache } from '../cache/cache.decorators.js';
 import { ipClientId, userClientId } from '../rate-limit/client-id.js';
 import { SkipRateLimit } from '../rate-limit/rate-limit.decorator.js';
@@ -8,13 +9,16 @@ import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { waitSeconds } from '../rate-limit/rate-limit-headers.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { SystemAdminGuard } from './admin.guard.js';
+import { ApiAdminOperation, ApiBadParameter } from './api-docs.decorators.js';
 import { checkUserId, systemValidation } from './system-cache.controller.js';
+import { RateLimitStatusResponse, ResetResponse } from './system-api.responses.js';
 
 /** The execution context itself, so the status endpoint can ask the guard who is calling. */
 const Context = createParamDecorator((_data: unknown, context: ExecutionContext) => context);
 
 /** Rate-limit status for any caller and client reset for admins (SPEC §7); never cached. */
 @Controller('system/rate-limit')
+@ApiTags('system')
 @NoCache()
 @UsePipes(systemValidation)
 export class SystemRateLimitController {
@@ -26,6 +30,8 @@ export class SystemRateLimitController {
   /** The caller's own tiers; consumes nothing, 200 even when over the limit. */
   @Get('status')
   @SkipRateLimit()
+  @ApiOperation({ summary: "The caller's own tiers (any client, anonymous too); counts nothing" })
+  @ApiOkResponse({ type: RateLimitStatusResponse })
   async status(@Context() context: ExecutionContext) {
     const { clientId, policies } = await this.guard.identify(context);
     const result = await this.limits.status(clientId, policies);
@@ -49,6 +55,11 @@ export class SystemRateLimitController {
   /** Gives a client (user id or IP address) its full quota back in every policy. */
   @Delete('clients/:client')
   @UseGuards(SystemAdminGuard)
+  @ApiAdminOperation()
+  @ApiOperation({ summary: "Reset a client's buckets in every policy" })
+  @ApiParam({ name: 'client', description: 'A user id, or an IP address' })
+  @ApiOkResponse({ type: ResetResponse })
+  @ApiBadParameter()
   async reset(@Param('client') client: string) {
     const id = isIP(client) ? ipClientId(client) : userClientId(checkUserId(client));
     await this.limits.reset(id);

@@ -1,0 +1,45 @@
+import { applyDecorators } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { RateLimitExceededResponse, SystemErrorResponse } from './system-api.responses.js';
+
+/** The rate-limit response headers, as documented on limited operations. */
+export const RATE_LIMIT_HEADERS = {
+  'X-RateLimit-Limit': { description: 'Limit of the most restrictive tier', schema: { type: 'integer' } },
+  'X-RateLimit-Remaining': { description: 'Units left in that tier', schema: { type: 'integer' } },
+  'X-RateLimit-Reset': { description: 'Unix seconds when that tier resets', schema: { type: 'integer' } },
+  RateLimit: { description: 'draft-ietf-httpapi-ratelimit-headers-10, every tier', schema: { type: 'string' } },
+  'RateLimit-Policy': {
+    description: 'draft-ietf-httpapi-ratelimit-headers-10, every tier',
+    schema: { type: 'string' },
+  },
+} as const;
+
+/** The documented 429 of a rate-limited operation. */
+export function ApiRateLimited(): MethodDecorator & ClassDecorator {
+  return ApiTooManyRequestsResponse({
+    description: 'Rate limit exceeded',
+    type: RateLimitExceededResponse,
+    headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } }, ...RATE_LIMIT_HEADERS },
+  });
+}
+
+/** An admin operation: bearer security, 401/403 bodies, the 429. */
+export function ApiAdminOperation(): MethodDecorator & ClassDecorator {
+  return applyDecorators(
+    ApiBearerAuth(),
+    ApiUnauthorizedResponse({ description: 'No valid credentials', type: SystemErrorResponse }),
+    ApiForbiddenResponse({ description: 'Not an admin, or admin endpoints disabled', type: SystemErrorResponse }),
+    ApiRateLimited(),
+  );
+}
+
+/** A 400 naming the bad parameter. */
+export function ApiBadParameter(): MethodDecorator & ClassDecorator {
+  return ApiBadRequestResponse({ description: 'A missing, empty or oversized parameter (named in the message)' });
+}
