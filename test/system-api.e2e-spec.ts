@@ -1,5 +1,5 @@
 import { Controller, Get, type INestApplication, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { NestFactory, RouterModule } from '@nestjs/core';
 import {
   RateLimitModule,
   RedisModule,
@@ -203,6 +203,35 @@ describe('system API without authorize', () => {
       expect(response.status).toBe(403);
       expect(response.body).toEqual({ error: 'admin endpoints disabled' });
       expect((await request(url).get('/system/rate-limit/status')).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('system API re-mounted with RouterModule', () => {
+  it('serves under the chosen prefix, rate-limited by the default policy (except status)', async () => {
+    @Module({
+      imports: [
+        RedisModule.forRoot({ url: server.url, hashSecret: 'router' }),
+        RateLimitModule.forRoot({}),
+        ResponseCacheModule.forRoot({}),
+        SystemApiModule.forRoot({ authorize: () => 'allow' }),
+        RouterModule.register([{ path: 'ops', module: SystemApiModule }]),
+      ],
+    })
+    class MountedModule {}
+    const app = await NestFactory.create(MountedModule, { logger: false, abortOnError: false });
+    await app.listen(0, '127.0.0.1');
+    try {
+      const url = await app.getUrl();
+      const stats = await request(url).get('/ops/system/cache/stats');
+      expect(stats.status).toBe(200);
+      expect(stats.headers['x-ratelimit-limit']).toBeDefined();
+      const status = await request(url).get('/ops/system/rate-limit/status');
+      expect(status.status).toBe(200);
+      expect(status.headers['x-ratelimit-limit']).toBeUndefined();
+      expect((await request(url).get('/system/cache/stats')).status).toBe(404);
     } finally {
       await app.close();
     }
