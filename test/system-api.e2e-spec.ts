@@ -1,4 +1,12 @@
-import { Controller, Get, type INestApplication, Module } from '@nestjs/common';
+import {
+  type CanActivate,
+  Controller,
+  type ExecutionContext,
+  Get,
+  type INestApplication,
+  Injectable,
+  Module,
+} from '@nestjs/common';
 import { NestFactory, RouterModule } from '@nestjs/core';
 import {
   RateLimitModule,
@@ -11,6 +19,7 @@ import request from 'supertest';
 import { createApp, type HttpAdapterName } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { type RedisServer, startRedis } from './harness/index.js';
+import { CaptureLogger } from './support/capture-logger.js';
 import { signToken } from './support/tokens.js';
 
 const JWT_SECRET = 'system-e2e-jwt-secret-0123456789abcdef0123';
@@ -195,7 +204,8 @@ describe('system API without authorize', () => {
       controllers: [X],
     })
     class NoAuthorizeModule {}
-    const app = await NestFactory.create(NoAuthorizeModule, { logger: false, abortOnError: false });
+    const logger = new CaptureLogger();
+    const app = await NestFactory.create(NoAuthorizeModule, { logger, abortOnError: false });
     await app.listen(0, '127.0.0.1');
     try {
       const url = await app.getUrl();
@@ -203,6 +213,38 @@ describe('system API without authorize', () => {
       expect(response.status).toBe(403);
       expect(response.body).toEqual({ error: 'admin endpoints disabled' });
       expect((await request(url).get('/system/rate-limit/status')).status).toBe(200);
+      const warnings = logger.of('SystemApi').filter((line) => line.level === 'warn');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0].message).toMatch(/no authorize option/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('authorize may be a guard class', async () => {
+    @Injectable()
+    class HeaderAdminGuard implements CanActivate {
+      canActivate(context: ExecutionContext): boolean {
+        return context.switchToHttp().getRequest<{ headers: Record<string, string> }>().headers['x-admin'] === 'yes';
+      }
+    }
+    @Module({
+      imports: [
+        RedisModule.forRoot({ url: server.url, hashSecret: 'guard-class' }),
+        RateLimitModule.forRoot({}),
+        ResponseCacheModule.forRoot({}),
+        SystemApiModule.forRoot({ authorize: HeaderAdminGuard }),
+      ],
+    })
+    class GuardClassModule {}
+    const app = await NestFactory.create(GuardClassModule, { logger: false, abortOnError: false });
+    await app.listen(0, '127.0.0.1');
+    try {
+      const url = await app.getUrl();
+      expect((await request(url).delete('/system/cache/clear')).status).toBe(403);
+      const allowed = await request(url).delete('/system/cache/clear').set('X-Admin', 'yes');
+      expect(allowed.status).toBe(200);
+      expect(allowed.body).toEqual({ deleted: 0 });
     } finally {
       await app.close();
     }

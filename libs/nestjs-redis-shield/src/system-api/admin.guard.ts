@@ -4,8 +4,6 @@ import {
   ForbiddenException,
   Inject,
   Injectable,
-  Logger,
-  type OnModuleInit,
   UnauthorizedException,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
@@ -16,28 +14,21 @@ import { SYSTEM_API_OPTIONS, type SystemApiModuleOptions } from './system-api.op
  * without it every admin endpoint answers 403 `{"error":"admin endpoints disabled"}`.
  */
 @Injectable()
-export class SystemAdminGuard implements CanActivate, OnModuleInit {
-  private readonly logger = new Logger('SystemApi');
-  private delegate: CanActivate | undefined;
+export class SystemAdminGuard implements CanActivate {
+  private delegate: Promise<CanActivate> | undefined;
 
   constructor(
     @Inject(SYSTEM_API_OPTIONS) private readonly options: SystemApiModuleOptions,
     private readonly moduleRef: ModuleRef,
   ) {}
 
-  async onModuleInit(): Promise<void> {
-    const { authorize } = this.options;
-    if (!authorize) {
-      this.logger.warn('no authorize option: the admin endpoints of the system API answer 403 (disabled)');
-    } else if (isGuardClass(authorize)) {
-      this.delegate = await this.moduleRef.create(authorize);
-    }
-  }
-
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const { authorize } = this.options;
     if (!authorize) throw new ForbiddenException({ error: 'admin endpoints disabled' });
-    if (this.delegate) return this.delegate.canActivate(context) as Promise<boolean> | boolean;
+    if (isGuardClass(authorize)) {
+      this.delegate ??= this.moduleRef.create(authorize);
+      return (await this.delegate).canActivate(context) as Promise<boolean> | boolean;
+    }
     const verdict = await (authorize as (request: unknown) => unknown)(context.switchToHttp().getRequest());
     if (verdict === 'allow') return true;
     if (verdict === 'unauthenticated') throw new UnauthorizedException({ error: 'authentication required' });

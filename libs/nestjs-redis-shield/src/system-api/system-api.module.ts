@@ -1,4 +1,4 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
 import { SystemAdminGuard } from './admin.guard.js';
 import { SYSTEM_API_OPTIONS, type SystemApiModuleOptions } from './system-api.options.js';
 import { SystemCacheController } from './system-cache.controller.js';
@@ -14,7 +14,16 @@ import { SystemRateLimitController } from './system-rate-limit.controller.js';
  * SystemApiModule.forRoot({ authorize: (req) => (req.user ? (req.user.roles.includes('admin') ? 'allow' : 'forbidden') : 'unauthenticated') })
  */
 @Module({})
-export class SystemApiModule {
+export class SystemApiModule implements OnModuleInit {
+  constructor(@Inject(SYSTEM_API_OPTIONS) private readonly options: SystemApiModuleOptions) {}
+
+  /** The one start-up warning when the admin endpoints are disabled. */
+  onModuleInit(): void {
+    if (!this.options.authorize) {
+      new Logger('SystemApi').warn('no authorize option: the admin endpoints of the system API answer 403 (disabled)');
+    }
+  }
+
   static forRoot(options: SystemApiModuleOptions = {}): DynamicModule {
     return {
       module: SystemApiModule,
