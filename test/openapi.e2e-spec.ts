@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { createApp } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/load-config.js';
-import { requireBuild, REPO_ROOT } from './support/paths.js';
+import { startBuiltDemo } from './support/built-demo.js';
 
 type Operation = {
   security?: Record<string, string[]>[];
@@ -29,29 +28,11 @@ const SYSTEM_OPERATIONS: [string, string, 'admin' | 'anyone'][] = [
 
 /** The document `npm start` serves: the built demo in a child process, without Redis. */
 async function documentFromBuiltDemo(): Promise<OpenApi> {
-  const child = spawn(process.execPath, [requireBuild()], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', NO_COLOR: '1', REDIS_URL: 'redis://127.0.0.1:1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const demo = await startBuiltDemo();
   try {
-    let output = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 15_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = /listening on (http:\/\/\S+)\/api\/v1/.exec(output);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-    });
-    return (await (await fetch(`${url}/api/docs-json`)).json()) as OpenApi;
+    return (await (await fetch(`${demo.url}/api/docs-json`)).json()) as OpenApi;
   } finally {
-    child.kill('SIGTERM');
+    await demo.stop();
   }
 }
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { startBuiltDemo } from './support/built-demo.js';
 import { requireBuild, REPO_ROOT } from './support/paths.js';
 
 interface Exit {
@@ -76,39 +77,16 @@ describe('demo start-up with a bad configuration', () => {
 });
 
 describe('demo start-up with a good configuration', () => {
-  it('serves on PORT and stops on SIGTERM', async () => {
-    const child = spawn(process.execPath, [requireBuild()], {
-      cwd: REPO_ROOT,
-      // Port 1 refuses connections: the demo must start and serve without Redis.
-      env: { PATH: process.env.PATH ?? '', PORT: '0', NO_COLOR: '1', REDIS_URL: 'redis://127.0.0.1:1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.on('exit', (code, signal) => resolve({ code, signal })),
-    );
+  it('serves on PORT without Redis and stops on SIGTERM', async () => {
+    const demo = await startBuiltDemo(10_000);
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no listening line within 10 s:\n${output}`)), 10_000);
-        const onData = (chunk: Buffer) => {
-          output += chunk.toString();
-          const match = /listening on (http:\/\/\S+)\/api\/v1/.exec(output);
-          if (match) {
-            clearTimeout(timer);
-            resolve(match[1]);
-          }
-        };
-        child.stdout.on('data', onData);
-        child.stderr.on('data', onData);
-      });
-      const response = await fetch(`${url}/api/v1/health`);
+      const response = await fetch(`${demo.url}/api/v1/health`);
       expect(response.status).toBe(200);
-      expect(output).toContain('JWT_SECRET is not set');
-      expect(output).toMatch(/Redis:default.*unreachable/);
+      expect(demo.output()).toContain('JWT_SECRET is not set');
+      expect(demo.output()).toMatch(/Redis:default.*unreachable/);
     } finally {
-      child.kill('SIGTERM');
+      const { code, signal } = await demo.stop();
+      expect(code === 0 || signal === 'SIGTERM').toBe(true);
     }
-    const { code, signal } = await exited;
-    expect(code === 0 || signal === 'SIGTERM').toBe(true);
   });
 });

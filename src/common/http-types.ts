@@ -9,9 +9,6 @@ import type { AuthUser } from '../auth/auth-user.js';
 export type DemoRequest = IncomingMessage & {
   user?: AuthUser;
   ip?: string;
-  originalUrl?: string;
-  route?: { path?: string };
-  baseUrl?: string;
 };
 
 export type DemoResponse = ServerResponse;

@@ -9,8 +9,6 @@ export const messages = {
     `nestjs-redis-shield: options ${first} and ${second} cannot be used together`,
   unknownPolicy: (name: string, known: string[]) =>
     `nestjs-redis-shield: unknown rate-limit policy '${name}' (configured: ${known.join(', ') || 'none'})`,
-  unknownConnection: (name: string) =>
-    `nestjs-redis-shield: no Redis connection named '${name}': import RedisModule.forRoot({ name: '${name}', ... })`,
 };
 
 function formatValue(value: unknown): string {
