@@ -16,8 +16,11 @@ export interface CreateAppOptions {
   adapter?: HttpAdapterName;
 }
 
-/** Every route of the demo lives under this prefix. */
+/** Every route of the demo lives under this prefix, except the Prometheus endpoint. */
 export const API_PREFIX = 'api/v1';
+
+/** Where Prometheus scrapes: at the root, as scrape configs expect by default. */
+export const METRICS_PATH = 'metrics';
 
 /**
  * Creates (but does not start) the demo application: the one place its HTTP setup
@@ -35,7 +38,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     express.set('trust proxy', config.trustProxy);
     express.disable('x-powered-by');
   }
-  app.setGlobalPrefix(API_PREFIX);
+  app.setGlobalPrefix(API_PREFIX, { exclude: [METRICS_PATH] });
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.enableShutdownHooks();
   // Built here, from explicit decorators only (no CLI plugin), so tests and `npm start`

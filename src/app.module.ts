@@ -1,5 +1,11 @@
 import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
-import { RateLimitModule, RedisModule, ResponseCacheModule, SystemApiModule } from 'nestjs-redis-shield';
+import {
+  RateLimitModule,
+  RedisModule,
+  ResponseCacheModule,
+  ShieldMetricsModule,
+  SystemApiModule,
+} from 'nestjs-redis-shield';
 import { authorizeAdmin } from './auth/authorize-admin.js';
 import { rateLimitOptions } from './rate-limit.config.js';
 import { AnalyticsController } from './analytics/analytics.controller.js';
@@ -37,6 +43,8 @@ export class AppModule implements NestModule {
           keyVersion: config.cache.keyVersion,
         }),
         SystemApiModule.forRoot({ authorize: authorizeAdmin }),
+        // GET /metrics, outside the api/v1 prefix (see createApp), with Node process metrics.
+        ShieldMetricsModule.forRoot({ defaultMetrics: true }),
       ],
       controllers: [ModelsController, AnalyticsController, CompletionsController, HealthController],
       providers: [{ provide: APP_CONFIG, useValue: config }, ModelsService, UsageTracker],

@@ -5,12 +5,24 @@
 export { HASHED_ID_LENGTH, hashId } from './common/hmac-id.js';
 export { ShieldCoreModule } from './events/shield-core.module.js';
 export {
+  type CacheLookupEvent,
+  type CacheLookupStatus,
+  type CacheStoreEvent,
   type RateLimitDecisionEvent,
+  type RedisCommandEvent,
+  type RedisCommandOutcome,
   type RedisConnectionState,
   type RedisStateEvent,
   type ShieldEventMap,
   ShieldEvents,
+  type ViolationsDroppedEvent,
 } from './events/shield-events.js';
+export { type ConnectionStatusSource, type LimiterStatusSource, ShieldStatus } from './events/shield-status.js';
+export { DEFAULT_METRIC_PREFIX, METRIC_NAMES } from './metrics/metric-names.js';
+export { type ShieldMetricsModuleExtras, ShieldMetricsModule } from './metrics/metrics.module.js';
+export { type ShieldMetricsModuleOptions } from './metrics/metrics.options.js';
+export { METRICS_MODULE_OPTIONS } from './metrics/metrics.tokens.js';
+export { ShieldMetrics } from './metrics/shield-metrics.js';
 export { type CircuitBreakerOptions, type CircuitState, DEFAULT_BREAKER_OPTIONS } from './redis/circuit-breaker.js';
 export { appClock, type Clock, ManualClock, redisClock } from './redis/clock.js';
 export { Deadline, requestDeadline } from './redis/deadline.js';
@@ -61,6 +73,7 @@ export { RateLimitModule } from './rate-limit/rate-limit.module.js';
 export {
   DEFAULT_TIERS,
   type FailMode,
+  resolveViolationOptions,
   type RateLimitModuleOptions,
   type Resolvable,
 } from './rate-limit/rate-limit.options.js';
@@ -101,6 +114,14 @@ export {
 } from './rate-limit/store.interface.js';
 export { MemoryRateLimitStore, type MemoryStoreOptions } from './rate-limit/stores/memory.store.js';
 export { RedisRateLimitStore } from './rate-limit/stores/redis.store.js';
+export {
+  type ResolvedViolationOptions,
+  type Violation,
+  type ViolationOptions,
+} from './rate-limit/violations/violation.js';
+export { ViolationLog } from './rate-limit/violations/violation-log.js';
+export { ViolationRecorder } from './rate-limit/violations/violation-recorder.js';
+export { APPEND_BATCH, ViolationStream } from './rate-limit/violations/violation-stream.js';
 export { mostRestrictive, summarize } from './rate-limit/summarize.js';
 export {
   CacheShared,
@@ -146,4 +167,7 @@ export {
   SystemErrorResponse,
   TierStatus,
   TtlSample,
+  ViolationEntry,
+  ViolationsResponse,
 } from './system-api/system-api.responses.js';
+export { parseSince, ViolationsQuery } from './system-api/system-api.dto.js';

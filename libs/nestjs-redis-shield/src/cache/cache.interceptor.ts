@@ -13,7 +13,8 @@ import { ApplicationConfig, Reflector } from '@nestjs/core';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { finalize, from, mergeMap, type Observable, of } from 'rxjs';
-import { type HttpExchange, httpExchange, recordCacheStatus } from '../http/http-facade.js';
+import { ShieldEvents } from '../events/shield-events.js';
+import { cacheStatusOf, type HttpExchange, httpExchange, recordCacheStatus } from '../http/http-facade.js';
 import { defaultUserId } from '../rate-limit/client-id.js';
 import { requestDeadline } from '../redis/deadline.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
@@ -69,6 +70,7 @@ export class CacheInterceptor implements NestInterceptor {
     @Inject(CACHE_CONNECTION) private readonly connection: RedisConnection,
     private readonly writer: ResponseCacheWriter,
     private readonly counter: CacheStatsCounter,
+    private readonly events: ShieldEvents,
     @Optional() private readonly appConfig?: ApplicationConfig,
   ) {}
 
@@ -248,7 +250,11 @@ export class CacheInterceptor implements NestInterceptor {
         return body(entry.response);
       }),
       // Followers never wait on a leader that failed or produced nothing storable.
-      finalize(() => finish(undefined)),
+      finalize(() => {
+        finish(undefined);
+        // The final status: a miss may have turned into BYPASS (nothing stored).
+        this.lookedUp(exchange, (cacheStatusOf(exchange.raw) as CacheStatus | undefined) ?? 'MISS');
+      }),
     );
   }
 
@@ -291,6 +297,7 @@ export class CacheInterceptor implements NestInterceptor {
     exchange.setHeader('ETag', entry.etag);
     exchange.setHeader('Age', String(Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000))));
     setStatus(exchange, 'HIT');
+    this.lookedUp(exchange, 'HIT');
     if (perUser) markPrivate(exchange);
     if (matchesEtag(exchange.header('if-none-match'), entry.etag)) throw new NotModifiedException();
     return of(body(entry));
@@ -298,7 +305,13 @@ export class CacheInterceptor implements NestInterceptor {
 
   private bypass(exchange: HttpExchange, next: CallHandler): Observable<unknown> {
     setStatus(exchange, 'BYPASS');
+    this.lookedUp(exchange, 'BYPASS');
     return next.handle();
+  }
+
+  /** One `cache.lookup` event per cacheable request, with its final status. */
+  private lookedUp(exchange: HttpExchange, status: CacheStatus): void {
+    this.events.emit('cache.lookup', { route: exchange.routeTemplate ?? 'unknown', status });
   }
 
   /** Waits for the leader's result up to `followerTimeoutMs`; undefined when it failed or took too long. */

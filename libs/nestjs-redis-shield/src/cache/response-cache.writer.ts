@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { ShieldEvents } from '../events/shield-events.js';
 import type { ResolvedCacheOptions } from './cache.options.js';
 import { CACHE_OPTIONS } from './cache.tokens.js';
 import { type CachedResponse, encodeEntry } from './entry-codec.js';
@@ -18,11 +19,16 @@ export class ResponseCacheWriter implements OnApplicationShutdown {
   constructor(
     @Inject(CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
     private readonly store: ResponseCacheStore,
+    private readonly events: ShieldEvents,
   ) {}
 
   write(ref: CacheEntryRef, response: CachedResponse, ttlMs: number, generation: string): void {
     const job = encodeEntry(response, this.options.compressAboveBytes)
-      .then((value) => this.store.write(ref, value, ttlMs, generation))
+      .then(async (value) => {
+        if (await this.store.write(ref, value, ttlMs, generation)) {
+          this.events.emit('cache.store', { route: ref.route.template, bytes: value.length });
+        }
+      })
       .catch((error: unknown) => {
         if (Date.now() - this.lastErrorAt < 10_000) return;
         this.lastErrorAt = Date.now();

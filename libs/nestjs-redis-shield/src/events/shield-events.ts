@@ -23,10 +23,49 @@ export interface RateLimitDecisionEvent {
   fallback: boolean;
 }
 
+/** How a Redis call ended: a reply, an error reply, out of time, or not sent / no connection. */
+export type RedisCommandOutcome = 'ok' | 'error' | 'timeout' | 'unavailable';
+
+/** Emitted for every call through `RedisConnection.run` that reached Redis or timed out. */
+export interface RedisCommandEvent {
+  connection: string;
+  /** The script name (`ratelimit`, `cache_index_add`, ...), or the command family (`ping`, `scan`, `other`). */
+  command: string;
+  /** Wall time of the call, in ms. */
+  durationMs: number;
+  outcome: RedisCommandOutcome;
+}
+
+/** `X-Cache-Status` of one response the cache interceptor handled. */
+export type CacheLookupStatus = 'HIT' | 'MISS' | 'BYPASS';
+
+/** Emitted once per cacheable request, with its final status. */
+export interface CacheLookupEvent {
+  /** The route template (`/api/v1/models/:id`), never the concrete path. */
+  route: string;
+  status: CacheLookupStatus;
+}
+
+/** Emitted when a response was stored in the cache. */
+export interface CacheStoreEvent {
+  route: string;
+  /** The stored value's size in bytes (after compression). */
+  bytes: number;
+}
+
+/** Emitted when violations could not be kept for the stream (buffer full). */
+export interface ViolationsDroppedEvent {
+  count: number;
+}
+
 /** Every internal event by name; later features add theirs here. */
 export interface ShieldEventMap {
   'redis.state': RedisStateEvent;
+  'redis.command': RedisCommandEvent;
   'ratelimit.decision': RateLimitDecisionEvent;
+  'ratelimit.violations.dropped': ViolationsDroppedEvent;
+  'cache.lookup': CacheLookupEvent;
+  'cache.store': CacheStoreEvent;
 }
 
 type Listener<K extends keyof ShieldEventMap> = (event: ShieldEventMap[K]) => void;
@@ -47,6 +86,11 @@ export class ShieldEvents {
     if (!set) this.listeners.set(type, (set = new Set()));
     set.add(listener as Listener<never>);
     return () => set.delete(listener as Listener<never>);
+  }
+
+  /** Whether anything listens to `type`: lets emitters skip building an event nobody reads. */
+  has(type: keyof ShieldEventMap): boolean {
+    return (this.listeners.get(type)?.size ?? 0) > 0;
   }
 
   emit<K extends keyof ShieldEventMap>(type: K, event: ShieldEventMap[K]): void {

@@ -1,14 +1,18 @@
 import { ConfigurableModuleBuilder, type Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { ShieldEvents } from '../events/shield-events.js';
+import { ShieldStatus } from '../events/shield-status.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
 import { DEFAULT_REDIS_CONNECTION, getRedisConnectionToken } from '../redis/redis.tokens.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
-import type { RateLimitModuleOptions } from './rate-limit.options.js';
+import { type RateLimitModuleOptions, resolveViolationOptions } from './rate-limit.options.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.tokens.js';
 import { RateLimitStore } from './store.interface.js';
 import { MemoryRateLimitStore } from './stores/memory.store.js';
 import { RedisRateLimitStore } from './stores/redis.store.js';
+import { ViolationRecorder } from './violations/violation-recorder.js';
+import { ViolationStream } from './violations/violation-stream.js';
 
 /** Options of `RateLimitModule.forRoot/forRootAsync` fixed when the module is declared. */
 export interface RateLimitModuleExtras {
@@ -61,13 +65,34 @@ function storeProviders(connectionName: string): Provider[] {
     },
     {
       provide: RateLimiter,
-      useFactory: (options: RateLimitModuleOptions, store: RateLimitStore, connection: RedisConnection) =>
+      useFactory: (
+        options: RateLimitModuleOptions,
+        store: RateLimitStore,
+        connection: RedisConnection,
+        status: ShieldStatus,
+      ) =>
         new RateLimiter(
           new MemoryRateLimitStore({ clock: connection.clock, maxClients: options.fallbackMaxClients }),
           options.failMode ?? 'open',
           { store, connection },
-        ),
-      inject: [RATE_LIMIT_MODULE_OPTIONS, RateLimitStore, connectionToken],
+        ).register(status),
+      inject: [RATE_LIMIT_MODULE_OPTIONS, RateLimitStore, connectionToken, ShieldStatus],
+    },
+    {
+      provide: ViolationStream,
+      useFactory: (options: RateLimitModuleOptions, connection: RedisConnection) =>
+        new ViolationStream(connection, resolveViolationOptions(options.violations).maxLength),
+      inject: [RATE_LIMIT_MODULE_OPTIONS, connectionToken],
+    },
+    {
+      provide: ViolationRecorder,
+      useFactory: (
+        options: RateLimitModuleOptions,
+        connection: RedisConnection,
+        events: ShieldEvents,
+        stream: ViolationStream,
+      ) => new ViolationRecorder(resolveViolationOptions(options.violations), connection.keys, events, stream),
+      inject: [RATE_LIMIT_MODULE_OPTIONS, connectionToken, ShieldEvents, ViolationStream],
     },
   ];
 }

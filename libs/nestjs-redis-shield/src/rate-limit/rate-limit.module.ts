@@ -7,6 +7,8 @@ import { RateLimitGuard } from './rate-limit.guard.js';
 import { RateLimitService } from './rate-limit.service.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RateLimitStore } from './store.interface.js';
+import { ViolationRecorder } from './violations/violation-recorder.js';
+import { ViolationStream } from './violations/violation-stream.js';
 
 /**
  * Distributed rate limiting on Redis: policies, the store, `RateLimitService` and the
@@ -25,14 +27,19 @@ import { RateLimitStore } from './store.interface.js';
     },
     RateLimitService,
   ],
-  exports: [RateLimitService, PolicyRegistry, RateLimitStore, RateLimitGuard],
+  exports: [RateLimitService, PolicyRegistry, RateLimitStore, RateLimitGuard, ViolationStream, ViolationRecorder],
 })
 export class RateLimitModule extends RateLimitConfigurableModule implements OnModuleDestroy {
-  constructor(@Inject(RateLimiter) private readonly limiter: RateLimiter) {
+  constructor(
+    @Inject(RateLimiter) private readonly limiter: RateLimiter,
+    @Inject(ViolationRecorder) private readonly recorder: ViolationRecorder,
+  ) {
     super();
   }
 
-  onModuleDestroy(): void {
+  /** Writes buffered violations while the connection is still open (it closes on application shutdown). */
+  async onModuleDestroy(): Promise<void> {
+    await this.recorder.close();
     this.limiter.close();
   }
 }

@@ -4,6 +4,7 @@ import type { HttpExchange } from '../http/http-facade.js';
 import { DEFAULT_POLICY, type PolicyDefinition, PolicyRegistry, type TierDefinition, buildPolicy } from './policy.js';
 import type { HeaderOptions } from './rate-limit-headers.js';
 import type { RateLimitAlgorithmName } from './rate-limit.types.js';
+import type { ResolvedViolationOptions, ViolationOptions } from './violations/violation.js';
 
 /** What Redis failure means for requests: `open` counts in memory per instance, `closed` answers 503. */
 export type FailMode = 'open' | 'closed';
@@ -54,6 +55,12 @@ export interface RateLimitModuleOptions {
   plan?: Resolvable<string | undefined>;
   /** Shadow policies applied to every limited route (counted and reported, never rejecting). */
   shadowPolicies?: string[];
+  /**
+   * Rejected requests: the capped Redis stream read by `GET /system/rate-limit/violations`,
+   * and the aggregated log lines. Default: stream on (cap 10 000, flushed every second,
+   * no sampling), at most 5 lines plus one summary per 10 s.
+   */
+  violations?: ViolationOptions;
 }
 
 export const DEFAULT_TIERS: Readonly<Record<string, TierDefinition>> = {
@@ -77,8 +84,39 @@ export function buildRegistry(options: RateLimitModuleOptions): PolicyRegistry {
       throw new Error(messages.invalidOption('shadowPolicies', name, 'policies defined with shadow: true'));
     }
   }
+  resolveViolationOptions(options.violations);
   if (options.failMode !== undefined && options.failMode !== 'open' && options.failMode !== 'closed') {
     throw new Error(messages.invalidOption('failMode', options.failMode, 'open or closed'));
   }
   return registry;
+}
+
+/** Applies the defaults to `violations` and validates it (throws naming the bad option). */
+export function resolveViolationOptions(options: ViolationOptions = {}): ResolvedViolationOptions {
+  const resolved: ResolvedViolationOptions = {
+    stream: options.stream ?? true,
+    maxLength: options.maxLength ?? 10_000,
+    flushIntervalMs: options.flushIntervalMs ?? 1000,
+    maxBuffered: options.maxBuffered ?? 10_000,
+    sampleRate: options.sampleRate ?? 1,
+    log:
+      options.log === false ? false : { lines: options.log?.lines ?? 5, intervalMs: options.log?.intervalMs ?? 10_000 },
+  };
+  const positive: [string, number][] = [
+    ['violations.maxLength', resolved.maxLength],
+    ['violations.flushIntervalMs', resolved.flushIntervalMs],
+    ['violations.maxBuffered', resolved.maxBuffered],
+  ];
+  if (resolved.log) positive.push(['violations.log.intervalMs', resolved.log.intervalMs]);
+  for (const [name, value] of positive) {
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(messages.invalidOption(name, value, 'a positive integer'));
+  }
+  if (resolved.log && (!Number.isInteger(resolved.log.lines) || resolved.log.lines < 0)) {
+    throw new Error(messages.invalidOption('violations.log.lines', resolved.log.lines, 'an integer >= 0'));
+  }
+  if (!(resolved.sampleRate > 0 && resolved.sampleRate <= 1)) {
+    throw new Error(messages.invalidOption('violations.sampleRate', resolved.sampleRate, 'a number in (0, 1]'));
+  }
+  return resolved;
 }

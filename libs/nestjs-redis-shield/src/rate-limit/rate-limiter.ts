@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
+import type { LimiterStatusSource } from '../events/shield-status.js';
 import { requestDeadline } from '../redis/deadline.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
 import { RedisCommandError, RedisUnavailableError } from '../redis/redis.errors.js';
@@ -22,15 +23,32 @@ export interface LimiterDecision {
  * in-memory store with the same policies, `closed` answers 503. Distributed counting
  * resumes by itself once the connection's breaker closes.
  */
-export class RateLimiter {
+export class RateLimiter implements LimiterStatusSource {
   private readonly logger = new Logger('RateLimit');
   private lastErrorLogAt = 0;
+  private unregister: () => void = () => undefined;
 
   constructor(
     private readonly fallback: MemoryRateLimitStore,
-    private readonly failMode: FailMode,
+    readonly failMode: FailMode,
     private readonly primary?: { store: RateLimitStore; connection: RedisConnection },
   ) {}
+
+  /** The connection the counters live on (`memory` without one). */
+  get connection(): string {
+    return this.primary?.connection.name ?? 'memory';
+  }
+
+  /** Whether requests are decided in memory now: `open` mode with the connection down. */
+  get fallbackActive(): boolean {
+    return this.failMode === 'open' && this.primary?.connection.state === 'down';
+  }
+
+  /** Reports this limiter to the status registry (metrics, health) until {@link close}. */
+  register(status: { addLimiter(limiter: LimiterStatusSource): () => void }): this {
+    this.unregister = status.addLimiter(this);
+    return this;
+  }
 
   async consume(
     request: IncomingMessage,
@@ -59,6 +77,7 @@ export class RateLimiter {
   }
 
   close(): void {
+    this.unregister();
     this.fallback.close();
   }
 }

@@ -69,6 +69,14 @@ export class KeyBuilder {
   }
 
   /**
+   * The capped stream of rate-limit violations: `rate_limit:violations`. One key, so any
+   * script on it is Cluster-safe; ids inside it are HMACs.
+   */
+  violations(): string {
+    return `${this.prefix}${KEY_AREAS.rateLimit}violations`;
+  }
+
+  /**
    * The key of one response-cache entry: `cache:response:<digest>`. No hash tag, so
    * entries spread over a Cluster. The digest is the interceptor's opaque hash; anything
    * but 16–128 base64url characters is refused, so no path or id can end up in a key.

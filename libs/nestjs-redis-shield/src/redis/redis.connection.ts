@@ -1,6 +1,7 @@
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Cluster, ReplyError } from 'ioredis';
-import type { RedisConnectionState, ShieldEvents } from '../events/shield-events.js';
+import type { RedisCommandOutcome, RedisConnectionState, ShieldEvents } from '../events/shield-events.js';
+import type { ShieldStatus } from '../events/shield-status.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
 import type { Deadline } from './deadline.js';
@@ -17,6 +18,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Whether a timeout or connection error counts towards opening the breaker. Default true. */
   tripsBreaker?: boolean;
+  /** The label of the call in the latency metric; scripts pass their name. Default `other`. */
+  command?: string;
 }
 
 /** A registered Lua script: `KEYS` and `ARGV` in, the script's reply out. */
@@ -45,6 +48,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly ownsClient: boolean;
   private readonly scripts = new Map<string, string>();
   private readonly detach: () => void;
+  private readonly unregister: () => void;
   private probeTimer: NodeJS.Timeout | undefined;
   private clientReady: boolean;
   private currentState: RedisConnectionState;
@@ -56,6 +60,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     readonly name: string,
     private readonly options: ResolvedRedisOptions,
     private readonly events: ShieldEvents,
+    status?: ShieldStatus,
   ) {
     this.logger = new Logger(`Redis:${name}`);
     this.keys = new KeyBuilder({ prefix: options.keyPrefix, hashSecret: options.hashSecret });
@@ -71,11 +76,17 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     this.everReady = this.clientReady;
     this.currentState = this.clientReady ? 'ready' : 'down';
     this.detach = this.watchClient();
+    this.unregister = status?.addConnection(this) ?? (() => undefined);
   }
 
   /** `ready` when connected with the breaker closed; `down` otherwise. */
   get state(): RedisConnectionState {
     return this.currentState;
+  }
+
+  /** Whether the circuit breaker is open: calls fail at once, a probe PINGs per interval. */
+  get circuitOpen(): boolean {
+    return !this.breaker.allowsCalls;
   }
 
   /**
@@ -89,12 +100,14 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     if (budgetMs < 1) throw new RedisUnavailableError('timeout', this.name);
     const startedAt = performance.now();
     let timer: NodeJS.Timeout | undefined;
+    let outcome: RedisCommandOutcome = 'ok';
     try {
       const result = await Promise.race([
         operation(this.client),
         new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(resolve, budgetMs, TIMED_OUT))),
       ]);
       if (result === TIMED_OUT) {
+        outcome = 'timeout';
         // Only a call that had a fair share of the deadline is evidence against Redis: the
         // tail of a budget another call of the same request used up proves nothing.
         if (budgetMs >= this.commandTimeoutMs / 2) this.failed(startedAt, options);
@@ -105,12 +118,22 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       if (error instanceof RedisUnavailableError) throw error;
       if (error instanceof ReplyError && !UNAVAILABLE_REPLIES.test((error as Error).message)) {
+        outcome = 'error';
         throw new RedisCommandError(this.name, { cause: error });
       }
+      outcome = 'unavailable';
       this.failed(startedAt, options);
       throw new RedisUnavailableError('connection', this.name, { cause: error });
     } finally {
       clearTimeout(timer);
+      if (this.events.has('redis.command')) {
+        this.events.emit('redis.command', {
+          connection: this.name,
+          command: options.command ?? 'other',
+          durationMs: performance.now() - startedAt,
+          outcome,
+        });
+      }
     }
   }
 
@@ -132,14 +155,14 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       this.run(
         (client) =>
           (client as unknown as Record<string, ScriptMethod>)[method](keys.length, ...keys, ...args) as Promise<T>,
-        options,
+        { command: name, ...options },
       );
   }
 
   /** Round-trip time of a PING, in ms. */
   async ping(options?: RunOptions): Promise<number> {
     const started = performance.now();
-    await this.run((client) => client.ping(), options);
+    await this.run((client) => client.ping(), { command: 'ping', ...options });
     return performance.now() - started;
   }
 
@@ -152,7 +175,10 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     for (const node of nodes) {
       let cursor = '0';
       do {
-        const [next, keys] = await this.run(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', count), { timeoutMs });
+        const [next, keys] = await this.run(() => node.scan(cursor, 'MATCH', pattern, 'COUNT', count), {
+          timeoutMs,
+          command: 'scan',
+        });
         cursor = next;
         yield* keys;
       } while (cursor !== '0');
@@ -180,6 +206,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     if (this.closed) return;
     this.closed = true;
     this.stopProbing();
+    this.unregister();
     const ended = () => this.client.status === 'end';
     if (!this.ownsClient || ended()) return this.detach();
     const closedSocket = new Promise<void>((resolve) => this.client.once('end', resolve));

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { ShieldCoreModule } from '../events/shield-core.module.js';
 import { ShieldEvents } from '../events/shield-events.js';
+import { ShieldStatus } from '../events/shield-status.js';
 import { RedisConnection } from './redis.connection.js';
 import {
   REDIS_ASYNC_OPTIONS_TYPE,
@@ -42,9 +43,9 @@ function withConnection(module: DynamicModule, name = DEFAULT_REDIS_CONNECTION):
   const providers: Provider[] = [
     {
       provide: connectionToken,
-      useFactory: (options: RedisModuleOptions, events: ShieldEvents) =>
-        new RedisConnection(name, resolveRedisOptions(options), events),
-      inject: [REDIS_MODULE_OPTIONS, ShieldEvents],
+      useFactory: (options: RedisModuleOptions, events: ShieldEvents, status: ShieldStatus) =>
+        new RedisConnection(name, resolveRedisOptions(options), events, status),
+      inject: [REDIS_MODULE_OPTIONS, ShieldEvents, ShieldStatus],
     },
     {
       provide: serviceToken,

@@ -1,5 +1,37 @@
-import { ApiProperty } from '@nestjs/swagger';
-import { IsNotEmpty, IsString, MaxLength } from 'class-validator';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+  registerDecorator,
+  type ValidationOptions,
+} from 'class-validator';
+
+/** Unix milliseconds (digits only), or an ISO-8601 date or date-time. */
+const UNIX_MS = /^\d{1,15}$/;
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** A point in time given as Unix ms or ISO-8601, as ms since the epoch; NaN when it is neither. */
+export function parseSince(value: string): number {
+  if (UNIX_MS.test(value)) return Number(value);
+  return ISO_8601.test(value) ? Date.parse(value) : Number.NaN;
+}
+
+function IsUnixMsOrIso(options?: ValidationOptions): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isUnixMsOrIso',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      options: { message: `${String(propertyName)} must be Unix milliseconds or an ISO-8601 time`, ...options },
+      validator: { validate: (value: unknown) => typeof value === 'string' && Number.isFinite(parseSince(value)) },
+    });
+}
 
 /** `DELETE /cache/endpoint?endpoint_pattern=`: a route-template pattern. */
 export class EndpointPatternQuery {
@@ -17,4 +49,23 @@ export class PathPatternQuery {
   @IsNotEmpty()
   @MaxLength(256)
   pattern: string;
+}
+
+/** `GET /rate-limit/violations?since=&limit=`. */
+export class ViolationsQuery {
+  @ApiPropertyOptional({
+    description: 'Only violations at or after this time: Unix milliseconds or ISO-8601',
+    example: '2026-11-27T12:00:00Z',
+  })
+  @IsOptional()
+  @IsUnixMsOrIso()
+  since?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100, description: 'Most violations returned' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  limit?: number;
 }

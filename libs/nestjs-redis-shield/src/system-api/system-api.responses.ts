@@ -73,3 +73,20 @@ export class RateLimitStatusResponse {
   @ApiProperty({ format: 'date-time' })
   generated_at: string;
 }
+
+/** One entry of `GET /system/rate-limit/violations`. */
+export class ViolationEntry {
+  @ApiProperty({ format: 'date-time', description: 'When the request was rejected' }) at: string;
+  @ApiProperty({ description: 'The same time in Unix milliseconds' }) timestamp: number;
+  @ApiProperty({ example: 'ip:Qm9vWmhmUk1mN0ZkR2xw', description: 'Client kind and its HMAC (never the raw id)' })
+  client: string;
+  @ApiProperty({ example: 'default' }) policy: string;
+  @ApiProperty({ example: 'burst' }) tier: string;
+  @ApiProperty({ example: '/api/v1/models/:id', description: 'Route template' }) route: string;
+}
+
+/** `GET /system/rate-limit/violations`: newest first. */
+export class ViolationsResponse {
+  @ApiProperty({ type: [ViolationEntry] }) violations: ViolationEntry[];
+  @ApiProperty({ format: 'date-time' }) generated_at: string;
+}

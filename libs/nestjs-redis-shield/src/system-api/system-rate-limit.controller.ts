@@ -1,4 +1,14 @@
-import { Controller, Delete, Get, Param, UseGuards, UsePipes, type ExecutionContext } from '@nestjs/common';
+import {
+  Controller,
+  Delete,
+  Get,
+  Optional,
+  Param,
+  Query,
+  UseGuards,
+  UsePipes,
+  type ExecutionContext,
+} from '@nestjs/common';
 import { createParamDecorator } from '@nestjs/common';
 import { isIP } from 'node:net';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
@@ -8,15 +18,17 @@ import { SkipRateLimit } from '../rate-limit/rate-limit.decorator.js';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { waitSeconds } from '../rate-limit/rate-limit-headers.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
+import { ViolationStream } from '../rate-limit/violations/violation-stream.js';
 import { SystemAdminGuard } from './admin.guard.js';
 import { ApiAdminOperation, ApiBadParameter } from './api-docs.decorators.js';
 import { checkUserId, systemValidation } from './system-cache.controller.js';
-import { RateLimitStatusResponse, ResetResponse } from './system-api.responses.js';
+import { parseSince, ViolationsQuery } from './system-api.dto.js';
+import { RateLimitStatusResponse, ResetResponse, ViolationsResponse } from './system-api.responses.js';
 
 /** The execution context itself, so the status endpoint can ask the guard who is calling. */
 const Context = createParamDecorator((_data: unknown, context: ExecutionContext) => context);
 
-/** Rate-limit status for any caller and client reset for admins (SPEC §7); never cached. */
+/** Rate-limit status for any caller; client reset and recent violations for admins (SPEC §7); never cached. */
 @Controller('system/rate-limit')
 @ApiTags('system')
 @NoCache()
@@ -25,6 +37,8 @@ export class SystemRateLimitController {
   constructor(
     private readonly limits: RateLimitService,
     private readonly guard: RateLimitGuard,
+    /** Absent with `RateLimitTestingModule` (no Redis): the list is then empty. */
+    @Optional() private readonly violations?: ViolationStream,
   ) {}
 
   /** The caller's own tiers; consumes nothing, 200 even when over the limit. */
@@ -64,5 +78,32 @@ export class SystemRateLimitController {
     const id = isIP(client) ? ipClientId(client) : userClientId(checkUserId(client));
     await this.limits.reset(id);
     return { reset: true };
+  }
+
+  /** Recent violations from the capped stream, newest first. */
+  @Get('violations')
+  @UseGuards(SystemAdminGuard)
+  @ApiAdminOperation()
+  @ApiOperation({ summary: 'Recent rate-limit violations (all instances), newest first' })
+  @ApiOkResponse({ type: ViolationsResponse })
+  @ApiBadParameter()
+  async recent(@Query() query: ViolationsQuery) {
+    const found = this.violations
+      ? await this.violations.recent({
+          sinceMs: query.since === undefined ? 0 : parseSince(query.since),
+          limit: query.limit ?? 100,
+        })
+      : [];
+    return {
+      violations: found.map((violation) => ({
+        at: new Date(violation.atMs).toISOString(),
+        timestamp: violation.atMs,
+        client: violation.client,
+        policy: violation.policy,
+        tier: violation.tier,
+        route: violation.route,
+      })),
+      generated_at: new Date().toISOString(),
+    };
   }
 }

@@ -124,12 +124,16 @@ export class ResponseCacheStore {
 
   /** The stored bytes of an entry, or null: exactly one GET. */
   read(digest: string, options?: RunOptions): Promise<Buffer | null> {
-    return this.connection.run((client) => client.getBuffer(this.keys.cacheEntry(digest)), options);
+    return this.connection.run((client) => client.getBuffer(this.keys.cacheEntry(digest)), {
+      command: 'cache_read',
+      ...options,
+    });
   }
 
   /** The current invalidation generation (`'0'` before the first invalidation); pass it to {@link write}. */
   async generation(options?: RunOptions): Promise<string> {
-    return (await this.connection.run((client) => client.get(this.keys.cacheMeta('gen')), options)) ?? '0';
+    const run = { command: 'cache_generation', ...options };
+    return (await this.connection.run((client) => client.get(this.keys.cacheMeta('gen')), run)) ?? '0';
   }
 
   /** Live entries of a route (its query variants, all users), pruning expired members: one script call. */
@@ -162,7 +166,7 @@ export class ResponseCacheStore {
       await Promise.all([
         this.register('routes', this.keys.cacheHash('route', ref.route.id), route, now, lifetime, run),
         this.register('paths', this.keys.cacheHash('path', ref.path), ref.path, now, lifetime, run),
-        this.connection.run((client) => client.set(entry, value, 'PX', ttlMs), run),
+        this.connection.run((client) => client.set(entry, value, 'PX', ttlMs), { ...run, command: 'cache_write' }),
       ]);
       if ((await this.generation(run)) === generation) return true;
     } catch (error) {

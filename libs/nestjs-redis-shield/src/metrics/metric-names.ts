@@ -1,0 +1,28 @@
+/** The prefix of every metric name unless `ShieldMetricsModule.forRoot({ prefix })` says otherwise. */
+export const DEFAULT_METRIC_PREFIX = 'shield_';
+
+/**
+ * Every metric the library exports, by role, without the prefix. Label sets are fixed
+ * and bounded: route templates (never concrete paths), policy and tier names, connection
+ * names. No client, user or IP ever becomes a label.
+ */
+export const METRIC_NAMES = {
+  /** Counter `{route, outcome="allowed"|"rejected", fallback="true"|"false"}`: requests the guard decided. */
+  rateLimitRequests: 'ratelimit_requests_total',
+  /** Counter `{policy, tier, outcome="allowed"|"rejected", shadow="true"|"false"}`: each tier's verdict per request. */
+  rateLimitTierDecisions: 'ratelimit_tier_decisions_total',
+  /** Gauge `{connection}`: 1 while the in-memory fallback decides (`open` mode, Redis down). */
+  rateLimitFallbackActive: 'ratelimit_fallback_active',
+  /** Counter: violations not written to the stream because the buffer was full. */
+  violationsDropped: 'ratelimit_violations_dropped_total',
+  /** Counter `{route, status="HIT"|"MISS"|"BYPASS"}`: cacheable requests by final status. */
+  cacheLookups: 'cache_lookups_total',
+  /** Histogram `{route}`: bytes of stored cache entries (after compression). */
+  cacheEntryBytes: 'cache_entry_bytes',
+  /** Histogram `{connection, command, outcome="ok"|"error"|"timeout"|"unavailable"}`: Redis call latency, seconds. */
+  redisCommandDuration: 'redis_command_duration_seconds',
+  /** Gauge `{connection}`: 1 when connected with the circuit closed, else 0. */
+  redisUp: 'redis_up',
+  /** Gauge `{connection}`: 1 while the circuit breaker is open. */
+  redisCircuitOpen: 'redis_circuit_open',
+} as const;

@@ -1,0 +1,28 @@
+import { Controller, Get, StreamableFile, type Type } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { NoCache } from '../cache/cache.decorators.js';
+import { SkipRateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { ShieldMetrics } from './shield-metrics.js';
+
+/**
+ * The controller serving the Prometheus exposition at `path` (under the app's global
+ * prefix unless excluded from it). Never rate-limited (scrapers come from one address)
+ * and never cached (every scrape must read live values).
+ */
+export function metricsController(path: string): Type<unknown> {
+  @Controller(path)
+  @ApiExcludeController()
+  @SkipRateLimit()
+  @NoCache()
+  class ShieldMetricsController {
+    constructor(readonly metrics: ShieldMetrics) {}
+
+    @Get()
+    async scrape(): Promise<StreamableFile> {
+      const text = Buffer.from(await this.metrics.metrics());
+      // A StreamableFile sets Content-Type and Content-Length the same way on Express and Fastify.
+      return new StreamableFile(text, { type: this.metrics.contentType, length: text.length });
+    }
+  }
+  return ShieldMetricsController;
+}

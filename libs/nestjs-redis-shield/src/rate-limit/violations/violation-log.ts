@@ -1,0 +1,60 @@
+import { Logger } from '@nestjs/common';
+import type { Violation } from './violation.js';
+
+/**
+ * Logs violations without flooding: per interval, the first `lines` one by one, then a
+ * single summary line with how many more there were and how many the stream buffer
+ * dropped. At most `lines + 1` lines per interval per instance, whatever the traffic.
+ * Only HMAC'd client ids and route templates appear.
+ */
+export class ViolationLog {
+  private readonly logger = new Logger('RateLimit');
+  private readonly timer: NodeJS.Timeout;
+  private logged = 0;
+  private suppressed = 0;
+  private dropped = 0;
+
+  constructor(
+    private readonly lines: number,
+    private readonly intervalMs: number,
+  ) {
+    this.timer = setInterval(() => this.summarize(), intervalMs);
+    this.timer.unref();
+  }
+
+  violation(violation: Violation, retryAfterMs: number): void {
+    if (this.logged >= this.lines) {
+      this.suppressed += 1;
+      return;
+    }
+    this.logged += 1;
+    this.logger.log(
+      `rate limit exceeded: client=${violation.client} policy=${violation.policy} tier=${violation.tier} ` +
+        `route=${violation.route} retry_after_ms=${retryAfterMs}`,
+    );
+  }
+
+  /** Counts violations the stream buffer had no room for (reported in the summary line). */
+  droppedFromStream(count: number): void {
+    this.dropped += count;
+  }
+
+  /** Ends the interval: one summary line if anything was left unsaid. */
+  summarize(): void {
+    if (this.suppressed > 0 || this.dropped > 0) {
+      const seconds = Math.round(this.intervalMs / 1000);
+      const parts = [];
+      if (this.suppressed > 0) parts.push(`${this.suppressed} more rate-limit violations not logged one by one`);
+      if (this.dropped > 0) parts.push(`${this.dropped} violations dropped (stream buffer full)`);
+      this.logger.warn(`${parts.join('; ')} in the last ${seconds} s`);
+    }
+    this.logged = 0;
+    this.suppressed = 0;
+    this.dropped = 0;
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.summarize();
+  }
+}

@@ -1,0 +1,121 @@
+import { Logger } from '@nestjs/common';
+import type { RateLimitDecisionEvent, ShieldEvents } from '../../events/shield-events.js';
+import type { KeyBuilder } from '../../redis/key-builder.js';
+import type { ResolvedViolationOptions, Violation } from './violation.js';
+import { ViolationLog } from './violation-log.js';
+import { APPEND_BATCH, type ViolationStream } from './violation-stream.js';
+
+/** How long shutdown waits for the last flush, in ms. */
+const SHUTDOWN_FLUSH_MS = 2000;
+
+/**
+ * Turns rejected decisions into violations: buffers them in process and appends them to
+ * the stream in batches (every `flushIntervalMs`, sooner when a batch is full), and logs
+ * them through {@link ViolationLog}. Nothing here runs a Redis call per request. The
+ * buffer is bounded: beyond `maxBuffered` violations are dropped and counted. Flushed
+ * on shutdown.
+ */
+export class ViolationRecorder {
+  private readonly logger = new Logger('RateLimit');
+  private buffer: Violation[] = [];
+  private readonly log: ViolationLog | undefined;
+  private readonly timer: NodeJS.Timeout | undefined;
+  private readonly unsubscribe: () => void;
+  private flushing: Promise<void> | undefined;
+  private lastErrorAt = 0;
+
+  constructor(
+    private readonly options: ResolvedViolationOptions,
+    private readonly keys: KeyBuilder,
+    private readonly events: ShieldEvents,
+    private readonly stream: ViolationStream | undefined,
+  ) {
+    if (options.log) this.log = new ViolationLog(options.log.lines, options.log.intervalMs);
+    if (stream && options.stream) {
+      this.timer = setInterval(() => void this.flush(), options.flushIntervalMs);
+      this.timer.unref();
+    }
+    this.unsubscribe = events.on('ratelimit.decision', (event) => this.decided(event));
+  }
+
+  /** Violations waiting for the next flush. */
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  private decided({ clientId, route, result }: RateLimitDecisionEvent): void {
+    if (result.allowed) return;
+    const kind = clientId.slice(0, Math.max(0, clientId.indexOf(':')));
+    const violation: Violation = {
+      client: `${kind || 'client'}:${this.keys.hashId(clientId)}`,
+      policy: result.policy,
+      tier: result.tier,
+      route: route ?? 'unknown',
+      atMs: result.nowMs,
+    };
+    this.log?.violation(violation, result.retryAfterMs);
+    if (!this.timer) return;
+    if (this.options.sampleRate < 1 && Math.random() >= this.options.sampleRate) return;
+    if (this.buffer.length >= this.options.maxBuffered) {
+      this.dropped(1);
+      return;
+    }
+    this.buffer.push(violation);
+    // A full batch goes out now rather than waiting for the timer.
+    if (this.buffer.length >= APPEND_BATCH && !this.flushing) setImmediate(() => void this.flush());
+  }
+
+  /** Appends everything buffered so far, in batches; resolves when done. Failures keep the batch for the next try. */
+  async flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (!this.stream || this.buffer.length === 0) return;
+    const stream = this.stream;
+    this.flushing = (async () => {
+      while (this.buffer.length > 0) {
+        const batch = this.buffer.splice(0, APPEND_BATCH);
+        try {
+          await stream.append(batch);
+        } catch (error) {
+          this.requeue(batch);
+          if (Date.now() - this.lastErrorAt > 10_000) {
+            this.lastErrorAt = Date.now();
+            this.logger.warn(`violations not written to the stream yet: ${(error as Error).message}`);
+          }
+          return;
+        }
+      }
+    })().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  /** Stops the timer and writes what is left (bounded wait). */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.unsubscribe();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      (async () => {
+        await this.flushing;
+        await this.flush();
+      })(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_FLUSH_MS))),
+    ]);
+    clearTimeout(timer);
+    this.log?.close();
+  }
+
+  /** Puts a failed batch back in front, dropping what no longer fits. */
+  private requeue(batch: Violation[]): void {
+    this.buffer = batch.concat(this.buffer);
+    const excess = this.buffer.length - this.options.maxBuffered;
+    if (excess > 0) {
+      this.buffer.splice(this.options.maxBuffered);
+      this.dropped(excess);
+    }
+  }
+
+  private dropped(count: number): void {
+    this.log?.droppedFromStream(count);
+    this.events.emit('ratelimit.violations.dropped', { count });
+  }
+}

@@ -1,0 +1,19 @@
+/** Appends a batch of violations to the capped stream; see the header of the script. */
+export const VIOLATIONS_APPEND_LUA = `
+-- Appends one batch of rate-limit violations to the stream and keeps it within its cap.
+-- KEYS[1]  the violation stream
+-- ARGV[1]  the cap (most entries kept)
+-- ARGV[2…] five values per violation: client (kind:hmac), policy, tier, route, time in ms
+-- Reply: the number of entries appended.
+-- Each XADD trims approximately (whole macro nodes, cheap); one exact XTRIM at the end
+-- removes the few entries over the cap, so the stream never holds more than the cap.
+local cap = ARGV[1]
+local appended = 0
+for i = 2, #ARGV, 5 do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', cap, '*',
+    'c', ARGV[i], 'p', ARGV[i + 1], 't', ARGV[i + 2], 'r', ARGV[i + 3], 'ts', ARGV[i + 4])
+  appended = appended + 1
+end
+redis.call('XTRIM', KEYS[1], 'MAXLEN', cap)
+return appended
+`;
