@@ -32,15 +32,17 @@ const shared = {
 };
 
 /**
- * Three tiers, told apart by file suffix: `*.spec.ts` unit (pure logic, fakes allowed),
+ * Four tiers, told apart by file suffix: `*.spec.ts` unit (pure logic, fakes allowed),
  * `*.int-spec.ts` integration (real redis-server processes), `*.e2e-spec.ts` end to end
- * (the demo app over HTTP, child processes, packaging). `test/jest-projects.spec.ts`
- * fails if a test-like file matches no tier.
+ * (the demo app over HTTP, child processes, packaging), `*.fault-spec.ts` fault injection
+ * (Redis killed, stalled, failed over, out of memory; each file shares one topology across
+ * its tests). `test/repo-consistency.spec.ts` fails if a test-like file matches no tier.
  */
 export const projects = [
   { ...shared, displayName: 'unit', testRegex: '\\.spec\\.ts$' },
   { ...shared, displayName: 'integration', testRegex: '\\.int-spec\\.ts$' },
   { ...shared, displayName: 'e2e', testRegex: '\\.e2e-spec\\.ts$' },
+  { ...shared, displayName: 'fault', testRegex: '\\.fault-spec\\.ts$' },
 ];
 
 export default {

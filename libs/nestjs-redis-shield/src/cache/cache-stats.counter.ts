@@ -1,4 +1,6 @@
-import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { RedisConnection } from '../redis/redis.connection.js';
+import { CACHE_CONNECTION } from './cache.tokens.js';
 import { ResponseCacheStore } from './store/response-cache.store.js';
 
 /** How often counts are flushed to Redis, in ms. */
@@ -10,16 +12,21 @@ export const STATS_FLUSH_INTERVAL_MS = 1000;
  * Counts that cannot be flushed (Redis down) are kept for the next try.
  */
 @Injectable()
-export class CacheStatsCounter implements OnApplicationShutdown {
+export class CacheStatsCounter {
   private readonly logger = new Logger('ResponseCache');
   private hits = 0;
   private misses = 0;
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
 
-  constructor(private readonly store: ResponseCacheStore) {
+  constructor(
+    private readonly store: ResponseCacheStore,
+    @Inject(CACHE_CONNECTION) connection: RedisConnection,
+  ) {
     this.timer = setInterval(() => void this.flush(), STATS_FLUSH_INTERVAL_MS);
     this.timer.unref();
+    // The last counts reach Redis before the connection closes on shutdown.
+    connection.beforeClose(() => this.close());
   }
 
   hit(): void {
@@ -46,7 +53,7 @@ export class CacheStatsCounter implements OnApplicationShutdown {
     this.flushing = undefined;
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  private async close(): Promise<void> {
     clearInterval(this.timer);
     await this.flush().catch((error: unknown) => this.logger.warn(`stats not flushed: ${String(error)}`));
   }

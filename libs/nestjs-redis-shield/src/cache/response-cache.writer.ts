@@ -1,7 +1,8 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ShieldEvents } from '../events/shield-events.js';
+import type { RedisConnection } from '../redis/redis.connection.js';
 import type { ResolvedCacheOptions } from './cache.options.js';
-import { CACHE_OPTIONS } from './cache.tokens.js';
+import { CACHE_CONNECTION, CACHE_OPTIONS } from './cache.tokens.js';
 import { type CachedResponse, encodeEntry } from './entry-codec.js';
 import { type CacheEntryRef, ResponseCacheStore } from './store/response-cache.store.js';
 
@@ -11,7 +12,7 @@ import { type CacheEntryRef, ResponseCacheStore } from './store/response-cache.s
  * the circuit breaker.
  */
 @Injectable()
-export class ResponseCacheWriter implements OnApplicationShutdown {
+export class ResponseCacheWriter {
   private readonly logger = new Logger('ResponseCache');
   private readonly pending = new Set<Promise<unknown>>();
   private lastErrorAt = 0;
@@ -20,7 +21,11 @@ export class ResponseCacheWriter implements OnApplicationShutdown {
     @Inject(CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
     private readonly store: ResponseCacheStore,
     private readonly events: ShieldEvents,
-  ) {}
+    @Inject(CACHE_CONNECTION) connection: RedisConnection,
+  ) {
+    // Writes in flight finish before the connection closes on shutdown.
+    connection.beforeClose(() => this.flush());
+  }
 
   write(ref: CacheEntryRef, response: CachedResponse, ttlMs: number, generation: string): void {
     const job = encodeEntry(response, this.options.compressAboveBytes)
@@ -41,10 +46,5 @@ export class ResponseCacheWriter implements OnApplicationShutdown {
   /** Resolves when every write started so far has finished (tests, shutdown). */
   async flush(): Promise<void> {
     await Promise.all([...this.pending]);
-  }
-
-  /** Lets writes in flight finish before the connection closes. */
-  async onApplicationShutdown(): Promise<void> {
-    await this.flush();
   }
 }

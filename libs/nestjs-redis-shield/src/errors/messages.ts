@@ -7,6 +7,9 @@ export const messages = {
     `nestjs-redis-shield: invalid option ${option}=${formatValue(value)}: expected ${expected}`,
   conflictingOptions: (first: string, second: string) =>
     `nestjs-redis-shield: options ${first} and ${second} cannot be used together`,
+  unknownConnection: (user: string, name: string, known: string[]) =>
+    `nestjs-redis-shield: ${user}: unknown Redis connection '${name}' ` +
+    `(registered: ${known.map((k) => `'${k}'`).join(', ') || 'none; is RedisModule.forRoot imported?'})`,
   unknownPolicy: (name: string, known: string[]) =>
     `nestjs-redis-shield: unknown rate-limit policy '${name}' (configured: ${known.join(', ') || 'none'})`,
 };

@@ -91,7 +91,17 @@ function storeProviders(connectionName: string): Provider[] {
         connection: RedisConnection,
         events: ShieldEvents,
         stream: ViolationStream,
-      ) => new ViolationRecorder(resolveViolationOptions(options.violations), connection.keys, events, stream),
+      ) => {
+        const recorder = new ViolationRecorder(
+          resolveViolationOptions(options.violations),
+          connection.keys,
+          events,
+          stream,
+        );
+        // Violations of requests still in flight at shutdown are written before the connection closes.
+        connection.beforeClose(() => recorder.close());
+        return recorder;
+      },
       inject: [RATE_LIMIT_MODULE_OPTIONS, connectionToken, ShieldEvents, ViolationStream],
     },
   ];

@@ -1,4 +1,4 @@
-import { Inject, Module, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { PolicyRegistry } from './policy.js';
 import { RateLimitConfigurableModule } from './rate-limit.module-definition.js';
 import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.tokens.js';
@@ -29,17 +29,13 @@ import { ViolationStream } from './violations/violation-stream.js';
   ],
   exports: [RateLimitService, PolicyRegistry, RateLimitStore, RateLimitGuard, ViolationStream, ViolationRecorder],
 })
-export class RateLimitModule extends RateLimitConfigurableModule implements OnModuleDestroy {
-  constructor(
-    @Inject(RateLimiter) private readonly limiter: RateLimiter,
-    @Inject(ViolationRecorder) private readonly recorder: ViolationRecorder,
-  ) {
+export class RateLimitModule extends RateLimitConfigurableModule implements OnApplicationShutdown {
+  constructor(@Inject(RateLimiter) private readonly limiter: RateLimiter) {
     super();
   }
 
-  /** Writes buffered violations while the connection is still open (it closes on application shutdown). */
-  async onModuleDestroy(): Promise<void> {
-    await this.recorder.close();
+  /** After the HTTP server closed: in-flight requests may still have needed the fallback. */
+  onApplicationShutdown(): void {
     this.limiter.close();
   }
 }

@@ -31,6 +31,8 @@ type ScriptMethod = (...keysAndArgs: (string | number)[]) => Promise<unknown>;
 const UNAVAILABLE_REPLIES = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)\b/;
 
 const TIMED_OUT = Symbol('timed out');
+/** How long shutdown waits for buffers to reach Redis before closing the connection, in ms. */
+const DRAIN_TIMEOUT_MS = 2000;
 
 /**
  * One Redis connection: the ioredis client, its circuit breaker, its key builder and
@@ -47,6 +49,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly breaker: CircuitBreaker;
   private readonly ownsClient: boolean;
   private readonly scripts = new Map<string, string>();
+  private readonly drains = new Set<() => Promise<void>>();
   private readonly detach: () => void;
   private readonly unregister: () => void;
   private probeTimer: NodeJS.Timeout | undefined;
@@ -202,8 +205,20 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     for (const event of events) this.client.off(event, done);
   }
 
+  /**
+   * Registers work that must reach Redis before this connection closes on shutdown
+   * (buffers to flush). Drains run after the HTTP server stopped and in-flight requests
+   * finished (Nest closes the server before `onApplicationShutdown`), all together, for
+   * at most 2 s. Returns the function that unregisters it.
+   */
+  beforeClose(drain: () => Promise<void>): () => void {
+    this.drains.add(drain);
+    return () => this.drains.delete(drain);
+  }
+
   async onApplicationShutdown(): Promise<void> {
     if (this.closed) return;
+    await this.drain();
     this.closed = true;
     this.stopProbing();
     this.unregister();
@@ -222,6 +237,17 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     ]);
     if (!ended()) this.client.disconnect();
     this.detach();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.drains.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const jobs = [...this.drains].map((drain) => drain().catch((error: unknown) => this.logger.warn(String(error))));
+    await Promise.race([
+      Promise.all(jobs),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   private failed(startedAt: number, options: RunOptions): void {

@@ -83,14 +83,14 @@ describe('RedisHealthIndicator', () => {
 
   it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])('refuses timeoutMs=%p', async (timeoutMs) => {
     await expect(indicatorWith([fakeConnection().connection]).isHealthy('redis', { timeoutMs })).rejects.toThrow(
-      /invalid timeoutMs/,
+      /invalid option timeoutMs=/,
     );
   });
 
   it('refuses an unknown failMode', async () => {
     const options = { failMode: 'half' as 'open' };
     await expect(indicatorWith([fakeConnection().connection]).isHealthy('redis', options)).rejects.toThrow(
-      'invalid failMode="half": expected open or closed',
+      'invalid option failMode="half": expected open or closed',
     );
   });
 });

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { type ConnectionStatusSource, ShieldStatus } from '../events/shield-status.js';
+import { messages } from '../errors/messages.js';
 import { DEFAULT_REDIS_CONNECTION } from '../redis/redis.tokens.js';
 
 /** Default PING budget of {@link RedisHealthIndicator.isHealthy}, in ms. */
@@ -118,20 +119,15 @@ export class RedisHealthIndicator {
     const connectionName = options.connection ?? DEFAULT_REDIS_CONNECTION;
     const timeoutMs = options.timeoutMs ?? DEFAULT_HEALTH_PING_TIMEOUT_MS;
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw new Error(`nestjs-redis-shield: RedisHealthIndicator: invalid timeoutMs=${timeoutMs}: expected ms > 0`);
+      throw new Error(messages.invalidOption('timeoutMs', timeoutMs, 'ms > 0'));
     }
     if (options.failMode !== undefined && options.failMode !== 'open' && options.failMode !== 'closed') {
-      throw new Error(
-        `nestjs-redis-shield: RedisHealthIndicator: invalid failMode=${JSON.stringify(options.failMode)}: expected open or closed`,
-      );
+      throw new Error(messages.invalidOption('failMode', options.failMode, 'open or closed'));
     }
     const connection = this.status.connection(connectionName);
     if (!connection) {
-      const known = this.status.connections().map(({ name }) => `'${name}'`);
-      throw new Error(
-        `nestjs-redis-shield: RedisHealthIndicator: unknown Redis connection '${connectionName}' ` +
-          `(registered: ${known.join(', ') || 'none; is RedisModule.forRoot imported?'})`,
-      );
+      const known = this.status.connections().map(({ name }) => name);
+      throw new Error(messages.unknownConnection('RedisHealthIndicator', connectionName, known));
     }
 
     const session = this.health.check(key);
