@@ -40,7 +40,6 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   }
   app.setGlobalPrefix(API_PREFIX, { exclude: [METRICS_PATH] });
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
-  app.enableShutdownHooks();
   // Built here, from explicit decorators only (no CLI plugin), so tests and `npm start`
   // serve the same document.
   const document = SwaggerModule.createDocument(

@@ -16,3 +16,26 @@ for (const warning of result.warnings) logger.warn(warning);
 const app = await createApp(result.config);
 await app.listen(result.config.port);
 logger.log(`Demo API listening on ${await app.getUrl()}/api/v1`);
+
+/** Longest a shutdown may take before the process gives up on a clean exit, in ms. */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+// Graceful shutdown: stop accepting, let requests in flight finish, flush buffers into
+// Redis, close the connections — then the process exits 0 by itself, with nothing left
+// open. (Nest's enableShutdownHooks would re-raise the signal instead of exiting 0.)
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    logger.log(`${signal} received: closing`);
+    setTimeout(() => {
+      logger.error(`not closed after ${SHUTDOWN_TIMEOUT_MS} ms: exiting`);
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+    app.close().then(
+      () => logger.log('closed'),
+      (error: unknown) => {
+        logger.error(`shutdown failed: ${String(error)}`);
+        process.exitCode = 1;
+      },
+    );
+  });
+}

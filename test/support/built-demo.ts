@@ -12,13 +12,13 @@ export interface BuiltDemo {
 }
 
 /**
- * Starts `dist/main.js` on a free port without Redis (port 1 refuses connections) and
- * waits for its "listening on" line.
+ * Starts `dist/main.js` on a free port, by default without Redis (port 1 refuses
+ * connections), with `env` added, and waits for its "listening on" line.
  */
-export async function startBuiltDemo(timeoutMs = 15_000): Promise<BuiltDemo> {
+export async function startBuiltDemo(timeoutMs = 15_000, env: Record<string, string> = {}): Promise<BuiltDemo> {
   const child: ChildProcess = spawn(process.execPath, [requireBuild()], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', NO_COLOR: '1', REDIS_URL: 'redis://127.0.0.1:1' },
+    env: { PATH: process.env.PATH ?? '', PORT: '0', NO_COLOR: '1', REDIS_URL: 'redis://127.0.0.1:1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
