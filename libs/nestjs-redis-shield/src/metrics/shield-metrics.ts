@@ -21,6 +21,7 @@ export class ShieldMetrics implements OnModuleDestroy {
   /** The registry the metrics live in (the one passed in, or the module's own). */
   readonly registry: Registry;
   private readonly unsubscribe: (() => void)[] = [];
+  private readonly names: string[];
 
   constructor(
     @Inject(METRICS_MODULE_OPTIONS) options: ShieldMetricsModuleOptions,
@@ -31,7 +32,11 @@ export class ShieldMetrics implements OnModuleDestroy {
     const prefix = options.prefix ?? DEFAULT_METRIC_PREFIX;
     const registers = [this.registry];
     const name = (key: keyof typeof METRIC_NAMES) => `${prefix}${METRIC_NAMES[key]}`;
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    this.names = Object.keys(METRIC_NAMES).map((key) => name(key as keyof typeof METRIC_NAMES));
+    // A registry that already collects them (often the global one) must not get them twice.
+    if (options.defaultMetrics && !this.registry.getSingleMetric('process_cpu_user_seconds_total')) {
+      collectDefaultMetrics({ register: this.registry });
+    }
 
     const requests = new Counter({
       name: name('rateLimitRequests'),
@@ -142,7 +147,9 @@ export class ShieldMetrics implements OnModuleDestroy {
     return this.registry.contentType;
   }
 
+  /** Unsubscribes and removes the metrics, so a shared registry can serve a new app instance. */
   onModuleDestroy(): void {
     for (const off of this.unsubscribe) off();
+    for (const metric of this.names) this.registry.removeSingleMetric(metric);
   }
 }

@@ -16,10 +16,21 @@ import {
 const UNIX_MS = /^\d{1,15}$/;
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
-/** A point in time given as Unix ms or ISO-8601, as ms since the epoch; NaN when it is neither. */
+/**
+ * A point in time given as Unix ms or ISO-8601, as ms since the epoch; NaN when it is
+ * neither, or names a day that does not exist (`2026-02-30`). A time without a zone is UTC.
+ */
 export function parseSince(value: string): number {
   if (UNIX_MS.test(value)) return Number(value);
-  return ISO_8601.test(value) ? Date.parse(value) : Number.NaN;
+  const match = ISO_8601.exec(value);
+  if (!match) return Number.NaN;
+  const [year, month, day] = value.slice(0, 10).split('-').map(Number);
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) {
+    return Number.NaN;
+  }
+  // Date.parse reads a date-time without a zone as local time: make it UTC, as a date alone is.
+  return Date.parse(value.length > 10 && !match[4] ? `${value}Z` : value);
 }
 
 function IsUnixMsOrIso(options?: ValidationOptions): PropertyDecorator {

@@ -42,11 +42,13 @@ export class ViolationLog {
   /** Ends the interval: one summary line if anything was left unsaid. */
   summarize(): void {
     if (this.suppressed > 0 || this.dropped > 0) {
-      const seconds = Math.round(this.intervalMs / 1000);
       const parts = [];
-      if (this.suppressed > 0) parts.push(`${this.suppressed} more rate-limit violations not logged one by one`);
-      if (this.dropped > 0) parts.push(`${this.dropped} violations dropped (stream buffer full)`);
-      this.logger.warn(`${parts.join('; ')} in the last ${seconds} s`);
+      if (this.suppressed > 0) {
+        parts.push(`${this.suppressed} more rate-limit ${plural(this.suppressed, 'violation')} not logged one by one`);
+      }
+      if (this.dropped > 0)
+        parts.push(`${this.dropped} ${plural(this.dropped, 'violation')} dropped (stream buffer full)`);
+      this.logger.warn(`${parts.join('; ')} in the last ${this.intervalMs / 1000} s`);
     }
     this.logged = 0;
     this.suppressed = 0;
@@ -57,4 +59,8 @@ export class ViolationLog {
     clearInterval(this.timer);
     this.summarize();
   }
+}
+
+function plural(count: number, noun: string): string {
+  return count === 1 ? noun : `${noun}s`;
 }

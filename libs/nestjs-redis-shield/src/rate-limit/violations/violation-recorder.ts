@@ -22,6 +22,7 @@ export class ViolationRecorder {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly unsubscribe: () => void;
   private flushing: Promise<void> | undefined;
+  private flushScheduled = false;
   private lastErrorAt = 0;
 
   constructor(
@@ -62,7 +63,13 @@ export class ViolationRecorder {
     }
     this.buffer.push(violation);
     // A full batch goes out now rather than waiting for the timer.
-    if (this.buffer.length >= APPEND_BATCH && !this.flushing) setImmediate(() => void this.flush());
+    if (this.buffer.length >= APPEND_BATCH && !this.flushing && !this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        void this.flush();
+      });
+    }
   }
 
   /** Appends everything buffered so far, in batches; resolves when done. Failures keep the batch for the next try. */

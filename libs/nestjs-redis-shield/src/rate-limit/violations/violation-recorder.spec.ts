@@ -1,0 +1,420 @@
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
+import { CaptureLogger } from '../../../../../test/support/capture-logger.js';
+import { type RateLimitDecisionEvent, ShieldEvents } from '../../events/shield-events.js';
+import { KeyBuilder } from '../../redis/key-builder.js';
+import type { ResolvedViolationOptions, Violation } from './violation.js';
+import { ViolationRecorder } from './violation-recorder.js';
+import type { ViolationStream } from './violation-stream.js';
+
+type Append = (batch: readonly Violation[]) => Promise<number>;
+
+const OPTIONS: ResolvedViolationOptions = {
+  stream: true,
+  maxLength: 10_000,
+  flushIntervalMs: 1000,
+  maxBuffered: 10_000,
+  sampleRate: 1,
+  log: false,
+};
+
+interface DecisionInput {
+  allowed?: boolean;
+  clientId?: string;
+  route?: string | undefined;
+  policy?: string;
+  tier?: string;
+  nowMs?: number;
+}
+
+/** A guard decision as the rate limiter emits it; `nowMs` doubles as a sequence number in the tests. */
+function decision(input: DecisionInput = {}): RateLimitDecisionEvent {
+  const allowed = input.allowed ?? false;
+  return {
+    clientId: input.clientId ?? 'ip:203.0.113.7',
+    route: 'route' in input ? input.route : '/api/v1/models/:id',
+    fallback: false,
+    result: {
+      allowed,
+      limit: 10,
+      remaining: allowed ? 5 : 0,
+      resetMs: 60_000,
+      retryAfterMs: allowed ? 0 : 1500,
+      policy: input.policy ?? 'default',
+      tier: input.tier ?? 'minute',
+      nowMs: input.nowMs ?? 1_700_000_000_000,
+      tiers: [],
+    },
+  };
+}
+
+function setup(options: Partial<ResolvedViolationOptions> = {}, append?: Append) {
+  const events = new ShieldEvents();
+  const keys = new KeyBuilder({ prefix: '', hashSecret: 'x' });
+  const appendMock = jest.fn<Append>(append ?? (async (batch) => batch.length));
+  const stream = { append: appendMock } as unknown as ViolationStream;
+  const recorder = new ViolationRecorder({ ...OPTIONS, ...options }, keys, events, stream);
+  const drops: number[] = [];
+  events.on('ratelimit.violations.dropped', ({ count }) => drops.push(count));
+  /** Emits `count` rejections whose `atMs` are `from`, `from + 1`, ... */
+  const reject = (count: number, from = 0) => {
+    for (let i = 0; i < count; i++) events.emit('ratelimit.decision', decision({ nowMs: from + i }));
+  };
+  /** The `atMs` of every appended violation, one array per append call. */
+  const batches = () => appendMock.mock.calls.map(([batch]) => batch.map((violation) => violation.atMs));
+  return { events, keys, append: appendMock, recorder, drops, reject, batches };
+}
+
+function range(from: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => from + i);
+}
+
+/** A promise settled from outside, to hold an append in flight. */
+function deferred() {
+  let resolve!: (value: number) => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<number>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+let logger: CaptureLogger;
+
+beforeEach(() => {
+  jest.useFakeTimers();
+  logger = new CaptureLogger();
+  Logger.overrideLogger(logger);
+});
+
+afterEach(() => {
+  jest.clearAllTimers();
+  jest.useRealTimers();
+  jest.restoreAllMocks();
+});
+
+describe('ViolationRecorder', () => {
+  describe('turning decisions into violations', () => {
+    it('ignores allowed decisions', async () => {
+      const { events, recorder, append } = setup();
+      events.emit('ratelimit.decision', decision({ allowed: true }));
+      expect(recorder.buffered).toBe(0);
+      await recorder.flush();
+      expect(append).not.toHaveBeenCalled();
+    });
+
+    it('keeps kind and HMAC of the client, policy, tier, route and the decision time, never the raw id', async () => {
+      const { events, keys, recorder, append } = setup();
+      events.emit('ratelimit.decision', decision({ clientId: 'ip:203.0.113.7', policy: 'p', tier: 't', nowMs: 123 }));
+      events.emit('ratelimit.decision', decision({ clientId: 'user:alice@example.com', route: '/b/:id', nowMs: 124 }));
+      await recorder.flush();
+      const [[batch]] = append.mock.calls;
+      expect(batch).toEqual([
+        {
+          client: `ip:${keys.hashId('ip:203.0.113.7')}`,
+          policy: 'p',
+          tier: 't',
+          route: '/api/v1/models/:id',
+          atMs: 123,
+        },
+        {
+          client: `user:${keys.hashId('user:alice@example.com')}`,
+          policy: 'default',
+          tier: 'minute',
+          route: '/b/:id',
+          atMs: 124,
+        },
+      ]);
+      expect(batch[0].client).toMatch(/^ip:[A-Za-z0-9_-]{22}$/);
+      expect(batch[1].client).toMatch(/^user:[A-Za-z0-9_-]{22}$/);
+      const text = JSON.stringify(batch);
+      expect(text).not.toContain('203.0.113.7');
+      expect(text).not.toContain('alice');
+    });
+
+    it("records an unknown route as 'unknown' and an id without a kind as 'client'", async () => {
+      const { events, keys, recorder, append } = setup();
+      events.emit('ratelimit.decision', decision({ clientId: 'tenant-7', route: undefined }));
+      await recorder.flush();
+      expect(append.mock.calls[0][0]).toEqual([
+        expect.objectContaining({ client: `client:${keys.hashId('tenant-7')}`, route: 'unknown' }),
+      ]);
+    });
+  });
+
+  describe('flushing', () => {
+    it('appends everything buffered in order, in batches of at most 1000', async () => {
+      const { recorder, reject, batches } = setup({ flushIntervalMs: 60_000 });
+      reject(2500);
+      expect(recorder.buffered).toBe(2500);
+      await recorder.flush();
+      expect(batches().map((batch) => batch.length)).toEqual([1000, 1000, 500]);
+      expect(batches().flat()).toEqual(range(0, 2500));
+      expect(recorder.buffered).toBe(0);
+    });
+
+    it('does not call the stream when nothing is buffered', async () => {
+      const { recorder, append } = setup();
+      await recorder.flush();
+      await jest.advanceTimersByTimeAsync(5000);
+      expect(append).not.toHaveBeenCalled();
+    });
+
+    it('flushes every flushIntervalMs', async () => {
+      const { reject, batches } = setup({ flushIntervalMs: 500 });
+      reject(3);
+      await jest.advanceTimersByTimeAsync(499);
+      expect(batches()).toEqual([]);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(batches()).toEqual([[0, 1, 2]]);
+      reject(2, 3);
+      await jest.advanceTimersByTimeAsync(500);
+      expect(batches()).toEqual([
+        [0, 1, 2],
+        [3, 4],
+      ]);
+      await jest.advanceTimersByTimeAsync(500); // an empty interval calls nothing
+      expect(batches()).toHaveLength(2);
+    });
+
+    it('flushes a full batch at once, without waiting for the interval', async () => {
+      const { reject, batches } = setup({ flushIntervalMs: 60_000 });
+      reject(999);
+      await jest.advanceTimersByTimeAsync(0);
+      expect(batches()).toEqual([]);
+      reject(1, 999);
+      await jest.advanceTimersByTimeAsync(0);
+      expect(batches()).toEqual([range(0, 1000)]);
+    });
+
+    it('keeps a batch whose append failed and writes it first on the next flush', async () => {
+      const { recorder, append, reject, batches } = setup();
+      append.mockRejectedValueOnce(new Error('NOSCRIPT or whatever'));
+      reject(3);
+      await recorder.flush();
+      expect(recorder.buffered).toBe(3);
+      reject(2, 3);
+      await recorder.flush();
+      expect(batches()).toEqual([
+        [0, 1, 2],
+        [0, 1, 2, 3, 4],
+      ]);
+      expect(recorder.buffered).toBe(0);
+      expect(logger.of('RateLimit')).toEqual([
+        {
+          level: 'warn',
+          context: 'RateLimit',
+          message: 'violations not written to the stream yet: NOSCRIPT or whatever',
+        },
+      ]);
+    });
+
+    it('keeps order when a later batch of a multi-batch flush fails', async () => {
+      const { recorder, append, reject, batches } = setup({ flushIntervalMs: 60_000 });
+      append.mockImplementationOnce(async (batch) => batch.length).mockRejectedValueOnce(new Error('timeout'));
+      reject(2500);
+      await recorder.flush();
+      expect(recorder.buffered).toBe(1500);
+      await recorder.flush();
+      const written = batches();
+      expect(written.map((batch) => batch.length)).toEqual([1000, 1000, 1000, 500]);
+      // The first batch once, then the failed one again, then the rest.
+      expect([...written[0], ...written[2], ...written[3]]).toEqual(range(0, 2500));
+    });
+
+    it('a flush asked for while one is running joins it and writes what arrived meanwhile', async () => {
+      const held = deferred();
+      const { recorder, append, reject, batches } = setup({}, () => held.promise);
+      reject(2);
+      const first = recorder.flush();
+      reject(1, 2);
+      const second = recorder.flush();
+      expect(append).toHaveBeenCalledTimes(1);
+      append.mockImplementation(async (batch) => batch.length);
+      held.resolve(2);
+      await Promise.all([first, second]);
+      expect(batches()).toEqual([[0, 1], [2]]);
+    });
+  });
+
+  describe('bounded buffer', () => {
+    it('drops violations beyond maxBuffered, emitting one dropped event per violation', async () => {
+      const { recorder, reject, drops, batches } = setup({ maxBuffered: 3 });
+      reject(5);
+      expect(recorder.buffered).toBe(3);
+      expect(drops).toEqual([1, 1]);
+      await recorder.flush();
+      expect(batches()).toEqual([[0, 1, 2]]);
+      reject(1, 5);
+      expect(drops).toEqual([1, 1]); // room again after the flush
+      expect(recorder.buffered).toBe(1);
+    });
+
+    it('drops the newest when a failed batch no longer fits back in front, counting them', async () => {
+      const held = deferred();
+      const { recorder, append, reject, drops, batches } = setup({ maxBuffered: 5 }, () => held.promise);
+      reject(5);
+      const flushing = recorder.flush();
+      reject(4, 5); // arrive while the batch is in flight: the buffer has room for them
+      expect(recorder.buffered).toBe(4);
+      expect(drops).toEqual([]);
+      held.reject(new Error('timeout'));
+      await flushing;
+      expect(drops).toEqual([4]);
+      expect(recorder.buffered).toBe(5);
+      append.mockImplementation(async (batch) => batch.length);
+      await recorder.flush();
+      expect(batches()[1]).toEqual([0, 1, 2, 3, 4]);
+    });
+
+    it('counts drops in the summary log line', async () => {
+      const { reject } = setup({ maxBuffered: 1, flushIntervalMs: 60_000, log: { lines: 0, intervalMs: 10_000 } });
+      reject(3);
+      await jest.advanceTimersByTimeAsync(10_000);
+      expect(logger.of('RateLimit').map((line) => line.message)).toEqual([
+        '3 more rate-limit violations not logged one by one; 2 violations dropped (stream buffer full) in the last 10 s',
+      ]);
+    });
+  });
+
+  describe('options', () => {
+    it('with stream: false starts no timer and buffers nothing', async () => {
+      const { recorder, reject, append } = setup({ stream: false });
+      expect(jest.getTimerCount()).toBe(0);
+      reject(3);
+      expect(recorder.buffered).toBe(0);
+      await recorder.flush();
+      await jest.advanceTimersByTimeAsync(10_000);
+      expect(append).not.toHaveBeenCalled();
+    });
+
+    it('without a stream object starts no timer and buffers nothing', () => {
+      const events = new ShieldEvents();
+      const recorder = new ViolationRecorder(
+        OPTIONS,
+        new KeyBuilder({ prefix: '', hashSecret: 'x' }),
+        events,
+        undefined,
+      );
+      expect(jest.getTimerCount()).toBe(0);
+      events.emit('ratelimit.decision', decision());
+      expect(recorder.buffered).toBe(0);
+    });
+
+    it('still logs violations when the stream is off', () => {
+      const { reject } = setup({ stream: false, log: { lines: 5, intervalMs: 10_000 } });
+      reject(2);
+      expect(logger.of('RateLimit').filter((line) => line.level === 'log')).toHaveLength(2);
+    });
+
+    it('keeps a violation for the stream only when Math.random() < sampleRate', async () => {
+      const draws = [0.1, 0.25, 0.2499, 0.9, 0];
+      jest.spyOn(Math, 'random').mockImplementation(() => draws.shift() ?? 1);
+      const { recorder, reject, batches, drops } = setup({ sampleRate: 0.25, maxBuffered: 3 });
+      reject(5);
+      await recorder.flush();
+      expect(batches()).toEqual([[0, 2, 4]]);
+      expect(drops).toEqual([]); // sampled out is not dropped
+    });
+
+    it('keeps the configured fraction over many violations', async () => {
+      let n = 0;
+      jest.spyOn(Math, 'random').mockImplementation(() => ((n++ % 1000) + 0.5) / 1000);
+      const { recorder, reject } = setup({ sampleRate: 0.25, flushIntervalMs: 60_000 });
+      reject(2000);
+      expect(recorder.buffered).toBe(500);
+    });
+
+    it('keeps every violation with sampleRate 1', () => {
+      jest.spyOn(Math, 'random').mockReturnValue(0.999_999);
+      const { recorder, reject } = setup({ sampleRate: 1 });
+      reject(10);
+      expect(recorder.buffered).toBe(10);
+    });
+  });
+
+  describe('close()', () => {
+    it('writes what is left, unsubscribes and stops the timer', async () => {
+      const { recorder, events, reject, batches } = setup({ flushIntervalMs: 60_000 });
+      reject(3);
+      await recorder.close();
+      expect(batches()).toEqual([[0, 1, 2]]);
+      expect(events.has('ratelimit.decision')).toBe(false);
+      expect(jest.getTimerCount()).toBe(0);
+      reject(2, 3);
+      expect(recorder.buffered).toBe(0);
+      await jest.advanceTimersByTimeAsync(120_000);
+      expect(batches()).toHaveLength(1);
+    });
+
+    it('waits for a flush in flight, then writes the rest', async () => {
+      const held = deferred();
+      const { recorder, append, reject, batches } = setup({}, () => held.promise);
+      reject(2);
+      void recorder.flush();
+      reject(1, 2);
+      let closed = false;
+      const closing = recorder.close().then(() => (closed = true));
+      await jest.advanceTimersByTimeAsync(100);
+      expect(closed).toBe(false);
+      append.mockImplementation(async (batch) => batch.length);
+      held.resolve(2);
+      await closing;
+      expect(batches()).toEqual([[0, 1], [2]]);
+    });
+
+    it('retries a batch that failed just before shutdown', async () => {
+      const { recorder, append, reject, batches } = setup();
+      append.mockRejectedValueOnce(new Error('timeout'));
+      reject(2);
+      await recorder.flush();
+      await recorder.close();
+      expect(batches()).toEqual([
+        [0, 1],
+        [0, 1],
+      ]);
+      expect(recorder.buffered).toBe(0);
+    });
+
+    it('retries a batch whose append in flight fails while it waits', async () => {
+      const held = deferred();
+      const { recorder, append, reject, batches } = setup({}, () => held.promise);
+      reject(2);
+      void recorder.flush();
+      const closing = recorder.close();
+      append.mockImplementation(async (batch) => batch.length);
+      held.reject(new Error('timeout'));
+      await closing;
+      expect(batches()).toEqual([
+        [0, 1],
+        [0, 1],
+      ]);
+    });
+
+    it('gives up after its bounded wait (2 s) when the stream never answers', async () => {
+      const { recorder, reject, append } = setup({}, () => new Promise<number>(() => undefined));
+      reject(1);
+      let closed = false;
+      void recorder.close().then(() => (closed = true));
+      await jest.advanceTimersByTimeAsync(1999);
+      expect(append).toHaveBeenCalledTimes(1);
+      expect(closed).toBe(false);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(closed).toBe(true);
+    });
+
+    it('writes the pending log summary', async () => {
+      const { recorder, reject } = setup({ log: { lines: 1, intervalMs: 10_000 } });
+      reject(3);
+      await recorder.close();
+      expect(
+        logger
+          .of('RateLimit')
+          .filter((line) => line.level === 'warn')
+          .map((line) => line.message),
+      ).toEqual(['2 more rate-limit violations not logged one by one in the last 10 s']);
+      expect(jest.getTimerCount()).toBe(0);
+    });
+  });
+});
