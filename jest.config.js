@@ -40,9 +40,10 @@ const shared = {
  */
 export const projects = [
   { ...shared, displayName: 'unit', testRegex: '\\.spec\\.ts$' },
-  { ...shared, displayName: 'integration', testRegex: '\\.int-spec\\.ts$' },
-  { ...shared, displayName: 'e2e', testRegex: '\\.e2e-spec\\.ts$' },
-  { ...shared, displayName: 'fault', testRegex: '\\.fault-spec\\.ts$' },
+  // Tiers with real processes get a longer hang guard: a full parallel run slows start-up.
+  { ...shared, displayName: 'integration', testRegex: '\\.int-spec\\.ts$', testTimeout: 20_000 },
+  { ...shared, displayName: 'e2e', testRegex: '\\.e2e-spec\\.ts$', testTimeout: 20_000 },
+  { ...shared, displayName: 'fault', testRegex: '\\.fault-spec\\.ts$', testTimeout: 30_000 },
 ];
 
 export default {
