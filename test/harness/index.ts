@@ -21,3 +21,10 @@ export {
   type StartRedisOptions,
 } from './redis-server.js';
 export { keysOf, RespCommandParser, startRespProxy, type RecordedCommand, type RespProxy } from './resp-proxy.js';
+export {
+  startRedisSentinel,
+  type RedisSentinel,
+  type SentinelProcess,
+  type StartRedisSentinelOptions,
+} from './redis-sentinel.js';
+export { redisTlsSupport, startRedisTls, type RedisTls, type RedisTlsSupport } from './redis-tls.js';

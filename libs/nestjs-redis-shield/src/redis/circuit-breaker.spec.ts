@@ -68,6 +68,19 @@ describe('CircuitBreaker', () => {
     expect(changes).toEqual(['open', 'closed']);
   });
 
+  it('probes at once on fresh evidence (a reconnect), still one probe at a time and never while closed', () => {
+    const { breaker, at } = setup();
+    expect(breaker.tryAcquireProbe({ now: true })).toBe(false); // closed: nothing to probe
+    at(0);
+    for (let i = 0; i < 3; i++) breaker.recordFailure(0);
+    at(10);
+    expect(breaker.tryAcquireProbe()).toBe(false); // the interval is not over
+    expect(breaker.tryAcquireProbe({ now: true })).toBe(true);
+    expect(breaker.tryAcquireProbe({ now: true })).toBe(false); // one in flight
+    breaker.probeSucceeded();
+    expect(breaker.state).toBe('closed');
+  });
+
   it('a probe that never answers blocks further probes until it settles', () => {
     const { breaker, at } = setup();
     at(0);

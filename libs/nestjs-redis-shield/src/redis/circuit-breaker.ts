@@ -69,11 +69,12 @@ export class CircuitBreaker {
 
   /**
    * Claims the single probe slot when the circuit is open, the interval has passed and
-   * no probe is in flight. The caller reports the outcome with {@link probeSucceeded}
+   * no probe is in flight (`now: true` skips the interval: fresh evidence, e.g. a
+   * reconnect). The caller reports the outcome with {@link probeSucceeded}
    * or {@link probeFailed}.
    */
-  tryAcquireProbe(): boolean {
-    if (this.current === 'closed' || this.probeInFlight || this.now() < this.nextProbeAt) return false;
+  tryAcquireProbe({ now = false } = {}): boolean {
+    if (this.current === 'closed' || this.probeInFlight || (!now && this.now() < this.nextProbeAt)) return false;
     this.probeInFlight = true;
     this.nextProbeAt = this.now() + this.options.probeIntervalMs;
     return true;

@@ -259,6 +259,8 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       this.clientReady = true;
       this.everReady = true;
       this.update('connected');
+      // A fresh connection is news: probe at once instead of waiting out the interval.
+      if (this.circuitOpen) this.probe({ now: true });
     };
     const onClose = () => {
       this.clientReady = false;
@@ -305,8 +307,8 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** One PING per interval while open; its answer closes the circuit. */
-  private probe(): void {
-    if (!this.breaker.tryAcquireProbe()) return;
+  private probe(options?: { now?: boolean }): void {
+    if (!this.breaker.tryAcquireProbe(options)) return;
     let timer: NodeJS.Timeout | undefined;
     Promise.race([
       this.client.ping(),

@@ -21,13 +21,23 @@ export type RedisClient = Redis | Cluster;
 export interface RedisModuleOptions {
   /** `redis://[user:pass@]host:port[/db]` or `rediss://...` (TLS). Default `redis://localhost:6379`. */
   url?: string;
-  /** Sentinel nodes; requires `sentinelName`. */
+  /**
+   * Sentinel nodes; requires `sentinelName`. The client asks them for the master on every
+   * (re)connect, so it follows a failover by itself; a Sentinel that does not answer within
+   * 1000 ms is skipped, and a `READONLY` reply (a master demoted under the client) makes it
+   * reconnect and ask again. Sentinel credentials, if any: `redisOptions.sentinelPassword`.
+   */
   sentinels?: RedisNodeAddress[];
   /** The Sentinel master name. */
   sentinelName?: string;
   /** Cluster seed nodes; the database must be 0. */
   clusterNodes?: RedisNodeAddress[];
-  /** Extra TLS options (CA, client certificate); TLS is on with `rediss://` or when this is set. */
+  /**
+   * Extra TLS options (CA, client certificate); TLS is on with `rediss://` or when this is
+   * set, with certificate verification (`rejectUnauthorized` stays Node's default, true).
+   * With `sentinels` it applies to the master and the Sentinels alike (override with
+   * `redisOptions.sentinelTLS`). A private CA can also come from Node's `NODE_EXTRA_CA_CERTS`.
+   */
   tls?: ConnectionOptions;
   /**
    * An existing ioredis client to use instead of creating one. It is not closed by the
