@@ -107,7 +107,12 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     try {
       const result = await Promise.race([
         operation(this.client),
-        new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(resolve, budgetMs, TIMED_OUT))),
+        new Promise<typeof TIMED_OUT>((resolve) => {
+          // The timers phase runs before the poll phase: on a busy event loop a reply may
+          // already sit in the socket when the timer fires. One setImmediate lets it be
+          // read first, so CPU saturation is not mistaken for a slow Redis.
+          timer = setTimeout(() => setImmediate(resolve, TIMED_OUT), budgetMs);
+        }),
       ]);
       if (result === TIMED_OUT) {
         outcome = 'timeout';
