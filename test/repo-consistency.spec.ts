@@ -42,6 +42,32 @@ describe('README, docker-compose and the config loader agree', () => {
   });
 });
 
+describe("the README's 'When Redis fails' table", () => {
+  const section = read('README.md').split('### When Redis fails: every fault')[1].split('\n## ')[0];
+  const cited = new Set([...section.matchAll(/`([\w./-]+\.(?:fault|e2e|int)-spec\.ts)`/g)].map((match) => match[1]));
+
+  it('cites only test files that exist', () => {
+    expect(cited.size).toBeGreaterThanOrEqual(5);
+    const missing = [...cited].filter((file) => {
+      try {
+        read(join('test', file));
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    expect(missing).toEqual([]);
+  });
+
+  it('cites every fault test file', () => {
+    const faultFiles = readdirSync(join(REPO_ROOT, 'test', 'reliability')).filter((file) =>
+      file.endsWith('.fault-spec.ts'),
+    );
+    expect(faultFiles.length).toBeGreaterThanOrEqual(4);
+    expect(faultFiles.filter((file) => !cited.has(`reliability/${file}`))).toEqual([]);
+  });
+});
+
 describe('jest projects', () => {
   const TEST_LIKE = /[.-](spec|test)\.[cm]?[jt]sx?$/;
 
