@@ -1,4 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
+import { RateLimitService } from 'nestjs-redis-shield';
 import request from 'supertest';
 import { createApp, type HttpAdapterName } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/load-config.js';
@@ -260,5 +261,48 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('demo plans and costs on 
   it('/health is never limited', async () => {
     const responses = await hit(url, '/api/v1/health', 6);
     expect(responses.every((r) => r.status === 200 && r.headers['x-ratelimit-limit'] === undefined)).toBe(true);
+  });
+});
+
+describe.each<HttpAdapterName>(['express', 'fastify'])('local block cache on %s', (adapter) => {
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    app = await startRateLimitApp({ adapter, redisUrl: proxy.url, limits: { localBlockCache: {} } });
+    url = await app.getUrl();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('answers a client over its limit without Redis until its retry time, with the same headers', async () => {
+    await server.command('FLUSHALL');
+    proxy.reset();
+    const responses = await hit(url, '/plain', TEST_TIERS.burst.limit + 20);
+    expect(responses.map((r) => r.status)).toEqual([...Array(5).fill(200), ...Array(20).fill(429)]);
+    // Five admissions and the first rejection asked Redis; the other 19 did not.
+    expect(scriptCalls()).toBe(TEST_TIERS.burst.limit + 1);
+    const first = responses[5];
+    const last = responses.at(-1)!;
+    for (const rejected of [first, last]) {
+      expect(BODY_429.test(rejected.text)).toBe(true);
+      expect(rejected.headers['x-ratelimit-remaining']).toBe('0');
+      expect(rejected.headers.ratelimit).toMatch(/"burst";r=0;t=\d+$/);
+    }
+    expect(last.headers['ratelimit-policy']).toBe(first.headers['ratelimit-policy']);
+    expect(Number(last.headers['retry-after'])).toBeLessThanOrEqual(Number(first.headers['retry-after']));
+    expect(Number(last.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+  });
+
+  it('is cleared by a reset of the client on this instance', async () => {
+    await server.command('FLUSHALL');
+    await hit(url, '/plain', TEST_TIERS.burst.limit + 1);
+    proxy.reset();
+    await app.get(RateLimitService).reset('ip:127.0.0.1');
+    const [after] = await hit(url, '/plain', 1);
+    expect(after.status).toBe(200);
+    expect(scriptCalls()).toBe(1);
   });
 });

@@ -1,4 +1,5 @@
-import { rateLimitHeaders, resetUnixSeconds, waitSeconds } from './rate-limit-headers.js';
+import { buildPolicy } from './policy.js';
+import { headerTemplate, rateLimitHeaders, resetUnixSeconds, waitSeconds } from './rate-limit-headers.js';
 import type { RateLimitResult, TierResult } from './rate-limit.types.js';
 
 const NOW = 1_700_000_000_000;
@@ -82,5 +83,29 @@ describe('rate-limit headers', () => {
     expect(waitSeconds(1)).toBe(1);
     expect(waitSeconds(0)).toBe(1);
     expect(waitSeconds(7_001)).toBe(8);
+  });
+
+  it('gives the same headers from a prepared template as without one, shadow policies skipped', () => {
+    const policies = [
+      buildPolicy(
+        'default',
+        { tiers: { minute: { limit: 60, windowMs: 60_000 }, burst: { limit: 10, windowMs: 10_000 } } },
+        'sliding-window',
+      ),
+      buildPolicy('trial', { shadow: true, tiers: { minute: { limit: 1, windowMs: 60_000 } } }, 'sliding-window'),
+      buildPolicy('completions', { tiers: { minute: { limit: 10, windowMs: 60_000 } } }, 'sliding-window'),
+    ];
+    const decided = result(
+      [
+        tier('default', 'minute', 60, 60),
+        tier('default', 'burst', 10, 10, { allowed: false, remaining: 0, retryAfterMs: 4_200 }),
+        tier('trial', 'minute', 1, 60, { shadow: true, allowed: false }),
+        tier('completions', 'minute', 10, 60),
+      ],
+      { allowed: false, retryAfterMs: 4_200 },
+    );
+    const template = headerTemplate(policies);
+    expect(template.policy).toBe('"minute";q=60;w=60, "burst";q=10;w=10, "completions.minute";q=10;w=60');
+    expect(rateLimitHeaders(decided, {}, template)).toEqual(rateLimitHeaders(decided));
   });
 });

@@ -1,4 +1,4 @@
-import type { RateLimitResult, TierResult } from './rate-limit.types.js';
+import type { RateLimitPolicy, RateLimitResult, TierResult } from './rate-limit.types.js';
 
 /** Which header families to send. */
 export interface HeaderOptions {
@@ -23,11 +23,53 @@ export function resetUnixSeconds(result: RateLimitResult): number {
 }
 
 /**
+ * What the draft headers of a set of policies share on every request: the
+ * `RateLimit-Policy` value and each enforced tier's quoted name. Built once per policy
+ * set (see {@link headerTemplate}), so a request only formats its numbers.
+ */
+export interface HeaderTemplate {
+  policy: string;
+  /** Quoted names of the enforced tiers, in decision order. */
+  names: string[];
+}
+
+/** The {@link HeaderTemplate} of the tiers of `policies` (the order the store decides them in). */
+export function headerTemplate(policies: readonly RateLimitPolicy[]): HeaderTemplate {
+  const enforced = policies.filter((policy) => !policy.shadow);
+  const firstPolicy = enforced[0]?.name;
+  const tiers = enforced.flatMap((policy) => policy.tiers.map((tier) => ({ policy: policy.name, tier })));
+  const names = tiers.map(({ policy, tier }) =>
+    JSON.stringify(policy === firstPolicy ? tier.name : `${policy}.${tier.name}`),
+  );
+  return {
+    names,
+    policy: tiers.map(({ tier }, i) => `${names[i]};q=${tier.limit};w=${Math.ceil(tier.windowMs / 1000)}`).join(', '),
+  };
+}
+
+/** The template of the tiers a result holds (when the caller has none prepared). */
+function templateOf(enforced: readonly TierResult[]): HeaderTemplate {
+  const firstPolicy = enforced[0].policy;
+  const names = enforced.map((tier) =>
+    JSON.stringify(tier.policy === firstPolicy ? tier.tier : `${tier.policy}.${tier.tier}`),
+  );
+  return {
+    names,
+    policy: enforced.map((tier, i) => `${names[i]};q=${tier.limit};w=${Math.ceil(tier.windowMs / 1000)}`).join(', '),
+  };
+}
+
+/**
  * The rate-limit response headers of a decision. Shadow tiers never appear. Tiers of
  * the first policy keep their own names; tiers of further policies are prefixed with
- * `<policy>.` so names stay unique (`"minute"`, `"completions.minute"`).
+ * `<policy>.` so names stay unique (`"minute"`, `"completions.minute"`). Pass the
+ * policies' {@link headerTemplate} to skip rebuilding what never changes.
  */
-export function rateLimitHeaders(result: RateLimitResult, options: HeaderOptions = {}): Record<string, string> {
+export function rateLimitHeaders(
+  result: RateLimitResult,
+  options: HeaderOptions = {},
+  template?: HeaderTemplate,
+): Record<string, string> {
   const headers: Record<string, string> = {};
   const enforced = result.tiers.filter((tier) => !tier.shadow);
   if (enforced.length === 0) return headers;
@@ -37,18 +79,15 @@ export function rateLimitHeaders(result: RateLimitResult, options: HeaderOptions
     headers['X-RateLimit-Reset'] = String(resetUnixSeconds(result));
   }
   if (options.draft !== false) {
-    const firstPolicy = enforced[0].policy;
-    const name = (tier: TierResult) =>
-      JSON.stringify(tier.policy === firstPolicy ? tier.tier : `${tier.policy}.${tier.tier}`);
-    headers['RateLimit-Policy'] = enforced
-      .map((tier) => `${name(tier)};q=${tier.limit};w=${Math.ceil(tier.windowMs / 1000)}`)
-      .join(', ');
-    headers.RateLimit = enforced
-      .map((tier) => {
-        const seconds = tier.allowed ? tier.resetMs : Math.max(tier.resetMs, tier.retryAfterMs);
-        return `${name(tier)};r=${tier.remaining};t=${Math.ceil(seconds / 1000)}`;
-      })
-      .join(', ');
+    const { names, policy } = template && template.names.length === enforced.length ? template : templateOf(enforced);
+    headers['RateLimit-Policy'] = policy;
+    let value = '';
+    for (let i = 0; i < enforced.length; i++) {
+      const tier = enforced[i];
+      const waitMs = tier.allowed ? tier.resetMs : Math.max(tier.resetMs, tier.retryAfterMs);
+      value += `${i === 0 ? '' : ', '}${names[i]};r=${tier.remaining};t=${Math.ceil(waitMs / 1000)}`;
+    }
+    headers.RateLimit = value;
   }
   return headers;
 }

@@ -7,7 +7,14 @@ import { defaultUserId, IpAllowlist, ipClientId, userClientId } from './client-i
 import { PolicyRegistry } from './policy.js';
 import { RateLimit, RateLimitCost, SkipRateLimit } from './rate-limit.decorator.js';
 import { RateLimitExceededException } from './rate-limit.exception.js';
-import { rateLimitHeaders, resetUnixSeconds, waitSeconds, type HeaderOptions } from './rate-limit-headers.js';
+import {
+  headerTemplate,
+  type HeaderOptions,
+  type HeaderTemplate,
+  rateLimitHeaders,
+  resetUnixSeconds,
+  waitSeconds,
+} from './rate-limit-headers.js';
 import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.tokens.js';
 import type { RateLimitModuleOptions } from './rate-limit.options.js';
 import type { RateLimitPolicy } from './rate-limit.types.js';
@@ -29,6 +36,10 @@ export class RateLimitGuard implements CanActivate {
   private readonly allowlist: IpAllowlist;
   private readonly headerOptions: HeaderOptions | false;
   private readonly routePolicies = new WeakMap<object, RateLimitPolicy[]>();
+  /** Each route's policies as a plan selects them, built once per (route, plan). */
+  private readonly planPolicies = new WeakMap<RateLimitPolicy[], Map<string, RateLimitPolicy[]>>();
+  /** The draft headers' fixed part, once per policy set. */
+  private readonly templates = new WeakMap<readonly RateLimitPolicy[], HeaderTemplate>();
   private warnedForwardedFor = false;
 
   constructor(
@@ -59,7 +70,9 @@ export class RateLimitGuard implements CanActivate {
     const { result, fallback } = await this.limiter.consume(exchange.raw, clientId, policies, cost);
 
     if (this.headerOptions) {
-      for (const [name, value] of Object.entries(rateLimitHeaders(result, this.headerOptions)))
+      let template = this.templates.get(policies);
+      if (!template) this.templates.set(policies, (template = headerTemplate(policies)));
+      for (const [name, value] of Object.entries(rateLimitHeaders(result, this.headerOptions, template)))
         exchange.setHeader(name, value);
     }
     this.events.emit('ratelimit.decision', { clientId, route: exchange.routeTemplate, result, fallback });
@@ -111,12 +124,20 @@ export class RateLimitGuard implements CanActivate {
       for (const name of this.options.shadowPolicies ?? []) policies.push(this.registry.get(name));
       this.routePolicies.set(handler, policies);
     }
-    const plan = await this.options.plan?.(context, exchange);
+    const plan = this.options.plan ? await this.options.plan(context, exchange) : undefined;
     if (!plan) return policies;
-    return policies.map((policy) => {
-      const variant = `${policy.name}@${plan}`;
-      return this.registry.has(variant) ? this.registry.get(variant) : policy;
-    });
+    let byPlan = this.planPolicies.get(policies);
+    if (!byPlan) this.planPolicies.set(policies, (byPlan = new Map()));
+    let selected = byPlan.get(plan);
+    if (!selected) {
+      selected = policies.map((policy) => {
+        const variant = `${policy.name}@${plan}`;
+        return this.registry.has(variant) ? this.registry.get(variant) : policy;
+      });
+      // Plans come from user input (e.g. a JWT claim): never grow without bound.
+      if (byPlan.size < 100) byPlan.set(plan, selected);
+    }
+    return selected;
   }
 
   private async costOf(context: ExecutionContext, exchange: HttpExchange): Promise<number> {

@@ -6,6 +6,7 @@ import type { RedisConnection } from '../redis/redis.connection.js';
 import { DEFAULT_REDIS_CONNECTION, getRedisConnectionToken } from '../redis/redis.tokens.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
 import { type RateLimitModuleOptions, resolveViolationOptions } from './rate-limit.options.js';
+import { BlockCache } from './block-cache.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.tokens.js';
 import { RateLimitStore } from './store.interface.js';
@@ -75,6 +76,7 @@ function storeProviders(connectionName: string): Provider[] {
           new MemoryRateLimitStore({ clock: connection.clock, maxClients: options.fallbackMaxClients }),
           options.failMode ?? 'open',
           { store, connection },
+          options.localBlockCache === false ? undefined : new BlockCache(options.localBlockCache?.maxEntries),
         ).register(status),
       inject: [RATE_LIMIT_MODULE_OPTIONS, RateLimitStore, connectionToken, ShieldStatus],
     },

@@ -56,6 +56,14 @@ export interface RateLimitModuleOptions {
   /** Shadow policies applied to every limited route (counted and reported, never rejecting). */
   shadowPolicies?: string[];
   /**
+   * Answer a client already over its limit from memory until its retry time, instead of
+   * asking Redis again (a flood from one client then costs one Redis call per retry
+   * window). Exact: nothing could pass before the retry time. An admin reset clears the
+   * blocks of this instance only; other instances keep theirs until they expire. Default
+   * on, at most 10 000 blocked clients; `false` turns it off.
+   */
+  localBlockCache?: false | { maxEntries?: number };
+  /**
    * Rejected requests: the capped Redis stream read by `GET /system/rate-limit/violations`,
    * and the aggregated log lines. Default: stream on (cap 10 000, flushed every second,
    * no sampling), at most 5 lines plus one summary per 10 s.
@@ -85,6 +93,10 @@ export function buildRegistry(options: RateLimitModuleOptions): PolicyRegistry {
     }
   }
   resolveViolationOptions(options.violations);
+  const maxBlocked = options.localBlockCache === false ? 1 : (options.localBlockCache?.maxEntries ?? 1);
+  if (!Number.isInteger(maxBlocked) || maxBlocked < 1) {
+    throw new Error(messages.invalidOption('localBlockCache.maxEntries', maxBlocked, 'a positive integer'));
+  }
   if (options.failMode !== undefined && options.failMode !== 'open' && options.failMode !== 'closed') {
     throw new Error(messages.invalidOption('failMode', options.failMode, 'open or closed'));
   }

@@ -1,7 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Deadline } from '../redis/deadline.js';
 import { DEFAULT_POLICY, PolicyRegistry } from './policy.js';
 import type { RateLimitPolicy, RateLimitResult } from './rate-limit.types.js';
+import { RateLimiter } from './rate-limiter.js';
 import { RateLimitStore } from './store.interface.js';
 import { summarize } from './summarize.js';
 
@@ -25,6 +26,7 @@ export class RateLimitService {
   constructor(
     readonly policies: PolicyRegistry,
     @Inject(RateLimitStore) private readonly store: RateLimitStore,
+    @Optional() private readonly limiter?: RateLimiter,
   ) {}
 
   /**
@@ -59,6 +61,7 @@ export class RateLimitService {
   /** Forgets the client's buckets in every configured policy. */
   async reset(client: string, options: RateLimitCallOptions = {}): Promise<void> {
     await this.store.reset(client, this.policies.all(), options);
+    this.limiter?.forget(client);
   }
 
   private resolve(policy: string | readonly string[]) {

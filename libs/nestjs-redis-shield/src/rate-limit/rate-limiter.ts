@@ -4,6 +4,7 @@ import type { LimiterStatusSource } from '../events/shield-status.js';
 import { requestDeadline } from '../redis/deadline.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
 import { RedisCommandError, RedisUnavailableError } from '../redis/redis.errors.js';
+import type { BlockCache } from './block-cache.js';
 import { RateLimitUnavailableException } from './rate-limit.exception.js';
 import type { FailMode } from './rate-limit.options.js';
 import type { RateLimitPolicy, RateLimitResult } from './rate-limit.types.js';
@@ -32,6 +33,8 @@ export class RateLimiter implements LimiterStatusSource {
     private readonly fallback: MemoryRateLimitStore,
     readonly failMode: FailMode,
     private readonly primary?: { store: RateLimitStore; connection: RedisConnection },
+    /** Clients rejected until their retry time, answered without Redis; none when disabled. */
+    private readonly blocks?: BlockCache,
   ) {}
 
   /** The connection the counters live on (`memory` without one). */
@@ -57,12 +60,13 @@ export class RateLimiter implements LimiterStatusSource {
     cost: number,
   ): Promise<LimiterDecision> {
     if (this.primary) {
+      const blocked = this.blocks?.get(clientId, policies, cost);
+      if (blocked) return { result: blocked, fallback: false };
       const deadline = requestDeadline(request, this.primary.connection.commandTimeoutMs);
       try {
-        return {
-          result: summarize(await this.primary.store.consume({ clientId, policies, cost, deadline })),
-          fallback: false,
-        };
+        const result = summarize(await this.primary.store.consume({ clientId, policies, cost, deadline }));
+        this.blocks?.remember(clientId, policies, cost, result);
+        return { result, fallback: false };
       } catch (error) {
         if (!(error instanceof RedisUnavailableError || error instanceof RedisCommandError)) throw error;
         if (error instanceof RedisCommandError && Date.now() - this.lastErrorLogAt > 10_000) {
@@ -74,6 +78,11 @@ export class RateLimiter implements LimiterStatusSource {
       }
     }
     return { result: summarize(await this.fallback.consume({ clientId, policies, cost })), fallback: !!this.primary };
+  }
+
+  /** Forgets this instance's local blocks of a client (after its buckets were reset). */
+  forget(clientId: string): void {
+    this.blocks?.clear(clientId);
   }
 
   close(): void {

@@ -1,0 +1,40 @@
+/** One rate-limit tier, the same for every limiter under test. */
+export interface BenchTier {
+  name: string;
+  limit: number;
+  /** Window length, in ms. */
+  windowMs: number;
+}
+
+/**
+ * What one bench app process runs, passed by the driver (bench/bench.mjs) as JSON in the
+ * `BENCH_APP` environment variable.
+ */
+export interface BenchAppConfig {
+  /** `redis://127.0.0.1:<port>`: the bench's own Redis, or the counting proxy in front of it. */
+  redisUrl: string;
+  /** Which rate limiter guards `GET /ping`, if any. */
+  limiter?: 'shield' | 'throttler' | 'rlf';
+  /** Which response cache serves `GET /ping`, if any. */
+  cache?: 'shield' | 'cache-manager';
+  /** The limiter's tiers (all three libraries get the same ones). */
+  tiers: BenchTier[];
+  /** nestjs-redis-shield: import ShieldMetricsModule (Prometheus metrics). */
+  metrics?: boolean;
+  /** nestjs-redis-shield: the violation stream and log lines (default on, as in the library). */
+  violations?: boolean;
+  /** nestjs-redis-shield: the local block cache (`localBlockCache`; default on, as in the library). */
+  blockCache?: boolean;
+  /** rate-limiter-flexible: `inMemoryBlockOnConsumed` (its own local block), off by default. */
+  rlfInMemoryBlock?: boolean;
+}
+
+/** Counters an app reports to the driver (IPC `stats`). */
+export interface BenchAppStats {
+  /** `process.cpuUsage()` of the app process, in µs. */
+  cpu: NodeJS.CpuUsage;
+  /** How many times the `/ping` handler ran (a cache hit does not run it). */
+  handlerCalls: number;
+  /** Anything that would make the figures wrong: Redis down, fallback decisions, open circuit. */
+  problems: string[];
+}

@@ -1,0 +1,678 @@
+// npm run bench: nestjs-redis-shield against the anchors it is measured by (@nestjs/throttler
+// + @nest-lab/throttler-storage-redis, rate-limiter-flexible, @nestjs/cache-manager + Keyv
+// + @keyv/redis), side by side in one run on this machine, with its own redis-server on a
+// free loopback port. Prints one table (and more detail) and writes bench/RESULTS.md.
+//
+// Usage: npm run bench [-- --quick] [-- --seconds 5 --rounds 5 --clients 20000]
+//   --quick      3 rounds × 3 s, shorter counted, memory and flood runs (a smoke test)
+//   --seconds N  length of each timed run (default 5; the whole run must stay < 8 min)
+//   --rounds N   rounds of every variant, order alternating (default 5)
+//   --clients N  distinct clients of the memory runs (default 20 000)
+//   --no-write   print only; leave bench/RESULTS.md alone
+//
+// Method (see RESULTS.md for the numbers):
+// - Every variant is a Nest app (Express, logger off, `GET /ping` → `{ ok: true }`) in a child
+//   process of its own (bench/apps, compiled to bench/dist here), started once and kept for
+//   all rounds; only one is under load at a time. Each round runs every variant in turn
+//   (order reversed every other round): FLUSHALL, warm-up, then autocannon, 50 connections,
+//   for --seconds. Ratios to `bare` and to the anchors are per round, then the median.
+// - App CPU: `process.cpuUsage()` of the variant's process across the timed run / requests.
+// - Redis commands and bytes per request: one separate run per variant through a
+//   RESP-counting proxy (never in the timed rounds), after SCRIPT FLUSH + FLUSHALL and a
+//   warm-up (so a cache variant is measured on hits).
+// - Redis memory per client: used_memory delta over N distinct clients (X-Forwarded-For,
+//   the apps trust it), after FLUSHALL and one warm-up request.
+// - Flood: one client already at its limit (10 per tier), 50 connections, all rejected.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { spawnHost } from './lib/app-host.mjs';
+import { CONNECTIONS, load, sequential, unexpected } from './lib/load.mjs';
+import { libraryRevision, machine, packageVersions } from './lib/machine.mjs';
+import { cleanup, sleep, startRedis } from './lib/processes.mjs';
+import { duration, fixed, int, markdownTable, median } from './lib/report.mjs';
+import { startCountingProxy } from './lib/resp-proxy.mjs';
+
+const BENCH = fileURLToPath(new URL('.', import.meta.url));
+const ROOT = join(BENCH, '..');
+const startedAt = Date.now();
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    seconds: { type: 'string' },
+    rounds: { type: 'string' },
+    clients: { type: 'string' },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+const quick = values.quick;
+const SETTINGS = {
+  seconds: positive('--seconds', values.seconds ?? (quick ? '3' : '5')),
+  rounds: positive('--rounds', values.rounds ?? (quick ? '3' : '5')),
+  /** Warm-up before a variant's first timed run, and before later ones (already JIT-warm), in s. */
+  warmupFirst: quick ? 1 : 2,
+  warmup: quick ? 0.25 : 0.5,
+  memoryClients: positive('--clients', values.clients ?? (quick ? '5000' : '20000')),
+  countedRequests: quick ? 1000 : 3000,
+  floodSeconds: quick ? 1.5 : 4,
+  countedFloodSeconds: quick ? 1 : 2,
+};
+
+/** Limits no variant reaches in a run (the library caps limit × windowMs at 2^43). */
+const HIGH_TIERS = [
+  { name: 'minute', limit: 1_000_000, windowMs: 60_000 },
+  { name: 'hour', limit: 2_000_000, windowMs: 3_600_000 },
+  { name: 'burst', limit: 1_000_000, windowMs: 10_000 },
+];
+/** The flood's client is over all three at once, so it stays rejected across minute and burst boundaries. */
+const FLOOD_LIMIT = 10;
+const FLOOD_TIERS = HIGH_TIERS.map((tier) => ({ ...tier, limit: FLOOD_LIMIT }));
+
+/**
+ * The timed variants. `anchors`: the variants each ratio is taken against, in the same round.
+ */
+const VARIANTS = [
+  { name: 'bare', config: {} },
+  { name: 'shield-limit', config: { limiter: 'shield' }, anchors: ['throttler', 'rlf'] },
+  { name: 'shield-limit+metrics', config: { limiter: 'shield', metrics: true }, anchors: ['shield-limit'] },
+  { name: 'shield-cache', config: { cache: 'shield' }, anchors: ['cache-manager'] },
+  {
+    name: 'shield-limit-cache',
+    config: { limiter: 'shield', cache: 'shield' },
+    anchors: ['throttler+cache-manager'],
+  },
+  { name: 'throttler', config: { limiter: 'throttler' } },
+  { name: 'rlf', config: { limiter: 'rlf' } },
+  { name: 'cache-manager', config: { cache: 'cache-manager' } },
+  { name: 'throttler+cache-manager', config: { limiter: 'throttler', cache: 'cache-manager' } },
+];
+const MEMORY_VARIANTS = ['shield-limit', 'throttler', 'rlf'];
+
+const phases = [];
+const problems = [];
+let admin;
+
+process.once('SIGINT', () => {
+  process.stderr.write('\nbench: SIGINT, stopping every child\n');
+  cleanup().then(() => process.exit(130));
+});
+
+try {
+  await main();
+} catch (error) {
+  process.stderr.write(`bench: ${error.stack ?? error}\n`);
+  process.exitCode = 1;
+} finally {
+  admin?.disconnect();
+  await cleanup();
+}
+// Bounded: nothing the run started (autocannon timers, sockets) may keep the process alive.
+process.exit();
+
+async function main() {
+  await phase('compile bench/apps (tsc -p bench/tsconfig.json)', compileApps);
+  const redis = await startRedis();
+  admin = new Redis(redis.url);
+  const redisVersion = /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? 'unknown';
+  const blockCacheOption = hasBlockCacheOption();
+  log(`redis-server ${redisVersion} on ${redis.url}; ${VARIANTS.length} variants, ${describeSettings()}`);
+
+  const hosts = new Map();
+  await phase(`start ${VARIANTS.length} app processes`, async () => {
+    await Promise.all(
+      VARIANTS.map(async (variant) => {
+        const host = spawnHost(variant.name);
+        const port = await host.start({ ...variant.config, tiers: HIGH_TIERS, redisUrl: redis.url });
+        hosts.set(variant.name, { host, port });
+      }),
+    );
+  });
+
+  const rounds = await phase(`${SETTINGS.rounds} timed rounds`, () => timedRounds(hosts));
+  const counted = await phase('counted runs through the RESP proxy', () => countedRuns(hosts, redis));
+  const memory = await phase('Redis memory per client', () => memoryRuns(hosts));
+  const floods = await phase('flood', () => floodRuns(hosts, redis, blockCacheOption));
+  for (const { host } of hosts.values()) await host.close();
+
+  const summary = summarize(rounds, counted);
+  const report = render({ summary, counted, memory, floods, redisVersion, blockCacheOption });
+  process.stdout.write(`\n${report.stdout}\n`);
+  if (!values['no-write']) {
+    writeFileSync(join(BENCH, 'RESULTS.md'), report.markdown);
+    process.stdout.write('\nwritten: bench/RESULTS.md\n');
+  }
+  if (problems.length > 0) process.exitCode = 1;
+}
+
+// --- phases ---
+
+function compileApps() {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(process.execPath, [tsc, '-p', join(BENCH, 'tsconfig.json')], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`tsc -p bench/tsconfig.json failed:\n${result.stdout}${result.stderr}`);
+}
+
+/** Every variant in every round, order reversed every other round; FLUSHALL before each. */
+async function timedRounds(hosts) {
+  const runs = []; // { round, variant, rps, p50, p99, cpuPerRequest, requests }
+  for (let round = 0; round < SETTINGS.rounds; round++) {
+    const order = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
+    for (const variant of order) {
+      const { host, port } = hosts.get(variant.name);
+      await admin.flushall('SYNC');
+      await load({ port, seconds: round === 0 ? SETTINGS.warmupFirst : SETTINGS.warmup });
+      const before = await host.stats();
+      const result = await load({ port, seconds: SETTINGS.seconds });
+      const after = await host.stats();
+      const run = {
+        round,
+        variant: variant.name,
+        rps: result.rps,
+        p50: result.p50,
+        p99: result.p99,
+        requests: result.requests,
+        cpuPerRequest: (after.cpuUs - before.cpuUs) / result.requests,
+      };
+      runs.push(run);
+      check(`${variant.name}, round ${round + 1}`, unexpected(result));
+      for (const problem of after.problems) check(`${variant.name}, round ${round + 1}`, problem);
+      if (variant.config.cache && after.handlerCalls !== before.handlerCalls) {
+        check(
+          `${variant.name}, round ${round + 1}`,
+          `the handler ran ${after.handlerCalls - before.handlerCalls} times: not all hits`,
+        );
+      }
+      log(
+        `round ${round + 1}/${SETTINGS.rounds}  ${variant.name.padEnd(24)} ${int(run.rps).padStart(7)} req/s  ` +
+          `p50 ${run.p50} ms  p99 ${run.p99} ms  ${fixed(run.cpuPerRequest, 0)} µs CPU/req`,
+      );
+    }
+  }
+  return runs;
+}
+
+/** One run of `countedRequests` per variant through the counting proxy, after a warm-up. */
+async function countedRuns(hosts, redis) {
+  const proxy = await startCountingProxy(redis);
+  const counted = new Map();
+  try {
+    for (const variant of VARIANTS) {
+      if (!variant.config.limiter && !variant.config.cache) continue; // bare never talks to Redis
+      const { host } = hosts.get(variant.name);
+      await admin.script('FLUSH');
+      await admin.flushall('SYNC');
+      const port = await host.start({ ...variant.config, tiers: HIGH_TIERS, redisUrl: proxy.url });
+      try {
+        await sequential(port, 3);
+        await sleep(100); // cache entries are written after the response is sent
+        await load({ port, amount: 500 });
+        proxy.reset();
+        const result = await load({ port, amount: SETTINGS.countedRequests });
+        const counts = proxy.snapshot();
+        check(`${variant.name}, counted run`, unexpected(result));
+        counted.set(variant.name, { ...counts, requests: result.requests });
+        log(
+          `counted  ${variant.name.padEnd(24)} ${fixed(counts.commands / result.requests)} commands/req, ` +
+            `${fixed(counts.bytes / result.requests, 0)} B/req`,
+        );
+      } finally {
+        await host.stop(port);
+      }
+    }
+  } finally {
+    await proxy.close();
+  }
+  return counted;
+}
+
+/** used_memory delta per distinct client, on the variants' own (timed) apps. */
+async function memoryRuns(hosts) {
+  const results = [];
+  for (const name of MEMORY_VARIANTS) {
+    const { host, port } = hosts.get(name);
+    await admin.flushall('SYNC');
+    await sequential(port, 1, { 'x-forwarded-for': '192.0.2.1' }); // scripts loaded, connection up
+    const usedBefore = await usedMemory();
+    const keysBefore = await admin.dbsize();
+    const started = Date.now();
+    const result = await load({
+      port,
+      amount: SETTINGS.memoryClients,
+      headers: (i) => ({ 'x-forwarded-for': clientAddress(i) }),
+    });
+    const seconds = (Date.now() - started) / 1000;
+    const usedAfter = await usedMemory();
+    const keysAfter = await admin.dbsize();
+    const { problems: hostProblems } = await host.stats();
+    check(`${name}, memory run`, unexpected(result));
+    for (const problem of hostProblems) check(`${name}, memory run`, problem);
+    const run = {
+      variant: name,
+      clients: SETTINGS.memoryClients,
+      bytes: usedAfter - usedBefore,
+      perClient: (usedAfter - usedBefore) / SETTINGS.memoryClients,
+      keysPerClient: (keysAfter - keysBefore) / SETTINGS.memoryClients,
+      seconds,
+    };
+    results.push(run);
+    log(`memory   ${name.padEnd(24)} ${fixed(run.perClient, 1)} B/client, ${fixed(run.keysPerClient)} keys/client`);
+  }
+  return results;
+}
+
+/** One over-limit client, 50 connections: timed directly, then counted through the proxy. */
+async function floodRuns(hosts, redis, blockCacheOption) {
+  // `quick`: the ones --quick runs.
+  const variants = [
+    { name: 'shield (block cache on, stream on)', host: 'shield-limit', config: { limiter: 'shield' }, quick: true },
+    {
+      name: 'shield (block cache on, stream off)',
+      host: 'shield-limit',
+      config: { limiter: 'shield', violations: false },
+    },
+    {
+      name: 'shield (block cache on, stream on, metrics)',
+      host: 'shield-limit',
+      config: { limiter: 'shield', metrics: true },
+    },
+    ...(blockCacheOption
+      ? [
+          {
+            name: 'shield (block cache off, stream on)',
+            host: 'shield-limit',
+            config: { limiter: 'shield', blockCache: false },
+            quick: true,
+          },
+          {
+            name: 'shield (block cache off, stream off)',
+            host: 'shield-limit',
+            config: { limiter: 'shield', blockCache: false, violations: false },
+          },
+        ]
+      : []),
+    { name: 'throttler', host: 'throttler', config: { limiter: 'throttler' }, quick: true },
+    { name: 'rlf', host: 'rlf', config: { limiter: 'rlf' }, quick: true },
+    { name: 'rlf (inMemoryBlockOnConsumed)', host: 'rlf', config: { limiter: 'rlf', rlfInMemoryBlock: true } },
+  ];
+  const selected = quick ? variants.filter((variant) => variant.quick) : variants;
+  const proxy = await startCountingProxy(redis);
+  const results = [];
+  try {
+    for (const variant of selected) {
+      const { host } = hosts.get(variant.host);
+      const config = { ...variant.config, tiers: FLOOD_TIERS };
+
+      await admin.flushall('SYNC');
+      let port = await host.start({ ...config, redisUrl: redis.url });
+      let timed;
+      let cpuPerRequest;
+      try {
+        checkExhausted(variant.name, await sequential(port, FLOOD_LIMIT));
+        const before = await host.stats();
+        timed = await load({ port, seconds: SETTINGS.floodSeconds });
+        const after = await host.stats();
+        cpuPerRequest = (after.cpuUs - before.cpuUs) / timed.requests;
+        check(`flood ${variant.name}`, unexpected(timed, 429));
+      } finally {
+        await host.stop(port);
+      }
+
+      await admin.script('FLUSH');
+      await admin.flushall('SYNC');
+      port = await host.start({ ...config, redisUrl: proxy.url });
+      let counts;
+      let countedRun;
+      try {
+        checkExhausted(variant.name, await sequential(port, FLOOD_LIMIT));
+        proxy.reset();
+        countedRun = await load({ port, seconds: SETTINGS.countedFloodSeconds });
+        counts = proxy.snapshot();
+        check(`flood ${variant.name}, counted run`, unexpected(countedRun, 429));
+      } finally {
+        await host.stop(port);
+      }
+      const run = { variant: variant.name, timed, cpuPerRequest, counts, countedRun };
+      results.push(run);
+      log(
+        `flood    ${variant.name.padEnd(44)} ${int(timed.rps).padStart(7)} req/s, ` +
+          `${counts.commands} Redis calls in ${fixed(countedRun.seconds, 1)} s (${int(countedRun.requests)} requests)`,
+      );
+    }
+  } finally {
+    await proxy.close();
+  }
+  return results;
+}
+
+function checkExhausted(name, statuses) {
+  if (statuses.some((status) => status !== 200)) {
+    check(`flood ${name}`, `the ${FLOOD_LIMIT} requests before the flood were not all 200: ${statuses.join(' ')}`);
+  }
+}
+
+// --- summary ---
+
+/** Per variant: medians over rounds, and the median of same-round ratios. */
+function summarize(runs, counted) {
+  const byRound = new Map();
+  for (const run of runs) {
+    if (!byRound.has(run.round)) byRound.set(run.round, new Map());
+    byRound.get(run.round).set(run.variant, run);
+  }
+  const ratio = (variant, other) =>
+    median([...byRound.values()].map((round) => round.get(variant).rps / round.get(other).rps));
+  return VARIANTS.map((variant) => {
+    const mine = runs.filter((run) => run.variant === variant.name);
+    const rps = mine.map((run) => run.rps);
+    const counts = counted.get(variant.name);
+    return {
+      name: variant.name,
+      rps: median(rps),
+      min: Math.min(...rps),
+      max: Math.max(...rps),
+      p50: median(mine.map((run) => run.p50)),
+      p99: median(mine.map((run) => run.p99)),
+      cpu: median(mine.map((run) => run.cpuPerRequest)),
+      bare: ratio(variant.name, 'bare'),
+      anchors: (variant.anchors ?? []).map((anchor) => ({ anchor, ratio: ratio(variant.name, anchor) })),
+      commands: counts ? counts.commands / counts.requests : variant.name === 'bare' ? 0 : Number.NaN,
+      bytes: counts ? counts.bytes / counts.requests : variant.name === 'bare' ? 0 : Number.NaN,
+      byName: counts
+        ? [...counts.byName].sort((a, b) => b[1] - a[1]).map(([name, n]) => [name, n / counts.requests])
+        : [],
+    };
+  });
+}
+
+function render({ summary, counted, memory, floods, redisVersion, blockCacheOption }) {
+  const m = machine();
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const mainTable = markdownTable(
+    [
+      'variant',
+      'req/s median (min–max)',
+      'p50 ms',
+      'p99 ms',
+      '× bare',
+      '× anchor (same round)',
+      'Redis cmds/req',
+      'bytes to Redis/req',
+      'app CPU µs/req',
+    ],
+    summary.map((row) => [
+      row.name,
+      `${int(row.rps)} (${int(row.min)}–${int(row.max)})`,
+      fixed(row.p50, 0),
+      fixed(row.p99, 0),
+      fixed(row.bare),
+      row.anchors.map(({ anchor, ratio }) => `${fixed(ratio)} × ${anchor}`).join(', ') || '—',
+      fixed(row.commands),
+      fixed(row.bytes, 0),
+      fixed(row.cpu, 0),
+    ]),
+  );
+  const commandLines = summary
+    .filter((row) => row.byName.length > 0)
+    .map(
+      (row) =>
+        `- ${row.name}: ${row.byName
+          .filter(([, perRequest]) => perRequest >= 0.0005)
+          .map(([name, perRequest]) => `${fixed(perRequest, 3)} \`${name}\``)
+          .join(', ')}`,
+    );
+  const memoryTable = markdownTable(
+    ['variant (3 tiers)', 'distinct clients', 'used_memory delta', 'B per client', 'keys per client', 'load s'],
+    memory.map((run) => [
+      run.variant,
+      int(run.clients),
+      int(run.bytes),
+      fixed(run.perClient, 1),
+      fixed(run.keysPerClient),
+      fixed(run.seconds, 1),
+    ]),
+  );
+  const allowed = summary.find((row) => row.name === 'shield-limit');
+  const floodTable = markdownTable(
+    [
+      'flood variant',
+      'req/s',
+      '× shield-limit allowed',
+      'statuses',
+      'app CPU µs/req',
+      'Redis calls (counted run)',
+      'calls per 1 000 req',
+      'calls by command',
+    ],
+    floods.map((run) => [
+      run.variant,
+      int(run.timed.rps),
+      fixed(run.timed.rps / allowed.rps),
+      Object.entries(run.timed.statuses)
+        .map(([code, n]) => `${code}: ${int(n)}`)
+        .join(', '),
+      fixed(run.cpuPerRequest, 0),
+      `${int(run.counts.commands)} in ${fixed(run.countedRun.seconds, 1)} s`,
+      fixed((run.counts.commands / run.countedRun.requests) * 1000, 1),
+      [...run.counts.byName]
+        .sort((a, b) => b[1] - a[1])
+        .map(([name, n]) => `${int(n)} \`${name}\``)
+        .join(', ') || '—',
+    ]),
+  );
+  const costs = costLines(summary, floods);
+  const phaseLines = phases.map(({ name, ms }) => `- ${name}: ${duration(ms)}`);
+  const total = duration(Date.now() - startedAt);
+  const problemLines = problems.length > 0 ? problems.map((problem) => `- ${problem}`) : ['- none'];
+
+  const methodLines = [
+    `- Each variant is a Nest ${versionOf('@nestjs/core')} app (Express adapter, logger off, \`trust proxy\` on) serving`,
+    '  `GET /ping` → `{ ok: true }`, in a child process of its own, started once and kept for all rounds; one',
+    `  variant is under load at a time. Per round and variant: FLUSHALL, warm-up (${SETTINGS.warmupFirst} s in the first`,
+    `  round, ${SETTINGS.warmup} s after), then autocannon, ${CONNECTIONS} connections, ${SETTINGS.seconds} s. ` +
+      'Rounds alternate the order.',
+    '- Limits (all libraries, 3 tiers): minute 1 000 000 / 60 s, hour 2 000 000 / 3 600 s, burst 1 000 000 / 10 s;',
+    '  nothing is rejected. nestjs-redis-shield: default algorithm (sliding window), Redis deadline 1 000 ms (so',
+    '  no request falls back to memory under load; the apps report any fallback or open circuit), violations',
+    '  stream on (default). Caches: one shared entry for `/ping`, 60 s, measured on hits (the handler never runs).',
+    '- `× bare`, `× anchor`: the ratio of req/s within each round, then the median over rounds.',
+    '- `Redis cmds/req`, `bytes to Redis/req`: top-level commands and bytes the app sent, counted by a RESP proxy',
+    `  in a separate run of ${int(SETTINGS.countedRequests)} requests (after SCRIPT FLUSH, FLUSHALL and a warm-up),`,
+    '  never in the timed rounds; background calls (cache statistics, violation flushes) are included.',
+    '- `app CPU µs/req`: `process.cpuUsage()` (user + system) of the variant process over the timed run / requests;',
+    '  median over rounds.',
+    `- Memory: FLUSHALL, one warm-up request, then ${int(SETTINGS.memoryClients)} requests each from a distinct`,
+    '  X-Forwarded-For address: Redis `used_memory` delta / clients.',
+    `- Flood: tiers minute ${FLOOD_LIMIT} / 60 s, hour ${FLOOD_LIMIT} / 3 600 s, burst ${FLOOD_LIMIT} / 10 s (over ` +
+      'all three, so the client',
+    `  stays rejected across window boundaries); ${FLOOD_LIMIT} requests one after another exhaust it, then ` +
+      `${CONNECTIONS} connections for ${SETTINGS.floodSeconds} s`,
+    '  (req/s, CPU). Redis calls: the same again through the proxy for ' +
+      `${SETTINGS.countedFloodSeconds} s, counted after the ${FLOOD_LIMIT} requests.`,
+    blockCacheOption
+      ? '- `localBlockCache` exists in this build: floods run with it on (default) and off.'
+      : '- `RateLimitModuleOptions` has no `localBlockCache` in this build: floods run with the library as it is.',
+  ];
+
+  const versions = packageVersions();
+  const versionLines = versions.map(([name, version]) => `- ${name} ${version}`);
+  const machineLines = [
+    `- CPU: ${m.cpu}, ${m.cores} cores (app, Redis and load generator share them)`,
+    `- RAM: ${fixed(m.ramGiB, 1)} GiB; ${m.os}`,
+    `- Node ${m.node}; Redis ${redisVersion}`,
+    `- nestjs-redis-shield at ${libraryRevision()}`,
+  ];
+  const date = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+
+  const stdout = [
+    `== npm run bench (${describeSettings()}) ==`,
+    '',
+    mainTable,
+    '',
+    'Redis commands per request (counted run):',
+    ...commandLines,
+    '',
+    'Redis memory per client:',
+    memoryTable,
+    '',
+    'Flood: one over-limit client, 50 connections:',
+    floodTable,
+    '',
+    'Metrics and violation stream:',
+    ...costs,
+    '',
+    'Problems:',
+    ...problemLines,
+    '',
+    `Machine: ${m.cpu}, ${m.cores} cores, ${fixed(m.ramGiB, 1)} GiB, Node ${m.node}, Redis ${redisVersion}`,
+    `Duration of bench.mjs: ${total} (${phases.map(({ name, ms }) => `${name} ${duration(ms)}`).join('; ')})`,
+  ].join('\n');
+
+  const markdown = [
+    '# Benchmark results',
+    '',
+    `Written by \`${command}\` (bench/bench.mjs) on ${date}; ${describeSettings()}.`,
+    'Every number below was printed by that run. Re-run it to refresh this file.',
+    '',
+    '## Throughput, latency, Redis traffic and CPU per request',
+    '',
+    mainTable,
+    '',
+    '### Redis commands per request, by command (counted run)',
+    '',
+    ...commandLines,
+    '',
+    '## Redis memory per client',
+    '',
+    memoryTable,
+    '',
+    '## Flood: one over-limit client, 50 connections, all rejected',
+    '',
+    floodTable,
+    '',
+    '## Cost of metrics and of the violation stream',
+    '',
+    ...costs,
+    '',
+    '## Method',
+    '',
+    ...methodLines,
+    '',
+    '## Machine',
+    '',
+    ...machineLines,
+    '',
+    '## Versions',
+    '',
+    ...versionLines,
+    '',
+    '## Run',
+    '',
+    `- Duration of bench/bench.mjs: ${total} (the build and \`npm ci\` before it not included)`,
+    ...phaseLines,
+    '',
+    '## Problems seen during the run',
+    '',
+    ...problemLines,
+    '',
+  ].join('\n');
+  return { stdout, markdown };
+}
+
+/** Target 7 of issue 10: what metrics and the violation stream cost. */
+function costLines(summary, floods) {
+  const lines = [];
+  const plain = summary.find((row) => row.name === 'shield-limit');
+  const metrics = summary.find((row) => row.name === 'shield-limit+metrics');
+  if (plain && metrics) {
+    const ratio = metrics.anchors.find(({ anchor }) => anchor === 'shield-limit')?.ratio;
+    lines.push(
+      `- Metrics (ShieldMetricsModule), allowed path: ${fixed(ratio)} × shield-limit's req/s (median of same-round ` +
+        `ratios), ${fixed(metrics.cpu - plain.cpu, 1)} µs more app CPU per request (${fixed(metrics.cpu, 0)} vs ` +
+        `${fixed(plain.cpu, 0)}).`,
+    );
+  }
+  const flood = (name) => floods.find((run) => run.variant === name);
+  for (const [label, on, off] of [
+    [
+      'Violation stream, flood with the block cache on',
+      'shield (block cache on, stream on)',
+      'shield (block cache on, stream off)',
+    ],
+    [
+      'Violation stream, flood with the block cache off',
+      'shield (block cache off, stream on)',
+      'shield (block cache off, stream off)',
+    ],
+    ['Metrics, flood', 'shield (block cache on, stream on, metrics)', 'shield (block cache on, stream on)'],
+  ]) {
+    const [a, b] = [flood(on), flood(off)];
+    if (!a || !b) continue;
+    lines.push(
+      `- ${label}: ${fixed(a.timed.rps / b.timed.rps)} × req/s (one run each, noisier than the rounds), ` +
+        `${fixed(a.cpuPerRequest - b.cpuPerRequest, 1)} µs more app CPU per request ` +
+        `(${fixed(a.cpuPerRequest, 0)} vs ${fixed(b.cpuPerRequest, 0)}).`,
+    );
+  }
+  return lines;
+}
+
+// --- helpers ---
+
+async function phase(name, fn) {
+  const started = Date.now();
+  log(`-- ${name}`);
+  const result = await fn();
+  phases.push({ name, ms: Date.now() - started });
+  return result;
+}
+
+function check(where, problem) {
+  if (!problem) return;
+  problems.push(`${where}: ${problem}`);
+  log(`PROBLEM ${where}: ${problem}`);
+}
+
+async function usedMemory() {
+  return Number(/used_memory:(\d+)/.exec(await admin.info('memory'))[1]);
+}
+
+/** Distinct addresses in 198.18.0.0/15 (the benchmarking range): only ever a header value. */
+function clientAddress(i) {
+  return `198.${18 + ((i >> 16) & 1)}.${(i >> 8) & 255}.${i & 255}`;
+}
+
+function hasBlockCacheOption() {
+  const declarations = join(ROOT, 'libs/nestjs-redis-shield/dist/rate-limit/rate-limit.options.d.ts');
+  return existsSync(declarations) && readFileSync(declarations, 'utf8').includes('localBlockCache');
+}
+
+function versionOf(name) {
+  return packageVersions().find(([known]) => known === name)?.[1] ?? '?';
+}
+
+function describeSettings() {
+  return (
+    `${SETTINGS.rounds} rounds × ${SETTINGS.seconds} s, ${CONNECTIONS} connections` +
+    `${quick ? ', --quick' : ''}, ${int(SETTINGS.memoryClients)} clients for memory`
+  );
+}
+
+function positive(name, raw) {
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < 1) {
+    process.stderr.write(`bench: ${name} must be a positive integer, got ${JSON.stringify(raw)}\n`);
+    process.exit(2);
+  }
+  return value;
+}
+
+function log(line) {
+  process.stderr.write(`${line}\n`);
+}

@@ -1,0 +1,91 @@
+import type { RateLimitPolicy, RateLimitResult } from './rate-limit.types.js';
+
+interface Block {
+  result: RateLimitResult;
+  cost: number;
+  /** App time (ms) the rejection arrived. */
+  since: number;
+  /** App time (ms) until which a request of at least `cost` cannot pass. */
+  until: number;
+}
+
+/**
+ * Remembers, per instance, clients that were rejected until their retry time, so a
+ * client that keeps hammering while over its limit is answered without Redis (as Envoy
+ * and Upstash do). Safe because a rejection's `retryAfterMs` is when a retry of the same
+ * cost can first pass: nothing earlier could be admitted, so nothing is lost but Redis
+ * calls. A cheaper request than the rejected one still asks Redis. The block is measured
+ * from when the answer arrived, so it can only err late by the round trip (strict side).
+ * `RateLimitService.reset` clears this instance's blocks; other instances keep theirs
+ * until they expire. Bounded: beyond `maxEntries` the oldest blocks are dropped.
+ */
+export class BlockCache {
+  private readonly blocks = new Map<string, Block>();
+
+  constructor(
+    private readonly maxEntries = 10_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The rejection to repeat for this request, with its times moved on; undefined when Redis must decide. */
+  get(clientId: string, policies: readonly RateLimitPolicy[], cost: number): RateLimitResult | undefined {
+    const key = keyOf(clientId, policies);
+    const block = this.blocks.get(key);
+    if (!block) return undefined;
+    const now = this.now();
+    if (now >= block.until) {
+      this.blocks.delete(key);
+      return undefined;
+    }
+    if (cost < block.cost) return undefined;
+    return elapse(block.result, now - block.since);
+  }
+
+  /** Remembers a rejection (allowed results are ignored). */
+  remember(clientId: string, policies: readonly RateLimitPolicy[], cost: number, result: RateLimitResult): void {
+    if (result.allowed || result.retryAfterMs <= 0) return;
+    const now = this.now();
+    const key = keyOf(clientId, policies);
+    this.blocks.delete(key); // re-inserted last: Map order is the eviction order
+    this.blocks.set(key, { result, cost, since: now, until: now + result.retryAfterMs });
+    if (this.blocks.size > this.maxEntries) {
+      for (const [oldest] of this.blocks) {
+        this.blocks.delete(oldest);
+        if (this.blocks.size <= this.maxEntries) break;
+      }
+    }
+  }
+
+  /** Forgets every block of a client (after an admin reset). */
+  clear(clientId: string): void {
+    const prefix = `${clientId}\0`;
+    for (const key of this.blocks.keys()) if (key.startsWith(prefix)) this.blocks.delete(key);
+  }
+
+  get size(): number {
+    return this.blocks.size;
+  }
+}
+
+function keyOf(clientId: string, policies: readonly RateLimitPolicy[]): string {
+  let key = `${clientId}\0`;
+  for (const policy of policies) key += `${policy.name}\0`;
+  return key;
+}
+
+/** The same rejection `elapsedMs` later: every wait shorter by that much (never below 0). */
+function elapse(result: RateLimitResult, elapsedMs: number): RateLimitResult {
+  if (elapsedMs <= 0) return result;
+  const less = (ms: number) => Math.max(0, ms - elapsedMs);
+  return {
+    ...result,
+    resetMs: less(result.resetMs),
+    retryAfterMs: less(result.retryAfterMs),
+    nowMs: result.nowMs + elapsedMs,
+    tiers: result.tiers.map((tier) => ({
+      ...tier,
+      resetMs: less(tier.resetMs),
+      retryAfterMs: less(tier.retryAfterMs),
+    })),
+  };
+}
