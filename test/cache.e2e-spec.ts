@@ -91,6 +91,23 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('response caching on %s',
       expect(proxy.names()).toEqual(['EVALSHA', 'GET']);
     });
 
+    it('the cache read goes out together with the rate-limit script, not after its answer', async () => {
+      await miss('/c/shared');
+      await app.get(ResponseCacheWriter).flush();
+      // With Redis stalled, only commands sent without waiting for a reply reach the proxy.
+      await server.stall();
+      try {
+        proxy.reset();
+        const response = await request(url).get('/c/shared');
+        expect(response.status).toBe(200); // both timed out: fallback limit, BYPASS
+        expect(response.headers['x-cache-status']).toBe('BYPASS');
+        // (HINCRBY: the statistics flush of the earlier miss, once per second.)
+        expect(proxy.names().filter((name) => name !== 'HINCRBY')).toEqual(['EVALSHA', 'GET']);
+      } finally {
+        await server.resume();
+      }
+    });
+
     it('a strong ETag (not the adapter weak one); If-None-Match gets 304 without the handler', async () => {
       const first = await miss('/c/shared');
       expect(first.headers.etag).toMatch(/^"[A-Za-z0-9_-]+"$/);

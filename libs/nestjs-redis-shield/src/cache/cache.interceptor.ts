@@ -13,6 +13,7 @@ import { ApplicationConfig, Reflector } from '@nestjs/core';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { finalize, from, mergeMap, type Observable, of } from 'rxjs';
+import { RequestPrefetch } from '../events/request-prefetch.js';
 import { ShieldEvents } from '../events/shield-events.js';
 import { cacheStatusOf, type HttpExchange, httpExchange, recordCacheStatus } from '../http/http-facade.js';
 import { defaultUserId } from '../rate-limit/client-id.js';
@@ -48,6 +49,21 @@ interface Directives {
   write: boolean;
 }
 
+/** The cache lookup of one request, kept on the raw request under {@link LOOKUP}. */
+interface Lookup {
+  route: CacheRoute;
+  userId: string | undefined;
+  perUser: boolean;
+  directives: Directives;
+  url: URL;
+  digest: string;
+  deadline: ReturnType<typeof requestDeadline>;
+  /** The entry read started early by {@link CacheInterceptor.prefetch}. */
+  read?: Promise<Buffer | null>;
+}
+
+const LOOKUP = Symbol('nestjs-redis-shield:cache-lookup');
+
 /**
  * Caches GET responses of routes marked `@CacheTtl` (SPEC §6): per user unless the
  * route is shared, keyed by a SHA-256 of everything that shapes the response, with a
@@ -72,7 +88,10 @@ export class CacheInterceptor implements NestInterceptor {
     private readonly counter: CacheStatsCounter,
     private readonly events: ShieldEvents,
     @Optional() private readonly appConfig?: ApplicationConfig,
-  ) {}
+    @Optional() prefetch?: RequestPrefetch,
+  ) {
+    prefetch?.register((context) => this.prefetch(context));
+  }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle();
@@ -120,6 +139,55 @@ export class CacheInterceptor implements NestInterceptor {
     return route;
   }
 
+  /**
+   * Starts the cache read of a request before the handler chain reaches the interceptor:
+   * the rate-limit guard calls it right before its own script, so a limited cache hit
+   * costs one round trip of latency, not two. Does nothing for requests that will not
+   * read (not cacheable, caching off, directives).
+   */
+  prefetch(context: ExecutionContext): void {
+    if (context.getType() !== 'http') return;
+    const exchange = httpExchange(context);
+    if (exchange.method !== 'GET' && exchange.method !== 'HEAD') return;
+    const route = this.routeOf(context);
+    if (route.ttlMs === undefined || route.bypassReason || !this.options.enabled) return;
+    const lookup = this.lookupOf(exchange, route, this.apiVersion(context, exchange));
+    if (!lookup.directives.read) return;
+    lookup.read = this.store.read(lookup.digest, { deadline: lookup.deadline });
+    lookup.read.catch(() => undefined); // a 429 never awaits it
+  }
+
+  /** Everything the key of a request is made of, computed once per request. */
+  private lookupOf(exchange: HttpExchange, route: CacheRoute, apiVersion: string | undefined): Lookup {
+    const raw = exchange.raw as unknown as Record<symbol, Lookup | undefined>;
+    const known = raw[LOOKUP];
+    if (known && known.route === route) return known;
+    const userId = route.shared ? undefined : (this.options.userId ?? defaultUserId)(exchange.user);
+    const perUser = userId !== undefined;
+    const url = new URL(exchange.raw.url ?? '/', 'http://cache.invalid');
+    const vary = Object.fromEntries(route.vary.map((name) => [name, exchange.header(name)]));
+    const lookup: Lookup = {
+      route,
+      userId,
+      perUser,
+      directives: this.directives(exchange, perUser),
+      url,
+      digest: cacheDigest({
+        keyVersion: this.options.keyVersion,
+        handlerId: route.id,
+        apiVersion,
+        method: 'GET',
+        path: url.pathname,
+        query: url.search.slice(1),
+        scope: perUser ? `user:${this.connection.keys.hashId(`user:${userId}`)}` : 'shared',
+        vary,
+      }),
+      deadline: requestDeadline(exchange.raw, this.connection.commandTimeoutMs),
+    };
+    raw[LOOKUP] = lookup;
+    return lookup;
+  }
+
   private async serve(
     exchange: HttpExchange,
     route: CacheRoute,
@@ -132,27 +200,13 @@ export class CacheInterceptor implements NestInterceptor {
     }
     if (!this.options.enabled) return this.bypass(exchange, next);
 
-    const userId = route.shared ? undefined : (this.options.userId ?? defaultUserId)(exchange.user);
-    const perUser = userId !== undefined;
-    const directives = this.directives(exchange, perUser);
-    const url = new URL(exchange.raw.url ?? '/', 'http://cache.invalid');
-    const vary = Object.fromEntries(route.vary.map((name) => [name, exchange.header(name)]));
-    const digest = cacheDigest({
-      keyVersion: this.options.keyVersion,
-      handlerId: route.id,
-      apiVersion,
-      method: 'GET',
-      path: url.pathname,
-      query: url.search.slice(1),
-      scope: perUser ? `user:${this.connection.keys.hashId(`user:${userId}`)}` : 'shared',
-      vary,
-    });
-    const deadline = requestDeadline(exchange.raw, this.connection.commandTimeoutMs);
+    const lookup = this.lookupOf(exchange, route, apiVersion);
+    const { userId, perUser, directives, url, digest, deadline } = lookup;
 
     if (directives.read) {
       let stored: Buffer | null;
       try {
-        stored = await this.store.read(digest, { deadline });
+        stored = await (lookup.read ?? this.store.read(digest, { deadline }));
       } catch {
         // Redis unavailable (the breaker logs it): serve from the handler, store nothing.
         return this.bypass(exchange, next);

@@ -1,6 +1,7 @@
-import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
+import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { IncomingMessage } from 'node:http';
+import { RequestPrefetch } from '../events/request-prefetch.js';
 import { ShieldEvents } from '../events/shield-events.js';
 import { type HttpExchange, httpExchange, recordClientId, recordRouteTemplate } from '../http/http-facade.js';
 import { defaultUserId, IpAllowlist, ipClientId, userClientId } from './client-id.js';
@@ -48,6 +49,7 @@ export class RateLimitGuard implements CanActivate {
     private readonly limiter: RateLimiter,
     private readonly events: ShieldEvents,
     @Inject(RATE_LIMIT_MODULE_OPTIONS) private readonly options: RateLimitModuleOptions,
+    @Optional() private readonly prefetch?: RequestPrefetch,
   ) {
     this.allowlist = new IpAllowlist(options.allowlist ?? []);
     this.headerOptions = options.headers === false ? false : options.headers === true ? {} : (options.headers ?? {});
@@ -67,7 +69,10 @@ export class RateLimitGuard implements CanActivate {
     recordClientId(exchange.raw, clientId);
     const policies = await this.policiesFor(context, exchange);
     const cost = await this.costOf(context, exchange);
-    const { result, fallback } = await this.limiter.consume(exchange.raw, clientId, policies, cost);
+    // The cache read (if the route is cached) goes out right behind the script: one round trip for both.
+    const { result, fallback } = await this.limiter.consume(exchange.raw, clientId, policies, cost, () =>
+      this.prefetch?.run(context),
+    );
 
     if (this.headerOptions) {
       let template = this.templates.get(policies);

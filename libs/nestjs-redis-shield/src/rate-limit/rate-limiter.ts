@@ -58,13 +58,18 @@ export class RateLimiter implements LimiterStatusSource {
     clientId: string,
     policies: readonly RateLimitPolicy[],
     cost: number,
+    /** Called right before the Redis call (not for a local block or the fallback), e.g. to start a cache read alongside. */
+    beforeRedis?: () => void,
   ): Promise<LimiterDecision> {
     if (this.primary) {
       const blocked = this.blocks?.get(clientId, policies, cost);
       if (blocked) return { result: blocked, fallback: false };
+      if (this.primary.connection.circuitOpen) beforeRedis = undefined;
       const deadline = requestDeadline(request, this.primary.connection.commandTimeoutMs);
       try {
-        const result = summarize(await this.primary.store.consume({ clientId, policies, cost, deadline }));
+        const decision = this.primary.store.consume({ clientId, policies, cost, deadline });
+        beforeRedis?.();
+        const result = summarize(await decision);
         this.blocks?.remember(clientId, policies, cost, result);
         return { result, fallback: false };
       } catch (error) {
