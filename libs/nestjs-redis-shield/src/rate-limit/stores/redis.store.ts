@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Deadline } from '../../redis/deadline.js';
 import type { RedisConnection, ScriptRunner } from '../../redis/redis.connection.js';
 import { ALGORITHMS } from '../algorithms/index.js';
@@ -47,13 +48,44 @@ export class RedisRateLimitStore implements RateLimitStore {
     for (const policy of policies) {
       keys.push(this.connection.keys.rateLimit(clientId, policy.name));
       args.push(policy.shadow ? '1' : '0', policy.tiers.length);
-      for (const tier of policy.tiers) {
-        args.push(tier.name, ALGORITHMS[tier.algorithm].code, tier.limit, tier.windowMs);
-      }
+      const fields = stateFields(policy);
+      policy.tiers.forEach((tier, t) =>
+        args.push(fields[t], ALGORITHMS[tier.algorithm].code, tier.limit, tier.windowMs),
+      );
     }
     const reply = await this.script(keys, args, { deadline });
     return decode(reply, policies);
   }
+}
+
+const FIELDS = new WeakMap<RateLimitPolicy, string[]>();
+
+/**
+ * The hash field of each tier of a policy: a small integer (0-127) taken from a SHA-1 of
+ * the tier's name, algorithm and window, unique within the policy. Redis stores such a
+ * field in one byte of the client's listpack, which keeps the three default tiers about
+ * 16 B per client smaller than their names. Deriving it from the tier, not its
+ * position, keeps state across a reordering; a changed window or algorithm starts from a
+ * fresh state, as it must.
+ */
+export function stateFields(policy: RateLimitPolicy): string[] {
+  let fields = FIELDS.get(policy);
+  if (!fields) {
+    const digests = policy.tiers.map((tier) =>
+      createHash('sha1').update(`${tier.name}|${tier.algorithm}|${tier.windowMs}`).digest(),
+    );
+    // Byte i of each digest, for the first i that separates every tier; names as a last resort.
+    fields = policy.tiers.map((tier) => tier.name);
+    for (let i = 0; i < 20; i++) {
+      const candidate = digests.map((digest) => String(digest[i] & 127));
+      if (new Set(candidate).size === candidate.length) {
+        fields = candidate;
+        break;
+      }
+    }
+    FIELDS.set(policy, fields);
+  }
+  return fields;
 }
 
 /** Maps the script's flat integer reply back onto the policies' tiers. */
