@@ -1,11 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runInThisContext } from 'node:vm';
 import { freePort, LOOPBACK } from './ports.js';
 import {
+  forgetTempDir,
   isPortInUse,
+  RedisProcess,
+  registerTempDir,
   sendCommand,
   startRedis,
   type RedisAddress,
@@ -15,12 +16,8 @@ import {
 
 const READY_TIMEOUT_MS = 20_000;
 const FAILOVER_TIMEOUT_MS = 30_000;
-const STARTUP_TIMEOUT_MS = 10_000;
-const EXIT_TIMEOUT_MS = 5_000;
-const RESTART_BIND_RETRY_MS = 5_000;
 const PROBE_TIMEOUT_MS = 1_000;
 const POLL_MS = 50;
-const OUTPUT_TAIL_CHARS = 4_000;
 const PICKED_PORT_ATTEMPTS = 5;
 
 /** Options of {@link startRedisSentinel}. */
@@ -116,13 +113,12 @@ export async function startRedisSentinel(options: StartRedisSentinelOptions = {}
   // Redis waits 5 s by default before a diskless full sync, hoping for more replicas.
   const fastSync = ['--repl-diskless-sync-delay', '0'];
   const nodes: RedisServer[] = [];
-  const sentinelProcesses: SentinelNode[] = [];
+  const sentinelProcesses: RedisProcess[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'redis-sentinel-harness-'));
   const topology = new Topology(masterName, nodes, sentinelProcesses, dir);
   try {
-    // The master registers the harness's process registry (see redis-server.ts) before any Sentinel needs it.
+    registerTempDir(dir);
     nodes.push(await startRedis({ args: fastSync }));
-    processRegistry().dirs.add(dir);
     const master = nodes[0];
     const started = await Promise.allSettled(
       Array.from({ length: replicas }, () =>
@@ -157,9 +153,9 @@ interface SentinelConfig {
   failoverTimeoutMs: number;
 }
 
-async function startSentinel(dir: string, master: RedisAddress, config: SentinelConfig): Promise<SentinelNode> {
+async function startSentinel(dir: string, master: RedisAddress, config: SentinelConfig): Promise<RedisProcess> {
   for (let attempt = 1; ; attempt++) {
-    const node = new SentinelNode(await freePort(), dir, master, config);
+    const node = sentinelNode(await freePort(), dir, master, config);
     try {
       await node.launch();
       return node;
@@ -170,141 +166,24 @@ async function startSentinel(dir: string, master: RedisAddress, config: Sentinel
   }
 }
 
-class SentinelNode implements SentinelProcess {
-  readonly host = LOOPBACK;
-  private readonly configFile: string;
-  private child: ChildProcess | undefined;
-  private exited: Promise<unknown> = Promise.resolve();
-  private lastPid = 0;
-  private log = '';
-  private isStalled = false;
-  private stopping: Promise<void> | undefined;
-
-  constructor(
-    readonly port: number,
-    dir: string,
-    master: RedisAddress,
-    { masterName, quorum, downAfterMs, failoverTimeoutMs }: SentinelConfig,
-  ) {
-    this.configFile = join(dir, 'sentinel.conf');
-    // Sentinel rewrites this file with what it learns (peers, replicas, epochs), so a restart keeps it.
-    writeConfig(dir, this.configFile, [
-      `port ${port}`,
-      `bind ${LOOPBACK}`,
-      'protected-mode no',
-      'daemonize no',
-      `dir ${dir}`,
-      `sentinel monitor ${masterName} ${master.host} ${master.port} ${quorum}`,
-      `sentinel down-after-milliseconds ${masterName} ${downAfterMs}`,
-      `sentinel failover-timeout ${masterName} ${failoverTimeoutMs}`,
-      `sentinel parallel-syncs ${masterName} 1`,
-    ]);
-  }
-
-  get pid(): number {
-    return this.lastPid;
-  }
-  get running(): boolean {
-    return this.child !== undefined;
-  }
-  get stalled(): boolean {
-    return this.isStalled;
-  }
-
-  output(): string {
-    return this.log;
-  }
-
-  command(...args: string[]): Promise<RespReply> {
-    return sendCommand(this, args);
-  }
-
-  async stall(): Promise<void> {
-    if (!this.child) throw new Error(`redis-sentinel on port ${this.port} is not running`);
-    if (this.isStalled) return;
-    this.child.kill('SIGSTOP');
-    this.isStalled = true;
-    await waitForStopState(this.lastPid, true);
-  }
-
-  async resume(): Promise<void> {
-    if (!this.child || !this.isStalled) return;
-    this.child.kill('SIGCONT');
-    this.isStalled = false;
-    await waitForStopState(this.lastPid, false);
-  }
-
-  async kill(): Promise<void> {
-    if (!this.child) return;
-    this.child.kill('SIGKILL');
-    await withTimeout(this.exited, EXIT_TIMEOUT_MS, `redis-sentinel ${this.lastPid} to exit after SIGKILL`);
-  }
-
-  async restart(): Promise<void> {
-    if (this.stopping) throw new Error(`redis-sentinel on port ${this.port} was stopped`);
-    await this.kill();
-    // The port may be briefly busy, e.g. a client of the old process reconnecting from it.
-    const deadline = Date.now() + RESTART_BIND_RETRY_MS;
-    for (;;) {
-      try {
-        return await this.launch();
-      } catch (error) {
-        if (!isPortInUse(error) || Date.now() > deadline) throw error;
-        await sleep(100);
-      }
-    }
-  }
-
-  stop(): Promise<void> {
-    this.stopping ??= this.kill();
-    return this.stopping;
-  }
-
-  /** Spawns the process and waits until it, and not some other server on the port, answers. */
-  async launch(): Promise<void> {
-    // The config file must be the first argument of redis-server.
-    const child = spawn('redis-server', [this.configFile, '--sentinel'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    this.lastPid = child.pid ?? 0;
-    this.isStalled = false;
-    this.log = '';
-    const append = (chunk: Buffer) => (this.log = (this.log + chunk.toString('utf8')).slice(-OUTPUT_TAIL_CHARS));
-    child.stdout?.on('data', append);
-    child.stderr?.on('data', append);
-    const ended = new Promise<string>((resolve) => {
-      child.once('error', (error) => resolve(`could not be run (${error.message}); is redis-server on PATH?`));
-      child.once('exit', (code, signal) => resolve(`exited (${signal ?? `code ${code}`})`));
-    });
-    this.exited = ended.then(() => {
-      if (this.child !== child) return;
-      this.child = undefined;
-      this.isStalled = false;
-    });
-    if (child.pid !== undefined) track(child);
-
-    if (await this.answers(child)) return;
-    const reason = this.child === child ? `did not answer within ${STARTUP_TIMEOUT_MS} ms` : await ended;
-    await this.kill();
-    await sleep(100); // lets the last log lines arrive
-    const error = new Error(`redis-sentinel on port ${this.port} ${reason}\n--- its output (tail) ---\n${this.log}`);
-    if (this.log.includes('Address already in use')) Object.assign(error, { code: 'EADDRINUSE' });
-    throw error;
-  }
-
-  private async answers(child: ChildProcess): Promise<boolean> {
-    const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-    while (this.child === child && Date.now() < deadline) {
-      try {
-        // A server another process started on this port would answer PING too.
-        const info = await sendCommand(this, ['INFO', 'server'], PROBE_TIMEOUT_MS);
-        if (String(info).includes(`process_id:${child.pid}\r\n`)) return true;
-      } catch {
-        // Not listening yet.
-      }
-      await sleep(10);
-    }
-    return false;
-  }
+/** Writes a Sentinel's config and makes its process (not started). */
+function sentinelNode(port: number, dir: string, master: RedisAddress, config: SentinelConfig): RedisProcess {
+  const configFile = join(dir, 'sentinel.conf');
+  const { masterName, quorum, downAfterMs, failoverTimeoutMs } = config;
+  // Sentinel rewrites this file with what it learns (peers, replicas, epochs), so a restart keeps it.
+  writeConfig(dir, configFile, [
+    `port ${port}`,
+    `bind ${LOOPBACK}`,
+    'protected-mode no',
+    'daemonize no',
+    `dir ${dir}`,
+    `sentinel monitor ${masterName} ${master.host} ${master.port} ${quorum}`,
+    `sentinel down-after-milliseconds ${masterName} ${downAfterMs}`,
+    `sentinel failover-timeout ${masterName} ${failoverTimeoutMs}`,
+    `sentinel parallel-syncs ${masterName} 1`,
+  ]);
+  // The config file must be the first argument of redis-server.
+  return new RedisProcess(port, [configFile, '--sentinel'], dir, { label: 'redis-sentinel', baseArgs: false });
 }
 
 function writeConfig(dir: string, file: string, lines: string[]): void {
@@ -319,7 +198,7 @@ class Topology implements RedisSentinel {
   constructor(
     readonly masterName: string,
     readonly nodes: RedisServer[],
-    readonly sentinelProcesses: SentinelNode[],
+    readonly sentinelProcesses: RedisProcess[],
     private readonly dir: string,
   ) {}
 
@@ -371,13 +250,13 @@ class Topology implements RedisSentinel {
       await Promise.all(this.sentinelProcesses.map((sentinel) => sentinel.stop()));
       await Promise.all(this.nodes.map((node) => node.stop()));
       rmSync(this.dir, { recursive: true, force: true });
-      hostProcess[REGISTRY]?.dirs.delete(this.dir);
+      forgetTempDir(this.dir);
     })();
     return this.stopping;
   }
 
   /** The Sentinels that can answer: running and not stalled. */
-  private answering(): SentinelNode[] {
+  private answering(): RedisProcess[] {
     return this.sentinelProcesses.filter((sentinel) => sentinel.running && !sentinel.stalled);
   }
 
@@ -426,23 +305,6 @@ class Topology implements RedisSentinel {
   }
 }
 
-/** Lets `stall()`/`resume()` resolve only once the kernel has applied the signal (Linux only). */
-async function waitForStopState(pid: number, stopped: boolean): Promise<void> {
-  if (process.platform !== 'linux') return;
-  const deadline = Date.now() + 2_000;
-  while (Date.now() < deadline) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      return; // gone
-    }
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if ((state === 'T') === stopped) return;
-    await sleep(1);
-  }
-}
-
 /** A flat `[name, value, name, value, ...]` reply as an object. */
 function fields(reply: RespReply): Record<string, string> {
   const list = Array.isArray(reply) ? reply : [];
@@ -467,57 +329,6 @@ async function poll(timeoutMs: number, what: string, check: () => Promise<string
   }
 }
 
-// --- no Sentinel outlives the test process ---
-// redis-server.ts keeps the live children of the worker in a registry on the worker's real
-// `process`, killed by an exit handler and, if the worker dies by a signal, by a detached
-// watchdog. Sentinels join that registry (startRedis creates it, the master starts first).
-
-const REGISTRY = Symbol.for('nestjs-redis-shield.test-harness.redis-processes');
-const hostProcess = runInThisContext('process') as NodeJS.Process & { [REGISTRY]?: ProcessRegistry };
-
-/** The shape redis-server.ts gives the registry. */
-interface ProcessRegistry {
-  live: Set<ChildProcess>;
-  dirs: Set<string>;
-  watchdog: ChildProcess | undefined;
-}
-
-function processRegistry(): ProcessRegistry {
-  const registry = hostProcess[REGISTRY];
-  if (!registry?.live || !registry.dirs) {
-    throw new Error('the redis-server.ts process registry is missing: start a node with startRedis() first');
-  }
-  return registry;
-}
-
-function track(child: ChildProcess): void {
-  const { live, watchdog } = processRegistry();
-  const tell = (line: string) => {
-    if (watchdog?.stdin?.writable) watchdog.stdin.write(`${line}\n`);
-  };
-  live.add(child);
-  tell(`add ${child.pid}`);
-  child.once('exit', () => {
-    live.delete(child);
-    tell(`del ${child.pid}`);
-  });
-  // A Sentinel a test forgot to stop must not keep the worker alive: the registry kills it.
-  child.unref();
-  for (const stream of [child.stdout, child.stderr]) (stream as { unref?: () => void } | null)?.unref?.();
-}
-
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -101,7 +101,16 @@ async function launchNew(port: number, args: string[]): Promise<RedisServer> {
   return server;
 }
 
-class RedisProcess implements RedisServer {
+/** How a {@link RedisProcess} is launched. */
+export interface RedisProcessOptions {
+  /** Its name in messages. Default `redis-server`. */
+  label?: string;
+  /** Prepend the harness's base arguments (port, bind, no persistence, dir). Default true; a Sentinel passes its config file instead. */
+  baseArgs?: boolean;
+}
+
+/** One `redis-server` child process (a data node, or a Sentinel with `--sentinel`), tracked so nothing outlives the tests. */
+export class RedisProcess implements RedisServer {
   readonly host = LOOPBACK;
   readonly url: string;
   private child: ChildProcess | undefined;
@@ -111,12 +120,16 @@ class RedisProcess implements RedisServer {
   private isStalled = false;
   private stopping: Promise<void> | undefined;
 
+  private readonly label: string;
+
   constructor(
     readonly port: number,
     private readonly args: readonly string[],
     private readonly dir: string,
+    private readonly options: RedisProcessOptions = {},
   ) {
     this.url = `redis://${LOOPBACK}:${port}`;
+    this.label = options.label ?? 'redis-server';
   }
 
   get pid(): number {
@@ -138,7 +151,7 @@ class RedisProcess implements RedisServer {
   }
 
   async stall(): Promise<void> {
-    if (!this.child) throw new Error(`redis-server on port ${this.port} is not running`);
+    if (!this.child) throw new Error(`${this.label} on port ${this.port} is not running`);
     if (this.isStalled) return;
     this.child.kill('SIGSTOP');
     this.isStalled = true;
@@ -155,11 +168,11 @@ class RedisProcess implements RedisServer {
   async kill(): Promise<void> {
     if (!this.child) return;
     this.child.kill('SIGKILL');
-    await withTimeout(this.exited, EXIT_TIMEOUT_MS, `redis-server ${this.lastPid} to exit after SIGKILL`);
+    await withTimeout(this.exited, EXIT_TIMEOUT_MS, `${this.label} ${this.lastPid} to exit after SIGKILL`);
   }
 
   async restart(): Promise<void> {
-    if (this.stopping) throw new Error(`redis-server on port ${this.port} was stopped`);
+    if (this.stopping) throw new Error(`${this.label} on port ${this.port} was stopped`);
     await this.kill();
     // The port may be briefly busy, e.g. a client of the old process reconnecting from it.
     const deadline = Date.now() + RESTART_BIND_RETRY_MS;
@@ -184,7 +197,8 @@ class RedisProcess implements RedisServer {
 
   /** Spawns the process and waits until it, and not some other server on the port, answers. */
   async launch(): Promise<void> {
-    const child = spawn('redis-server', [...baseArgs(this.port, this.dir), ...this.args], {
+    const argv = this.options.baseArgs === false ? this.args : [...baseArgs(this.port, this.dir), ...this.args];
+    const child = spawn('redis-server', argv, {
       cwd: this.dir,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -211,7 +225,7 @@ class RedisProcess implements RedisServer {
     const reason = this.child === child ? `did not answer PING within ${STARTUP_TIMEOUT_MS} ms` : await ended;
     await this.kill();
     await Promise.race([closed, sleep(200)]); // lets the last log lines arrive
-    const error = new Error(`redis-server on port ${this.port} ${reason}\n--- its output (tail) ---\n${this.log}`);
+    const error = new Error(`${this.label} on port ${this.port} ${reason}\n--- its output (tail) ---\n${this.log}`);
     if (this.log.includes('Address already in use')) Object.assign(error, { code: 'EADDRINUSE' });
     throw error;
   }
@@ -358,6 +372,16 @@ interface ProcessRegistry {
 // when its stdin closes, which the kernel does however the test process dies.
 const WATCHDOG_SCRIPT =
   '$1=="add"{p[$2]=1} $1=="del"{delete p[$2]} END{for(k in p) system("kill -9 " k " 2>/dev/null")}';
+
+/** Removes `dir` when the test process exits, unless {@link forgetTempDir} was called first. */
+export function registerTempDir(dir: string): void {
+  registry().dirs.add(dir);
+}
+
+/** The caller removed `dir` itself. */
+export function forgetTempDir(dir: string): void {
+  registry().dirs.delete(dir);
+}
 
 function registry(): ProcessRegistry {
   const host = hostProcess as NodeJS.Process & { [REGISTRY]?: ProcessRegistry };
