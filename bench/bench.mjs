@@ -4,7 +4,8 @@
 // free loopback port. Prints one table (and more detail) and writes bench/RESULTS.md.
 //
 // Usage: npm run bench [-- --quick] [-- --seconds 5 --rounds 5 --clients 20000]
-//   --quick      3 rounds × 3 s, shorter counted, memory and flood runs (a smoke test)
+//   --quick      3 rounds × 3 s; counted runs of 300 requests, memory over 2 000 clients,
+//                4 flood variants of 1 s (a smoke test of every part)
 //   --seconds N  length of each timed run (default 5; the whole run must stay < 8 min)
 //   --rounds N   rounds of every variant, order alternating (default 5)
 //   --clients N  distinct clients of the memory runs (default 20 000)
@@ -21,19 +22,21 @@
 //   RESP-counting proxy (never in the timed rounds), after SCRIPT FLUSH + FLUSHALL and a
 //   warm-up (so a cache variant is measured on hits).
 // - Redis memory per client: used_memory delta over N distinct clients (X-Forwarded-For,
-//   the apps trust it), after FLUSHALL and one warm-up request.
+//   the apps trust it), after FLUSHALL and one warm-up request, active expiry paused.
 // - Flood: one client already at its limit (10 per tier), 50 connections, all rejected.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import * as prettier from 'prettier';
 import { spawnHost } from './lib/app-host.mjs';
-import { CONNECTIONS, load, sequential, unexpected } from './lib/load.mjs';
+import { CONNECTIONS, load, requests, sequential, unexpected } from './lib/load.mjs';
 import { libraryRevision, machine, packageVersions } from './lib/machine.mjs';
 import { cleanup, sleep, startRedis } from './lib/processes.mjs';
-import { duration, fixed, int, markdownTable, median } from './lib/report.mjs';
+import { duration, fixed, int, markdownTable, median, signed } from './lib/report.mjs';
 import { startCountingProxy } from './lib/resp-proxy.mjs';
 
 const BENCH = fileURLToPath(new URL('.', import.meta.url));
@@ -54,13 +57,19 @@ const SETTINGS = {
   seconds: positive('--seconds', values.seconds ?? (quick ? '3' : '5')),
   rounds: positive('--rounds', values.rounds ?? (quick ? '3' : '5')),
   /** Warm-up before a variant's first timed run, and before later ones (already JIT-warm), in s. */
-  warmupFirst: quick ? 1 : 2,
+  warmupFirst: quick ? 0.25 : 2,
   warmup: quick ? 0.25 : 0.5,
-  memoryClients: positive('--clients', values.clients ?? (quick ? '5000' : '20000')),
-  countedRequests: quick ? 1000 : 3000,
-  floodSeconds: quick ? 1.5 : 4,
-  countedFloodSeconds: quick ? 1 : 2,
+  memoryClients: positive('--clients', values.clients ?? (quick ? '2000' : '20000')),
+  /** Requests before a counted run (after 3 one by one), and in it. */
+  countedWarmup: quick ? 50 : 500,
+  countedRequests: quick ? 300 : 3000,
+  floodSeconds: quick ? 1 : 4,
+  countedFloodSeconds: quick ? 0.5 : 2,
 };
+if (SETTINGS.memoryClients > 131_072) {
+  process.stderr.write('bench: --clients is at most 131 072 (addresses in 198.18.0.0/15)\n');
+  process.exit(2);
+}
 
 /** Limits no variant reaches in a run (the library caps limit × windowMs at 2^43). */
 const HIGH_TIERS = [
@@ -93,6 +102,8 @@ const VARIANTS = [
 const MEMORY_VARIANTS = ['shield-limit', 'throttler', 'rlf'];
 
 const phases = [];
+/** The 1-minute load average when the run started: anything else running skews the figures. */
+const loadAtStart = loadavg()[0];
 const problems = [];
 let admin;
 
@@ -121,28 +132,40 @@ async function main() {
   const blockCacheOption = hasBlockCacheOption();
   log(`redis-server ${redisVersion} on ${redis.url}; ${VARIANTS.length} variants, ${describeSettings()}`);
 
+  // A variant that cannot start is reported and left out; the others still run.
   const hosts = new Map();
   await phase(`start ${VARIANTS.length} app processes`, async () => {
     await Promise.all(
-      VARIANTS.map(async (variant) => {
-        const host = spawnHost(variant.name);
-        const port = await host.start({ ...variant.config, tiers: HIGH_TIERS, redisUrl: redis.url });
-        hosts.set(variant.name, { host, port });
-      }),
+      VARIANTS.map((variant) =>
+        attempt(`${variant.name}: could not start`, async () => {
+          const host = spawnHost(variant.name);
+          try {
+            const port = await host.start({ ...variant.config, tiers: HIGH_TIERS, redisUrl: redis.url });
+            hosts.set(variant.name, { host, port });
+          } catch (error) {
+            await host.close();
+            throw error;
+          }
+        }),
+      ),
     );
   });
+  const active = VARIANTS.filter((variant) => hosts.has(variant.name));
 
-  const rounds = await phase(`${SETTINGS.rounds} timed rounds`, () => timedRounds(hosts));
-  const counted = await phase('counted runs through the RESP proxy', () => countedRuns(hosts, redis));
+  const rounds = await phase(`${SETTINGS.rounds} timed rounds`, () => timedRounds(hosts, active));
+  const counted = await phase('counted runs through the RESP proxy', () => countedRuns(hosts, active, redis));
   const memory = await phase('Redis memory per client', () => memoryRuns(hosts));
   const floods = await phase('flood', () => floodRuns(hosts, redis, blockCacheOption));
   for (const { host } of hosts.values()) await host.close();
 
-  const summary = summarize(rounds, counted);
+  const summary = summarize(active, rounds, counted);
   const report = render({ summary, counted, memory, floods, redisVersion, blockCacheOption });
   process.stdout.write(`\n${report.stdout}\n`);
   if (!values['no-write']) {
-    writeFileSync(join(BENCH, 'RESULTS.md'), report.markdown);
+    // Formatted as `npm run lint` expects (prettier aligns tables and wraps nothing).
+    const file = join(BENCH, 'RESULTS.md');
+    const options = (await prettier.resolveConfig(file)) ?? {};
+    writeFileSync(file, await prettier.format(report.markdown, { ...options, filepath: file }));
     process.stdout.write('\nwritten: bench/RESULTS.md\n');
   }
   if (problems.length > 0) process.exitCode = 1;
@@ -150,7 +173,14 @@ async function main() {
 
 // --- phases ---
 
+/** tsc -p bench/tsconfig.json, unless bench/dist is newer than every source. */
 function compileApps() {
+  const built = join(BENCH, 'dist', '.tsbuildinfo');
+  const sources = [join(BENCH, 'tsconfig.json'), join(ROOT, 'tsconfig.base.json'), ...listFiles(join(BENCH, 'apps'))];
+  if (existsSync(built) && sources.every((file) => statSync(file).mtimeMs < statSync(built).mtimeMs)) {
+    log('bench/dist is up to date');
+    return;
+  }
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const result = spawnSync(process.execPath, [tsc, '-p', join(BENCH, 'tsconfig.json')], {
     cwd: ROOT,
@@ -160,71 +190,58 @@ function compileApps() {
 }
 
 /** Every variant in every round, order reversed every other round; FLUSHALL before each. */
-async function timedRounds(hosts) {
+async function timedRounds(hosts, active) {
   const runs = []; // { round, variant, rps, p50, p99, cpuPerRequest, requests }
   for (let round = 0; round < SETTINGS.rounds; round++) {
-    const order = round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
+    const order = round % 2 === 0 ? active : [...active].reverse();
     for (const variant of order) {
-      const { host, port } = hosts.get(variant.name);
-      await admin.flushall('SYNC');
-      await load({ port, seconds: round === 0 ? SETTINGS.warmupFirst : SETTINGS.warmup });
-      const before = await host.stats();
-      const result = await load({ port, seconds: SETTINGS.seconds });
-      const after = await host.stats();
-      const run = {
-        round,
-        variant: variant.name,
-        rps: result.rps,
-        p50: result.p50,
-        p99: result.p99,
-        requests: result.requests,
-        cpuPerRequest: (after.cpuUs - before.cpuUs) / result.requests,
-      };
-      runs.push(run);
-      check(`${variant.name}, round ${round + 1}`, unexpected(result));
-      for (const problem of after.problems) check(`${variant.name}, round ${round + 1}`, problem);
-      if (variant.config.cache && after.handlerCalls !== before.handlerCalls) {
-        check(
-          `${variant.name}, round ${round + 1}`,
-          `the handler ran ${after.handlerCalls - before.handlerCalls} times: not all hits`,
-        );
-      }
-      log(
-        `round ${round + 1}/${SETTINGS.rounds}  ${variant.name.padEnd(24)} ${int(run.rps).padStart(7)} req/s  ` +
-          `p50 ${run.p50} ms  p99 ${run.p99} ms  ${fixed(run.cpuPerRequest, 0)} µs CPU/req`,
+      const run = await attempt(`${variant.name}, round ${round + 1}`, () =>
+        timedRun(hosts.get(variant.name), variant, round),
       );
+      if (run) runs.push(run);
     }
   }
   return runs;
 }
 
+async function timedRun({ host, port }, variant, round) {
+  await admin.flushall('SYNC');
+  await requests({ port, seconds: round === 0 ? SETTINGS.warmupFirst : SETTINGS.warmup });
+  const before = await host.stats();
+  const result = await load({ port, seconds: SETTINGS.seconds });
+  const after = await host.stats();
+  const run = {
+    round,
+    variant: variant.name,
+    rps: result.rps,
+    p50: result.p50,
+    p99: result.p99,
+    requests: result.requests,
+    cpuPerRequest: (after.cpuUs - before.cpuUs) / result.requests,
+  };
+  check(`${variant.name}, round ${round + 1}`, unexpected(result));
+  for (const problem of after.problems) check(`${variant.name}, round ${round + 1}`, problem);
+  if (variant.config.cache && after.handlerCalls !== before.handlerCalls) {
+    check(
+      `${variant.name}, round ${round + 1}`,
+      `the handler ran ${after.handlerCalls - before.handlerCalls} times: not all hits`,
+    );
+  }
+  log(
+    `round ${round + 1}/${SETTINGS.rounds}  ${variant.name.padEnd(24)} ${int(run.rps).padStart(7)} req/s  ` +
+      `p50 ${run.p50} ms  p99 ${run.p99} ms  ${fixed(run.cpuPerRequest, 0)} µs CPU/req`,
+  );
+  return run;
+}
+
 /** One run of `countedRequests` per variant through the counting proxy, after a warm-up. */
-async function countedRuns(hosts, redis) {
+async function countedRuns(hosts, active, redis) {
   const proxy = await startCountingProxy(redis);
   const counted = new Map();
   try {
-    for (const variant of VARIANTS) {
+    for (const variant of active) {
       if (!variant.config.limiter && !variant.config.cache) continue; // bare never talks to Redis
-      const { host } = hosts.get(variant.name);
-      await admin.script('FLUSH');
-      await admin.flushall('SYNC');
-      const port = await host.start({ ...variant.config, tiers: HIGH_TIERS, redisUrl: proxy.url });
-      try {
-        await sequential(port, 3);
-        await sleep(100); // cache entries are written after the response is sent
-        await load({ port, amount: 500 });
-        proxy.reset();
-        const result = await load({ port, amount: SETTINGS.countedRequests });
-        const counts = proxy.snapshot();
-        check(`${variant.name}, counted run`, unexpected(result));
-        counted.set(variant.name, { ...counts, requests: result.requests });
-        log(
-          `counted  ${variant.name.padEnd(24)} ${fixed(counts.commands / result.requests)} commands/req, ` +
-            `${fixed(counts.bytes / result.requests, 0)} B/req`,
-        );
-      } finally {
-        await host.stop(port);
-      }
+      await attempt(`${variant.name}, counted run`, () => countedRun(hosts.get(variant.name), variant, proxy, counted));
     }
   } finally {
     await proxy.close();
@@ -232,39 +249,72 @@ async function countedRuns(hosts, redis) {
   return counted;
 }
 
-/** used_memory delta per distinct client, on the variants' own (timed) apps. */
+async function countedRun({ host }, variant, proxy, counted) {
+  await admin.script('FLUSH');
+  await admin.flushall('SYNC');
+  const port = await host.start({ ...variant.config, tiers: HIGH_TIERS, redisUrl: proxy.url });
+  try {
+    await sequential(port, 3);
+    await sleep(100); // cache entries are written after the response is sent
+    await requests({ port, amount: SETTINGS.countedWarmup });
+    proxy.reset();
+    const result = await requests({ port, amount: SETTINGS.countedRequests });
+    const counts = proxy.snapshot();
+    check(`${variant.name}, counted run`, unexpected(result));
+    counted.set(variant.name, { ...counts, requests: result.requests });
+    log(
+      `counted  ${variant.name.padEnd(24)} ${fixed(counts.commands / result.requests)} commands/req, ` +
+        `${fixed(counts.bytes / result.requests, 0)} B/req`,
+    );
+  } finally {
+    await host.stop(port);
+  }
+}
+
+/**
+ * used_memory delta per distinct client, on the variants' own (timed) apps. Active expiry
+ * is paused meanwhile: a run can outlast the 10 s burst window, whose keys (throttler, rlf)
+ * would otherwise start expiring before the measurement.
+ */
 async function memoryRuns(hosts) {
   const results = [];
-  for (const name of MEMORY_VARIANTS) {
-    const { host, port } = hosts.get(name);
-    await admin.flushall('SYNC');
-    await sequential(port, 1, { 'x-forwarded-for': '192.0.2.1' }); // scripts loaded, connection up
-    const usedBefore = await usedMemory();
-    const keysBefore = await admin.dbsize();
-    const started = Date.now();
-    const result = await load({
-      port,
-      amount: SETTINGS.memoryClients,
-      headers: (i) => ({ 'x-forwarded-for': clientAddress(i) }),
-    });
-    const seconds = (Date.now() - started) / 1000;
-    const usedAfter = await usedMemory();
-    const keysAfter = await admin.dbsize();
-    const { problems: hostProblems } = await host.stats();
-    check(`${name}, memory run`, unexpected(result));
-    for (const problem of hostProblems) check(`${name}, memory run`, problem);
-    const run = {
-      variant: name,
-      clients: SETTINGS.memoryClients,
-      bytes: usedAfter - usedBefore,
-      perClient: (usedAfter - usedBefore) / SETTINGS.memoryClients,
-      keysPerClient: (keysAfter - keysBefore) / SETTINGS.memoryClients,
-      seconds,
-    };
-    results.push(run);
-    log(`memory   ${name.padEnd(24)} ${fixed(run.perClient, 1)} B/client, ${fixed(run.keysPerClient)} keys/client`);
+  await admin.call('DEBUG', 'SET-ACTIVE-EXPIRE', '0');
+  try {
+    for (const name of MEMORY_VARIANTS.filter((variant) => hosts.has(variant))) {
+      const run = await attempt(`${name}, memory run`, () => memoryRun(name, hosts.get(name)));
+      if (run) results.push(run);
+    }
+  } finally {
+    await admin.call('DEBUG', 'SET-ACTIVE-EXPIRE', '1');
   }
   return results;
+}
+
+async function memoryRun(name, { host, port }) {
+  await admin.flushall('SYNC');
+  await sequential(port, 1, { 'x-forwarded-for': '192.0.2.1' }); // scripts loaded, connection up
+  const usedBefore = await usedMemory();
+  const keysBefore = await admin.dbsize();
+  const result = await requests({
+    port,
+    amount: SETTINGS.memoryClients,
+    headers: (i) => ({ 'x-forwarded-for': clientAddress(i) }),
+  });
+  const usedAfter = await usedMemory();
+  const keysAfter = await admin.dbsize();
+  const { problems: hostProblems } = await host.stats();
+  check(`${name}, memory run`, unexpected(result));
+  for (const problem of hostProblems) check(`${name}, memory run`, problem);
+  const run = {
+    variant: name,
+    clients: SETTINGS.memoryClients,
+    bytes: usedAfter - usedBefore,
+    perClient: (usedAfter - usedBefore) / SETTINGS.memoryClients,
+    keysPerClient: (keysAfter - keysBefore) / SETTINGS.memoryClients,
+    seconds: result.seconds,
+  };
+  log(`memory   ${name.padEnd(24)} ${fixed(run.perClient, 1)} B/client, ${fixed(run.keysPerClient)} keys/client`);
+  return run;
 }
 
 /** One over-limit client, 50 connections: timed directly, then counted through the proxy. */
@@ -301,54 +351,60 @@ async function floodRuns(hosts, redis, blockCacheOption) {
     { name: 'rlf', host: 'rlf', config: { limiter: 'rlf' }, quick: true },
     { name: 'rlf (inMemoryBlockOnConsumed)', host: 'rlf', config: { limiter: 'rlf', rlfInMemoryBlock: true } },
   ];
-  const selected = quick ? variants.filter((variant) => variant.quick) : variants;
+  const selected = variants.filter((variant) => hosts.has(variant.host) && (variant.quick || !quick));
   const proxy = await startCountingProxy(redis);
   const results = [];
   try {
     for (const variant of selected) {
-      const { host } = hosts.get(variant.host);
-      const config = { ...variant.config, tiers: FLOOD_TIERS };
-
-      await admin.flushall('SYNC');
-      let port = await host.start({ ...config, redisUrl: redis.url });
-      let timed;
-      let cpuPerRequest;
-      try {
-        checkExhausted(variant.name, await sequential(port, FLOOD_LIMIT));
-        const before = await host.stats();
-        timed = await load({ port, seconds: SETTINGS.floodSeconds });
-        const after = await host.stats();
-        cpuPerRequest = (after.cpuUs - before.cpuUs) / timed.requests;
-        check(`flood ${variant.name}`, unexpected(timed, 429));
-      } finally {
-        await host.stop(port);
-      }
-
-      await admin.script('FLUSH');
-      await admin.flushall('SYNC');
-      port = await host.start({ ...config, redisUrl: proxy.url });
-      let counts;
-      let countedRun;
-      try {
-        checkExhausted(variant.name, await sequential(port, FLOOD_LIMIT));
-        proxy.reset();
-        countedRun = await load({ port, seconds: SETTINGS.countedFloodSeconds });
-        counts = proxy.snapshot();
-        check(`flood ${variant.name}, counted run`, unexpected(countedRun, 429));
-      } finally {
-        await host.stop(port);
-      }
-      const run = { variant: variant.name, timed, cpuPerRequest, counts, countedRun };
-      results.push(run);
-      log(
-        `flood    ${variant.name.padEnd(44)} ${int(timed.rps).padStart(7)} req/s, ` +
-          `${counts.commands} Redis calls in ${fixed(countedRun.seconds, 1)} s (${int(countedRun.requests)} requests)`,
+      const run = await attempt(`flood ${variant.name}`, () =>
+        floodRun(hosts.get(variant.host), variant, proxy, redis),
       );
+      if (run) results.push(run);
     }
   } finally {
     await proxy.close();
   }
   return results;
+}
+
+async function floodRun({ host }, variant, proxy, redis) {
+  const config = { ...variant.config, tiers: FLOOD_TIERS };
+
+  await admin.flushall('SYNC');
+  let port = await host.start({ ...config, redisUrl: redis.url });
+  let timed;
+  let cpuPerRequest;
+  try {
+    checkExhausted(variant.name, await sequential(port, FLOOD_LIMIT));
+    const before = await host.stats();
+    timed = await load({ port, seconds: SETTINGS.floodSeconds });
+    const after = await host.stats();
+    cpuPerRequest = (after.cpuUs - before.cpuUs) / timed.requests;
+    check(`flood ${variant.name}`, unexpected(timed, 429));
+  } finally {
+    await host.stop(port);
+  }
+
+  await admin.script('FLUSH');
+  await admin.flushall('SYNC');
+  port = await host.start({ ...config, redisUrl: proxy.url });
+  let counts;
+  let countedRun;
+  try {
+    checkExhausted(variant.name, await sequential(port, FLOOD_LIMIT));
+    proxy.reset();
+    countedRun = await requests({ port, seconds: SETTINGS.countedFloodSeconds });
+    counts = proxy.snapshot();
+    check(`flood ${variant.name}, counted run`, unexpected(countedRun, 429));
+  } finally {
+    await host.stop(port);
+  }
+  const run = { variant: variant.name, timed, cpuPerRequest, counts, countedRun };
+  log(
+    `flood    ${variant.name.padEnd(44)} ${int(timed.rps).padStart(7)} req/s, ` +
+      `${counts.commands} Redis calls in ${fixed(countedRun.seconds, 1)} s (${int(countedRun.requests)} requests)`,
+  );
+  return run;
 }
 
 function checkExhausted(name, statuses) {
@@ -360,15 +416,19 @@ function checkExhausted(name, statuses) {
 // --- summary ---
 
 /** Per variant: medians over rounds, and the median of same-round ratios. */
-function summarize(runs, counted) {
+function summarize(active, runs, counted) {
   const byRound = new Map();
   for (const run of runs) {
     if (!byRound.has(run.round)) byRound.set(run.round, new Map());
     byRound.get(run.round).set(run.variant, run);
   }
   const ratio = (variant, other) =>
-    median([...byRound.values()].map((round) => round.get(variant).rps / round.get(other).rps));
-  return VARIANTS.map((variant) => {
+    median(
+      [...byRound.values()]
+        .filter((round) => round.has(variant) && round.has(other))
+        .map((round) => round.get(variant).rps / round.get(other).rps),
+    );
+  return active.map((variant) => {
     const mine = runs.filter((run) => run.variant === variant.name);
     const rps = mine.map((run) => run.rps);
     const counts = counted.get(variant.name);
@@ -453,7 +513,7 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
     floods.map((run) => [
       run.variant,
       int(run.timed.rps),
-      fixed(run.timed.rps / allowed.rps),
+      fixed(run.timed.rps / allowed?.rps),
       Object.entries(run.timed.statuses)
         .map(([code, n]) => `${code}: ${int(n)}`)
         .join(', '),
@@ -467,6 +527,7 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
     ]),
   );
   const costs = costLines(summary, floods);
+  const targets = targetTable(summary, memory, floods, counted);
   const phaseLines = phases.map(({ name, ms }) => `- ${name}: ${duration(ms)}`);
   const total = duration(Date.now() - startedAt);
   const problemLines = problems.length > 0 ? problems.map((problem) => `- ${problem}`) : ['- none'];
@@ -481,6 +542,11 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
     '  nothing is rejected. nestjs-redis-shield: default algorithm (sliding window), Redis deadline 1 000 ms (so',
     '  no request falls back to memory under load; the apps report any fallback or open circuit), violations',
     '  stream on (default). Caches: one shared entry for `/ping`, 60 s, measured on hits (the handler never runs).',
+    '- Anchors: @nestjs/throttler with one named throttler per tier and ThrottlerStorageRedisService (given the',
+    '  URL), ThrottlerGuard global; rate-limiter-flexible: one RateLimiterRedis per tier in a RateLimiterUnion',
+    '  (consumed in parallel) behind a global guard keyed by `req.ip`, setting X-RateLimit-* of the tightest tier',
+    '  as its Express example does; @nestjs/cache-manager: CacheModule over `new Keyv({ store: new KeyvRedis(url) })`,',
+    '  CacheInterceptor global, `@CacheTTL(60_000)`. Every limiter sends its default headers.',
     '- `× bare`, `× anchor`: the ratio of req/s within each round, then the median over rounds.',
     '- `Redis cmds/req`, `bytes to Redis/req`: top-level commands and bytes the app sent, counted by a RESP proxy',
     `  in a separate run of ${int(SETTINGS.countedRequests)} requests (after SCRIPT FLUSH, FLUSHALL and a warm-up),`,
@@ -488,7 +554,8 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
     '- `app CPU µs/req`: `process.cpuUsage()` (user + system) of the variant process over the timed run / requests;',
     '  median over rounds.',
     `- Memory: FLUSHALL, one warm-up request, then ${int(SETTINGS.memoryClients)} requests each from a distinct`,
-    '  X-Forwarded-For address: Redis `used_memory` delta / clients.',
+    '  X-Forwarded-For address (50 connections): Redis `used_memory` delta / clients. Active expiry is paused',
+    '  meanwhile (`DEBUG SET-ACTIVE-EXPIRE 0`) so that no 10 s burst key expires before the measurement.',
     `- Flood: tiers minute ${FLOOD_LIMIT} / 60 s, hour ${FLOOD_LIMIT} / 3 600 s, burst ${FLOOD_LIMIT} / 10 s (over ` +
       'all three, so the client',
     `  stays rejected across window boundaries); ${FLOOD_LIMIT} requests one after another exhaust it, then ` +
@@ -506,9 +573,14 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
     `- CPU: ${m.cpu}, ${m.cores} cores (app, Redis and load generator share them)`,
     `- RAM: ${fixed(m.ramGiB, 1)} GiB; ${m.os}`,
     `- Node ${m.node}; Redis ${redisVersion}`,
+    `- 1-minute load average: ${fixed(loadAtStart)} at the start, ${fixed(loadavg()[0])} at the end (other ` +
+      'processes on the machine skew every figure)',
     `- nestjs-redis-shield at ${libraryRevision()}`,
   ];
-  const date = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  const date = new Date()
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
 
   const stdout = [
     `== npm run bench (${describeSettings()}) ==`,
@@ -527,10 +599,14 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
     'Metrics and violation stream:',
     ...costs,
     '',
+    'Issue 10 targets, as measured:',
+    targets,
+    '',
     'Problems:',
     ...problemLines,
     '',
-    `Machine: ${m.cpu}, ${m.cores} cores, ${fixed(m.ramGiB, 1)} GiB, Node ${m.node}, Redis ${redisVersion}`,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${fixed(m.ramGiB, 1)} GiB, Node ${m.node}, Redis ${redisVersion}; ` +
+      `load average ${fixed(loadAtStart)} at the start, ${fixed(loadavg()[0])} at the end`,
     `Duration of bench.mjs: ${total} (${phases.map(({ name, ms }) => `${name} ${duration(ms)}`).join('; ')})`,
   ].join('\n');
 
@@ -559,6 +635,10 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
     '## Cost of metrics and of the violation stream',
     '',
     ...costs,
+    '',
+    '## Issue 10 targets, as measured by this run',
+    '',
+    targets,
     '',
     '## Method',
     '',
@@ -594,8 +674,8 @@ function costLines(summary, floods) {
     const ratio = metrics.anchors.find(({ anchor }) => anchor === 'shield-limit')?.ratio;
     lines.push(
       `- Metrics (ShieldMetricsModule), allowed path: ${fixed(ratio)} × shield-limit's req/s (median of same-round ` +
-        `ratios), ${fixed(metrics.cpu - plain.cpu, 1)} µs more app CPU per request (${fixed(metrics.cpu, 0)} vs ` +
-        `${fixed(plain.cpu, 0)}).`,
+        `ratios); app CPU per request ${fixed(metrics.cpu, 0)} vs ${fixed(plain.cpu, 0)} µs ` +
+        `(${signed(metrics.cpu - plain.cpu, 1)} µs, medians over rounds).`,
     );
   }
   const flood = (name) => floods.find((run) => run.variant === name);
@@ -615,15 +695,89 @@ function costLines(summary, floods) {
     const [a, b] = [flood(on), flood(off)];
     if (!a || !b) continue;
     lines.push(
-      `- ${label}: ${fixed(a.timed.rps / b.timed.rps)} × req/s (one run each, noisier than the rounds), ` +
-        `${fixed(a.cpuPerRequest - b.cpuPerRequest, 1)} µs more app CPU per request ` +
-        `(${fixed(a.cpuPerRequest, 0)} vs ${fixed(b.cpuPerRequest, 0)}).`,
+      `- ${label}: ${fixed(a.timed.rps / b.timed.rps)} × req/s (one run each, noisier than the rounds); app CPU ` +
+        `per request ${fixed(a.cpuPerRequest, 0)} vs ${fixed(b.cpuPerRequest, 0)} µs ` +
+        `(${signed(a.cpuPerRequest - b.cpuPerRequest, 1)} µs).`,
     );
   }
   return lines;
 }
 
+/** Each target of issue 10 next to what this run measured. */
+function targetTable(summary, memory, floods, counted) {
+  const missing = { bare: Number.NaN, commands: Number.NaN, bytes: Number.NaN, cpu: Number.NaN, rps: Number.NaN };
+  const row = (name) => summary.find((r) => r.name === name) ?? { ...missing, anchors: [] };
+  const anchor = (name, other) => row(name)?.anchors.find((a) => a.anchor === other)?.ratio ?? Number.NaN;
+  const rows = [];
+  const add = (target, measured, met) =>
+    rows.push([rows.length + 1, target, measured, typeof met === 'string' ? met : met ? 'yes' : 'no']);
+  const limit = row('shield-limit');
+  add(
+    'limit only ≥ 0.90 × bare, ≥ 1.4 × throttler, ≥ 1.3 × rlf',
+    `${fixed(limit.bare)} × bare, ${fixed(anchor('shield-limit', 'throttler'))} × throttler, ` +
+      `${fixed(anchor('shield-limit', 'rlf'))} × rlf`,
+    limit.bare >= 0.9 && anchor('shield-limit', 'throttler') >= 1.4 && anchor('shield-limit', 'rlf') >= 1.3,
+  );
+  const cacheRatio = anchor('shield-cache', 'cache-manager');
+  add('cache hit ≥ 1.0 × cache-manager', `${fixed(cacheRatio)} × cache-manager`, cacheRatio >= 1.0);
+  const bothRatio = anchor('shield-limit-cache', 'throttler+cache-manager');
+  add(
+    'limit + cache hit ≥ 1.4 × throttler + cache-manager',
+    `${fixed(bothRatio)} × throttler+cache-manager`,
+    bothRatio >= 1.4,
+  );
+  const cache = row('shield-cache');
+  const both = row('shield-limit-cache');
+  add(
+    '1 Redis command per limit check, 1 per cache hit; ≤ 300 B per limit check',
+    `limit ${fixed(limit.commands)} cmd, ${fixed(limit.bytes, 0)} B; cache hit ${fixed(cache.commands)} cmd; ` +
+      `limit + hit ${fixed(both.commands)} cmd`,
+    Math.round(limit.commands * 100) === 100 && Math.round(cache.commands * 100) === 100 && limit.bytes <= 300,
+  );
+  const mem = memory.find((run) => run.variant === 'shield-limit');
+  add('Redis memory per client (3 tiers) ≤ 200 B', `${fixed(mem?.perClient, 1)} B`, mem?.perClient <= 200);
+  const flood = floods.find((run) => run.variant === 'shield (block cache on, stream on)');
+  if (flood) {
+    // The limit check is the command the allowed path sends once per request.
+    const [limitCommand] = [...(counted.get('shield-limit')?.byName ?? [])].sort((a, b) => b[1] - a[1])[0] ?? [];
+    const limitCalls = flood.counts.byName.get(limitCommand) ?? 0;
+    const otherCalls = flood.counts.commands - limitCalls;
+    add(
+      'flood, block cache on: ≤ 1 Redis call per client per reset window; req/s ≥ allowed path',
+      `${int(limitCalls)} limit checks + ${int(otherCalls)} other calls (violation stream) in a ` +
+        `${fixed(flood.countedRun.seconds, 1)} s flood (one window); ${fixed(flood.timed.rps / limit.rps)} × ` +
+        'shield-limit req/s',
+      limitCalls <= 1 && flood.timed.rps >= limit.rps,
+    );
+  }
+  const metricsRatio = anchor('shield-limit+metrics', 'shield-limit');
+  const metrics = row('shield-limit+metrics');
+  add(
+    'metrics + violation stream < 5 % of req/s, or their CPU µs reported',
+    `metrics: ${fixed(metricsRatio)} × req/s, ${signed(metrics.cpu - limit.cpu, 0)} µs app CPU/req ` +
+      '(violation stream: see the cost lines)',
+    metricsRatio >= 0.95 ? 'yes' : 'no; CPU reported',
+  );
+  return markdownTable(['#', 'target', 'measured', 'met'], rows);
+}
+
 // --- helpers ---
+
+/** Runs `fn`; a failure becomes a problem of the run (named `where`) instead of ending it. */
+async function attempt(where, fn) {
+  try {
+    return await fn();
+  } catch (error) {
+    check(
+      where,
+      String(error?.stack ?? error)
+        .split('\n')
+        .slice(0, 6)
+        .join(' / '),
+    );
+    return undefined;
+  }
+}
 
 async function phase(name, fn) {
   const started = Date.now();
@@ -646,6 +800,12 @@ async function usedMemory() {
 /** Distinct addresses in 198.18.0.0/15 (the benchmarking range): only ever a header value. */
 function clientAddress(i) {
   return `198.${18 + ((i >> 16) & 1)}.${(i >> 8) & 255}.${i & 255}`;
+}
+
+function listFiles(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? listFiles(join(dir, entry.name)) : [join(dir, entry.name)],
+  );
 }
 
 function hasBlockCacheOption() {

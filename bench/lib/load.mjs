@@ -1,25 +1,21 @@
 // Load generation with autocannon (a root devDependency), in the driver's process.
+import { Agent, get } from 'node:http';
 import autocannon from 'autocannon';
 
 export const CONNECTIONS = 50;
 
 /**
- * `GET /ping` on `port` with `connections` keep-alive connections, for `seconds` or for
- * `amount` requests. `headers(i)` gives the headers of the i-th request (distinct clients).
- * Returns `{ requests, seconds, rps, p50, p99, statuses, errors, timeouts }` (latency in ms).
+ * A measured run: autocannon, `GET /ping` on `port` over `connections` keep-alive
+ * connections for `seconds` (whole seconds: autocannon samples per second). Returns
+ * `{ requests, seconds, rps, p50, p99, statuses, errors, timeouts }` (latency in ms).
  */
-export async function load({ port, seconds, amount, connections = CONNECTIONS, headers }) {
-  let index = 0;
-  const request = { method: 'GET', path: '/ping' };
-  if (headers) {
-    request.setupRequest = (req) => ({ ...req, headers: { ...req.headers, ...headers(index++) } });
-  }
+export async function load({ port, seconds, connections = CONNECTIONS }) {
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
-    ...(amount === undefined ? { duration: seconds } : { amount }),
+    duration: seconds,
     timeout: 10,
-    requests: [request],
+    requests: [{ method: 'GET', path: '/ping' }],
   });
   const statuses = Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count]));
   return {
@@ -44,13 +40,42 @@ export function unexpected(result, status = 200) {
   );
 }
 
+/**
+ * Exactly `amount` requests of `GET /ping` (or as many as fit in `seconds`) over
+ * `connections` keep-alive connections: for warm-ups and counted runs, since autocannon
+ * always lasts whole seconds. `headers(i)` gives the headers of the i-th request.
+ * Returns `{ requests, seconds, statuses, errors, timeouts }`.
+ */
+export async function requests({ port, amount = Infinity, seconds = Infinity, connections = CONNECTIONS, headers }) {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const statuses = {};
+  let next = 0;
+  let errors = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  const one = (i) =>
+    new Promise((resolve) => {
+      const request = get({ host: '127.0.0.1', port, path: '/ping', agent, headers: headers?.(i) }, (response) => {
+        statuses[response.statusCode] = (statuses[response.statusCode] ?? 0) + 1;
+        response.resume();
+        response.on('end', resolve);
+      });
+      request.on('error', () => {
+        errors += 1;
+        resolve();
+      });
+    });
+  await Promise.all(
+    Array.from({ length: Math.min(connections, amount) }, async () => {
+      while (next < amount && performance.now() < deadline) await one(next++);
+    }),
+  );
+  agent.destroy();
+  return { requests: next - errors, seconds: (performance.now() - started) / 1000, statuses, errors, timeouts: 0 };
+}
+
 /** `n` requests one after the other (pre-exhausting a limit); returns their statuses. */
 export async function sequential(port, n, headers = {}) {
-  const statuses = [];
-  for (let i = 0; i < n; i++) {
-    const response = await fetch(`http://127.0.0.1:${port}/ping`, { headers });
-    await response.arrayBuffer();
-    statuses.push(response.status);
-  }
-  return statuses;
+  const { statuses } = await requests({ port, amount: n, connections: 1, headers: () => headers });
+  return Object.entries(statuses).flatMap(([code, count]) => Array(count).fill(Number(code)));
 }

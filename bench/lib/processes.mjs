@@ -41,7 +41,9 @@ export async function startRedis() {
   const dir = mkdtempSync(join(tmpdir(), 'bench-redis-'));
   tempDirs.add(dir);
   const port = await freePort();
+  // DEBUG (SET-ACTIVE-EXPIRE, to pause expiry during the memory runs) from loopback clients only.
   const args = ['--port', String(port), '--bind', LOOPBACK, '--save', '', '--appendonly', 'no', '--dir', dir];
+  args.push('--enable-debug-command', 'local');
   const child = track(spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   const output = tail(child);
   const deadline = Date.now() + START_TIMEOUT_MS;

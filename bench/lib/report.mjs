@@ -21,6 +21,11 @@ export function fixed(value, digits = 2) {
   return Number.isFinite(value) ? value.toFixed(digits) : '—';
 }
 
+/** A difference with its sign: `+12.5`, `-3.0`, or `—`. */
+export function signed(value, digits = 1) {
+  return Number.isFinite(value) ? `${value >= 0 ? '+' : ''}${value.toFixed(digits)}` : '—';
+}
+
 /** A Markdown table whose columns are padded to equal width (the form prettier writes). */
 export function markdownTable(headers, rows) {
   const widths = headers.map((header, i) => Math.max(3, header.length, ...rows.map((row) => String(row[i]).length)));

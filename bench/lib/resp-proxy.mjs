@@ -80,13 +80,17 @@ function labelOf([name, ...args], scriptNames) {
   return `${upper} ${scriptNames.get(sha) ?? `script ${sha?.slice(0, 8)}`}`;
 }
 
-/** Names a script by its first non-blank source line (comments included), 48 characters at most. */
+/**
+ * Names a script by its first comment line (`-- …`), else its first non-blank line, 40
+ * characters at most.
+ */
 function remember(source, scriptNames) {
   const sha = createHash('sha1').update(source).digest('hex');
   if (!scriptNames.has(sha)) {
-    const line = source.split('\n').find((text) => text.trim() !== '') ?? '';
-    const label = line.trim().replace(/\s+/g, ' ');
-    scriptNames.set(sha, `[${label.length > 48 ? `${label.slice(0, 47)}…` : label}]`);
+    const lines = source.split('\n').map((text) => text.trim());
+    const line = lines.find((text) => text.startsWith('--')) ?? lines.find((text) => text !== '') ?? '';
+    const label = line.replace(/^--\s*/, '').replace(/\s+/g, ' ');
+    scriptNames.set(sha, `[${label.length > 40 ? `${label.slice(0, 39)}…` : label}]`);
   }
   return sha;
 }

@@ -20,14 +20,17 @@ import type { BenchPart } from './part.js';
  * if it happened anyway.
  */
 export function shieldPart(config: BenchAppConfig): BenchPart {
-  const imports = [RedisModule.forRoot({ url: config.redisUrl, hashSecret: 'bench-hash-secret', commandTimeoutMs: 1000 })];
+  const imports = [
+    RedisModule.forRoot({ url: config.redisUrl, hashSecret: 'bench-hash-secret', commandTimeoutMs: 1000 }),
+  ];
   if (config.limiter === 'shield') {
     const options: RateLimitModuleOptions = {
-      defaultTiers: Object.fromEntries(config.tiers.map((tier) => [tier.name, { limit: tier.limit, windowMs: tier.windowMs }])),
+      defaultTiers: Object.fromEntries(
+        config.tiers.map((tier) => [tier.name, { limit: tier.limit, windowMs: tier.windowMs }]),
+      ),
     };
     if (config.violations === false) options.violations = { stream: false, log: false };
-    // Set only when asked, so the apps still compile against a library without the option.
-    if (config.blockCache === false) Object.assign(options, { localBlockCache: false });
+    if (config.blockCache === false) options.localBlockCache = false;
     imports.push(RateLimitModule.forRoot(options));
   }
   if (config.cache === 'shield') imports.push(ResponseCacheModule.forRoot({}));
