@@ -153,7 +153,9 @@ export class CacheInterceptor implements NestInterceptor {
     if (route.ttlMs === undefined || route.bypassReason || !this.options.enabled) return;
     const lookup = this.lookupOf(exchange, route, this.apiVersion(context, exchange));
     if (!lookup.directives.read) return;
-    lookup.read = this.store.read(lookup.digest, { deadline: lookup.deadline });
+    // The guard's script right before it already tells the breaker about a stalled Redis:
+    // the same stall must not count twice per request.
+    lookup.read = this.store.read(lookup.digest, { deadline: lookup.deadline, tripsBreaker: false });
     lookup.read.catch(() => undefined); // a 429 never awaits it
   }
 
