@@ -5,13 +5,13 @@
 // Usage: npm run soak [-- --seconds 60 --clients 16 --outage 3]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { SignJWT } from 'jose';
+import { freePort, LOOPBACK, pings, sleep } from './lib/processes.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -24,8 +24,6 @@ const seconds = positiveInteger('--seconds', values.seconds);
 const clients = positiveInteger('--clients', values.clients);
 const outageSeconds = positiveInteger('--outage', values.outage);
 
-const LOOPBACK = '127.0.0.1';
-const FORBIDDEN_PORT = 6379; // this machine's own Redis
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const JWT_SECRET = 'soak-jwt-secret-0123456789abcdef0123';
 const IP_HASH_SECRET = 'soak-ip-hash-secret-0123456789abcdef';
@@ -371,38 +369,4 @@ function tail(child, onLine = () => {}) {
     });
   }
   return () => text;
-}
-
-/** A loopback port nothing listens on now, never 6379. */
-async function freePort() {
-  for (;;) {
-    const port = await new Promise((resolve, reject) => {
-      const server = createServer();
-      server.once('error', reject);
-      server.listen(0, LOOPBACK, () => {
-        const { port } = server.address();
-        server.close(() => resolve(port));
-      });
-    });
-    if (port !== FORBIDDEN_PORT) return port;
-  }
-}
-
-/** Whether a Redis answers PING on the loopback port. */
-function pings(port) {
-  return new Promise((resolve) => {
-    const socket = connect(port, LOOPBACK);
-    const done = (ok) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-  });
-}
-
-function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -83,7 +83,7 @@ export async function freePort() {
 }
 
 /** Whether a Redis answers PING on the loopback port. */
-function pings(port) {
+export function pings(port) {
   return new Promise((resolve) => {
     const socket = connect(port, LOOPBACK);
     const done = (ok) => {

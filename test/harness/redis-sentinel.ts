@@ -34,31 +34,11 @@ export interface StartRedisSentinelOptions {
   failoverTimeoutMs?: number;
 }
 
-/** A `redis-server --sentinel` child process owned by the test, on 127.0.0.1. */
-export interface SentinelProcess extends RedisAddress {
-  readonly host: string;
-  /** Stays the same across {@link SentinelProcess.restart}. */
-  readonly port: number;
-  /** Pid of the current (or last) process. */
-  readonly pid: number;
-  readonly running: boolean;
-  /** Whether the process is stopped by SIGSTOP. */
-  readonly stalled: boolean;
-  /** SIGSTOPs the process: the kernel still accepts connections, nothing is answered. */
-  stall(): Promise<void>;
-  /** SIGCONTs a stalled process. Idempotent. */
-  resume(): Promise<void>;
-  /** SIGKILLs the process (stalled or not) and waits for it to exit. Idempotent. */
-  kill(): Promise<void>;
-  /** Starts the process again on the same port with its (rewritten) config: it keeps what it learnt. */
-  restart(): Promise<void>;
-  /** Kills the process; its directory goes with the topology's. Idempotent. */
-  stop(): Promise<void>;
-  /** Sends one command over a fresh connection; an error reply rejects. */
-  command(...args: string[]): Promise<RespReply>;
-  /** The tail of the process's log. */
-  output(): string;
-}
+/**
+ * A `redis-server --sentinel` child process owned by the test, on 127.0.0.1: a
+ * {@link RedisServer} whose `restart()` keeps its (rewritten) config, so it keeps what it learnt.
+ */
+export type SentinelProcess = RedisServer;
 
 /** A master, its replicas and the Sentinels monitoring them, all child processes on 127.0.0.1. */
 export interface RedisSentinel {

@@ -1,4 +1,4 @@
-import type { RateLimitPolicy, RateLimitResult, TierResult } from './rate-limit.types.js';
+import type { RateLimitPolicy, RateLimitResult } from './rate-limit.types.js';
 
 /** Which header families to send. */
 export interface HeaderOptions {
@@ -35,27 +35,24 @@ export interface HeaderTemplate {
 
 /** The {@link HeaderTemplate} of the tiers of `policies` (the order the store decides them in). */
 export function headerTemplate(policies: readonly RateLimitPolicy[]): HeaderTemplate {
-  const enforced = policies.filter((policy) => !policy.shadow);
-  const firstPolicy = enforced[0]?.name;
-  const tiers = enforced.flatMap((policy) => policy.tiers.map((tier) => ({ policy: policy.name, tier })));
-  const names = tiers.map(({ policy, tier }) =>
-    JSON.stringify(policy === firstPolicy ? tier.name : `${policy}.${tier.name}`),
+  return templateOf(
+    policies
+      .filter((policy) => !policy.shadow)
+      .flatMap((policy) => policy.tiers.map((tier) => ({ policy: policy.name, tier: tier.name, ...tier }))),
   );
-  return {
-    names,
-    policy: tiers.map(({ tier }, i) => `${names[i]};q=${tier.limit};w=${Math.ceil(tier.windowMs / 1000)}`).join(', '),
-  };
 }
 
-/** The template of the tiers a result holds (when the caller has none prepared). */
-function templateOf(enforced: readonly TierResult[]): HeaderTemplate {
-  const firstPolicy = enforced[0].policy;
-  const names = enforced.map((tier) =>
+/** The template of enforced tiers, in order: the first policy's tiers keep their names. */
+function templateOf(
+  tiers: readonly { policy: string; tier: string; limit: number; windowMs: number }[],
+): HeaderTemplate {
+  const firstPolicy = tiers[0]?.policy;
+  const names = tiers.map((tier) =>
     JSON.stringify(tier.policy === firstPolicy ? tier.tier : `${tier.policy}.${tier.tier}`),
   );
   return {
     names,
-    policy: enforced.map((tier, i) => `${names[i]};q=${tier.limit};w=${Math.ceil(tier.windowMs / 1000)}`).join(', '),
+    policy: tiers.map((tier, i) => `${names[i]};q=${tier.limit};w=${Math.ceil(tier.windowMs / 1000)}`).join(', '),
   };
 }
 
