@@ -25,6 +25,8 @@ export interface BenchAppConfig {
   violations?: boolean;
   /** nestjs-redis-shield: the local block cache (`localBlockCache`; default on, as in the library). */
   blockCache?: boolean;
+  /** nestjs-redis-shield: ioredis `enableAutoPipelining` (unset: the library's default). */
+  autoPipelining?: boolean;
   /** rate-limiter-flexible: `inMemoryBlockOnConsumed` (its own local block), off by default. */
   rlfInMemoryBlock?: boolean;
 }

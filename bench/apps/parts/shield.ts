@@ -21,7 +21,12 @@ import type { BenchPart } from './part.js';
  */
 export function shieldPart(config: BenchAppConfig): BenchPart {
   const imports = [
-    RedisModule.forRoot({ url: config.redisUrl, hashSecret: 'bench-hash-secret', commandTimeoutMs: 1000 }),
+    RedisModule.forRoot({
+      url: config.redisUrl,
+      hashSecret: 'bench-hash-secret',
+      commandTimeoutMs: 1000,
+      ...(config.autoPipelining === undefined ? {} : { redisOptions: { enableAutoPipelining: config.autoPipelining } }),
+    }),
   ];
   if (config.limiter === 'shield') {
     const options: RateLimitModuleOptions = {

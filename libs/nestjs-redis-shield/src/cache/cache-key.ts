@@ -25,6 +25,7 @@ export interface CacheKeyParts {
  * re-encoded, so `?a=1&b=2` and `?b=2&a=1` share an entry.
  */
 export function canonicalQuery(query: string): string {
+  if (query === '') return '';
   const params = [...new URLSearchParams(query)];
   params.sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
   return new URLSearchParams(params).toString();

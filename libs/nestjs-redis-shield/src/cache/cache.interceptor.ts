@@ -55,7 +55,7 @@ interface Lookup {
   userId: string | undefined;
   perUser: boolean;
   directives: Directives;
-  url: URL;
+  url: { path: string; query: string };
   digest: string;
   deadline: ReturnType<typeof requestDeadline>;
   /** The entry read started early by {@link CacheInterceptor.prefetch}. */
@@ -79,6 +79,7 @@ export class CacheInterceptor implements NestInterceptor {
   /** Misses being computed on this instance, by digest: followers wait for the leader. */
   private readonly inflight = new Map<string, Promise<CachedResponse | undefined>>();
 
+  /** @internal Instantiated by Nest; register the interceptor through `ResponseCacheModule`. */
   constructor(
     private readonly reflector: Reflector,
     @Inject(CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
@@ -166,7 +167,7 @@ export class CacheInterceptor implements NestInterceptor {
     if (known && known.route === route) return known;
     const userId = route.shared ? undefined : (this.options.userId ?? defaultUserId)(exchange.user);
     const perUser = userId !== undefined;
-    const url = new URL(exchange.raw.url ?? '/', 'http://cache.invalid');
+    const url = splitUrl(exchange.raw.url ?? '/');
     const vary = Object.fromEntries(route.vary.map((name) => [name, exchange.header(name)]));
     const lookup: Lookup = {
       route,
@@ -179,8 +180,8 @@ export class CacheInterceptor implements NestInterceptor {
         handlerId: route.id,
         apiVersion,
         method: 'GET',
-        path: url.pathname,
-        query: url.search.slice(1),
+        path: url.path,
+        query: url.query,
         scope: perUser ? `user:${this.connection.keys.hashId(`user:${userId}`)}` : 'shared',
         vary,
       }),
@@ -232,10 +233,10 @@ export class CacheInterceptor implements NestInterceptor {
       digest,
       perUser,
       userId,
-      path: url.pathname,
+      path: url.path,
       write: directives.write,
       // Only requests with a query string are variants the cap guards against.
-      capped: url.search.length > 1,
+      capped: url.query !== '',
       deadline,
     });
   }
@@ -303,7 +304,7 @@ export class CacheInterceptor implements NestInterceptor {
             generation!,
           );
         }
-        return body(entry.response);
+        return exchange.textBody(entry.response.body);
       }),
       // Followers never wait on a leader that failed or produced nothing storable.
       finalize(() => {
@@ -356,7 +357,7 @@ export class CacheInterceptor implements NestInterceptor {
     this.lookedUp(exchange, 'HIT');
     if (perUser) markPrivate(exchange);
     if (matchesEtag(exchange.header('if-none-match'), entry.etag)) throw new NotModifiedException();
-    return of(body(entry));
+    return of(exchange.textBody(entry.body));
   }
 
   private bypass(exchange: HttpExchange, next: CallHandler): Observable<unknown> {
@@ -452,9 +453,22 @@ function capture(exchange: HttpExchange, data: unknown): { body: Buffer; content
   return { body: Buffer.from(json), contentType: 'application/json; charset=utf-8' };
 }
 
-/** The body as a stream both adapters send byte for byte with the header already set. */
-function body(entry: CachedResponse): StreamableFile {
-  return new StreamableFile(entry.body, { type: entry.headers['content-type'], length: entry.body.length });
+/**
+ * The path and query string of a request target as sent: no `URL` parse per request in
+ * origin form. Nothing is normalised, so two spellings of a path are two entries, never
+ * one entry for two paths.
+ */
+function splitUrl(target: string): { path: string; query: string } {
+  if (!target.startsWith('/')) {
+    // Absolute form (`GET http://host/path`): the path index must hold the path alone.
+    const url = new URL(target, 'http://cache.invalid');
+    return { path: url.pathname, query: url.search.slice(1) };
+  }
+  const mark = target.indexOf('?');
+  const end = target.indexOf('#');
+  const stop = end === -1 ? target.length : end;
+  if (mark === -1 || mark > stop) return { path: target.slice(0, stop), query: '' };
+  return { path: target.slice(0, mark), query: target.slice(mark + 1, stop) };
 }
 
 /** Per-user entries must never be shared by a proxy downstream. */

@@ -38,7 +38,9 @@ const CACHE_STATUS = Symbol.for('nestjs-redis-shield.cache-status');
 export interface HttpExchange {
   /** The Node request (the same object on both adapters): key for per-request state. */
   readonly raw: IncomingMessage;
+  /** The request method, upper-case (`GET`). */
   readonly method: string;
+  /** The request headers, lower-case names. */
   readonly headers: IncomingHttpHeaders;
   /** The client address as the adapter resolved it (trust-proxy aware). */
   readonly ip: string | undefined;
@@ -48,11 +50,17 @@ export interface HttpExchange {
   readonly routeTemplate: string | undefined;
   /** Reads one request header (lower-case name), the first value if repeated. */
   header(name: string): string | undefined;
+  /** Sets one response header, replacing any value set before. */
   setHeader(name: string, value: string): void;
   /** Reads a response header set so far (lower-case name), joined when repeated. */
   responseHeader(name: string): string | undefined;
   /** The response status set so far. */
   readonly statusCode: number;
+  /**
+   * A handler result the adapter sends as exactly these UTF-8 bytes, with the headers
+   * already set (no serialisation, no stream): a string on Express, the Buffer on Fastify.
+   */
+  textBody(bytes: Buffer): unknown;
 }
 
 /** The exchange of an HTTP execution context, on Express or Fastify. */
@@ -134,6 +142,8 @@ function expressExchange(request: ExpressLikeRequest, response: ServerResponse):
     get statusCode() {
       return response.statusCode;
     },
+    // Nest's Express adapter JSON-encodes any object, a Buffer included; a string goes out as is.
+    textBody: (bytes) => bytes.toString('utf8'),
   };
 }
 
@@ -148,6 +158,8 @@ function fastifyExchange(request: FastifyLikeRequest, reply: FastifyLikeReply): 
     header: (name) => firstValue(request.headers[name]),
     setHeader: (name, value) => reply.header(name, value),
     responseHeader: (name) => headerText(reply.getHeader(name)),
+    // Fastify sends a Buffer as is; a string might meet a route's reply serializer.
+    textBody: (bytes) => bytes,
     get statusCode() {
       return reply.statusCode;
     },

@@ -6,7 +6,7 @@ import { ShieldEvents } from '../events/shield-events.js';
 import { type HttpExchange, httpExchange, recordClientId, recordRouteTemplate } from '../http/http-facade.js';
 import { defaultUserId, IpAllowlist, ipClientId, userClientId } from './client-id.js';
 import { PolicyRegistry } from './policy.js';
-import { RateLimit, RateLimitCost, SkipRateLimit } from './rate-limit.decorator.js';
+import { RateLimit, RateLimitCost, type RateLimitCostSpec, SkipRateLimit } from './rate-limit.decorator.js';
 import { RateLimitExceededException } from './rate-limit.exception.js';
 import {
   headerTemplate,
@@ -22,6 +22,19 @@ import type { RateLimitPolicy } from './rate-limit.types.js';
 import { RateLimiter } from './rate-limiter.js';
 import { resolveRoutePolicies } from './route-policies.js';
 
+/** What the guard reads of a route's metadata, once per handler. */
+interface GuardedRoute {
+  controller: object;
+  skip: boolean;
+  cost: RateLimitCostSpec | undefined;
+  policies: RateLimitPolicy[];
+}
+
+/** A bad cost from user code must never make a request free. */
+function validCost(cost: number): number {
+  return Number.isFinite(cost) && cost >= 1 ? Math.floor(cost) : 1;
+}
+
 /** Requests already decided: a second guard instance (module imported twice) must not count again. */
 const decided = new WeakSet<IncomingMessage>();
 
@@ -36,13 +49,14 @@ export class RateLimitGuard implements CanActivate {
   private readonly logger = new Logger('RateLimit');
   private readonly allowlist: IpAllowlist;
   private readonly headerOptions: HeaderOptions | false;
-  private readonly routePolicies = new WeakMap<object, RateLimitPolicy[]>();
+  private readonly routes = new WeakMap<object, GuardedRoute>();
   /** Each route's policies as a plan selects them, built once per (route, plan). */
   private readonly planPolicies = new WeakMap<RateLimitPolicy[], Map<string, RateLimitPolicy[]>>();
   /** The draft headers' fixed part, once per policy set. */
   private readonly templates = new WeakMap<readonly RateLimitPolicy[], HeaderTemplate>();
   private warnedForwardedFor = false;
 
+  /** @internal Instantiated by Nest; register the guard through `RateLimitModule`. */
   constructor(
     private readonly reflector: Reflector,
     private readonly registry: PolicyRegistry,
@@ -61,16 +75,21 @@ export class RateLimitGuard implements CanActivate {
     recordRouteTemplate(exchange);
     if (this.options.disabled || decided.has(exchange.raw)) return true;
     decided.add(exchange.raw);
-    if (this.reflector.getAllAndOverride(SkipRateLimit, [context.getHandler(), context.getClass()])) return true;
+    const route = this.routeOf(context);
+    if (route.skip) return true;
     if (this.allowlist.has(exchange.ip)) return true;
     if (this.options.skip && (await this.options.skip(context, exchange))) return true;
 
-    const clientId = await this.clientIdOf(context, exchange);
-    recordClientId(exchange.raw, clientId);
-    const policies = await this.policiesFor(context, exchange);
-    const cost = await this.costOf(context, exchange);
+    // Each of these awaits only when a user hook returned a promise: no extra ticks per request.
+    const clientId = this.clientIdOf(context, exchange);
+    const id = typeof clientId === 'string' ? clientId : await clientId;
+    recordClientId(exchange.raw, id);
+    const selected = this.policiesFor(context, exchange, route.policies);
+    const policies = Array.isArray(selected) ? selected : await selected;
+    const weighed = this.costOf(context, exchange, route.cost);
+    const cost = typeof weighed === 'number' ? weighed : await weighed;
     // The cache read (if the route is cached) goes out right behind the script: one round trip for both.
-    const { result, fallback } = await this.limiter.consume(exchange.raw, clientId, policies, cost, () =>
+    const { result, fallback } = await this.limiter.consume(exchange.raw, id, policies, cost, () =>
       this.prefetch?.run(context),
     );
 
@@ -80,7 +99,7 @@ export class RateLimitGuard implements CanActivate {
       for (const [name, value] of Object.entries(rateLimitHeaders(result, this.headerOptions, template)))
         exchange.setHeader(name, value);
     }
-    this.events.emit('ratelimit.decision', { clientId, route: exchange.routeTemplate, result, fallback });
+    this.events.emit('ratelimit.decision', { clientId: id, route: exchange.routeTemplate, result, fallback });
     if (result.allowed) return true;
     const retryAfter = waitSeconds(result.retryAfterMs);
     exchange.setHeader('Retry-After', String(retryAfter));
@@ -91,14 +110,29 @@ export class RateLimitGuard implements CanActivate {
    * The client id and policies this guard applies to a request, without counting: for
    * endpoints that report a caller's own standing (`/rate-limit/status`).
    */
-  async identify(context: ExecutionContext): Promise<{ clientId: string; policies: RateLimitPolicy[] }> {
+  async identify(context: ExecutionContext): Promise<{
+    /** The raw client id (the `clientId` option's, else `user:<id>` or `ip:<address>`), before hashing. */
+    clientId: string;
+    /** The policies that apply to this client on this route (plan variants resolved). */
+    policies: RateLimitPolicy[];
+  }> {
     const exchange = httpExchange(context);
-    return { clientId: await this.clientIdOf(context, exchange), policies: await this.policiesFor(context, exchange) };
+    return {
+      clientId: await this.clientIdOf(context, exchange),
+      policies: await this.policiesFor(context, exchange, this.routeOf(context).policies),
+    };
   }
 
-  private async clientIdOf(context: ExecutionContext, exchange: HttpExchange): Promise<string> {
-    const custom = await this.options.clientId?.(context, exchange);
-    if (custom) return custom;
+  private clientIdOf(context: ExecutionContext, exchange: HttpExchange): string | Promise<string> {
+    if (this.options.clientId) {
+      return Promise.resolve(this.options.clientId(context, exchange)).then(
+        (custom) => custom || this.defaultClientId(exchange),
+      );
+    }
+    return this.defaultClientId(exchange);
+  }
+
+  private defaultClientId(exchange: HttpExchange): string {
     const userId = (this.options.userId ?? defaultUserId)(exchange.user);
     if (userId !== undefined) return userClientId(userId);
     if (
@@ -115,21 +149,41 @@ export class RateLimitGuard implements CanActivate {
     return ipClientId(exchange.ip ?? 'unknown');
   }
 
-  private async policiesFor(context: ExecutionContext, exchange: HttpExchange): Promise<RateLimitPolicy[]> {
+  /** What the guard needs of a route, resolved once per handler (and class). */
+  private routeOf(context: ExecutionContext): GuardedRoute {
     const handler = context.getHandler();
-    let policies = this.routePolicies.get(handler);
-    if (!policies) {
-      policies = resolveRoutePolicies(
-        this.registry,
-        this.options.algorithm ?? 'sliding-window',
-        { controller: context.getClass().name, handler: handler.name },
-        this.reflector.get(RateLimit, context.getClass()),
-        this.reflector.get(RateLimit, handler),
-      );
-      for (const name of this.options.shadowPolicies ?? []) policies.push(this.registry.get(name));
-      this.routePolicies.set(handler, policies);
-    }
-    const plan = this.options.plan ? await this.options.plan(context, exchange) : undefined;
+    const controller = context.getClass();
+    const known = this.routes.get(handler);
+    // One handler may serve several controller classes (inherited methods): keyed by both.
+    if (known?.controller === controller) return known;
+    const policies = resolveRoutePolicies(
+      this.registry,
+      this.options.algorithm ?? 'sliding-window',
+      { controller: controller.name, handler: handler.name },
+      this.reflector.get(RateLimit, controller),
+      this.reflector.get(RateLimit, handler),
+    );
+    for (const name of this.options.shadowPolicies ?? []) policies.push(this.registry.get(name));
+    const route: GuardedRoute = {
+      controller,
+      skip: this.reflector.getAllAndOverride(SkipRateLimit, [handler, controller]) ?? false,
+      cost: this.reflector.getAllAndOverride(RateLimitCost, [handler, controller]),
+      policies,
+    };
+    this.routes.set(handler, route);
+    return route;
+  }
+
+  private policiesFor(
+    context: ExecutionContext,
+    exchange: HttpExchange,
+    policies: RateLimitPolicy[],
+  ): RateLimitPolicy[] | Promise<RateLimitPolicy[]> {
+    if (!this.options.plan) return policies;
+    return Promise.resolve(this.options.plan(context, exchange)).then((plan) => this.forPlan(policies, plan));
+  }
+
+  private forPlan(policies: RateLimitPolicy[], plan: string | undefined): RateLimitPolicy[] {
     if (!plan) return policies;
     let byPlan = this.planPolicies.get(policies);
     if (!byPlan) this.planPolicies.set(policies, (byPlan = new Map()));
@@ -145,15 +199,15 @@ export class RateLimitGuard implements CanActivate {
     return selected;
   }
 
-  private async costOf(context: ExecutionContext, exchange: HttpExchange): Promise<number> {
-    const spec = this.reflector.getAllAndOverride(RateLimitCost, [context.getHandler(), context.getClass()]);
-    const cost =
-      typeof spec === 'number'
-        ? spec
-        : spec
-          ? await spec(context)
-          : ((await this.options.cost?.(context, exchange)) ?? 1);
-    // A bad cost from user code must never make a request free.
-    return Number.isFinite(cost) && cost >= 1 ? Math.floor(cost) : 1;
+  private costOf(
+    context: ExecutionContext,
+    exchange: HttpExchange,
+    spec: RateLimitCostSpec | undefined,
+  ): number | Promise<number> {
+    if (typeof spec === 'number') return validCost(spec);
+    if (spec) return Promise.resolve(spec(context)).then(validCost);
+    if (this.options.cost)
+      return Promise.resolve(this.options.cost(context, exchange)).then((cost) => validCost(cost ?? 1));
+    return 1;
   }
 }

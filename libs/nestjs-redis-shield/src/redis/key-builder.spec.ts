@@ -1,3 +1,4 @@
+import { hashId } from '../common/hmac-id.js';
 import { escapeGlob, KeyBuilder } from './key-builder.js';
 
 describe('KeyBuilder', () => {
@@ -9,6 +10,17 @@ describe('KeyBuilder', () => {
     expect(key).not.toContain('203.0.113.7');
     expect(keys.rateLimit('ip:203.0.113.7', 'other').split(':')[2]).toBe(key.split(':')[2]);
     expect(keys.data('session:1')).toBe('app1:session:1');
+  });
+
+  it('remembers recent HMACs, boundedly, and always returns the HMAC of the id asked', () => {
+    const builder = new KeyBuilder({ prefix: '', hashSecret: 'secret' });
+    for (let i = 0; i < 25_000; i++) expect(builder.hashId(`ip:10.0.${i >> 8}.${i & 255}`)).toHaveLength(22);
+    expect((builder as unknown as { hashed: Map<string, string> }).hashed.size).toBe(10_000);
+    // The oldest were dropped, the newest kept: both still hash right.
+    for (const id of ['ip:10.0.0.0', 'ip:10.0.97.167', 'user:42']) {
+      expect(builder.hashId(id)).toBe(hashId('secret', id));
+      expect(builder.hashId(id)).toBe(hashId('secret', id));
+    }
   });
 
   it('keeps client kinds apart', () => {

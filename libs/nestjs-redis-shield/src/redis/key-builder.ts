@@ -3,10 +3,15 @@ import { hashId } from '../common/hmac-id.js';
 
 /** The areas of the keyspace the library writes, each under its own prefix. */
 export const KEY_AREAS = {
+  /** Rate-limit buckets of one client, and the violation stream. */
   rateLimit: 'rate_limit:',
+  /** Stored HTTP responses, one key per entry digest. */
   cacheResponse: 'cache:response:',
+  /** Indexes (ZSETs) of cache entries by route, user, tag or concrete path. */
   cacheIndex: 'cache:index:',
+  /** Response-cache bookkeeping: registries, invalidation generation, stats. */
   cacheMeta: 'cache:meta:',
+  /** Values stored through `CacheService.set` and `wrap`. */
   cacheValue: 'cache:value:',
 } as const;
 
@@ -28,6 +33,8 @@ export type CacheIndexKind = 'route' | 'user' | 'tag' | 'path';
 export type CacheMetaKey = 'routes' | 'paths' | 'gen' | 'stats';
 
 const GLOB_SPECIALS = /[*?[\]\\]/g;
+/** How many id → HMAC results a key builder remembers (about 1 MB at most). */
+const HASHED_IDS_KEPT = 10_000;
 /** An entry digest: base64url only, so no path, query or user id can slip into a key. */
 const CACHE_DIGEST = /^[A-Za-z0-9_-]{16,128}$/;
 
@@ -38,9 +45,13 @@ const CACHE_DIGEST = /^[A-Za-z0-9_-]{16,128}$/;
  * that client runs on one node.
  */
 export class KeyBuilder {
+  /** The namespace before every key (may be empty). */
   readonly prefix: string;
   private readonly hashSecret: string;
+  /** Recent ids and their HMACs, oldest first, at most {@link HASHED_IDS_KEPT}. */
+  private readonly hashed = new Map<string, string>();
 
+  /** @throws Error when `prefix` contains `{` or `}`, or `hashSecret` is empty. */
   constructor(options: KeyBuilderOptions) {
     if (/[{}]/.test(options.prefix)) {
       throw new Error(messages.invalidOption('keyPrefix', options.prefix, 'no { or } (they break Cluster hash tags)'));
@@ -52,7 +63,14 @@ export class KeyBuilder {
 
   /** The HMAC of an id as it appears in keys, indexes, streams and logs (22 chars). */
   hashId(id: string): string {
-    return hashId(this.hashSecret, id);
+    // The same clients come back request after request: an HMAC costs more than a lookup.
+    let hashed = this.hashed.get(id);
+    if (hashed === undefined) {
+      hashed = hashId(this.hashSecret, id);
+      if (this.hashed.size >= HASHED_IDS_KEPT) this.hashed.delete(this.hashed.keys().next().value!);
+      this.hashed.set(id, hashed);
+    }
+    return hashed;
   }
 
   /**
@@ -102,12 +120,12 @@ export class KeyBuilder {
     return `${this.prefix}${KEY_AREAS.cacheIndex}${kind}:${this.cacheHash(kind, value)}`;
   }
 
-  /** A bookkeeping key of the response cache: `cache:meta:<name>`. */
   /** A programmatic cache value (`CacheService.set/wrap`): the caller's key, HMAC'd. */
   cacheValue(key: string): string {
     return `${this.prefix}${KEY_AREAS.cacheValue}${this.hashId(`value:${key}`)}`;
   }
 
+  /** A bookkeeping key of the response cache: `cache:meta:<name>`. */
   cacheMeta(name: CacheMetaKey): string {
     return `${this.prefix}${KEY_AREAS.cacheMeta}${name}`;
   }

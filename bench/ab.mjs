@@ -1,0 +1,86 @@
+// A/B of two bench app configs: each in its own app host, alternating rounds against one
+// Redis, so drift hits both alike. Prints req/s and CPU µs per request per round and the
+// median ratio B / A. For trying one idea quickly; `npm run bench` is the measurement.
+//
+//   node bench/ab.mjs '<config A as JSON>' '<config B as JSON>' [--rounds N] [--seconds S]
+//
+// e.g. node bench/ab.mjs '{"cache":"shield"}' '{"cache":"shield","autoPipelining":true}'
+// Configs are bench/apps/config.ts BenchAppConfig without redisUrl and tiers (the bench's
+// high limits are used). Needs `npm run build` and the bench package installed.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnHost } from './lib/app-host.mjs';
+import { load } from './lib/load.mjs';
+import { median } from './lib/report.mjs';
+import { cleanup, startRedis } from './lib/processes.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TIERS = [
+  { name: 'minute', limit: 1_000_000, windowMs: 60_000 },
+  { name: 'hour', limit: 2_000_000, windowMs: 3_600_000 },
+  { name: 'burst', limit: 1_000_000, windowMs: 10_000 },
+];
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const at = args.indexOf(`--${name}`);
+  return at === -1 ? fallback : Number(args[at + 1]);
+};
+const configs = args.filter((arg) => arg.startsWith('{')).map((arg) => JSON.parse(arg));
+if (configs.length !== 2) {
+  process.stderr.write("usage: node bench/ab.mjs '<config A>' '<config B>' [--rounds N] [--seconds S]\n");
+  process.exit(2);
+}
+const rounds = option('rounds', 5);
+const seconds = option('seconds', 5);
+
+try {
+  await main();
+} finally {
+  await cleanup();
+}
+
+async function main() {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const built = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'bench', 'tsconfig.json')], { stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('compiling bench/apps failed');
+  const redis = await startRedis();
+  const sides = [];
+  for (const [index, config] of configs.entries()) {
+    const host = spawnHost(index === 0 ? 'A' : 'B');
+    const port = await host.start({ ...config, tiers: TIERS, redisUrl: redis.url });
+    await load({ port, seconds: 2 }); // warm-up
+    sides.push({ host, port, rps: [], cpu: [] });
+  }
+  for (let round = 1; round <= rounds; round++) {
+    // Alternate which side goes first.
+    const order = round % 2 ? sides : [...sides].reverse();
+    for (const side of order) {
+      const before = await side.host.stats();
+      const result = await load({ port: side.port, seconds });
+      const after = await side.host.stats();
+      const problems = after.problems.length ? ` PROBLEMS: ${after.problems.join('; ')}` : '';
+      side.rps.push(result.rps);
+      side.cpu.push((after.cpuUs - before.cpuUs) / result.requests);
+      const statuses = JSON.stringify(result.statuses);
+      print(
+        `round ${round} ${side.host.name}: ${Math.round(result.rps)} req/s, ` +
+          `${Math.round(side.cpu.at(-1))} CPU µs/req, p99 ${result.p99} ms ${statuses}${problems}`,
+      );
+    }
+  }
+  const ratios = sides[0].rps.map((rps, i) => sides[1].rps[i] / rps);
+  for (const side of sides) {
+    print(
+      `${side.host.name}: median ${Math.round(median(side.rps))} req/s, ${Math.round(median(side.cpu))} CPU µs/req`,
+    );
+  }
+  print(`B / A req/s per round: ${ratios.map((r) => r.toFixed(2)).join(' ')}; median ${median(ratios).toFixed(2)}`);
+  for (const side of sides) await side.host.close();
+}
+
+/** One line to stdout (the bench prints its report with process.stdout, not console). */
+function print(line) {
+  process.stdout.write(`${line}\n`);
+}

@@ -1,0 +1,144 @@
+// Where a bench variant spends its CPU: runs one variant's app host under `--cpu-prof`,
+// drives it with autocannon like the bench does, and prints the functions with the most
+// self time and the files they live in. A tool for finding hot spots, not a measurement
+// (the profiler itself slows the app down); compare variants with `npm run bench`.
+//
+//   node bench/profile.mjs [variant] [--seconds N] [--top N]
+//
+// variant: bare | shield-limit | shield-cache | shield-both | throttler | cache-manager
+// (default shield-cache). Needs `npm run build` and the bench package installed (as
+// `npm run bench` does); the profile is kept in tmp/profiles/.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { load } from './lib/load.mjs';
+import { cleanup, sleep, startRedis, tail, track } from './lib/processes.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BENCH = join(ROOT, 'bench');
+const TIERS = [
+  { name: 'minute', limit: 1_000_000, windowMs: 60_000 },
+  { name: 'hour', limit: 2_000_000, windowMs: 3_600_000 },
+  { name: 'burst', limit: 1_000_000, windowMs: 10_000 },
+];
+const VARIANTS = {
+  bare: {},
+  'shield-limit': { limiter: 'shield' },
+  'shield-cache': { cache: 'shield' },
+  'shield-both': { limiter: 'shield', cache: 'shield' },
+  throttler: { limiter: 'throttler' },
+  'cache-manager': { cache: 'cache-manager' },
+};
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const at = args.indexOf(`--${name}`);
+  return at === -1 ? fallback : Number(args[at + 1]);
+};
+const name = args.find((arg, i) => !arg.startsWith('--') && !args[i - 1]?.startsWith('--')) ?? 'shield-cache';
+const config = VARIANTS[name];
+if (!config) {
+  process.stderr.write(`unknown variant ${name}; one of ${Object.keys(VARIANTS).join(', ')}\n`);
+  process.exit(2);
+}
+const seconds = option('seconds', 10);
+const top = option('top', 40);
+
+try {
+  await main();
+} finally {
+  await cleanup();
+}
+
+async function main() {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const built = spawnSync(process.execPath, [tsc, '-p', join(BENCH, 'tsconfig.json')], { stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('compiling bench/apps failed');
+  const redis = await startRedis();
+  const dir = join(ROOT, 'tmp', 'profiles');
+  mkdirSync(dir, { recursive: true });
+  const before = new Set(readdirSync(dir));
+  const child = track(
+    spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, join(BENCH, 'dist', 'main.js')], {
+      cwd: BENCH,
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    }),
+  );
+  const output = tail(child);
+  const reply = new Promise((resolve, reject) => {
+    child.once('message', (message) => (message.ok ? resolve(message) : reject(new Error(message.error))));
+    child.once('exit', () => reject(new Error(`app host exited:\n${output()}`)));
+  });
+  child.send({ seq: 1, type: 'start', config: { ...config, tiers: TIERS, redisUrl: redis.url } });
+  const { port } = await reply;
+  await load({ port, seconds: 2 }); // warm-up
+  const result = await load({ port, seconds });
+  print(`${name}: ${Math.round(result.rps)} req/s under the profiler, statuses ${JSON.stringify(result.statuses)}`);
+  // SIGINT lets node write the profile; the host exits on disconnect too.
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.disconnect();
+  await Promise.race([exited, sleep(10_000)]);
+  const file = readdirSync(dir).find((entry) => !before.has(entry) && entry.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no profile written:\n${output()}`);
+  summarize(JSON.parse(readFileSync(join(dir, file), 'utf8')), join(dir, file));
+}
+
+/** Self time per function and per file, from a V8 `.cpuprofile`. */
+function summarize(profile, path) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map();
+  const intervals = profile.timeDeltas;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = profile.samples[i];
+    self.set(id, (self.get(id) ?? 0) + (intervals[i] ?? 0));
+  }
+  const total = [...self.values()].reduce((sum, value) => sum + value, 0);
+  const functions = new Map();
+  const files = new Map();
+  for (const [id, time] of self) {
+    const frame = byId.get(id).callFrame;
+    const file = shorten(frame.url) || `(${frame.functionName || 'native'})`;
+    const key = `${frame.functionName || '(anonymous)'}  ${file}:${frame.lineNumber + 1}`;
+    functions.set(key, (functions.get(key) ?? 0) + time);
+    files.set(file, (files.get(file) ?? 0) + time);
+  }
+  const print = (title, map, count) => {
+    print(`\n${title}`);
+    for (const [key, time] of [...map].sort((a, b) => b[1] - a[1]).slice(0, count)) {
+      print(`${((100 * time) / total).toFixed(1).padStart(5)} %  ${key}`);
+    }
+  };
+  // Inclusive time: each sample counts once for every distinct function on its stack.
+  const parent = new Map();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const inclusive = new Map();
+  for (const [id, time] of self) {
+    const seen = new Set();
+    for (let at = id; at !== undefined; at = parent.get(at)) {
+      const frame = byId.get(at).callFrame;
+      if (!frame.url) continue;
+      const key = `${frame.functionName || '(anonymous)'}  ${shorten(frame.url)}:${frame.lineNumber + 1}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + time);
+    }
+  }
+  print('self time by file', files, 25);
+  print('self time by function', functions, top);
+  print('inclusive time by function', inclusive, top);
+  print(`\nprofile: ${path}`);
+}
+
+function shorten(url) {
+  return url
+    .replace(/^file:\/\//, '')
+    .replace(`${ROOT}`, '')
+    .replace(/.*node_modules\//, '~/');
+}
+
+/** One line to stdout (the bench prints its report with process.stdout, not console). */
+function print(line) {
+  process.stdout.write(`${line}\n`);
+}
