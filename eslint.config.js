@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/', '**/dist/', 'coverage/', 'tmp/'] },
+  { ignores: ['**/node_modules/', '**/dist/', 'coverage/', 'tmp/', 'docs/api/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,6 +1,9 @@
 /**
  * nestjs-redis-shield: Redis-backed distributed rate limiting and HTTP response
- * caching for NestJS. This file is the package's only public entry point.
+ * caching for NestJS. This file is the package's main public entry point; the Terminus
+ * integration is the separate entry point `nestjs-redis-shield/terminus`.
+ *
+ * @module nestjs-redis-shield
  */
 export { HASHED_ID_LENGTH, hashId } from './common/hmac-id.js';
 export { ShieldCoreModule } from './events/shield-core.module.js';
@@ -8,6 +11,7 @@ export {
   type CacheLookupEvent,
   type CacheLookupStatus,
   type CacheStoreEvent,
+  type Listener as ShieldEventListener,
   type RateLimitDecisionEvent,
   type RedisCommandEvent,
   type RedisCommandOutcome,
@@ -95,7 +99,12 @@ export {
   RateLimitExceededException,
   RateLimitUnavailableException,
 } from './rate-limit/rate-limit.exception.js';
-export { type HeaderOptions, rateLimitHeaders } from './rate-limit/rate-limit-headers.js';
+export {
+  type HeaderOptions,
+  type HeaderTemplate,
+  headerTemplate,
+  rateLimitHeaders,
+} from './rate-limit/rate-limit-headers.js';
 export { defaultUserId, IpAllowlist, ipClientId, normalizeIp, userClientId } from './rate-limit/client-id.js';
 export { cacheStatusOf, clientIdOf, type HttpExchange, httpExchange, routeTemplateOf } from './http/http-facade.js';
 export { type RateLimitCallOptions, RateLimitService } from './rate-limit/rate-limit.service.js';

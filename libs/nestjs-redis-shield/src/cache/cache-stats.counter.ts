@@ -19,6 +19,7 @@ export class CacheStatsCounter {
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> | undefined;
 
+  /** @internal Instantiated by Nest as part of `ResponseCacheModule`. */
   constructor(
     private readonly store: ResponseCacheStore,
     @Inject(CACHE_CONNECTION) connection: RedisConnection,
@@ -29,10 +30,12 @@ export class CacheStatsCounter {
     connection.beforeClose(() => this.close());
   }
 
+  /** Counts one lookup answered from the cache. */
   hit(): void {
     this.hits += 1;
   }
 
+  /** Counts one lookup that ran the handler. */
   miss(): void {
     this.misses += 1;
   }

@@ -44,6 +44,7 @@ export interface InvalidationTargets {
   endpoints?: string[];
   /** Concrete-path patterns (`/api/v1/models/gpt-4`). */
   paths?: string[];
+  /** Tags given to entries with `@CacheTags`; every entry with one of them is removed. */
   tags?: string[];
 }
 

@@ -22,6 +22,7 @@ export interface CacheStats extends ResponseCacheStats {
 export class CacheService {
   private readonly inflight = new Map<string, Promise<unknown>>();
 
+  /** @internal Instantiated by Nest; import `ResponseCacheModule` and inject the service. */
   constructor(
     private readonly store: ResponseCacheStore,
     private readonly counter: CacheStatsCounter,

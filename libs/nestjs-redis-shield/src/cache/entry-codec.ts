@@ -6,9 +6,11 @@ const decompress = promisify(brotliDecompress);
 
 /** A response as stored: status, allowlisted headers, the exact body bytes. */
 export interface CachedResponse {
+  /** The HTTP status (200 or 201). */
   status: number;
   /** Allowlisted response headers, lower-case names. */
   headers: Record<string, string>;
+  /** The response body, byte for byte (stored compressed when large). */
   body: Buffer;
   /** When it was stored, epoch ms (for `Age`). */
   storedAt: number;
@@ -18,6 +20,7 @@ export interface CachedResponse {
 
 /** A stored value that cannot be decoded; the caller deletes it and serves from the handler. */
 export class CorruptEntryError extends Error {
+  /** Always `'CorruptEntryError'`. */
   override readonly name = 'CorruptEntryError';
 }
 

@@ -17,6 +17,7 @@ export class ResponseCacheWriter {
   private readonly pending = new Set<Promise<unknown>>();
   private lastErrorAt = 0;
 
+  /** @internal Instantiated by Nest as part of `ResponseCacheModule`. */
   constructor(
     @Inject(CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
     private readonly store: ResponseCacheStore,
@@ -27,6 +28,12 @@ export class ResponseCacheWriter {
     connection.beforeClose(() => this.flush());
   }
 
+  /**
+   * Encodes and stores one response in the background; returns at once.
+   *
+   * @param ttlMs The entry's time to live, in ms.
+   * @param generation The invalidation generation read when the miss began; the entry is dropped if it changed.
+   */
   write(ref: CacheEntryRef, response: CachedResponse, ttlMs: number, generation: string): void {
     const job = encodeEntry(response, this.options.compressAboveBytes)
       .then(async (value) => {

@@ -6,7 +6,9 @@ export type RedisConnectionState = 'ready' | 'down';
 
 /** Emitted once per change of a connection's state. */
 export interface RedisStateEvent {
+  /** The connection's name. */
   connection: string;
+  /** The new state. */
   state: RedisConnectionState;
   /** Why it changed, e.g. `connected`, `circuit open after 3 failures`, `connection closed`. */
   reason: string;
@@ -18,6 +20,7 @@ export interface RateLimitDecisionEvent {
   clientId: string;
   /** The route template, when known. */
   route: string | undefined;
+  /** The decision, with every tier. */
   result: RateLimitResult;
   /** Whether the in-memory fallback decided (Redis unavailable). */
   fallback: boolean;
@@ -28,11 +31,13 @@ export type RedisCommandOutcome = 'ok' | 'error' | 'timeout' | 'unavailable';
 
 /** Emitted for every call through `RedisConnection.run` that reached Redis or timed out. */
 export interface RedisCommandEvent {
+  /** The connection's name. */
   connection: string;
   /** The script name (`ratelimit`, `cache_index_add`, ...), or the command family (`ping`, `scan`, `other`). */
   command: string;
   /** Wall time of the call, in ms. */
   durationMs: number;
+  /** How the call ended. */
   outcome: RedisCommandOutcome;
 }
 
@@ -43,11 +48,13 @@ export type CacheLookupStatus = 'HIT' | 'MISS' | 'BYPASS';
 export interface CacheLookupEvent {
   /** The route template (`/api/v1/models/:id`), never the concrete path. */
   route: string;
+  /** The `X-Cache-Status` the response got. */
   status: CacheLookupStatus;
 }
 
 /** Emitted when a response was stored in the cache. */
 export interface CacheStoreEvent {
+  /** The route template (`/api/v1/models/:id`), never the concrete path. */
   route: string;
   /** The stored value's size in bytes (after compression). */
   bytes: number;
@@ -55,20 +62,28 @@ export interface CacheStoreEvent {
 
 /** Emitted when violations could not be kept for the stream (buffer full). */
 export interface ViolationsDroppedEvent {
+  /** How many violations were dropped at once. */
   count: number;
 }
 
 /** Every internal event by name; later features add theirs here. */
 export interface ShieldEventMap {
+  /** A connection became ready or went down. */
   'redis.state': RedisStateEvent;
+  /** A Redis call finished (or timed out). */
   'redis.command': RedisCommandEvent;
+  /** The guard decided a request. */
   'ratelimit.decision': RateLimitDecisionEvent;
+  /** Violations were dropped because the stream buffer was full. */
   'ratelimit.violations.dropped': ViolationsDroppedEvent;
+  /** A cacheable request got its final cache status. */
   'cache.lookup': CacheLookupEvent;
+  /** A response was written to the cache. */
   'cache.store': CacheStoreEvent;
 }
 
-type Listener<K extends keyof ShieldEventMap> = (event: ShieldEventMap[K]) => void;
+/** A subscriber of one {@link ShieldEvents} event; it runs synchronously on the emitter's path, so keep it cheap. */
+export type Listener<K extends keyof ShieldEventMap> = (event: ShieldEventMap[K]) => void;
 
 /**
  * The library's internal event bus. The hot path emits small synchronous events;
@@ -93,6 +108,7 @@ export class ShieldEvents {
     return (this.listeners.get(type)?.size ?? 0) > 0;
   }
 
+  /** Calls every listener of `type` synchronously, in subscription order; a throwing listener is logged and skipped. */
   emit<K extends keyof ShieldEventMap>(type: K, event: ShieldEventMap[K]): void {
     const set = this.listeners.get(type);
     if (!set) return;

@@ -3,7 +3,9 @@ import type { RedisConnectionState } from './shield-events.js';
 
 /** What the status registry needs of a Redis connection. */
 export interface ConnectionStatusSource {
+  /** The connection's name. */
   readonly name: string;
+  /** `ready` when connected with the breaker closed; `down` otherwise. */
   readonly state: RedisConnectionState;
   /** Whether the connection's circuit breaker is open (Redis skipped). */
   readonly circuitOpen: boolean;
@@ -15,6 +17,7 @@ export interface ConnectionStatusSource {
 export interface LimiterStatusSource {
   /** The connection its counters live on. */
   readonly connection: string;
+  /** What it does when Redis fails: `open` falls back to memory, `closed` answers 503. */
   readonly failMode: 'open' | 'closed';
   /** Whether requests are being decided by the in-memory fallback now. */
   readonly fallbackActive: boolean;
@@ -44,14 +47,17 @@ export class ShieldStatus {
     return () => this.limiterSet.delete(limiter);
   }
 
+  /** The connection registered under `name`, if any. */
   connection(name: string): ConnectionStatusSource | undefined {
     return this.connectionsByName.get(name);
   }
 
+  /** Every registered connection. */
   connections(): ConnectionStatusSource[] {
     return [...this.connectionsByName.values()];
   }
 
+  /** Every registered rate limiter. */
   limiters(): LimiterStatusSource[] {
     return [...this.limiterSet];
   }

@@ -23,6 +23,7 @@ export class ShieldMetrics implements OnModuleDestroy {
   private readonly unsubscribe: (() => void)[] = [];
   private readonly names: string[];
 
+  /** @internal Instantiated by Nest as part of `ShieldMetricsModule`. */
   constructor(
     @Inject(METRICS_MODULE_OPTIONS) options: ShieldMetricsModuleOptions,
     events: ShieldEvents,

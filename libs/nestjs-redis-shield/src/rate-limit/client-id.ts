@@ -50,8 +50,14 @@ export function defaultUserId(user: unknown): string | undefined {
 /** Addresses and CIDR subnets (IPv4 and IPv6) exempt from rate limiting. */
 export class IpAllowlist {
   private readonly list = new BlockList();
+  /** How many entries were given. */
   readonly size: number;
 
+  /**
+   * Parses `entries` such as `203.0.113.7`, `10.0.0.0/8` or `2001:db8::/32`.
+   *
+   * @throws Error naming the first entry that is neither an address nor a CIDR subnet.
+   */
   constructor(entries: readonly string[]) {
     for (const entry of entries) {
       const [address, bits, ...rest] = entry.trim().split('/');

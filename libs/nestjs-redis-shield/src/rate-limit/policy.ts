@@ -13,6 +13,7 @@ export interface TierDefinition {
 
 /** A policy as users write it: named tiers, e.g. `{ tiers: { minute: { limit: 60, windowMs: 60_000 } } }`. */
 export interface PolicyDefinition {
+  /** Tiers by name (at least one); names are 1–64 of `A-Z a-z 0-9 _ . : -`. */
   tiers: Record<string, TierDefinition>;
   /** Algorithm of every tier without its own. Default: the module's `algorithm`. */
   algorithm?: RateLimitAlgorithmName;
@@ -63,6 +64,7 @@ export function buildPolicy(
 export class PolicyRegistry {
   private readonly byName: ReadonlyMap<string, RateLimitPolicy>;
 
+  /** Holds `policies` (already validated, e.g. by {@link buildPolicy}) by name. */
   constructor(policies: readonly RateLimitPolicy[]) {
     this.byName = new Map(policies.map((policy) => [policy.name, policy]));
   }
@@ -74,10 +76,12 @@ export class PolicyRegistry {
     return policy;
   }
 
+  /** Whether a policy named `name` is configured. */
   has(name: string): boolean {
     return this.byName.has(name);
   }
 
+  /** Every configured policy. */
   all(): RateLimitPolicy[] {
     return [...this.byName.values()];
   }

@@ -28,6 +28,7 @@ export function resetUnixSeconds(result: RateLimitResult): number {
  * set (see {@link headerTemplate}), so a request only formats its numbers.
  */
 export interface HeaderTemplate {
+  /** The `RateLimit-Policy` header value, e.g. `"minute";q=60;w=60, "hour";q=1000;w=3600`. */
   policy: string;
   /** Quoted names of the enforced tiers, in decision order. */
   names: string[];

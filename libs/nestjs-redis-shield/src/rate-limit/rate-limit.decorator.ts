@@ -8,12 +8,17 @@ import type { TierDefinition } from './policy.js';
  * class or the default policy; `tiers` adds or replaces any tier by name.
  */
 export interface InlineRateLimit {
+  /** Requests per second: tier `second`, window 1000 ms. */
   perSecond?: number;
+  /** Requests per minute: tier `minute`, window 60 000 ms. */
   perMinute?: number;
+  /** Requests per hour: tier `hour`, window 3 600 000 ms. */
   perHour?: number;
+  /** Requests per day: tier `day`, window 86 400 000 ms. */
   perDay?: number;
   /** Requests per burst window (the default policy's `burst` window, 10 s by default). */
   burst?: number;
+  /** Tiers by name, applied after the shorthands (a same-named shorthand is replaced). */
   tiers?: Record<string, TierDefinition>;
 }
 

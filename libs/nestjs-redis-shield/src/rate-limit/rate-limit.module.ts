@@ -30,6 +30,7 @@ import { ViolationStream } from './violations/violation-stream.js';
   exports: [RateLimitService, PolicyRegistry, RateLimitStore, RateLimitGuard, ViolationStream, ViolationRecorder],
 })
 export class RateLimitModule extends RateLimitConfigurableModule implements OnApplicationShutdown {
+  /** @internal Instantiated by Nest. */
   constructor(@Inject(RateLimiter) private readonly limiter: RateLimiter) {
     super();
   }

@@ -62,7 +62,12 @@ export interface RateLimitModuleOptions {
    * blocks of this instance only; other instances keep theirs until they expire. Default
    * on, at most 10 000 blocked clients; `false` turns it off.
    */
-  localBlockCache?: false | { maxEntries?: number };
+  localBlockCache?:
+    | false
+    | {
+        /** Most clients blocked in memory at once; the oldest blocks are dropped beyond it. Default 10 000. */
+        maxEntries?: number;
+      };
   /**
    * Rejected requests: the capped Redis stream read by `GET /system/rate-limit/violations`,
    * and the aggregated log lines. Default: stream on (cap 10 000, flushed every second,
@@ -71,6 +76,7 @@ export interface RateLimitModuleOptions {
   violations?: ViolationOptions;
 }
 
+/** The default policy's tiers when `defaultTiers` is not given: 60 per minute, 1000 per hour, 10 per 10 s (`burst`). */
 export const DEFAULT_TIERS: Readonly<Record<string, TierDefinition>> = {
   minute: { limit: 60, windowMs: 60_000 },
   hour: { limit: 1000, windowMs: 3_600_000 },

@@ -23,7 +23,9 @@ export interface RateLimitCallOptions {
  */
 @Injectable()
 export class RateLimitService {
+  /** @internal Instantiated by Nest; import `RateLimitModule` and inject the service. */
   constructor(
+    /** The configured policies. */
     readonly policies: PolicyRegistry,
     @Inject(RateLimitStore) private readonly store: RateLimitStore,
     @Optional() private readonly limiter?: RateLimiter,

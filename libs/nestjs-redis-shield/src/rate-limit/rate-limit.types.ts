@@ -1,5 +1,6 @@
 /** The four algorithms; see each file in `algorithms/` for its guarantee and cost. */
 export const RATE_LIMIT_ALGORITHMS = ['fixed-window', 'sliding-window', 'token-bucket', 'gcra'] as const;
+/** One of {@link RATE_LIMIT_ALGORITHMS}: `fixed-window`, `sliding-window` (the default), `token-bucket` or `gcra`. */
 export type RateLimitAlgorithmName = (typeof RATE_LIMIT_ALGORITHMS)[number];
 
 /** One limit of a policy: at most `limit` units per `windowMs` milliseconds. */
@@ -10,12 +11,15 @@ export interface RateLimitTier {
   limit: number;
   /** The window, in milliseconds. */
   windowMs: number;
+  /** How the tier counts. */
   algorithm: RateLimitAlgorithmName;
 }
 
 /** A named set of tiers. Buckets are per (policy, client). */
 export interface RateLimitPolicy {
+  /** Unique among the module's policies; `<policy>@<plan>` names a plan variant. */
   name: string;
+  /** At least one tier; a request must pass all of them. */
   tiers: readonly RateLimitTier[];
   /** A shadow policy counts and reports but never rejects. */
   shadow: boolean;
@@ -23,10 +27,15 @@ export interface RateLimitPolicy {
 
 /** The outcome of one tier for one request. All durations in milliseconds. */
 export interface TierResult {
+  /** The policy's name. */
   policy: string;
+  /** The tier's name. */
   tier: string;
+  /** Units allowed per window. */
   limit: number;
+  /** The tier's window, in ms. */
   windowMs: number;
+  /** Whether the policy is a shadow policy (reported, never enforced). */
   shadow: boolean;
   /** Whether this tier alone would admit the request. */
   allowed: boolean;
@@ -45,13 +54,19 @@ export interface TierResult {
  * restrictive enforced tier (see `summarize`).
  */
 export interface RateLimitResult {
+  /** Whether the request was admitted (and counted). */
   allowed: boolean;
+  /** The summarised tier's limit (0 when no tier is enforced). */
   limit: number;
+  /** Units left in the summarised tier after this request (before it, when rejected). */
   remaining: number;
+  /** Milliseconds until the summarised tier's quota is fully restored. */
   resetMs: number;
+  /** When rejected: milliseconds until a retry of the same cost can pass; 0 when allowed. */
   retryAfterMs: number;
-  /** `policy` and `tier` name of the tier the summary describes. */
+  /** The policy of the tier the summary describes (empty when no tier is enforced). */
   policy: string;
+  /** The name of the tier the summary describes (empty when no tier is enforced). */
   tier: string;
   /** The clock reading the decision used, in ms since the epoch (Redis `TIME` by default). */
   nowMs: number;

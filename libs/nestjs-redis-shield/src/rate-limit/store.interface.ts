@@ -5,6 +5,7 @@ import type { RateLimitPolicy, TierResult } from './rate-limit.types.js';
 export interface RateLimitStoreRequest {
   /** The client id, e.g. `user:42` or `ip:203.0.113.7` (hashed by the store before use in keys). */
   clientId: string;
+  /** Every policy the request is checked against; all their tiers decide together. */
   policies: readonly RateLimitPolicy[];
   /** Units this request costs (integer ≥ 1). */
   cost: number;
@@ -14,8 +15,11 @@ export interface RateLimitStoreRequest {
 
 /** A store's raw decision; the service summarises it into a `RateLimitResult`. */
 export interface RateLimitStoreDecision {
+  /** Whether every enforced (non-shadow) tier admitted; when false nothing was counted. */
   allowed: boolean;
+  /** The clock reading the decision used, in ms since the epoch. */
   nowMs: number;
+  /** One result per tier of every policy, in policy then tier order. */
   tiers: TierResult[];
 }
 
@@ -25,8 +29,11 @@ export interface RateLimitStoreDecision {
  * client. A store that cannot reach its backend throws (never answers a denial).
  */
 export interface RateLimitStore {
+  /** Decides `request.cost` units against every tier and counts them only if all admit. Throws when the backend fails. */
   consume(request: RateLimitStoreRequest): Promise<RateLimitStoreDecision>;
+  /** Reports every tier's standing without counting anything. Throws when the backend fails. */
   peek(request: Omit<RateLimitStoreRequest, 'cost'>): Promise<RateLimitStoreDecision>;
+  /** Forgets the client's counters of the given policies. Throws when the backend fails. */
   reset(clientId: string, policies: readonly RateLimitPolicy[], options?: { deadline?: Deadline }): Promise<void>;
 }
 

@@ -1,4 +1,4 @@
-/** Tuning of a {@link CircuitBreaker}; all durations in milliseconds. */
+/** Tuning of a connection's circuit breaker (`RedisModuleOptions.breaker`); all durations in milliseconds. */
 export interface CircuitBreakerOptions {
   /** Consecutive failures that open the circuit. Default 3. */
   failureThreshold: number;
@@ -12,6 +12,7 @@ export interface CircuitBreakerOptions {
   probeIntervalMs: number;
 }
 
+/** The breaker defaults: open after 3 failures within 1000 ms, one probe per 1000 ms. */
 export const DEFAULT_BREAKER_OPTIONS: CircuitBreakerOptions = {
   failureThreshold: 3,
   failureWindowMs: 1000,

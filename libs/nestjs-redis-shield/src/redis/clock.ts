@@ -5,6 +5,7 @@
  * Redis that refuses `TIME` in scripts, tests that pin time).
  */
 export interface Clock {
+  /** `redis`: scripts read Redis `TIME`; `app`: scripts receive {@link Clock.now | now()}. */
   readonly source: 'redis' | 'app';
   /** Milliseconds since the Unix epoch. */
   now(): number;
@@ -29,6 +30,7 @@ export function appClock(now: () => number): Clock {
 export class ManualClock implements Clock {
   readonly source = 'app';
 
+  /** Starts at `ms` (ms since the epoch); defaults to `Date.now()`. */
   constructor(private ms: number = Date.now()) {}
 
   now(): number {

@@ -10,8 +10,16 @@ export type RedisUnavailableReason = 'timeout' | 'connection' | 'circuit-open';
  * or closed by policy) and never as a rate-limit denial or a cache miss.
  */
 export class RedisUnavailableError extends Error {
+  /** Always `'RedisUnavailableError'`. */
   override readonly name = 'RedisUnavailableError';
 
+  /**
+   * Creates the error; the library raises it, applications normally only catch it.
+   *
+   * @param reason Why Redis could not serve the call.
+   * @param connection The name of the Redis connection (`default` unless named).
+   * @param options `cause`: the underlying error, if any.
+   */
   constructor(
     readonly reason: RedisUnavailableReason,
     readonly connection: string,
@@ -26,8 +34,15 @@ export class RedisUnavailableError extends Error {
  * reachable, so this never trips the circuit breaker.
  */
 export class RedisCommandError extends Error {
+  /** Always `'RedisCommandError'`. */
   override readonly name = 'RedisCommandError';
 
+  /**
+   * Wraps an error reply of Redis.
+   *
+   * @param connection The name of the Redis connection that answered with the error.
+   * @param options `cause`: the error reply as ioredis raised it.
+   */
   constructor(
     readonly connection: string,
     options: { cause: unknown },
@@ -38,8 +53,16 @@ export class RedisCommandError extends Error {
 
 /** A value stored under `key` is not valid JSON, or a value to store cannot be serialised. */
 export class RedisJsonError extends Error {
+  /** Always `'RedisJsonError'`. */
   override readonly name = 'RedisJsonError';
 
+  /**
+   * Wraps a JSON failure of `RedisService.getJson` or `setJson`.
+   *
+   * @param key The caller's key (without the namespace prefix).
+   * @param operation `parse` when reading a stored value, `serialise` when writing one.
+   * @param options `cause`: the error `JSON.parse` or `JSON.stringify` threw.
+   */
   constructor(
     readonly key: string,
     readonly operation: 'parse' | 'serialise',

@@ -12,6 +12,7 @@ export interface RedisModuleExtras {
 
 export const {
   ConfigurableModuleClass: RedisConfigurableModule,
+  /** Injection token of the {@link RedisModuleOptions} given to `RedisModule.forRoot/forRootAsync`. */
   MODULE_OPTIONS_TOKEN: REDIS_MODULE_OPTIONS,
   OPTIONS_TYPE: REDIS_OPTIONS_TYPE,
   ASYNC_OPTIONS_TYPE: REDIS_ASYNC_OPTIONS_TYPE,

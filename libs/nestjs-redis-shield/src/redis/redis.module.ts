@@ -27,10 +27,15 @@ import { DEFAULT_REDIS_CONNECTION, getRedisConnectionToken, getRedisServiceToken
  */
 @Module({})
 export class RedisModule extends RedisConfigurableModule {
+  /** Creates one connection from {@link RedisModuleOptions} plus the extras `name` and `isGlobal`. */
   static override forRoot(options: typeof REDIS_OPTIONS_TYPE): DynamicModule {
     return withConnection(super.forRoot(options), options.name);
   }
 
+  /**
+   * Creates one connection from options resolved by `useFactory`, `useClass` or
+   * `useExisting`; `name` and `isGlobal` are given beside them.
+   */
   static override forRootAsync(options: typeof REDIS_ASYNC_OPTIONS_TYPE): DynamicModule {
     return withConnection(super.forRootAsync(options), options.name);
   }

@@ -6,7 +6,9 @@ import { type Clock, redisClock } from './clock.js';
 
 /** A host and port of a Sentinel or Cluster node. */
 export interface RedisNodeAddress {
+  /** Host name or IP address. */
   host: string;
+  /** TCP port. */
   port: number;
 }
 
@@ -65,6 +67,7 @@ export interface RedisModuleOptions {
 
 /** The development HMAC key used when `hashSecret` is not given. */
 export const DEV_HASH_SECRET = 'nestjs-redis-shield-insecure-dev-secret';
+/** The URL used when `RedisModuleOptions.url` is not given. */
 export const DEFAULT_REDIS_URL = 'redis://localhost:6379';
 
 /** {@link RedisModuleOptions} validated, with every default applied. */

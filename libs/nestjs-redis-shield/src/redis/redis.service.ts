@@ -22,13 +22,18 @@ export interface SetOptions extends RunOptions {
  * await this.redis.setJson('data', { key: 'value' }, { ttlSeconds: 300 });
  */
 export class RedisService {
-  constructor(readonly connection: RedisConnection) {}
+  /** Wraps one connection; `RedisModule` creates one per connection, so inject it rather than construct it. */
+  constructor(
+    /** The connection every call goes through. */
+    readonly connection: RedisConnection,
+  ) {}
 
   /** The underlying ioredis client, for commands this service does not wrap. */
   get client() {
     return this.connection.client;
   }
 
+  /** Reads a string value; `null` when the key does not exist. */
   async get(key: string, options?: RunOptions): Promise<string | null> {
     return this.connection.run((client) => client.get(this.key(key)), options);
   }
@@ -72,10 +77,12 @@ export class RedisService {
     await this.set(key, text, options);
   }
 
+  /** Increments an integer counter by 1 (a missing key counts from 0); returns the new value. */
   async incr(key: string, options?: RunOptions): Promise<number> {
     return this.connection.run((client) => client.incr(this.key(key)), options);
   }
 
+  /** Increments an integer counter by `increment` (may be negative); returns the new value. */
   async incrBy(key: string, increment: number, options?: RunOptions): Promise<number> {
     return this.connection.run((client) => client.incrby(this.key(key), increment), options);
   }
@@ -92,6 +99,7 @@ export class RedisService {
     }, options);
   }
 
+  /** Whether the key exists. */
   async exists(key: string, options?: RunOptions): Promise<boolean> {
     return (await this.connection.run((client) => client.exists(this.key(key)), options)) === 1;
   }

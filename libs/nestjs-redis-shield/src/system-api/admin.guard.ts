@@ -17,6 +17,7 @@ import { SYSTEM_API_OPTIONS, type SystemApiModuleOptions } from './system-api.op
 export class SystemAdminGuard implements CanActivate {
   private delegate: Promise<CanActivate> | undefined;
 
+  /** @internal Instantiated by Nest as part of `SystemApiModule`. */
   constructor(
     @Inject(SYSTEM_API_OPTIONS) private readonly options: SystemApiModuleOptions,
     private readonly moduleRef: ModuleRef,

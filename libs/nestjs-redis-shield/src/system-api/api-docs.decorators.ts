@@ -8,12 +8,20 @@ import {
 } from '@nestjs/swagger';
 import { RateLimitExceededResponse, SystemErrorResponse } from './system-api.responses.js';
 
-/** The rate-limit response headers, as documented on limited operations. */
+/**
+ * The rate-limit response headers as OpenAPI header objects, for `@ApiResponse({ headers })`
+ * of limited operations. Each value's `description` and `schema` are the OpenAPI fields.
+ */
 export const RATE_LIMIT_HEADERS = {
+  /** The limit of the most restrictive tier. */
   'X-RateLimit-Limit': { description: 'Limit of the most restrictive tier', schema: { type: 'integer' } },
+  /** Units left in that tier. */
   'X-RateLimit-Remaining': { description: 'Units left in that tier', schema: { type: 'integer' } },
+  /** Unix seconds when that tier resets. */
   'X-RateLimit-Reset': { description: 'Unix seconds when that tier resets', schema: { type: 'integer' } },
+  /** Remaining units and seconds to reset of every tier (draft-ietf-httpapi-ratelimit-headers-10). */
   RateLimit: { description: 'draft-ietf-httpapi-ratelimit-headers-10, every tier', schema: { type: 'string' } },
+  /** Quota and window of every tier (draft-ietf-httpapi-ratelimit-headers-10). */
   'RateLimit-Policy': {
     description: 'draft-ietf-httpapi-ratelimit-headers-10, every tier',
     schema: { type: 'string' },

@@ -64,6 +64,7 @@ export class PathPatternQuery {
 
 /** `GET /rate-limit/violations?since=&limit=`. */
 export class ViolationsQuery {
+  /** Only violations at or after this time: Unix milliseconds or ISO-8601 (UTC without a zone). */
   @ApiPropertyOptional({
     description: 'Only violations at or after this time: Unix milliseconds or ISO-8601',
     example: '2026-11-27T12:00:00Z',
@@ -72,6 +73,7 @@ export class ViolationsQuery {
   @IsUnixMsOrIso()
   since?: string;
 
+  /** Most violations returned, 1–1000. Default 100. */
   @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100, description: 'Most violations returned' })
   @IsOptional()
   @Type(() => Number)

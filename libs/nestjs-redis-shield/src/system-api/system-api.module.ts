@@ -15,6 +15,7 @@ import { SystemRateLimitController } from './system-rate-limit.controller.js';
  */
 @Module({})
 export class SystemApiModule implements OnModuleInit {
+  /** @internal Instantiated by Nest. */
   constructor(@Inject(SYSTEM_API_OPTIONS) private readonly options: SystemApiModuleOptions) {}
 
   /** The one start-up warning when the admin endpoints are disabled. */
@@ -24,6 +25,7 @@ export class SystemApiModule implements OnModuleInit {
     }
   }
 
+  /** Registers the two controllers and the admin guard; without `authorize` the admin endpoints answer 403. */
   static forRoot(options: SystemApiModuleOptions = {}): DynamicModule {
     return {
       module: SystemApiModule,

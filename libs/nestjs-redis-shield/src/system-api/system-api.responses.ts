@@ -2,91 +2,126 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
 /** `{"deleted": n}` of the cache deletion endpoints. */
 export class DeletedResponse {
+  /** Cache entries removed (entries, not index keys). */
   @ApiProperty({ description: 'Cache entries removed', example: 3 })
   deleted: number;
 }
 
 /** `{"reset": true}` of the client reset endpoint. */
 export class ResetResponse {
+  /** Always true. */
   @ApiProperty({ example: true })
   reset: boolean;
 }
 
 /** The error body of the system API's 401/403 answers. */
 export class SystemErrorResponse {
+  /** What went wrong, e.g. `admin endpoints disabled`. */
   @ApiProperty({ example: 'admin endpoints disabled' })
   error: string;
 }
 
 /** The 429 body, exactly as sent (SPEC §5). */
 export class RateLimitExceededResponse {
+  /** Always `Rate limit exceeded`. */
   @ApiProperty({ example: 'Rate limit exceeded' })
   error: string;
 
+  /** Always `Too many requests. Please try again later.` */
   @ApiProperty({ example: 'Too many requests. Please try again later.' })
   message: string;
 
+  /** Unix seconds when the limiting tier resets. */
   @ApiProperty({ description: 'Unix seconds when the limiting tier resets', example: 1767225607 })
   reset_time: number;
 
+  /** Seconds to wait; equals the `Retry-After` header. */
   @ApiProperty({ description: 'Seconds to wait; equals the Retry-After header', example: 7 })
   retry_after: number;
 }
 
 /** TTL statistics over a sample of entries, in seconds. */
 export class TtlSample {
+  /** Shortest remaining TTL, in seconds. */
   @ApiProperty() min: number;
+  /** Median remaining TTL, in seconds. */
   @ApiProperty() median: number;
+  /** Longest remaining TTL, in seconds. */
   @ApiProperty() max: number;
 }
 
 /** `GET /system/cache/stats`. */
 export class CacheStatsResponse {
+  /** Lookups answered from the cache, summed over every instance. */
   @ApiProperty({ description: 'Lookups answered from the cache, all instances' }) hits: number;
+  /** Lookups that ran the handler, summed over every instance. */
   @ApiProperty({ description: 'Lookups that ran the handler, all instances' }) misses: number;
+  /** `hits / (hits + misses)`; 0 before any lookup. */
   @ApiProperty({ description: 'hits / (hits + misses)' }) hit_ratio: number;
+  /** Approximate live entries, counted from the route indexes. */
   @ApiProperty({ description: 'Approximate live entries (from the indexes)' }) entries: number;
+  /** Redis `used_memory` summed over every master, in bytes (the whole Redis, not only the cache). */
   @ApiProperty({ description: 'Redis used_memory, all masters, bytes' }) memory_used_bytes: number;
+  /** Remaining TTLs over a sample of at most 1 000 entries; null when there is none. */
   @ApiPropertyOptional({ type: TtlSample, nullable: true }) ttl_seconds: TtlSample | null;
+  /** When the answer was built (ISO-8601 with ms). */
   @ApiProperty({ format: 'date-time' }) generated_at: string;
 }
 
 /** One tier in `GET /system/rate-limit/status`. */
 export class TierStatus {
+  /** The policy's name. */
   @ApiProperty({ example: 'default' }) policy: string;
+  /** The tier's name. */
   @ApiProperty({ example: 'minute' }) tier: string;
+  /** Units allowed per window. */
   @ApiProperty({ example: 60 }) limit: number;
+  /** Units left now (this request consumed nothing). */
   @ApiProperty({ example: 45 }) remaining: number;
+  /** The tier's window, in seconds (rounded up). */
   @ApiProperty({ example: 60 }) window_seconds: number;
+  /** Unix seconds when the tier's quota is fully restored. */
   @ApiProperty({ description: 'Unix seconds of the reset' }) reset: number;
+  /** Seconds until that reset (rounded up; 0 when nothing is counted). */
   @ApiProperty() reset_in_seconds: number;
 }
 
 /** `GET /system/rate-limit/status`. */
 export class RateLimitStatusResponse {
+  /** How the caller is identified: `user` or `ip` (never the id itself). */
   @ApiProperty({ enum: ['user', 'ip'], description: 'How the caller is identified (never the id itself)' })
   client: string;
 
+  /** Every enforced tier of every policy that applies to the caller (shadow policies left out). */
   @ApiProperty({ type: [TierStatus] })
   tiers: TierStatus[];
 
+  /** When the answer was built (ISO-8601 with ms). */
   @ApiProperty({ format: 'date-time' })
   generated_at: string;
 }
 
 /** One entry of `GET /system/rate-limit/violations`. */
 export class ViolationEntry {
+  /** When the request was rejected (ISO-8601). */
   @ApiProperty({ format: 'date-time', description: 'When the request was rejected' }) at: string;
+  /** The same time, in Unix milliseconds. */
   @ApiProperty({ description: 'The same time in Unix milliseconds' }) timestamp: number;
+  /** The client kind and its HMAC, e.g. `ip:Qm9vWmhmUk1mN0ZkR2xw` (never the raw id). */
   @ApiProperty({ example: 'ip:Qm9vWmhmUk1mN0ZkR2xw', description: 'Client kind and its HMAC (never the raw id)' })
   client: string;
+  /** The policy of the rejecting tier. */
   @ApiProperty({ example: 'default' }) policy: string;
+  /** The rejecting tier. */
   @ApiProperty({ example: 'burst' }) tier: string;
+  /** The route template (`/api/v1/models/:id`), or `unknown`. */
   @ApiProperty({ example: '/api/v1/models/:id', description: 'Route template' }) route: string;
 }
 
 /** `GET /system/rate-limit/violations`: newest first. */
 export class ViolationsResponse {
+  /** The violations, newest first. */
   @ApiProperty({ type: [ViolationEntry] }) violations: ViolationEntry[];
+  /** When the answer was built (ISO-8601 with ms). */
   @ApiProperty({ format: 'date-time' }) generated_at: string;
 }

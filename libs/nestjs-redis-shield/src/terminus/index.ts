@@ -4,6 +4,8 @@
  *
  * @example
  * import { RedisHealthIndicator } from 'nestjs-redis-shield/terminus';
+ *
+ * @module nestjs-redis-shield/terminus
  */
 export {
   DEFAULT_HEALTH_PING_TIMEOUT_MS,

@@ -30,6 +30,7 @@ export interface RedisHealthCheckOptions {
 
 /** Details of a healthy Redis: it answered PING within the budget. */
 export type RedisHealthUpDetails = {
+  /** Redis answered. */
   redis: 'up';
   /** Round trip of the PING, in ms, rounded to 0.01 ms. */
   latency_ms: number;
@@ -52,7 +53,9 @@ export type RedisHealthDegradedDetails = {
 
 /** Details of a Redis outage in `closed` fail mode (the indicator is `down`, Terminus answers 503). */
 export type RedisHealthDownDetails = {
+  /** Redis itself is unreachable, stalled or behind an open circuit breaker. */
   redis: 'down';
+  /** No PING answered, so no latency. */
   latency_ms: null;
 };
 
@@ -99,6 +102,7 @@ export type RedisHealthResult<Key extends string = 'redis'> =
  */
 @Injectable()
 export class RedisHealthIndicator {
+  /** @internal Instantiated by Nest; needs `TerminusModule` and a `RedisModule` connection. */
   constructor(
     private readonly health: HealthIndicatorService,
     private readonly status: ShieldStatus,

@@ -35,7 +35,12 @@ export interface CacheEntryRef {
   /** The interceptor's digest of the request (base64url); never a path or user id. */
   digest: string;
   /** The handler (`ModelsController.one`) and its route template (`/api/v1/models/:id`). */
-  route: { id: string; template: string };
+  route: {
+    /** The handler id, e.g. `ModelsController.one`. */
+    id: string;
+    /** The route template, e.g. `/api/v1/models/:id`. */
+    template: string;
+  };
   /** The concrete request path without the query, e.g. `/api/v1/models/gpt-4`. */
   path: string;
   /** The raw user id of a per-user entry (only its HMAC is stored); undefined when shared. */
@@ -55,7 +60,14 @@ export interface ResponseCacheStats {
   /** `used_memory` of every master, summed, in bytes (the whole Redis, not only the cache). */
   memoryUsedBytes: number;
   /** Remaining TTL, in whole seconds rounded up, over a sample of at most 1 000 entries; null when none. */
-  ttlSeconds: { min: number; median: number; max: number } | null;
+  ttlSeconds: {
+    /** Shortest remaining TTL in the sample, in seconds. */
+    min: number;
+    /** Median remaining TTL in the sample, in seconds. */
+    median: number;
+    /** Longest remaining TTL in the sample, in seconds. */
+    max: number;
+  } | null;
 }
 
 interface RegisteredRoute {
@@ -112,6 +124,7 @@ export class ResponseCacheStore {
   private readonly registryRead: ScriptRunner<string[]>;
   private readonly generationBump: ScriptRunner<number>;
 
+  /** Registers the cache scripts on `connection`, whose key builder and breaker every call uses. */
   constructor(private readonly connection: RedisConnection) {
     this.keys = connection.keys;
     this.indexAdd = connection.defineScript('cache_index_add', INDEX_ADD_LUA);

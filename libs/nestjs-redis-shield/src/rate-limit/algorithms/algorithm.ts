@@ -8,6 +8,7 @@ export const WINDOW_EPOCH_MS = 1_735_689_600_000;
 
 /** A tier's parameters as an algorithm sees them. */
 export interface TierParams {
+  /** Units allowed per window. */
   limit: number;
   /** Milliseconds. */
   windowMs: number;
@@ -15,9 +16,13 @@ export interface TierParams {
 
 /** One tier's verdict, and the state to store if the request is admitted. */
 export interface TierVerdict {
+  /** Whether this tier admits the cost. */
   allowed: boolean;
+  /** Units left after the cost (before it, when rejected). */
   remaining: number;
+  /** Milliseconds until the quota is fully restored. */
   resetMs: number;
+  /** When rejected: milliseconds until a retry of the same cost can pass; 0 when allowed. */
   retryAfterMs: number;
   /** The tier's new state (numbers only); stored only when the whole request is admitted. */
   next: number[];
@@ -29,6 +34,7 @@ export interface TierVerdict {
  * named `lua.name`) for the Redis script. The conformance suite runs both.
  */
 export interface RateLimitAlgorithm {
+  /** The name used in options (`algorithm: 'gcra'`). */
   readonly name: RateLimitAlgorithmName;
   /** Index of the algorithm in the Lua dispatcher (1-based). */
   readonly code: number;

@@ -6,6 +6,7 @@ import { tierResult } from './tier-result.js';
 
 /** Options of the {@link MemoryRateLimitStore}. */
 export interface MemoryStoreOptions {
+  /** Where time comes from (the store reads `clock.now()`). */
   clock: Clock;
   /** Most clients kept; the least recently seen is dropped beyond it. Default 100 000. */
   maxClients?: number;
@@ -30,6 +31,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
   private readonly maxClients: number;
   private readonly sweeper: NodeJS.Timeout;
 
+  /** Starts the sweep timer (unref'd, so it never keeps the process alive); {@link MemoryRateLimitStore.close | close()} stops it. */
   constructor(private readonly options: MemoryStoreOptions) {
     this.maxClients = options.maxClients ?? 100_000;
     this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 10_000);

@@ -15,6 +15,7 @@ import { tierResult } from './tier-result.js';
 export class RedisRateLimitStore implements RateLimitStore {
   private readonly script: ScriptRunner<number[]>;
 
+  /** Registers the rate-limit script on `connection`; every call goes through its deadline and breaker. */
   constructor(private readonly connection: RedisConnection) {
     this.script = connection.defineScript<number[]>('rate_limit', RATE_LIMIT_LUA);
   }

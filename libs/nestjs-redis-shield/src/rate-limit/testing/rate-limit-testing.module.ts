@@ -24,12 +24,18 @@ export interface RateLimitTestingOptions extends RateLimitModuleOptions {
  * headers and service, counting in memory, so tests need no Redis. Import it instead
  * of `RateLimitModule` (and `RedisModule`) in `Test.createTestingModule`.
  *
+ * To swap it into an existing `AppModule`, override the very object `AppModule` imports:
+ * Nest matches overrides by identity, so `overrideModule(RateLimitModule)` (the class)
+ * does not replace a module registered with `forRoot`.
+ *
  * @example
+ * // app.module.ts: export const rateLimits = RateLimitModule.forRoot({ ... });
  * Test.createTestingModule({ imports: [AppModule] })
- *   .overrideModule(RateLimitModule).useModule(RateLimitTestingModule.forRoot({ disabled: true }))
+ *   .overrideModule(rateLimits).useModule(RateLimitTestingModule.forRoot({ disabled: true }))
  */
 @Module({})
 export class RateLimitTestingModule {
+  /** A global module that counts in memory with the given options; `guard: false` leaves the guard unregistered. */
   static forRoot(options: RateLimitTestingOptions = {}): DynamicModule {
     const store = new MemoryRateLimitStore({
       clock: options.clock ?? redisClock,

@@ -14,6 +14,12 @@ export class ViolationLog {
   private suppressed = 0;
   private dropped = 0;
 
+  /**
+   * Starts the interval timer (unref'd).
+   *
+   * @param lines Violations logged one by one per interval.
+   * @param intervalMs The interval, in ms.
+   */
   constructor(
     private readonly lines: number,
     private readonly intervalMs: number,
@@ -22,6 +28,7 @@ export class ViolationLog {
     this.timer.unref();
   }
 
+  /** Logs one violation, or counts it for the summary once `lines` were logged this interval. */
   violation(violation: Violation, retryAfterMs: number): void {
     if (this.logged >= this.lines) {
       this.suppressed += 1;
@@ -55,6 +62,7 @@ export class ViolationLog {
     this.dropped = 0;
   }
 
+  /** Stops the timer and writes the last summary line, if any. */
   close(): void {
     clearInterval(this.timer);
     this.summarize();

@@ -25,6 +25,7 @@ export class ViolationRecorder {
   private flushScheduled = false;
   private lastErrorAt = 0;
 
+  /** @internal Created by `RateLimitModule` from its `violations` option. */
   constructor(
     private readonly options: ResolvedViolationOptions,
     private readonly keys: KeyBuilder,

@@ -21,8 +21,14 @@ const STREAM_TIMEOUT_MS = 2000;
  */
 export class ViolationStream {
   private readonly appendScript: ScriptRunner<number>;
+  /** The stream's key, with the connection's prefix. */
   readonly key: string;
 
+  /**
+   * Registers the append script on `connection`.
+   *
+   * @param maxLength Most entries the stream keeps (trimmed on append, oldest first).
+   */
   constructor(
     private readonly connection: RedisConnection,
     private readonly maxLength: number,

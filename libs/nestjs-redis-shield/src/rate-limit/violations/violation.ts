@@ -4,6 +4,7 @@ export interface Violation {
   client: string;
   /** Policy and tier that rejected it (the most restrictive rejecting tier). */
   policy: string;
+  /** The name of that tier. */
   tier: string;
   /** The route template (`/api/v1/models/:id`), or `unknown`. */
   route: string;
@@ -28,15 +29,35 @@ export interface ViolationOptions {
    * line with the count of the rest (and of drops). Default `{ lines: 5, intervalMs: 10_000 }`;
    * `false` logs none.
    */
-  log?: { lines?: number; intervalMs?: number } | false;
+  log?:
+    | {
+        /** Violations logged one by one per interval. Default 5. */
+        lines?: number;
+        /** The interval, in ms. Default 10 000. */
+        intervalMs?: number;
+      }
+    | false;
 }
 
 /** The options with every default applied. */
 export interface ResolvedViolationOptions {
+  /** Whether violations are appended to the Redis stream. */
   stream: boolean;
+  /** Most entries the stream keeps. */
   maxLength: number;
+  /** How often the buffer is flushed to the stream, in ms. */
   flushIntervalMs: number;
+  /** Most violations held in process between flushes. */
   maxBuffered: number;
+  /** Fraction of violations kept for the stream (1 = all). */
   sampleRate: number;
-  log: { lines: number; intervalMs: number } | false;
+  /** Log lines per interval, or `false` for none. */
+  log:
+    | {
+        /** Violations logged one by one per interval. */
+        lines: number;
+        /** The interval, in ms. */
+        intervalMs: number;
+      }
+    | false;
 }
