@@ -194,3 +194,48 @@ describe('the memory store and the Redis script decide identically', () => {
     }
   });
 });
+
+describe('the stored window number', () => {
+  // Window numbers count from 2025-01-01 (WINDOW_EPOCH_MS). A one-tier policy's key lives
+  // two windows, so the script stores the number modulo 10.
+  const EPOCH = Date.parse('2025-01-01T00:00:00Z');
+  /** The start of a window whose number is 9 modulo 10: the next window's stored number wraps to 0. */
+  const beforeWrap = EPOCH + (Math.floor((T0 - EPOCH) / W / 10) * 10 + 9) * W;
+
+  it.each(['fixed-window', 'sliding-window'] as const)(
+    '%s: is stored in one digit, and the previous window still counts across the wrap',
+    async (algorithm) => {
+      const memory = targets.find((target) => target.name === 'memory')!;
+      const redis = targets.find((target) => target.name === 'redis')!;
+      const connection = apps[0].connection;
+      const client = freshClient();
+      const policy = buildPolicy(`wrap-${algorithm}`, { tiers: { only: { limit: N, windowMs: W } } }, algorithm);
+      const stored = async () =>
+        Object.values(await connection.client.hgetall(connection.keys.rateLimit(client, policy.name)));
+      const admitted: number[] = [];
+      for (const offset of [W - 3000, W - 1000, W + 500, W + 2000, W + 6000, 2 * W + 100]) {
+        memory.clock.set(beforeWrap + offset);
+        redis.clock.set(beforeWrap + offset);
+        let admittedNow = false;
+        for (let i = 0; i < 3; i++) {
+          const request = { clientId: client, policies: [policy], cost: 1 };
+          const [fromMemory, fromRedis] = await Promise.all([
+            memory.store.consume(request),
+            redis.store.consume(request),
+          ]);
+          expect(fromRedis).toEqual(fromMemory);
+          if (fromRedis.allowed) admitted.push(offset);
+          admittedNow ||= fromRedis.allowed;
+        }
+        // Written by an admitted request: window 9 before the boundary, 0 after it, never
+        // the seven-digit window number.
+        const [state] = await stored();
+        if (admittedNow) expect(state).toMatch(new RegExp(`^${Math.floor(offset / W + 9) % 10}:\\d+(:\\d+)?$`));
+      }
+      // Sliding window carries the 5 of window 9 into window 0: none 0.5 s in (weight 4.75),
+      // one 2 s in (weight 4), two more 6 s in (weight 2); fixed window starts from zero.
+      const inWindowZero = admitted.filter((offset) => offset >= W && offset < 2 * W).length;
+      expect(inWindowZero).toBe(algorithm === 'fixed-window' ? N : 3);
+    },
+  );
+});

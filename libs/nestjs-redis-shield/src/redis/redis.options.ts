@@ -57,7 +57,12 @@ export interface RedisModuleOptions {
   commandTimeoutMs?: number;
   /** Circuit breaker tuning (ms). Default: open after 3 failures within 1000 ms, probe every 1000 ms. */
   breaker?: Partial<CircuitBreakerOptions>;
-  /** Where time comes from. Default: Redis `TIME` inside scripts. */
+  /**
+   * Where time comes from. Default: Redis `TIME` inside scripts. A `ManualClock` against
+   * a real Redis must not jump further than eight of a tier's windows past a state that
+   * has not expired in Redis yet (keys expire in real time): window algorithms store the
+   * window number modulo a power of ten sized for real time.
+   */
   clock?: Clock;
   /** Cap of the reconnect backoff, in ms (reconnects never stop). Default 2000. */
   maxReconnectDelayMs?: number;

@@ -6,7 +6,7 @@ import { FIXED_WINDOW_LUA } from './fixed-window.lua.js';
  *
  * Guarantee: at most N units per aligned window, so at most 2N in any sliding window of
  * the same length (N at the end of one window, N at the start of the next).
- * Cost: O(1) time, one field `window:count` per tier.
+ * Cost: O(1) time, one field `index:count` per tier (index: the window number, wrapped by the script).
  */
 export const fixedWindow: RateLimitAlgorithm = {
   name: 'fixed-window',

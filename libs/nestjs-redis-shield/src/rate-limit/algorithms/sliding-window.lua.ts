@@ -1,14 +1,18 @@
-/** Lua twin of `slidingWindow.decide`; state `window:current[:previous]`. */
+/**
+ * Lua twin of `slidingWindow.decide`; state `index:current[:previous]`, where index is the
+ * window number wrapped by `window_index` (see rate-limit.lua.ts).
+ */
 export const SLIDING_WINDOW_LUA = `
-local function sliding_window(state, limit, window, cost, now)
+local function sliding_window(state, limit, window, cost, now, ttl)
   local w = math.floor((now - EPOCH) / window)
+  local index = window_index(w, window, ttl)
   local current, previous = 0, 0
   if state then
     local sw, sc, sp = string.match(state, '^(-?%d+):(%d+):?(%d*)$')
     sw = tonumber(sw)
-    if sw == w then
+    if sw == index then
       current, previous = tonumber(sc), tonumber(sp) or 0
-    elseif sw == w - 1 then
+    elseif sw == window_index(w - 1, window, ttl) then
       previous = tonumber(sc)
     end
   end
@@ -16,7 +20,7 @@ local function sliding_window(state, limit, window, cost, now)
   local estimate = (previous * (window - elapsed)) / window + current
   local reset = window - elapsed
   if estimate + cost <= limit then
-    local nextState = fmt(w) .. ':' .. fmt(current + cost)
+    local nextState = fmt(index) .. ':' .. fmt(current + cost)
     if previous > 0 then nextState = nextState .. ':' .. fmt(previous) end
     return 1, math.floor(limit - estimate - cost), reset, 0, nextState
   end

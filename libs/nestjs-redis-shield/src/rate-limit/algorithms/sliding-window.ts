@@ -9,7 +9,7 @@ import { SLIDING_WINDOW_LUA } from './sliding-window.lua.js';
  * Guarantee: at most N units per aligned window (the estimate is never below the
  * current count), so at most 2N in any sliding window of that length; with steady
  * traffic the estimate tracks a true sliding log closely. Cost: O(1) time, one field
- * `window:current[:previous]` per tier — no per-request log.
+ * `index:current[:previous]` per tier (index: the window number, wrapped by the script) — no per-request log.
  */
 export const slidingWindow: RateLimitAlgorithm = {
   name: 'sliding-window',

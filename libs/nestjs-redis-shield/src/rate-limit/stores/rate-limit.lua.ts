@@ -6,6 +6,22 @@ export const ARGS_PER_TIER = 4;
 /** Integers per tier in the reply: allowed, remaining, resetMs, retryAfterMs. */
 export const REPLY_PER_TIER = 4;
 
+/**
+ * The window index as stored in a tier's state: modulo the smallest power of ten that
+ * exceeds the windows a state can live (the key expires `ttl` after its last write), so
+ * `w` and `w - 1` are still told apart from any older index while the stored number
+ * stays two or three digits instead of seven (one jemalloc size class, 16 B, per client
+ * with the default tiers). Used by the window algorithms; `window_index(w - 1, ...)` is
+ * the previous window's.
+ */
+const WINDOW_INDEX_LUA = `
+local function window_index(w, window, ttl)
+  local m = 10
+  while m <= ttl / window + 2 do m = m * 10 end
+  return w % m
+end
+`;
+
 const MAIN = `
 -- Decides every tier of every policy of one request in one call, all-or-nothing.
 -- KEYS[p]  the hash of policy p for this client; every key carries the client's hash tag
@@ -18,7 +34,8 @@ const MAIN = `
 -- Reply: { admitted, now, then per tier: allowed, remaining, resetMs, retryAfterMs }.
 -- Admitted only when every tier of every non-shadow policy admits. A rejected request
 -- writes nothing anywhere; a shadow policy counts only what it would admit itself.
--- Each written key expires after twice its longest window.
+-- Each written key expires after twice its longest window (ttl, which the window
+-- algorithms also use to shorten their stored window index: window_index).
 local now = tonumber(ARGV[1])
 if not now then
   local t = redis.call('TIME')
@@ -40,10 +57,15 @@ for p = 1, #KEYS do
   local states = redis.call('HMGET', KEYS[p], unpack(fields))
   local admits, longest, writes = true, 0, {}
   for t = 1, count do
+    local window = tonumber(ARGV[i + (t - 1) * ${ARGS_PER_TIER} + 3])
+    if window > longest then longest = window end
+  end
+  local ttl = 2 * longest
+  for t = 1, count do
     local limit, window = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
     local state = states[t]
     if not state then state = nil end
-    local ok, remaining, reset, retry, nextState = algorithms[tonumber(ARGV[i + 1])](state, limit, window, cost, now)
+    local ok, remaining, reset, retry, nextState = algorithms[tonumber(ARGV[i + 1])](state, limit, window, cost, now, ttl)
     reply[#reply + 1] = ok
     reply[#reply + 1] = remaining
     reply[#reply + 1] = reset
@@ -54,11 +76,10 @@ for p = 1, #KEYS do
       writes[#writes + 1] = fields[t]
       writes[#writes + 1] = nextState
     end
-    if window > longest then longest = window end
     i = i + ${ARGS_PER_TIER}
   end
   if not admits and not shadow then reply[1] = 0 end
-  pending[p] = { admits = admits, writes = writes, ttl = 2 * longest }
+  pending[p] = { admits = admits, writes = writes, ttl = ttl }
 end
 if consume and reply[1] == 1 then
   for p = 1, #KEYS do
@@ -79,6 +100,7 @@ return reply
 export const RATE_LIMIT_LUA = [
   "local function fmt(n) return string.format('%.0f', n) end",
   `local EPOCH = ${WINDOW_EPOCH_MS}`,
+  WINDOW_INDEX_LUA,
   ...Object.values(ALGORITHMS)
     .sort((a, b) => a.code - b.code)
     .map((algorithm) => algorithm.lua),
