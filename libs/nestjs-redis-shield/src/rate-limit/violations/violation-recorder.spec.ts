@@ -223,7 +223,7 @@ describe('ViolationRecorder', () => {
       expect([...written[0], ...written[2], ...written[3]]).toEqual(range(0, 2500));
     });
 
-    it('a flush asked for while one is running joins it and writes what arrived meanwhile', async () => {
+    it('a flush asked for while one is running joins it; what arrived meanwhile waits for the next flush', async () => {
       const held = deferred();
       const { recorder, append, reject, batches } = setup({}, () => held.promise);
       reject(2);
@@ -234,7 +234,27 @@ describe('ViolationRecorder', () => {
       append.mockImplementation(async (batch) => batch.length);
       held.resolve(2);
       await Promise.all([first, second]);
+      expect(batches()).toEqual([[0, 1]]);
+      expect(recorder.buffered).toBe(1);
+      await recorder.flush();
       expect(batches()).toEqual([[0, 1], [2]]);
+    });
+
+    it('under a flood, one flush makes one call per 1000 buffered, not one per round trip', async () => {
+      const { recorder, append, reject } = setup({ flushIntervalMs: 60_000 });
+      let next = 1500;
+      // The first two appends each take a round trip during which 10 more violations arrive.
+      append.mockImplementation(async (batch) => {
+        if (next < 1520) {
+          reject(10, next);
+          next += 10;
+        }
+        return batch.length;
+      });
+      reject(1500);
+      await recorder.flush();
+      expect(append).toHaveBeenCalledTimes(2);
+      expect(recorder.buffered).toBe(20);
     });
   });
 
