@@ -5,7 +5,8 @@
 //
 //   node bench/profile.mjs [variant] [--seconds N] [--top N]
 //
-// variant: bare | shield-limit | shield-cache | shield-both | throttler | cache-manager
+// variant: bare | shield-limit | shield-cache | shield-both | throttler | cache-manager |
+// shield-flood | shield-flood-no-block-cache
 // (default shield-cache). Needs `npm run build` and the bench package installed (as
 // `npm run bench` does); the profile is kept in tmp/profiles/.
 import { spawn, spawnSync } from 'node:child_process';
@@ -29,6 +30,9 @@ const VARIANTS = {
   'shield-both': { limiter: 'shield', cache: 'shield' },
   throttler: { limiter: 'throttler' },
   'cache-manager': { cache: 'cache-manager' },
+  // One client over its limit (limits of 10): every measured request is a 429.
+  'shield-flood': { limiter: 'shield', flood: true },
+  'shield-flood-no-block-cache': { limiter: 'shield', flood: true, blockCache: false },
 };
 
 const args = process.argv.slice(2);
@@ -71,7 +75,9 @@ async function main() {
     child.once('message', (message) => (message.ok ? resolve(message) : reject(new Error(message.error))));
     child.once('exit', () => reject(new Error(`app host exited:\n${output()}`)));
   });
-  child.send({ seq: 1, type: 'start', config: { ...config, tiers: TIERS, redisUrl: redis.url } });
+  const { flood, ...appConfig } = config;
+  const tiers = flood ? TIERS.map((tier) => ({ ...tier, limit: 10 })) : TIERS;
+  child.send({ seq: 1, type: 'start', config: { ...appConfig, tiers, redisUrl: redis.url } });
   const { port } = await reply;
   await load({ port, seconds: 2 }); // warm-up
   const result = await load({ port, seconds });

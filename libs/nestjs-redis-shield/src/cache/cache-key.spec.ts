@@ -11,6 +11,19 @@ const base: CacheKeyParts = {
 };
 
 describe('cache key', () => {
+  it("remembers recent digests without ever returning another request's", () => {
+    const first = cacheDigest(base);
+    for (let i = 0; i < 25_000; i++) cacheDigest({ ...base, path: `/api/v1/models/${i}` });
+    // Evicted and recomputed, remembered and reused: the same digest either way.
+    expect(cacheDigest(base)).toBe(first);
+    expect(cacheDigest({ ...base, path: '/api/v1/models/24999' })).toBe(
+      cacheDigest({ ...base, path: '/api/v1/models/24999', vary: {} }),
+    );
+    expect(cacheDigest({ ...base, path: '/api/v1/models/1' })).not.toBe(
+      cacheDigest({ ...base, path: '/api/v1/models/2' }),
+    );
+  });
+
   it('canonicalises the query: order does not matter, values do', () => {
     expect(canonicalQuery('b=2&a=1')).toBe('a=1&b=2');
     expect(canonicalQuery('a=2&a=1')).toBe('a=1&a=2');

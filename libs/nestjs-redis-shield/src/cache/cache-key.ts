@@ -50,5 +50,16 @@ export function cacheDigest(parts: CacheKeyParts): string {
     parts.scope,
     vary,
   ]);
-  return createHash('sha256').update(material).digest('base64url');
+  let digest = digests.get(material);
+  if (digest === undefined) {
+    digest = createHash('sha256').update(material).digest('base64url');
+    if (digests.size >= DIGESTS_KEPT) digests.delete(digests.keys().next().value!);
+    digests.set(material, digest);
+  }
+  return digest;
 }
+
+/** How many key materials and their digests are remembered: hot entries are asked again and again. */
+const DIGESTS_KEPT = 10_000;
+/** Recent key materials and their digests, oldest first. */
+const digests = new Map<string, string>();

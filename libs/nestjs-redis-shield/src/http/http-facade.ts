@@ -128,40 +128,116 @@ function firstValue(value: string | string[] | undefined): string | undefined {
 }
 
 function expressExchange(request: ExpressLikeRequest, response: ServerResponse): HttpExchange {
-  const path = request.route?.path;
-  return {
-    raw: request,
-    method: request.method ?? 'GET',
-    headers: request.headers,
-    ip: request.ip ?? request.socket?.remoteAddress,
-    user: request.user,
-    routeTemplate: typeof path === 'string' ? `${request.baseUrl ?? ''}${path}` : undefined,
-    header: (name) => firstValue(request.headers[name]),
-    setHeader: (name, value) => response.setHeader(name, value),
-    responseHeader: (name) => headerText(response.getHeader(name)),
-    get statusCode() {
-      return response.statusCode;
-    },
-    // Nest's Express adapter JSON-encodes any object, a Buffer included; a string goes out as is.
-    textBody: (bytes) => bytes.toString('utf8'),
-  };
+  return new ExpressExchange(request, response);
 }
 
 function fastifyExchange(request: FastifyLikeRequest, reply: FastifyLikeReply): HttpExchange {
-  return {
-    raw: request.raw,
-    method: request.method,
-    headers: request.headers,
-    ip: request.ip ?? request.raw.socket?.remoteAddress,
-    user: request.user ?? request.raw.user,
-    routeTemplate: request.routeOptions?.url,
-    header: (name) => firstValue(request.headers[name]),
-    setHeader: (name, value) => reply.header(name, value),
-    responseHeader: (name) => headerText(reply.getHeader(name)),
-    // Fastify sends a Buffer as is; a string might meet a route's reply serializer.
-    textBody: (bytes) => bytes,
-    get statusCode() {
-      return reply.statusCode;
-    },
-  };
+  return new FastifyExchange(request, reply);
+}
+
+/**
+ * Express's side of the facade. One small object per call, with methods on the prototype
+ * and everything read on demand: `request.ip` runs Express's trust-proxy parsing, which the
+ * cache interceptor never needs.
+ */
+class ExpressExchange implements HttpExchange {
+  constructor(
+    readonly raw: ExpressLikeRequest,
+    private readonly response: ServerResponse,
+  ) {}
+
+  get method(): string {
+    return this.raw.method ?? 'GET';
+  }
+
+  get headers(): IncomingHttpHeaders {
+    return this.raw.headers;
+  }
+
+  get ip(): string | undefined {
+    return this.raw.ip ?? this.raw.socket?.remoteAddress;
+  }
+
+  get user(): unknown {
+    return this.raw.user;
+  }
+
+  get routeTemplate(): string | undefined {
+    const path = this.raw.route?.path;
+    return typeof path === 'string' ? `${this.raw.baseUrl ?? ''}${path}` : undefined;
+  }
+
+  get statusCode(): number {
+    return this.response.statusCode;
+  }
+
+  header(name: string): string | undefined {
+    return firstValue(this.raw.headers[name]);
+  }
+
+  setHeader(name: string, value: string): void {
+    this.response.setHeader(name, value);
+  }
+
+  responseHeader(name: string): string | undefined {
+    return headerText(this.response.getHeader(name));
+  }
+
+  // Nest's Express adapter JSON-encodes any object, a Buffer included; a string goes out as is.
+  textBody(bytes: Buffer): unknown {
+    return bytes.toString('utf8');
+  }
+}
+
+/** Fastify's side of the facade: the Node request is `request.raw`. */
+class FastifyExchange implements HttpExchange {
+  constructor(
+    private readonly request: FastifyLikeRequest,
+    private readonly reply: FastifyLikeReply,
+  ) {}
+
+  get raw(): IncomingMessage {
+    return this.request.raw;
+  }
+
+  get method(): string {
+    return this.request.method;
+  }
+
+  get headers(): IncomingHttpHeaders {
+    return this.request.headers;
+  }
+
+  get ip(): string | undefined {
+    return this.request.ip ?? this.request.raw.socket?.remoteAddress;
+  }
+
+  get user(): unknown {
+    return this.request.user ?? this.request.raw.user;
+  }
+
+  get routeTemplate(): string | undefined {
+    return this.request.routeOptions?.url;
+  }
+
+  get statusCode(): number {
+    return this.reply.statusCode;
+  }
+
+  header(name: string): string | undefined {
+    return firstValue(this.request.headers[name]);
+  }
+
+  setHeader(name: string, value: string): void {
+    this.reply.header(name, value);
+  }
+
+  responseHeader(name: string): string | undefined {
+    return headerText(this.reply.getHeader(name));
+  }
+
+  // Fastify sends a Buffer as is; a string might meet a route's reply serializer.
+  textBody(bytes: Buffer): unknown {
+    return bytes;
+  }
 }

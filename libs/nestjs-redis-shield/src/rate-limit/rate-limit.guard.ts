@@ -35,6 +35,21 @@ function validCost(cost: number): number {
   return Number.isFinite(cost) && cost >= 1 ? Math.floor(cost) : 1;
 }
 
+/**
+ * The 429 of a rejected request, built without capturing a stack trace: a rejection is
+ * control flow, never a bug, and the trace cost 6 % of a flood's CPU (bench/profile.mjs
+ * shield-flood). Exceptions users create themselves keep theirs.
+ */
+function rejection(resetTime: number, retryAfter: number): RateLimitExceededException {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new RateLimitExceededException(resetTime, retryAfter);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** Requests already decided: a second guard instance (module imported twice) must not count again. */
 const decided = new WeakSet<IncomingMessage>();
 
@@ -103,7 +118,7 @@ export class RateLimitGuard implements CanActivate {
     if (result.allowed) return true;
     const retryAfter = waitSeconds(result.retryAfterMs);
     exchange.setHeader('Retry-After', String(retryAfter));
-    throw new RateLimitExceededException(resetUnixSeconds(result), retryAfter);
+    throw rejection(resetUnixSeconds(result), retryAfter);
   }
 
   /**
