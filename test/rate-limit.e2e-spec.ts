@@ -296,6 +296,18 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('local block cache on %s'
     expect(Number(last.headers['retry-after'])).toBeGreaterThanOrEqual(1);
   });
 
+  it('a burst from a client at its limit asks Redis once: the others wait for that rejection', async () => {
+    await server.command('FLUSHALL');
+    await app.get(RateLimitService).reset('ip:127.0.0.1'); // the previous test's local block
+    // Exhausted one by one: the fifth admission leaves nothing remaining.
+    expect((await hit(url, '/plain', TEST_TIERS.burst.limit)).map((r) => r.status)).toEqual(Array(5).fill(200));
+    proxy.reset();
+    const burst = await Promise.all(Array.from({ length: 30 }, () => request(url).get('/plain')));
+    expect(burst.map((r) => r.status)).toEqual(Array(30).fill(429));
+    expect(scriptCalls()).toBe(1);
+    for (const rejected of burst) expect(Number(rejected.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+  });
+
   it('is cleared by a reset of the client on this instance', async () => {
     await server.command('FLUSHALL');
     await hit(url, '/plain', TEST_TIERS.burst.limit + 1);

@@ -51,6 +51,60 @@ describe('BlockCache', () => {
     expect(cache.size).toBe(0);
   });
 
+  describe('contended clients', () => {
+    const admitted = (remaining: number): RateLimitResult => ({ ...rejection(0), allowed: true, remaining });
+    const deferred = () => {
+      let settle!: () => void;
+      const promise = new Promise<void>((resolve) => (settle = resolve));
+      return { promise, settle };
+    };
+
+    it('a client with room left never leads: its requests go to Redis side by side', () => {
+      const { cache } = setup();
+      cache.remember('ip:1', [DEFAULT], 1, admitted(1));
+      cache.deciding('ip:1', [DEFAULT], deferred().promise);
+      expect(cache.leader('ip:1', [DEFAULT])).toBeUndefined();
+    });
+
+    it('once at its limit, its next decision leads until settled, for that client and policy set only', async () => {
+      const { cache } = setup();
+      cache.remember('ip:1', [DEFAULT], 1, admitted(0));
+      const decision = deferred();
+      cache.deciding('ip:1', [DEFAULT], decision.promise);
+      const leader = cache.leader('ip:1', [DEFAULT]);
+      expect(leader).toBeDefined();
+      expect(cache.leader('ip:1', [OTHER])).toBeUndefined();
+      expect(cache.leader('ip:2', [DEFAULT])).toBeUndefined();
+      // A second decision sent meanwhile does not replace the leader.
+      cache.deciding('ip:1', [DEFAULT], deferred().promise);
+      expect(cache.leader('ip:1', [DEFAULT])).toBe(leader);
+      decision.settle();
+      await leader;
+      await Promise.resolve();
+      expect(cache.leader('ip:1', [DEFAULT])).toBeUndefined();
+    });
+
+    it('a failed decision settles its followers too', async () => {
+      const { cache } = setup();
+      cache.remember('ip:1', [DEFAULT], 1, rejection(5_000));
+      const failed = Promise.reject(new Error('timeout'));
+      cache.deciding('ip:1', [DEFAULT], failed);
+      await expect(cache.leader('ip:1', [DEFAULT])).resolves.toBeUndefined();
+    });
+
+    it('an admission with room left, or a reset, ends contention', () => {
+      const { cache } = setup();
+      cache.remember('ip:1', [DEFAULT], 1, rejection(5_000));
+      cache.remember('ip:1', [DEFAULT], 1, admitted(3));
+      cache.deciding('ip:1', [DEFAULT], deferred().promise);
+      expect(cache.leader('ip:1', [DEFAULT])).toBeUndefined();
+      cache.remember('ip:2', [DEFAULT], 1, admitted(0));
+      cache.clear('ip:2');
+      cache.deciding('ip:2', [DEFAULT], deferred().promise);
+      expect(cache.leader('ip:2', [DEFAULT])).toBeUndefined();
+    });
+  });
+
   it('ignores admissions and rejections without a retry time', () => {
     const { cache } = setup();
     cache.remember('ip:1', [DEFAULT], 1, { ...rejection(5_000), allowed: true });

@@ -18,9 +18,19 @@ interface Block {
  * from when the answer arrived, so it can only err late by the round trip (strict side).
  * `RateLimitService.reset` clears this instance's blocks; other instances keep theirs
  * until they expire. Bounded: beyond `maxEntries` the oldest blocks are dropped.
+ *
+ * It also keeps concurrent requests of a client at its limit from racing to Redis: once a
+ * client was rejected or admitted with nothing remaining, its next Redis decision leads
+ * and the requests arriving meanwhile wait for it ({@link leader}). A rejection then
+ * answers them all locally; an admission lets the next one lead. A client with room
+ * left never waits.
  */
 export class BlockCache {
   private readonly blocks = new Map<string, Block>();
+  /** Clients last seen at their limit (rejected, or admitted with 0 remaining), oldest first. */
+  private readonly contended = new Set<string>();
+  /** The Redis decision in flight of each contended client. */
+  private readonly leaders = new Map<string, Promise<void>>();
 
   constructor(
     private readonly maxEntries = 10_000,
@@ -41,11 +51,45 @@ export class BlockCache {
     return elapse(block.result, now - block.since);
   }
 
-  /** Remembers a rejection (allowed results are ignored). */
+  /**
+   * The Redis decision in flight for this client while it is at its limit: wait for it,
+   * then ask {@link get} again. Undefined when the request should go to Redis itself.
+   */
+  leader(clientId: string, policies: readonly RateLimitPolicy[]): Promise<void> | undefined {
+    return this.leaders.size === 0 ? undefined : this.leaders.get(keyOf(clientId, policies));
+  }
+
+  /**
+   * Notes a Redis decision just sent for this client: when the client is at its limit, it
+   * leads, and requests arriving before it settles wait for it.
+   */
+  deciding(clientId: string, policies: readonly RateLimitPolicy[], decision: Promise<unknown>): void {
+    if (this.contended.size === 0) return;
+    const key = keyOf(clientId, policies);
+    if (!this.contended.has(key) || this.leaders.has(key)) return;
+    const settled = decision.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.leaders.set(key, settled);
+    void settled.then(() => this.leaders.delete(key));
+  }
+
+  /**
+   * Learns from a decision: a rejection is repeated locally until its retry time; a client
+   * rejected or left with nothing remaining is contended; one with room left is not.
+   */
   remember(clientId: string, policies: readonly RateLimitPolicy[], cost: number, result: RateLimitResult): void {
+    const key = keyOf(clientId, policies);
+    if (result.allowed && result.remaining > 0) {
+      if (this.contended.size > 0) this.contended.delete(key);
+      return;
+    }
+    this.contended.delete(key); // re-inserted last: Set order is the eviction order
+    this.contended.add(key);
+    if (this.contended.size > this.maxEntries) this.contended.delete(this.contended.values().next().value!);
     if (result.allowed || result.retryAfterMs <= 0) return;
     const now = this.now();
-    const key = keyOf(clientId, policies);
     this.blocks.delete(key); // re-inserted last: Map order is the eviction order
     this.blocks.set(key, { result, cost, since: now, until: now + result.retryAfterMs });
     if (this.blocks.size > this.maxEntries) {
@@ -60,6 +104,7 @@ export class BlockCache {
   clear(clientId: string): void {
     const prefix = `${clientId}\0`;
     for (const key of this.blocks.keys()) if (key.startsWith(prefix)) this.blocks.delete(key);
+    for (const key of this.contended) if (key.startsWith(prefix)) this.contended.delete(key);
   }
 
   get size(): number {

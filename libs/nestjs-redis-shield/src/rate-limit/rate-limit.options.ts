@@ -59,8 +59,9 @@ export interface RateLimitModuleOptions {
    * Answer a client already over its limit from memory until its retry time, instead of
    * asking Redis again (a flood from one client then costs one Redis call per retry
    * window). Exact: nothing could pass before the retry time. An admin reset clears the
-   * blocks of this instance only; other instances keep theirs until they expire. Default
-   * on, at most 10 000 blocked clients; `false` turns it off.
+   * blocks of this instance only; other instances keep theirs until they expire. Also,
+   * while a client is at its limit, its concurrent requests wait for one Redis decision
+   * instead of racing. Default on, at most 10 000 blocked clients; `false` turns it off.
    */
   localBlockCache?:
     | false

@@ -62,12 +62,21 @@ export class RateLimiter implements LimiterStatusSource {
     beforeRedis?: () => void,
   ): Promise<LimiterDecision> {
     if (this.primary) {
-      const blocked = this.blocks?.get(clientId, policies, cost);
-      if (blocked) return { result: blocked, fallback: false };
-      if (this.primary.connection.circuitOpen) beforeRedis = undefined;
+      // Started before any wait: time spent queued behind another request counts too.
       const deadline = requestDeadline(request, this.primary.connection.commandTimeoutMs);
+      let blocked = this.blocks?.get(clientId, policies, cost);
+      if (blocked) return { result: blocked, fallback: false };
+      // A client at its limit: wait for the decision in flight; its rejection answers here.
+      for (let leader = this.blocks?.leader(clientId, policies); leader;) {
+        await leader;
+        blocked = this.blocks!.get(clientId, policies, cost);
+        if (blocked) return { result: blocked, fallback: false };
+        leader = this.blocks!.leader(clientId, policies);
+      }
+      if (this.primary.connection.circuitOpen) beforeRedis = undefined;
       try {
         const decision = this.primary.store.consume({ clientId, policies, cost, deadline });
+        this.blocks?.deciding(clientId, policies, decision);
         beforeRedis?.();
         const result = summarize(await decision);
         this.blocks?.remember(clientId, policies, cost, result);
