@@ -48,11 +48,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     ];
     for (const policy of policies) {
       keys.push(this.connection.keys.rateLimit(clientId, policy.name));
-      args.push(policy.shadow ? '1' : '0', policy.tiers.length);
-      const fields = stateFields(policy);
-      policy.tiers.forEach((tier, t) =>
-        args.push(fields[t], ALGORITHMS[tier.algorithm].code, tier.limit, tier.windowMs),
-      );
+      for (const arg of policyArgs(policy)) args.push(arg);
     }
     const reply = await this.script(keys, args, { deadline });
     return decode(reply, policies);
@@ -60,6 +56,24 @@ export class RedisRateLimitStore implements RateLimitStore {
 }
 
 const FIELDS = new WeakMap<RateLimitPolicy, string[]>();
+const ARGS = new WeakMap<RateLimitPolicy, string[]>();
+
+/**
+ * A policy's part of the script's ARGV, built once per policy: shadow flag, tier count,
+ * then field, algorithm code, limit and window of each tier.
+ */
+function policyArgs(policy: RateLimitPolicy): string[] {
+  let args = ARGS.get(policy);
+  if (!args) {
+    const fields = stateFields(policy);
+    args = [policy.shadow ? '1' : '0', String(policy.tiers.length)];
+    policy.tiers.forEach((tier, t) =>
+      args!.push(fields[t], String(ALGORITHMS[tier.algorithm].code), String(tier.limit), String(tier.windowMs)),
+    );
+    ARGS.set(policy, args);
+  }
+  return args;
+}
 
 /**
  * The hash field of each tier of a policy: a small integer (0-127) taken from a SHA-1 of
