@@ -7,26 +7,15 @@
 // e.g. node bench/ab.mjs '{"cache":"shield"}' '{"cache":"shield","autoPipelining":true}'
 // Configs are bench/apps/config.ts BenchAppConfig without redisUrl and tiers (the bench's
 // high limits are used). Needs `npm run build` and the bench package installed.
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { spawnHost } from './lib/app-host.mjs';
+import { compileApps, HIGH_TIERS, numericOption } from './lib/apps.mjs';
 import { load } from './lib/load.mjs';
 import { median } from './lib/report.mjs';
 import { cleanup, startRedis } from './lib/processes.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const TIERS = [
-  { name: 'minute', limit: 1_000_000, windowMs: 60_000 },
-  { name: 'hour', limit: 2_000_000, windowMs: 3_600_000 },
-  { name: 'burst', limit: 1_000_000, windowMs: 10_000 },
-];
 
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(`--${name}`);
-  return at === -1 ? fallback : Number(args[at + 1]);
-};
+const option = (name, fallback) => numericOption(args, name, fallback);
 const configs = args.filter((arg) => arg.startsWith('{')).map((arg) => JSON.parse(arg));
 if (configs.length !== 2) {
   process.stderr.write("usage: node bench/ab.mjs '<config A>' '<config B>' [--rounds N] [--seconds S]\n");
@@ -42,14 +31,12 @@ try {
 }
 
 async function main() {
-  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const built = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'bench', 'tsconfig.json')], { stdio: 'inherit' });
-  if (built.status !== 0) throw new Error('compiling bench/apps failed');
+  compileApps();
   const redis = await startRedis();
   const sides = [];
   for (const [index, config] of configs.entries()) {
     const host = spawnHost(index === 0 ? 'A' : 'B');
-    const port = await host.start({ ...config, tiers: TIERS, redisUrl: redis.url });
+    const port = await host.start({ ...config, tiers: HIGH_TIERS, redisUrl: redis.url });
     await load({ port, seconds: 2 }); // warm-up
     sides.push({ host, port, rps: [], cpu: [] });
   }

@@ -24,8 +24,7 @@
 // - Redis memory per client: used_memory delta over N distinct clients (X-Forwarded-For,
 //   the apps trust it), after FLUSHALL and one warm-up request, active expiry paused.
 // - Flood: one client already at its limit (10 per tier), 50 connections, all rejected.
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +32,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import * as prettier from 'prettier';
 import { spawnHost } from './lib/app-host.mjs';
+import { compileApps, HIGH_TIERS } from './lib/apps.mjs';
 import { CONNECTIONS, load, requests, sequential, unexpected } from './lib/load.mjs';
 import { libraryRevision, machine, packageVersions } from './lib/machine.mjs';
 import { cleanup, sleep, startRedis } from './lib/processes.mjs';
@@ -71,12 +71,6 @@ if (SETTINGS.memoryClients > 131_072) {
   process.exit(2);
 }
 
-/** Limits no variant reaches in a run (the library caps limit × windowMs at 2^43). */
-const HIGH_TIERS = [
-  { name: 'minute', limit: 1_000_000, windowMs: 60_000 },
-  { name: 'hour', limit: 2_000_000, windowMs: 3_600_000 },
-  { name: 'burst', limit: 1_000_000, windowMs: 10_000 },
-];
 /** The flood's client is over all three at once, so it stays rejected across minute and burst boundaries. */
 const FLOOD_LIMIT = 10;
 const FLOOD_TIERS = HIGH_TIERS.map((tier) => ({ ...tier, limit: FLOOD_LIMIT }));
@@ -125,7 +119,7 @@ try {
 process.exit();
 
 async function main() {
-  await phase('compile bench/apps (tsc -p bench/tsconfig.json)', compileApps);
+  await phase('compile bench/apps (tsc -p bench/tsconfig.json)', compileBenchApps);
   const redis = await startRedis();
   admin = new Redis(redis.url);
   const redisVersion = /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? 'unknown';
@@ -174,19 +168,8 @@ async function main() {
 // --- phases ---
 
 /** tsc -p bench/tsconfig.json, unless bench/dist is newer than every source. */
-function compileApps() {
-  const built = join(BENCH, 'dist', '.tsbuildinfo');
-  const sources = [join(BENCH, 'tsconfig.json'), join(ROOT, 'tsconfig.base.json'), ...listFiles(join(BENCH, 'apps'))];
-  if (existsSync(built) && sources.every((file) => statSync(file).mtimeMs < statSync(built).mtimeMs)) {
-    log('bench/dist is up to date');
-    return;
-  }
-  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const result = spawnSync(process.execPath, [tsc, '-p', join(BENCH, 'tsconfig.json')], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
-  if (result.status !== 0) throw new Error(`tsc -p bench/tsconfig.json failed:\n${result.stdout}${result.stderr}`);
+function compileBenchApps() {
+  if (!compileApps()) log('bench/dist is up to date');
 }
 
 /** Every variant in every round, order reversed every other round; FLUSHALL before each. */
@@ -800,12 +783,6 @@ async function usedMemory() {
 /** Distinct addresses in 198.18.0.0/15 (the benchmarking range): only ever a header value. */
 function clientAddress(i) {
   return `198.${18 + ((i >> 16) & 1)}.${(i >> 8) & 255}.${i & 255}`;
-}
-
-function listFiles(dir) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? listFiles(join(dir, entry.name)) : [join(dir, entry.name)],
-  );
 }
 
 function hasBlockCacheOption() {

@@ -9,20 +9,16 @@
 // shield-flood | shield-flood-no-block-cache
 // (default shield-cache). Needs `npm run build` and the bench package installed (as
 // `npm run bench` does); the profile is kept in tmp/profiles/.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compileApps, HIGH_TIERS, numericOption } from './lib/apps.mjs';
 import { load } from './lib/load.mjs';
 import { cleanup, sleep, startRedis, tail, track } from './lib/processes.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH = join(ROOT, 'bench');
-const TIERS = [
-  { name: 'minute', limit: 1_000_000, windowMs: 60_000 },
-  { name: 'hour', limit: 2_000_000, windowMs: 3_600_000 },
-  { name: 'burst', limit: 1_000_000, windowMs: 10_000 },
-];
 const VARIANTS = {
   bare: {},
   'shield-limit': { limiter: 'shield' },
@@ -36,10 +32,7 @@ const VARIANTS = {
 };
 
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(`--${name}`);
-  return at === -1 ? fallback : Number(args[at + 1]);
-};
+const option = (name, fallback) => numericOption(args, name, fallback);
 const name = args.find((arg, i) => !arg.startsWith('--') && !args[i - 1]?.startsWith('--')) ?? 'shield-cache';
 const config = VARIANTS[name];
 if (!config) {
@@ -56,9 +49,7 @@ try {
 }
 
 async function main() {
-  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const built = spawnSync(process.execPath, [tsc, '-p', join(BENCH, 'tsconfig.json')], { stdio: 'inherit' });
-  if (built.status !== 0) throw new Error('compiling bench/apps failed');
+  compileApps();
   const redis = await startRedis();
   const dir = join(ROOT, 'tmp', 'profiles');
   mkdirSync(dir, { recursive: true });
@@ -76,7 +67,7 @@ async function main() {
     child.once('exit', () => reject(new Error(`app host exited:\n${output()}`)));
   });
   const { flood, ...appConfig } = config;
-  const tiers = flood ? TIERS.map((tier) => ({ ...tier, limit: 10 })) : TIERS;
+  const tiers = flood ? HIGH_TIERS.map((tier) => ({ ...tier, limit: 10 })) : HIGH_TIERS;
   child.send({ seq: 1, type: 'start', config: { ...appConfig, tiers, redisUrl: redis.url } });
   const { port } = await reply;
   await load({ port, seconds: 2 }); // warm-up
