@@ -13,7 +13,6 @@ import { load } from './lib/load.mjs';
 import { median } from './lib/report.mjs';
 import { cleanup, startRedis } from './lib/processes.mjs';
 
-
 const args = process.argv.slice(2);
 const option = (name, fallback) => numericOption(args, name, fallback);
 const configs = args.filter((arg) => arg.startsWith('{')).map((arg) => JSON.parse(arg));

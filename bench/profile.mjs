@@ -101,7 +101,7 @@ function summarize(profile, path) {
     functions.set(key, (functions.get(key) ?? 0) + time);
     files.set(file, (files.get(file) ?? 0) + time);
   }
-  const print = (title, map, count) => {
+  const ranking = (title, map, count) => {
     print(`\n${title}`);
     for (const [key, time] of [...map].sort((a, b) => b[1] - a[1]).slice(0, count)) {
       print(`${((100 * time) / total).toFixed(1).padStart(5)} %  ${key}`);
@@ -122,9 +122,9 @@ function summarize(profile, path) {
       inclusive.set(key, (inclusive.get(key) ?? 0) + time);
     }
   }
-  print('self time by file', files, 25);
-  print('self time by function', functions, top);
-  print('inclusive time by function', inclusive, top);
+  ranking('self time by file', files, 25);
+  ranking('self time by function', functions, top);
+  ranking('inclusive time by function', inclusive, top);
   print(`\nprofile: ${path}`);
 }
 
