@@ -8,10 +8,9 @@
 // Configs are bench/apps/config.ts BenchAppConfig without redisUrl and tiers (the bench's
 // high limits are used). Needs `npm run build` and the bench package installed.
 import { spawnHost } from './lib/app-host.mjs';
-import { compileApps, HIGH_TIERS, numericOption } from './lib/apps.mjs';
+import { HIGH_TIERS, numericOption, withBenchRedis } from './lib/apps.mjs';
 import { load } from './lib/load.mjs';
 import { median } from './lib/report.mjs';
-import { cleanup, startRedis } from './lib/processes.mjs';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => numericOption(args, name, fallback);
@@ -23,15 +22,9 @@ if (configs.length !== 2) {
 const rounds = option('rounds', 5);
 const seconds = option('seconds', 5);
 
-try {
-  await main();
-} finally {
-  await cleanup();
-}
+await withBenchRedis(main);
 
-async function main() {
-  compileApps();
-  const redis = await startRedis();
+async function main(redis) {
   const sides = [];
   for (const [index, config] of configs.entries()) {
     const host = spawnHost(index === 0 ? 'A' : 'B');

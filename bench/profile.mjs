@@ -13,9 +13,9 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compileApps, HIGH_TIERS, numericOption } from './lib/apps.mjs';
+import { HIGH_TIERS, numericOption, withBenchRedis } from './lib/apps.mjs';
 import { load } from './lib/load.mjs';
-import { cleanup, sleep, startRedis, tail, track } from './lib/processes.mjs';
+import { sleep, tail, track } from './lib/processes.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH = join(ROOT, 'bench');
@@ -42,15 +42,9 @@ if (!config) {
 const seconds = option('seconds', 10);
 const top = option('top', 40);
 
-try {
-  await main();
-} finally {
-  await cleanup();
-}
+await withBenchRedis(main);
 
-async function main() {
-  compileApps();
-  const redis = await startRedis();
+async function main(redis) {
   const dir = join(ROOT, 'tmp', 'profiles');
   mkdirSync(dir, { recursive: true });
   const before = new Set(readdirSync(dir));

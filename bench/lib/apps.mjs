@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cleanup, startRedis } from './processes.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BENCH = join(ROOT, 'bench');
@@ -30,6 +31,19 @@ export function compileApps() {
   });
   if (result.status !== 0) throw new Error(`tsc -p bench/tsconfig.json failed:\n${result.stdout}${result.stderr}`);
   return true;
+}
+
+/**
+ * A bench tool's whole run: compiles the apps, starts a redis-server of its own, calls
+ * `main(redis)`, and kills every child process afterwards, whatever happened.
+ */
+export async function withBenchRedis(main) {
+  try {
+    compileApps();
+    await main(await startRedis());
+  } finally {
+    await cleanup();
+  }
 }
 
 /** The number after `--name` in `args`, or `fallback` when absent. */
