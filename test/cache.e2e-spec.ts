@@ -290,6 +290,26 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('response caching on %s',
   });
 });
 
+describe.each<HttpAdapterName>(['express', 'fastify'])('inside ClassSerializerInterceptor on %s', (adapter) => {
+  it('a HIT is the stored bytes, untouched by the serializer around the cache', async () => {
+    const app = await startCacheApp({ adapter, redisUrl: proxy.url, classSerializer: true });
+    try {
+      const url = await app.getUrl();
+      await server.command('FLUSHALL');
+      const first = await request(url).get('/c/shared');
+      expect(first.headers['x-cache-status']).toBe('MISS');
+      await app.get(ResponseCacheWriter).flush();
+      const second = await request(url).get('/c/shared');
+      expect(second.headers['x-cache-status']).toBe('HIT');
+      expect(second.text).toBe(first.text);
+      expect(JSON.parse(second.text)).toEqual({ kind: 'shared', n: expect.any(Number), at: expect.any(String) });
+      expect(second.headers['content-type']).toBe(first.headers['content-type']);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('CACHE disabled', () => {
   it('answers BYPASS and writes nothing', async () => {
     const app = await startCacheApp({ adapter: 'express', redisUrl: proxy.url, cache: { enabled: false } });
