@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { BoundedMemo } from '../common/bounded-memo.js';
 
 /** Everything that makes two requests share a cached response (SPEC §6). */
 export interface CacheKeyParts {
@@ -31,6 +32,9 @@ export function canonicalQuery(query: string): string {
   return new URLSearchParams(params).toString();
 }
 
+/** Recent key materials and their digests: hot entries are asked for again and again. */
+const digests = new BoundedMemo((material) => createHash('sha256').update(material).digest('base64url'), 10_000);
+
 /**
  * The entry digest: SHA-256 (base64url, 43 chars) over the JSON of every part, so no
  * two different requests can collide by concatenation and the key reveals no path or
@@ -50,16 +54,5 @@ export function cacheDigest(parts: CacheKeyParts): string {
     parts.scope,
     vary,
   ]);
-  let digest = digests.get(material);
-  if (digest === undefined) {
-    digest = createHash('sha256').update(material).digest('base64url');
-    if (digests.size >= DIGESTS_KEPT) digests.delete(digests.keys().next().value!);
-    digests.set(material, digest);
-  }
-  return digest;
+  return digests.get(material);
 }
-
-/** How many key materials and their digests are remembered: hot entries are asked again and again. */
-const DIGESTS_KEPT = 10_000;
-/** Recent key materials and their digests, oldest first. */
-const digests = new Map<string, string>();

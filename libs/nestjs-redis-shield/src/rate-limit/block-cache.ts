@@ -92,12 +92,8 @@ export class BlockCache {
     const now = this.now();
     this.blocks.delete(key); // re-inserted last: Map order is the eviction order
     this.blocks.set(key, { result, cost, since: now, until: now + result.retryAfterMs });
-    if (this.blocks.size > this.maxEntries) {
-      for (const [oldest] of this.blocks) {
-        this.blocks.delete(oldest);
-        if (this.blocks.size <= this.maxEntries) break;
-      }
-    }
+    // One entry added at a time, so one dropped is enough.
+    if (this.blocks.size > this.maxEntries) this.blocks.delete(this.blocks.keys().next().value!);
   }
 
   /** Forgets every block of a client (after an admin reset). */

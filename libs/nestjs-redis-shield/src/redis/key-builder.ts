@@ -1,5 +1,6 @@
 import { messages } from '../errors/messages.js';
 import { hashId } from '../common/hmac-id.js';
+import { BoundedMemo } from '../common/bounded-memo.js';
 
 /** The areas of the keyspace the library writes, each under its own prefix. */
 export const KEY_AREAS = {
@@ -47,9 +48,8 @@ const CACHE_DIGEST = /^[A-Za-z0-9_-]{16,128}$/;
 export class KeyBuilder {
   /** The namespace before every key (may be empty). */
   readonly prefix: string;
-  private readonly hashSecret: string;
-  /** Recent ids and their HMACs, oldest first, at most {@link HASHED_IDS_KEPT}. */
-  private readonly hashed = new Map<string, string>();
+  /** Recent ids and their HMACs, at most {@link HASHED_IDS_KEPT}. */
+  private readonly hashed: BoundedMemo;
 
   /** @throws Error when `prefix` contains `{` or `}`, or `hashSecret` is empty. */
   constructor(options: KeyBuilderOptions) {
@@ -58,19 +58,14 @@ export class KeyBuilder {
     }
     if (options.hashSecret === '') throw new Error(messages.invalidOption('hashSecret', '', 'a non-empty secret'));
     this.prefix = options.prefix;
-    this.hashSecret = options.hashSecret;
+    const secret = options.hashSecret;
+    this.hashed = new BoundedMemo((id) => hashId(secret, id), HASHED_IDS_KEPT);
   }
 
   /** The HMAC of an id as it appears in keys, indexes, streams and logs (22 chars). */
   hashId(id: string): string {
     // The same clients come back request after request: an HMAC costs more than a lookup.
-    let hashed = this.hashed.get(id);
-    if (hashed === undefined) {
-      hashed = hashId(this.hashSecret, id);
-      if (this.hashed.size >= HASHED_IDS_KEPT) this.hashed.delete(this.hashed.keys().next().value!);
-      this.hashed.set(id, hashed);
-    }
-    return hashed;
+    return this.hashed.get(id);
   }
 
   /**
