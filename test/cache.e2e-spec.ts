@@ -75,17 +75,18 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('response caching on %s',
     });
 
     it('a HIT costs one cache read (plus the rate-limit script); a MISS without a query reads no variant count', async () => {
-      const routeIndexCalls = () =>
-        proxy.commands.filter((command) => proxy.keysOf(command).some((key) => key.startsWith('cache:index:route:')))
+      // The variant count reads the index of the route's entries in the request's scope.
+      const variantIndexCalls = () =>
+        proxy.commands.filter((command) => proxy.keysOf(command).some((key) => key.startsWith('cache:index:variant:')))
           .length;
       proxy.reset();
       await miss('/c/shared');
       await app.get(ResponseCacheWriter).flush();
-      expect(routeIndexCalls()).toBe(1); // the write's index update only
+      expect(variantIndexCalls()).toBe(1); // the write's index update only
       proxy.reset();
       await miss('/c/shared?page=2');
       await app.get(ResponseCacheWriter).flush();
-      expect(routeIndexCalls()).toBe(2); // the variant count, then the write
+      expect(variantIndexCalls()).toBe(2); // the variant count, then the write
       proxy.reset();
       expect((await request(url).get('/c/shared')).headers['x-cache-status']).toBe('HIT');
       expect(proxy.names()).toEqual(['EVALSHA', 'GET']);

@@ -124,8 +124,8 @@ describe('ResponseCacheStore cost, counted at a RESP proxy (standalone)', () => 
   it('clearRoutes and clearPaths cost the registry, the matched indexes and the entries removed', async () => {
     proxy.reset();
     expect(await store.clearRoutes(compilePattern('/bulk/r7/:id'))).toBe(BULK_ENTRIES / BULK_ROUTES);
-    // 2 generation bumps + registry read + HDEL + 1 index + 2 000 entries.
-    expect(keysNamed()).toHaveLength(5 + BULK_ENTRIES / BULK_ROUTES);
+    // 2 generation bumps + registry read + HDEL + the route's index and shared variant index + 2 000 entries.
+    expect(keysNamed()).toHaveLength(6 + BULK_ENTRIES / BULK_ROUTES);
     expect(proxy.names().filter((name) => FORBIDDEN.includes(name))).toEqual([]);
 
     proxy.reset();
@@ -140,8 +140,8 @@ describe('ResponseCacheStore cost, counted at a RESP proxy (standalone)', () => 
     const generation = await store.generation();
     proxy.reset();
     expect(await store.write(entry, Buffer.from('v'), TTL_MS, generation)).toBe(true);
-    // route, user, 2 tags, path indexes; route and path registries; the entry; the generation.
-    expect(proxy.names()).toEqual([...Array(5).fill('EVALSHA'), 'EVALSHA', 'EVALSHA', 'SET', 'GET']);
+    // route, route-in-scope (variants), user, 2 tags, path indexes; route and path registries; the entry; the generation.
+    expect(proxy.names()).toEqual([...Array(6).fill('EVALSHA'), 'EVALSHA', 'EVALSHA', 'SET', 'GET']);
     proxy.reset();
     expect((await store.read(entry.digest))?.toString()).toBe('v');
     expect(proxy.names()).toEqual(['GET']);

@@ -93,6 +93,7 @@ describe.each<{ name: string; start: () => Promise<RedisServer | RedisCluster> }
       [
         keys.cacheEntry(ref.digest),
         keys.cacheIndex('route', MODELS_ONE.id),
+        keys.cacheIndex('variant', `${MODELS_ONE.id}\nuser:${USER_A}`),
         keys.cacheIndex('user', USER_A),
         keys.cacheIndex('tag', 'models'),
         keys.cacheIndex('tag', 'list'),
@@ -153,8 +154,10 @@ describe.each<{ name: string; start: () => Promise<RedisServer | RedisCluster> }
     expect(await stored([...list, ...usage])).toBe(3);
     expect(await store.clearRoutes(compilePattern('models'))).toBe(1);
     expect(await stored(usage)).toBe(2);
-    expect(await store.liveVariants(USAGE.id)).toBe(2);
-    expect(await store.liveVariants(MODELS_ONE.id)).toBe(0);
+    // Variants are counted per scope: each user has one entry on the usage route.
+    expect(await store.liveVariants(USAGE.id, USER_A)).toBe(1);
+    expect(await store.liveVariants(USAGE.id, USER_B)).toBe(1);
+    expect(await store.liveVariants(MODELS_ONE.id, undefined)).toBe(0);
   });
 
   it('clearPaths deletes the entries of matching concrete paths only', async () => {
@@ -203,8 +206,8 @@ describe.each<{ name: string; start: () => Promise<RedisServer | RedisCluster> }
     expect(await client.get('other:thing')).toBe('foreign');
     expect(await client.get(`${PREFIX}user-data`)).toBe('kept');
     const left = (await allKeys()).filter((key) => key.startsWith(`${PREFIX}cache:`));
-    // Only the generation and the user/tag indexes (not listable without a SCAN) are left.
-    expect(left.filter((key) => !/cache:(meta:gen|index:(user|tag):)/.test(key))).toEqual([]);
+    // Only the generation and the user, tag and per-user variant indexes (not listable without a SCAN) are left.
+    expect(left.filter((key) => !/cache:(meta:gen|index:(user|tag|variant):)/.test(key))).toEqual([]);
     expect(await store.clearAll()).toBe(0);
     expect((await store.stats()).entries).toBe(0);
   });
@@ -214,13 +217,26 @@ describe.each<{ name: string; start: () => Promise<RedisServer | RedisCluster> }
     const long = [1, 2].map((i) => entry(`long-${i}`, { path: `/api/v1/models/l${i}` }));
     await writeAll(short, 50);
     await writeAll(long);
-    expect(await store.liveVariants(MODELS_ONE.id)).toBe(5);
-    expect(await store.liveVariants(USAGE.id)).toBe(0);
+    expect(await store.liveVariants(MODELS_ONE.id, undefined)).toBe(5);
+    expect(await store.liveVariants(USAGE.id, undefined)).toBe(0);
     // Index members outlive their entry by the grace (the entry is stored after it is indexed).
     await sleep(50 + INDEX_GRACE_MS + 100);
     expect(await stored(short)).toBe(0);
-    expect(await store.liveVariants(MODELS_ONE.id)).toBe(2);
-    expect(await connection.client.zcard(connection.keys.cacheIndex('route', MODELS_ONE.id))).toBe(2);
+    expect(await store.liveVariants(MODELS_ONE.id, undefined)).toBe(2);
+    const variants = connection.keys.cacheIndex('variant', `${MODELS_ONE.id}\nshared`);
+    expect(await connection.client.zcard(variants)).toBe(2);
+  });
+
+  it("liveVariants counts per scope: one user's variants never fill another's or the shared count", async () => {
+    const mine = [1, 2, 3].map((i) => entry(`mine-${i}`, { route: USAGE, userId: USER_A, path: `/u/${i}` }));
+    const shared = [entry('shared-1', { route: USAGE, path: '/u/1' })];
+    await writeAll([...mine, ...shared]);
+    expect(await store.liveVariants(USAGE.id, USER_A)).toBe(3);
+    expect(await store.liveVariants(USAGE.id, USER_B)).toBe(0);
+    expect(await store.liveVariants(USAGE.id, undefined)).toBe(1);
+    // Clearing the route restarts the shared count (a user's count expires with its entries).
+    expect(await store.clearRoutes(compilePattern('/api/v1/analytics/usage'))).toBe(4);
+    expect(await store.liveVariants(USAGE.id, undefined)).toBe(0);
   });
 
   it('with an application clock, index expiry follows that clock', async () => {
@@ -238,9 +254,9 @@ describe.each<{ name: string; start: () => Promise<RedisServer | RedisCluster> }
       expect(await own.client.zscore(own.keys.cacheIndex('route', ref.route.id), ref.digest)).toBe(
         String(clock.now() + TTL_MS + INDEX_GRACE_MS),
       );
-      expect(await clockedStore.liveVariants(MODELS_ONE.id)).toBe(1);
+      expect(await clockedStore.liveVariants(MODELS_ONE.id, undefined)).toBe(1);
       clock.advance(TTL_MS + INDEX_GRACE_MS + 1);
-      expect(await clockedStore.liveVariants(MODELS_ONE.id)).toBe(0);
+      expect(await clockedStore.liveVariants(MODELS_ONE.id, undefined)).toBe(0);
       // The entry itself expires by Redis's own clock (a relative PX), whatever the app's clock says.
       expect(await own.client.pttl(own.keys.cacheEntry(ref.digest))).toBeGreaterThan(TTL_MS - 5000);
     } finally {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { BoundedMemo } from '../common/bounded-memo.js';
+import type { RouteParams } from './canonical-path.js';
 
 /** Everything that makes two requests share a cached response (SPEC §6). */
 export interface CacheKeyParts {
@@ -11,8 +12,16 @@ export interface CacheKeyParts {
   apiVersion?: string;
   /** `GET` (HEAD is answered from the GET entry). */
   method: string;
-  /** The request path without the query string. */
+  /** The request path without the query string (canonical); keys the entry when `template` is unknown. */
   path: string;
+  /**
+   * The matched route template. With it, the entry is keyed by the template and the
+   * route `params` (exactly the handler's inputs) instead of `path`, so spellings the
+   * router treats as one (case, trailing slash, percent-encoding) share one entry.
+   */
+  template?: string;
+  /** The route parameters as the adapter decoded them; used with `template`. */
+  params?: RouteParams;
   /** The raw query string, without `?` (canonicalised here). */
   query: string;
   /** `shared`, or the HMAC'd user scope (`user:<hmac>`); never a raw user id. */
@@ -49,7 +58,15 @@ export function cacheDigest(parts: CacheKeyParts): string {
     parts.handlerId,
     parts.apiVersion ?? null,
     parts.method,
-    parts.path,
+    parts.template === undefined
+      ? ['path', parts.path]
+      : [
+          'route',
+          parts.template,
+          Object.keys(parts.params ?? {})
+            .sort()
+            .map((name) => [name, parts.params![name] ?? null]),
+        ],
     canonicalQuery(parts.query),
     parts.scope,
     vary,

@@ -21,10 +21,12 @@ import { requestDeadline } from '../redis/deadline.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
 import { cacheDigest } from './cache-key.js';
 import { type CacheRoute, resolveCacheRoute } from './cache-route.js';
+import { bypassWarning, type CacheScope, resolveScope } from './cache-scope.js';
+import { canonicalPath } from './canonical-path.js';
 import { InvalidateCacheOn } from './cache.decorators.js';
 import type { ResolvedCacheOptions } from './cache.options.js';
 import { CACHE_CONNECTION, CACHE_OPTIONS } from './cache.tokens.js';
-import { type CachedResponse, CorruptEntryError, decodeEntry } from './entry-codec.js';
+import { type CachedResponse, CorruptEntryError, type DecodeLimits, decodeEntry } from './entry-codec.js';
 import { NotModifiedException } from './not-modified.exception.js';
 import { ResponseCacheWriter } from './response-cache.writer.js';
 import { CacheStatsCounter } from './cache-stats.counter.js';
@@ -49,13 +51,18 @@ interface Directives {
   write: boolean;
 }
 
+/** A scope under which a request reads and writes entries (never `bypass`). */
+type KeyedScope = Exclude<CacheScope, { kind: 'bypass' }>;
+
 /** The cache lookup of one request, kept on the raw request under {@link LOOKUP}. */
 interface Lookup {
   route: CacheRoute;
-  userId: string | undefined;
-  perUser: boolean;
+  scope: KeyedScope;
   directives: Directives;
-  url: { path: string; query: string };
+  /** The canonical path (see `canonicalPath`), which the path index and invalidation patterns see. */
+  path: string;
+  /** The raw query string. */
+  query: string;
   digest: string;
   deadline: ReturnType<typeof requestDeadline>;
   /** The entry read started early by {@link CacheInterceptor.prefetch}. */
@@ -78,6 +85,8 @@ export class CacheInterceptor implements NestInterceptor {
   private readonly warned = new Set<string>();
   /** Misses being computed on this instance, by digest: followers wait for the leader. */
   private readonly inflight = new Map<string, Promise<CachedResponse | undefined>>();
+  /** What a stored entry may hold; an entry beyond it is corrupt (see `decodeEntry`). */
+  private readonly decodeLimits: DecodeLimits;
 
   /** @internal Instantiated by Nest; register the interceptor through `ResponseCacheModule`. */
   constructor(
@@ -92,6 +101,10 @@ export class CacheInterceptor implements NestInterceptor {
     @Optional() prefetch?: RequestPrefetch,
   ) {
     prefetch?.register((context) => this.prefetch(context));
+    this.decodeLimits = {
+      maxBodyBytes: options.maxEntryBytes,
+      headerNames: new Set([...STORED_HEADERS, ...options.storeHeaders]),
+    };
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -144,7 +157,9 @@ export class CacheInterceptor implements NestInterceptor {
    * Starts the cache read of a request before the handler chain reaches the interceptor:
    * the rate-limit guard calls it right before its own script, so a limited cache hit
    * costs one round trip of latency, not two. Does nothing for requests that will not
-   * read (not cacheable, caching off, directives).
+   * read (not cacheable, caching off, directives, no cacheable scope). The read is
+   * speculative: guards that run later may still authenticate the request, so
+   * {@link serve} uses it only if the scope it decides then is the same.
    */
   prefetch(context: ExecutionContext): void {
     if (context.getType() !== 'http') return;
@@ -152,7 +167,9 @@ export class CacheInterceptor implements NestInterceptor {
     if (exchange.method !== 'GET' && exchange.method !== 'HEAD') return;
     const route = this.routeOf(context);
     if (route.ttlMs === undefined || route.bypassReason || !this.options.enabled) return;
-    const lookup = this.lookupOf(exchange, route, this.apiVersion(context, exchange));
+    const scope = this.scopeOf(exchange, route);
+    if (scope.kind === 'bypass') return;
+    const lookup = this.lookupOf(exchange, route, scope, this.apiVersion(context, exchange));
     if (!lookup.directives.read) return;
     // The guard's script right before it already tells the breaker about a stalled Redis:
     // the same stall must not count twice per request.
@@ -160,32 +177,52 @@ export class CacheInterceptor implements NestInterceptor {
     lookup.read.catch(() => undefined); // a 429 never awaits it
   }
 
-  /** Everything the key of a request is made of, computed once per request. */
-  private lookupOf(exchange: HttpExchange, route: CacheRoute, apiVersion: string | undefined): Lookup {
+  /** The scope of a request as the handler will see it (see `resolveScope`). */
+  private scopeOf(exchange: HttpExchange, route: CacheRoute): CacheScope {
+    return resolveScope(exchange, route, this.options.userId ?? defaultUserId, (userId) =>
+      this.connection.keys.hashId(`user:${userId}`),
+    );
+  }
+
+  /**
+   * Everything the key of a request is made of, once per request and scope: a lookup
+   * prefetched under another scope (before a later guard set `request.user`) is
+   * replaced, its read discarded.
+   */
+  private lookupOf(
+    exchange: HttpExchange,
+    route: CacheRoute,
+    scope: KeyedScope,
+    apiVersion: string | undefined,
+  ): Lookup {
     const raw = exchange.raw as unknown as Record<symbol, Lookup | undefined>;
     const known = raw[LOOKUP];
-    if (known && known.route === route) return known;
-    const userId = route.shared ? undefined : (this.options.userId ?? defaultUserId)(exchange.user);
-    const perUser = userId !== undefined;
+    if (known && known.route === route && known.scope.key === scope.key) return known;
     const url = splitUrl(exchange.raw.url ?? '/');
+    const template = exchange.routeTemplate;
+    const params = exchange.params;
+    const path = template === undefined ? url.path : canonicalPath(template, params);
     const vary = Object.fromEntries(route.vary.map((name) => [name, exchange.header(name)]));
+    const perUser = scope.kind === 'user';
     const lookup: Lookup = {
       route,
-      userId,
-      perUser,
+      scope,
       directives: this.directives(exchange, perUser),
-      url,
+      path,
+      query: url.query,
       digest: cacheDigest({
         keyVersion: this.options.keyVersion,
         handlerId: route.id,
         apiVersion,
         method: 'GET',
-        path: url.path,
+        path,
+        template,
+        params,
         query: url.query,
-        scope: perUser ? `user:${this.connection.keys.hashId(`user:${userId}`)}` : 'shared',
+        scope: scope.key,
         vary,
       }),
-      deadline: requestDeadline(exchange.raw, this.connection.commandTimeoutMs),
+      deadline: known?.deadline ?? requestDeadline(exchange.raw, this.connection.commandTimeoutMs),
     };
     raw[LOOKUP] = lookup;
     return lookup;
@@ -202,9 +239,16 @@ export class CacheInterceptor implements NestInterceptor {
       return this.bypass(exchange, next);
     }
     if (!this.options.enabled) return this.bypass(exchange, next);
+    // Decided now, after every guard: the identity the handler sees.
+    const scope = this.scopeOf(exchange, route);
+    if (scope.kind === 'bypass') {
+      this.warnOnce(`${route.id}:${scope.reason}`, bypassWarning(route.id, scope.reason));
+      return this.bypass(exchange, next);
+    }
 
-    const lookup = this.lookupOf(exchange, route, apiVersion);
-    const { userId, perUser, directives, url, digest, deadline } = lookup;
+    const lookup = this.lookupOf(exchange, route, scope, apiVersion);
+    const { directives, digest, deadline } = lookup;
+    const perUser = scope.kind === 'user';
 
     if (directives.read) {
       let stored: Buffer | null;
@@ -216,10 +260,15 @@ export class CacheInterceptor implements NestInterceptor {
       }
       if (stored) {
         try {
-          return this.hit(exchange, await decodeEntry(stored), perUser);
+          return this.hit(exchange, await decodeEntry(stored, this.decodeLimits), perUser);
         } catch (error) {
           if (!(error instanceof CorruptEntryError)) throw error;
-          this.logger.warn(`corrupt entry of ${route.id} deleted: ${error.message}`);
+          // Written by something else, or partly: a MISS that replaces it.
+          this.warnOnce(
+            `${route.id}:corrupt`,
+            `corrupt entry of ${route.id} deleted and recomputed (${error.message}); further ones are counted, not logged`,
+          );
+          this.events.emit('cache.corrupt', { route: exchange.routeTemplate ?? 'unknown' });
           this.store.remove(digest, { deadline }).catch(() => undefined);
         }
       }
@@ -229,50 +278,36 @@ export class CacheInterceptor implements NestInterceptor {
         if (shared) return this.hit(exchange, shared, perUser);
       }
     }
-    return this.miss(exchange, route, next, {
-      digest,
-      perUser,
-      userId,
-      path: url.path,
-      write: directives.write,
-      // Only requests with a query string are variants the cap guards against.
-      capped: url.query !== '',
-      deadline,
-    });
+    return this.miss(exchange, route, next, lookup);
   }
 
   private async miss(
     exchange: HttpExchange,
     route: CacheRoute,
     next: CallHandler,
-    request: {
-      digest: string;
-      perUser: boolean;
-      userId: string | undefined;
-      path: string;
-      write: boolean;
-      capped: boolean;
-      deadline: ReturnType<typeof requestDeadline>;
-    },
+    lookup: Lookup,
   ): Promise<Observable<unknown>> {
+    const { digest, scope, deadline } = lookup;
+    const perUser = scope.kind === 'user';
+    const write = lookup.directives.write;
+    // Only requests with a query string are variants the cap guards against.
+    const capped = lookup.query !== '';
     let settle: (entry: CachedResponse | undefined) => void = () => undefined;
     const result = new Promise<CachedResponse | undefined>((resolve) => (settle = resolve));
-    const leads = !this.inflight.has(request.digest);
-    if (leads) this.inflight.set(request.digest, result);
+    const leads = !this.inflight.has(digest);
+    if (leads) this.inflight.set(digest, result);
     const finish = (entry: CachedResponse | undefined) => {
       settle(entry);
-      if (leads) this.inflight.delete(request.digest);
+      if (leads) this.inflight.delete(digest);
     };
     // Read while the handler runs: the generation (for the stale-store check) and, for a
-    // request with a query string, the route's stored variants (for the cap).
-    const before = request.write
+    // request with a query string, the stored variants of its route in its scope (for the cap).
+    const before = write
       ? Promise.all([
-          this.store.generation({ deadline: request.deadline }),
-          request.capped ? this.store.liveVariants(route.id, { deadline: request.deadline }) : 0,
+          this.store.generation({ deadline }),
+          capped ? this.store.liveVariants(route.id, userIdOf(scope), { deadline }) : 0,
         ]).catch(() => undefined)
       : Promise.resolve(undefined);
-    setStatus(exchange, 'MISS');
-    this.counter.miss();
     return next.handle().pipe(
       mergeMap(async (data: unknown) => {
         const captured = capture(exchange, data);
@@ -281,22 +316,24 @@ export class CacheInterceptor implements NestInterceptor {
           setStatus(exchange, 'BYPASS');
           return data;
         }
-        const entry = this.entryOf(exchange, route, captured, request.perUser);
+        const entry = this.entryOf(exchange, route, captured, perUser);
         finish(entry.storable ? entry.response : undefined);
         const [generation, variants] = (await before) ?? [];
         const stored =
           entry.storable &&
-          request.write &&
+          write &&
           generation !== undefined &&
           (variants ?? Number.POSITIVE_INFINITY) < this.options.maxQueryVariants;
-        if (!stored) setStatus(exchange, 'BYPASS');
-        else {
+        // Decided only now: a response that is never stored (a 404, a cookie, no-store) is no MISS.
+        setStatus(exchange, stored ? 'MISS' : 'BYPASS');
+        if (stored) {
+          this.counter.miss();
           this.writer.write(
             {
-              digest: request.digest,
+              digest,
               route: { id: route.id, template: exchange.routeTemplate ?? route.id },
-              path: request.path,
-              userId: request.userId,
+              path: lookup.path,
+              userId: userIdOf(scope),
               tags: route.tags,
             },
             entry.response,
@@ -309,8 +346,8 @@ export class CacheInterceptor implements NestInterceptor {
       // Followers never wait on a leader that failed or produced nothing storable.
       finalize(() => {
         finish(undefined);
-        // The final status: a miss may have turned into BYPASS (nothing stored).
-        this.lookedUp(exchange, (cacheStatusOf(exchange.raw) as CacheStatus | undefined) ?? 'MISS');
+        // The final status; an error answered by an exception filter was never a candidate.
+        this.lookedUp(exchange, (cacheStatusOf(exchange.raw) as CacheStatus | undefined) ?? 'BYPASS');
       }),
     );
   }
@@ -428,6 +465,11 @@ export class CacheInterceptor implements NestInterceptor {
     this.warned.add(key);
     this.logger.warn(message);
   }
+}
+
+/** The raw user id of a per-user scope; undefined when shared. */
+function userIdOf(scope: KeyedScope): string | undefined {
+  return scope.kind === 'user' ? scope.userId : undefined;
 }
 
 /** Sets `X-Cache-Status` and records it for logs. */

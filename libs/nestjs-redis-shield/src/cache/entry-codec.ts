@@ -24,7 +24,22 @@ export class CorruptEntryError extends Error {
   override readonly name = 'CorruptEntryError';
 }
 
+/** What a stored entry may contain; anything else is treated as corrupt. */
+export interface DecodeLimits {
+  /** Largest body, in bytes after decompression (the cache's `maxEntryBytes`). Default: no limit. */
+  maxBodyBytes?: number;
+  /** Lower-case response header names an entry may carry (the allowlist plus `storeHeaders`). Default: any. */
+  headerNames?: ReadonlySet<string>;
+}
+
 const MAGIC = Buffer.from('RSC1');
+/** A header name as RFC 9110 allows it (lower-case, as stored). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]{1,64}$/;
+/** A header value without CR, LF or NUL, which would split or truncate the response. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]{0,8192}$/;
+/** The strong ETag the interceptor writes: a quoted base64url digest. */
+const ETAG = /^"[A-Za-z0-9_-]{1,64}"$/;
+const MAX_HEADERS = 32;
 const FLAG_BROTLI = 1;
 const HEADER_BYTES = MAGIC.length + 1 + 4;
 
@@ -53,8 +68,14 @@ export async function encodeEntry(entry: CachedResponse, compressAboveBytes: num
   return Buffer.concat([header, meta, body]);
 }
 
-/** Decodes an entry; any malformed value throws {@link CorruptEntryError}. */
-export async function decodeEntry(value: Buffer): Promise<CachedResponse> {
+/**
+ * Decodes an entry; any malformed value throws {@link CorruptEntryError}. A stored value
+ * is not trusted (anything with write access to Redis, or a partial write, may have put
+ * it there): the status must be 200 or 201, every header a valid name from `limits` with
+ * a value that cannot split the response, the ETag the interceptor's form, and the body
+ * at most `limits.maxBodyBytes` (decompression stops there instead of exhausting memory).
+ */
+export async function decodeEntry(value: Buffer, limits: DecodeLimits = {}): Promise<CachedResponse> {
   if (value.length < HEADER_BYTES || !value.subarray(0, MAGIC.length).equals(MAGIC)) {
     throw new CorruptEntryError('not a cache entry');
   }
@@ -68,16 +89,47 @@ export async function decodeEntry(value: Buffer): Promise<CachedResponse> {
     throw new CorruptEntryError('unreadable entry metadata');
   }
   const { s, h, t, e } = meta;
-  if (typeof s !== 'number' || typeof t !== 'number' || typeof e !== 'string' || typeof h !== 'object' || h === null) {
+  if (
+    (s !== 200 && s !== 201) ||
+    typeof t !== 'number' ||
+    !Number.isFinite(t) ||
+    typeof e !== 'string' ||
+    !ETAG.test(e) ||
+    typeof h !== 'object' ||
+    h === null ||
+    Array.isArray(h)
+  ) {
     throw new CorruptEntryError('incomplete entry metadata');
   }
+  const headers = checkHeaders(h as Record<string, unknown>, limits.headerNames);
+  const maxBody = limits.maxBodyBytes ?? Number.POSITIVE_INFINITY;
   let body = value.subarray(HEADER_BYTES + metaLength);
   if (flags & FLAG_BROTLI) {
     try {
-      body = await decompress(body);
+      body = await decompress(body, Number.isFinite(maxBody) ? { maxOutputLength: maxBody } : {});
     } catch {
-      throw new CorruptEntryError('undecodable entry body');
+      throw new CorruptEntryError('undecodable or oversized entry body');
     }
   }
-  return { status: s, headers: h as Record<string, string>, body: Buffer.from(body), storedAt: t, etag: e };
+  if (body.length > maxBody) throw new CorruptEntryError('oversized entry body');
+  return { status: s, headers, body: Buffer.from(body), storedAt: t, etag: e };
+}
+
+/** The stored headers, if every one is a valid, allowed name with a safe string value. */
+function checkHeaders(
+  stored: Record<string, unknown>,
+  allowed: ReadonlySet<string> | undefined,
+): Record<string, string> {
+  const names = Object.keys(stored);
+  if (names.length > MAX_HEADERS) throw new CorruptEntryError('too many entry headers');
+  const headers: Record<string, string> = {};
+  for (const name of names) {
+    const value = stored[name];
+    if (!HEADER_NAME.test(name) || (allowed && !allowed.has(name)))
+      throw new CorruptEntryError('unexpected entry header');
+    if (typeof value !== 'string' || !HEADER_VALUE.test(value))
+      throw new CorruptEntryError('invalid entry header value');
+    headers[name] = value;
+  }
+  return headers;
 }

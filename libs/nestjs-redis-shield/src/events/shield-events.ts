@@ -60,6 +60,12 @@ export interface CacheStoreEvent {
   bytes: number;
 }
 
+/** Emitted when a stored cache entry could not be decoded (it is deleted and recomputed). */
+export interface CacheCorruptEvent {
+  /** The route template (`/api/v1/models/:id`), never the concrete path. */
+  route: string;
+}
+
 /** Emitted when violations could not be kept for the stream (buffer full). */
 export interface ViolationsDroppedEvent {
   /** How many violations were dropped at once. */
@@ -80,6 +86,8 @@ export interface ShieldEventMap {
   'cache.lookup': CacheLookupEvent;
   /** A response was written to the cache. */
   'cache.store': CacheStoreEvent;
+  /** A stored entry failed to decode and was deleted. */
+  'cache.corrupt': CacheCorruptEvent;
 }
 
 /** A subscriber of one {@link ShieldEvents} event; it runs synchronously on the emitter's path, so keep it cheap. */

@@ -7,6 +7,7 @@ interface ExpressLikeRequest extends IncomingMessage {
   user?: unknown;
   baseUrl?: string;
   route?: { path?: unknown };
+  params?: Record<string, unknown>;
 }
 
 /** Fastify wraps the Node request and response. */
@@ -17,6 +18,7 @@ interface FastifyLikeRequest {
   headers: IncomingHttpHeaders;
   method: string;
   routeOptions?: { url?: string };
+  params?: unknown;
 }
 
 interface FastifyLikeReply {
@@ -48,6 +50,8 @@ export interface HttpExchange {
   readonly user: unknown;
   /** The matched route's template, e.g. `/api/v1/models/:id`. */
   readonly routeTemplate: string | undefined;
+  /** The matched route's parameters as the adapter decoded them, e.g. `{ id: 'gpt-4' }`. */
+  readonly params: Readonly<Record<string, unknown>>;
   /** Reads one request header (lower-case name), the first value if repeated. */
   header(name: string): string | undefined;
   /** Sets one response header, replacing any value set before. */
@@ -167,6 +171,10 @@ class ExpressExchange implements HttpExchange {
     return typeof path === 'string' ? `${this.raw.baseUrl ?? ''}${path}` : undefined;
   }
 
+  get params(): Readonly<Record<string, unknown>> {
+    return this.raw.params ?? {};
+  }
+
   get statusCode(): number {
     return this.response.statusCode;
   }
@@ -218,6 +226,11 @@ class FastifyExchange implements HttpExchange {
 
   get routeTemplate(): string | undefined {
     return this.request.routeOptions?.url;
+  }
+
+  get params(): Readonly<Record<string, unknown>> {
+    const params = this.request.params;
+    return typeof params === 'object' && params !== null ? (params as Record<string, unknown>) : {};
   }
 
   get statusCode(): number {

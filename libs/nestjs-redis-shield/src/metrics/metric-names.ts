@@ -17,6 +17,8 @@ export const METRIC_NAMES = {
   violationsDropped: 'ratelimit_violations_dropped_total',
   /** Counter `{route, status="HIT"|"MISS"|"BYPASS"}`: cacheable requests by final status. */
   cacheLookups: 'cache_lookups_total',
+  /** Counter `{route}`: stored entries that failed to decode (written by something else, or partly) and were deleted. */
+  cacheCorruptEntries: 'cache_corrupt_entries_total',
   /** Histogram `{route}`: bytes of stored cache entries (after compression). */
   cacheEntryBytes: 'cache_entry_bytes',
   /** Histogram `{connection, command, outcome="ok"|"error"|"timeout"|"unavailable"}`: Redis call latency, seconds. */

@@ -62,6 +62,12 @@ export class ShieldMetrics implements OnModuleDestroy {
       labelNames: ['route', 'status'] as const,
       registers,
     });
+    const corrupt = new Counter({
+      name: name('cacheCorruptEntries'),
+      help: 'Stored response-cache entries that failed to decode and were deleted, by route template',
+      labelNames: ['route'] as const,
+      registers,
+    });
     const entryBytes = new Histogram({
       name: name('cacheEntryBytes'),
       help: 'Size of stored response-cache entries in bytes, after compression',
@@ -132,6 +138,7 @@ export class ShieldMetrics implements OnModuleDestroy {
       events.on('ratelimit.violations.dropped', ({ count }) => dropped.inc(count)),
       events.on('cache.lookup', ({ route, status: cacheStatus }) => lookups.inc({ route, status: cacheStatus })),
       events.on('cache.store', ({ route, bytes }) => entryBytes.observe({ route }, bytes)),
+      events.on('cache.corrupt', ({ route }) => corrupt.inc({ route })),
       events.on('redis.command', ({ connection, command, durationMs, outcome }) =>
         latency.observe({ connection, command, outcome }, durationMs / 1000),
       ),

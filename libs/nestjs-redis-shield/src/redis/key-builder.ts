@@ -24,8 +24,11 @@ export interface KeyBuilderOptions {
   hashSecret: string;
 }
 
-/** The indexes of the response cache: entries of one route, user, tag or concrete path. */
-export type CacheIndexKind = 'route' | 'user' | 'tag' | 'path';
+/**
+ * The indexes of the response cache: entries of one route, user, tag or concrete path,
+ * and of one route in one scope (`variant`: `<route id>\n<scope>`, for the variant cap).
+ */
+export type CacheIndexKind = 'route' | 'user' | 'tag' | 'path' | 'variant';
 
 /**
  * The bookkeeping keys of the response cache: the route and path registries (hashes),

@@ -41,7 +41,7 @@ export interface CacheEntryRef {
     /** The route template, e.g. `/api/v1/models/:id`. */
     template: string;
   };
-  /** The concrete request path without the query, e.g. `/api/v1/models/gpt-4`. */
+  /** The canonical request path without the query, e.g. `/api/v1/models/gpt-4`. */
   path: string;
   /** The raw user id of a per-user entry (only its HMAC is stored); undefined when shared. */
   userId?: string;
@@ -149,9 +149,15 @@ export class ResponseCacheStore {
     return (await this.connection.run((client) => client.get(this.keys.cacheMeta('gen')), run)) ?? '0';
   }
 
-  /** Live entries of a route (its query variants, all users), pruning expired members: one script call. */
-  async liveVariants(routeId: string, options?: RunOptions): Promise<number> {
-    const [count] = await this.indexPeek([this.keys.cacheIndex('route', routeId)], [this.now(), 0], options);
+  /**
+   * Live entries of a route in one scope (one user's, or the shared ones when `userId`
+   * is undefined), pruning expired members: one script call. Counted per scope, so one
+   * user's variants never fill another's (or the shared) quota. Entries deleted by an
+   * invalidation that did not take this index still count until their TTL ends (see
+   * {@link clearRoutes}).
+   */
+  async liveVariants(routeId: string, userId: string | undefined, options?: RunOptions): Promise<number> {
+    const [count] = await this.indexPeek([this.variantIndex(routeId, userId)], [this.now(), 0], options);
     return Number(count);
   }
 
@@ -199,7 +205,11 @@ export class ResponseCacheStore {
     });
   }
 
-  /** Deletes every entry of one user (by raw id; only its HMAC is used); returns how many existed. */
+  /**
+   * Deletes every entry of one user (by raw id; only its HMAC is used); returns how many
+   * existed. Costs O(entries removed): the user's per-route variant counts are left to
+   * expire with the entries they counted.
+   */
   clearUser(userId: string): Promise<number> {
     return this.invalidate(() => this.take([this.keys.cacheIndex('user', userId)]));
   }
@@ -209,12 +219,16 @@ export class ResponseCacheStore {
     return this.invalidate(() => this.take([...new Set(tags)].map((tag) => this.keys.cacheIndex('tag', tag))));
   }
 
-  /** Deletes every entry of the routes whose template (`/api/v1/models/:id`) matches; returns how many existed. */
+  /**
+   * Deletes every entry of the routes whose template (`/api/v1/models/:id`) matches;
+   * returns how many existed. Their shared variant counts restart from zero; a user's
+   * count on those routes restarts when the user's entries are cleared or expire.
+   */
   clearRoutes(match: (template: string) => boolean): Promise<number> {
     return this.invalidate(async () => {
       const routes = (await this.routes()).filter((route) => match(route.template));
       await this.unregister('routes', routes);
-      return this.take(routes.map((route) => this.keys.cacheIndex('route', route.id)));
+      return this.take(routes.flatMap((route) => this.routeIndexes(route.id)));
     });
   }
 
@@ -237,7 +251,7 @@ export class ResponseCacheStore {
       const [routes, paths] = await Promise.all([this.routes(), this.paths()]);
       await Promise.all([this.unregister('routes', routes), this.unregister('paths', paths)]);
       return this.take([
-        ...routes.map((route) => this.keys.cacheIndex('route', route.id)),
+        ...routes.flatMap((route) => this.routeIndexes(route.id)),
         ...paths.map((path) => this.keys.cacheIndex('path', path.path)),
       ]);
     });
@@ -283,12 +297,27 @@ export class ResponseCacheStore {
     };
   }
 
-  /** Every index an entry belongs to: its route, its user (if any), each tag, its path. */
+  /** Every index an entry belongs to: its route, its route in its scope, its user (if any), each tag, its path. */
   private indexesOf(ref: CacheEntryRef): string[] {
-    const indexes = [this.keys.cacheIndex('route', ref.route.id), this.keys.cacheIndex('path', ref.path)];
+    const indexes = [
+      this.keys.cacheIndex('route', ref.route.id),
+      this.variantIndex(ref.route.id, ref.userId),
+      this.keys.cacheIndex('path', ref.path),
+    ];
     if (ref.userId !== undefined) indexes.push(this.keys.cacheIndex('user', ref.userId));
     for (const tag of new Set(ref.tags)) indexes.push(this.keys.cacheIndex('tag', tag));
     return indexes;
+  }
+
+  /** The index of a route's entries in one scope (a user's, or shared), which the variant cap counts. */
+  private variantIndex(routeId: string, userId: string | undefined): string {
+    // The user's part is hashed with the rest of the value: no raw user id in the key.
+    return this.keys.cacheIndex('variant', userId === undefined ? `${routeId}\nshared` : `${routeId}\nuser:${userId}`);
+  }
+
+  /** The indexes a route's invalidation takes: all its entries, and its shared variants. */
+  private routeIndexes(routeId: string): string[] {
+    return [this.keys.cacheIndex('route', routeId), this.variantIndex(routeId, undefined)];
   }
 
   private register(
