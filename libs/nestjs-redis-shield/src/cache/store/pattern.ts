@@ -16,7 +16,7 @@ const STAR = 0x2a; // '*'
  * Cost: no regular expression (a regex of many `[\s\S]*` backtracks exponentially on a
  * text that almost matches); one call is O(text length × pattern length) at worst and
  * about linear in practice. Callers taking patterns from users still bound them with
- * {@link checkPattern}.
+ * `checkPattern`.
  *
  * An empty pattern is contained in every text, so it matches everything: callers that
  * take patterns from users reject it first.
@@ -90,7 +90,7 @@ export class InvalidPatternError extends Error {
   override readonly name = 'InvalidPatternError';
 
   /**
-   * Creates the error; the library raises it through {@link checkPattern}.
+   * Creates the error; the library raises it through `checkPattern`.
    *
    * @param reason The rule broken: `empty` or the name of the cap.
    * @param message What is wrong, naming the cap and its value.
