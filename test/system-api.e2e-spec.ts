@@ -6,12 +6,22 @@ import {
   type INestApplication,
   Injectable,
   Module,
+  Param,
+  Post,
 } from '@nestjs/common';
 import { NestFactory, RouterModule } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import {
+  CacheService,
+  CacheShared,
+  CacheTtl,
+  InvalidateCache,
+  InvalidPatternError,
   RateLimitModule,
   RedisModule,
   ResponseCacheModule,
+  type ResponseCacheModuleOptions,
   ResponseCacheWriter,
   SystemApiModule,
 } from 'nestjs-redis-shield';
@@ -171,6 +181,18 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('system API on %s', (adap
     expect(JSON.stringify(response.body)).toContain(parameter);
   });
 
+  it.each([
+    ['delete', '/api/v1/system/cache/endpoint?endpoint_pattern=', 'endpoint_pattern'],
+    ['post', '/api/v1/system/cache/invalidate?pattern=', 'pattern'],
+  ])('%s %s… → 400 naming %s and the cap it exceeds', async (method, path, parameter) => {
+    const stars = await call(method, `${path}${encodeURIComponent('/x'.repeat(4) + '*/'.repeat(20))}`, admin);
+    expect(stars.status).toBe(400);
+    expect(stars.body.message).toBe(`${parameter}: pattern has 20 '*', more than maxPatternStars (16)`);
+    const long = await call(method, `${path}${'x'.repeat(300)}`, admin);
+    expect(long.status).toBe(400);
+    expect(long.body.message).toBe(`${parameter}: pattern is 300 characters long, more than maxPatternLength (256)`);
+  });
+
   it.each(['*', '../', 'auth0|x', 'someone@example.com', '%2A', 'é'.repeat(256)])(
     'odd user id %s: 2xx or 400, never 5xx, never widening the deletion',
     async (odd) => {
@@ -276,6 +298,119 @@ describe('system API re-mounted with RouterModule', () => {
       expect((await request(url).get('/system/cache/stats')).status).toBe(404);
     } finally {
       await app.close();
+    }
+  });
+});
+
+/** A cacheable route whose paths can be long runs of one letter: the worst text for a backtracking matcher. */
+@Controller('p')
+@CacheTtl(60)
+@CacheShared()
+class LongPathController {
+  @Get(':id')
+  one(@Param('id') id: string) {
+    return { id };
+  }
+}
+
+async function startPatternApp(adapter: HttpAdapterName, cache: ResponseCacheModuleOptions, controllers: unknown[]) {
+  @Module({
+    imports: [
+      RedisModule.forRoot({ url: server.url, hashSecret: 'patterns' }),
+      RateLimitModule.forRoot({ defaultTiers: { minute: { limit: 100_000, windowMs: 60_000 } } }),
+      ResponseCacheModule.forRoot(cache),
+      SystemApiModule.forRoot({ authorize: () => 'allow' }),
+    ],
+    controllers: controllers as never[],
+  })
+  class PatternModule {}
+  return NestFactory.create(PatternModule, adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter(), {
+    logger: false,
+    abortOnError: false,
+  });
+}
+
+describe.each<HttpAdapterName>(['express', 'fastify'])('invalidation patterns on %s', (adapter) => {
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    app = await startPatternApp(adapter, { maxPatternLength: 1024 }, [LongPathController]);
+    await app.listen(0, '127.0.0.1');
+    url = await app.getUrl();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  beforeEach(async () => {
+    await server.command('FLUSHALL');
+    for (const path of [`/p/${'a'.repeat(60)}`, `/p/${'b'.repeat(60)}`]) {
+      expect((await request(url).get(path)).headers['x-cache-status']).toBe('MISS');
+    }
+    await app.get(ResponseCacheWriter).flush();
+  });
+
+  it('16 stars against a long run of one letter: answered with the true count while the app keeps serving', async () => {
+    // The old `[\s\S]*` RegExp tried every placement of the 16 a's among 60: the event loop never came back.
+    const miss = `${'*a'.repeat(16)}b`;
+    const [invalidated, status] = await Promise.all([
+      request(url).post(`/system/cache/invalidate?pattern=${encodeURIComponent(miss)}`),
+      request(url).get('/system/rate-limit/status'),
+    ]);
+    expect(invalidated.status).toBe(200);
+    expect(invalidated.body).toEqual({ deleted: 0 });
+    expect(status.status).toBe(200);
+    const endpoint = await request(url).delete(`/system/cache/endpoint?endpoint_pattern=${encodeURIComponent(miss)}`);
+    expect(endpoint.body).toEqual({ deleted: 0 });
+    const hit = await request(url).post(`/system/cache/invalidate?pattern=${encodeURIComponent('*a'.repeat(16))}`);
+    expect(hit.status).toBe(200);
+    expect(hit.body).toEqual({ deleted: 1 }); // the run of a's; the run of b's stays
+    expect((await request(url).get(`/p/${'b'.repeat(60)}`)).headers['x-cache-status']).toBe('HIT');
+    expect((await request(url).get(`/p/${'a'.repeat(60)}`)).headers['x-cache-status']).toBe('MISS');
+  });
+
+  it('the length cap is the module option, not a fixed 256', async () => {
+    const accepted = await request(url).post(`/system/cache/invalidate?pattern=${'x'.repeat(1024)}`);
+    expect(accepted.status).toBe(200);
+    expect(accepted.body).toEqual({ deleted: 0 });
+    const refused = await request(url).delete(`/system/cache/endpoint?endpoint_pattern=${'x'.repeat(1025)}`);
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toBe(
+      'endpoint_pattern: pattern is 1025 characters long, more than maxPatternLength (1024)',
+    );
+  });
+
+  it('CacheService rejects an empty or oversized pattern with InvalidPatternError, touching nothing', async () => {
+    const service = app.get(CacheService);
+    await expect(service.invalidatePattern('')).rejects.toThrow(InvalidPatternError);
+    await expect(service.clearEndpoint('*'.repeat(17))).rejects.toMatchObject({
+      name: 'InvalidPatternError',
+      reason: 'maxPatternStars',
+      message: "pattern has 17 '*', more than maxPatternStars (16)",
+    });
+    expect((await request(url).get(`/p/${'a'.repeat(60)}`)).headers['x-cache-status']).toBe('HIT');
+  });
+});
+
+describe('an @InvalidateCache pattern over the caps', () => {
+  it('stops the start-up, naming the handler', async () => {
+    @Controller('bad')
+    class BadInvalidationController {
+      @Post()
+      @InvalidateCache('/bad/*/*/*')
+      update() {
+        return {};
+      }
+    }
+    const app = await startPatternApp('express', { maxPatternStars: 2 }, [BadInvalidationController]);
+    try {
+      await expect(app.init()).rejects.toThrow(
+        `@InvalidateCache("/bad/*/*/*") on BadInvalidationController.update: pattern has 3 '*', more than maxPatternStars (2)`,
+      );
+    } finally {
+      await app.close().catch(() => undefined);
     }
   });
 });

@@ -158,6 +158,7 @@ export {
   type ResponseCacheStats,
   STATS_SAMPLE_SIZE,
 } from './cache/store/response-cache.store.js';
+export { InvalidPatternError, type InvalidPatternReason } from './cache/store/pattern.js';
 export { SystemAdminGuard } from './system-api/admin.guard.js';
 export { SystemApiModule } from './system-api/system-api.module.js';
 export { type AdminVerdict, SYSTEM_API_OPTIONS, type SystemApiModuleOptions } from './system-api/system-api.options.js';

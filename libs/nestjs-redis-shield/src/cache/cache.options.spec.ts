@@ -14,6 +14,8 @@ describe('resolveCacheOptions', () => {
       storeHeaders: [],
       maxQueryVariants: 1000,
       followerTimeoutMs: 5000,
+      maxPatternLength: 256,
+      maxPatternStars: 16,
       userId: undefined,
     });
   });
@@ -24,11 +26,23 @@ describe('resolveCacheOptions', () => {
     expect(resolved.ttlProfiles).toEqual({ default: 300, models: 3600 });
   });
 
+  it('takes the pattern caps', () => {
+    expect(resolveCacheOptions({ maxPatternLength: 1024, maxPatternStars: 4 })).toMatchObject({
+      maxPatternLength: 1024,
+      maxPatternStars: 4,
+    });
+  });
+
   it.each([
     [{ ttlProfiles: { models: 0 } }, /ttlProfiles.models=0/],
     [{ maxEntryBytes: -1 }, /maxEntryBytes=-1/],
     [{ honorRequestCacheControl: 'sometimes' as never }, /honorRequestCacheControl="sometimes"/],
     [{ keyVersion: 'v 1' }, /keyVersion="v 1"/],
+    [{ maxPatternLength: 0 }, /maxPatternLength=0: expected a positive integer/],
+    [{ maxPatternLength: 2.5 }, /maxPatternLength=2.5: expected a positive integer/],
+    [{ maxPatternStars: -1 }, /maxPatternStars=-1: expected a positive integer/],
+    [{ maxPatternStars: Number.NaN }, /maxPatternStars=NaN: expected a positive integer/],
+    [{ maxPatternStars: '16' as never }, /maxPatternStars="16": expected a positive integer/],
   ])('refuses %j', (options, message) => {
     expect(() => resolveCacheOptions(options)).toThrow(message);
   });

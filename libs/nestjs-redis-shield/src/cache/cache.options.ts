@@ -27,6 +27,13 @@ export interface ResponseCacheModuleOptions {
   maxQueryVariants?: number;
   /** How long concurrent misses of one key wait for the first one's result, in ms. Default 5000. */
   followerTimeoutMs?: number;
+  /**
+   * Longest invalidation pattern in characters (system API, `CacheService.invalidatePattern` /
+   * `clearEndpoint`, `@InvalidateCache`); longer ones are refused. Default 256.
+   */
+  maxPatternLength?: number;
+  /** Most `*` in an invalidation pattern; more are refused. Default 16. */
+  maxPatternStars?: number;
   /** The id of `request.user`. Default: its `id`, `sub` or `userId`. */
   userId?: (user: unknown) => string | undefined;
 }
@@ -49,11 +56,18 @@ export function resolveCacheOptions(options: ResponseCacheModuleOptions): Resolv
     storeHeaders: (options.storeHeaders ?? []).map((header) => header.toLowerCase()),
     maxQueryVariants: options.maxQueryVariants ?? 1000,
     followerTimeoutMs: options.followerTimeoutMs ?? 5000,
+    maxPatternLength: options.maxPatternLength ?? 256,
+    maxPatternStars: options.maxPatternStars ?? 16,
     userId: options.userId,
   };
   for (const [name, seconds] of Object.entries(resolved.ttlProfiles)) positive(`ttlProfiles.${name}`, seconds);
   for (const key of ['maxEntryBytes', 'compressAboveBytes', 'maxQueryVariants', 'followerTimeoutMs'] as const) {
     positive(key, resolved[key]);
+  }
+  for (const key of ['maxPatternLength', 'maxPatternStars'] as const) {
+    if (!Number.isInteger(resolved[key]) || resolved[key] <= 0) {
+      throw new Error(messages.invalidOption(key, resolved[key], 'a positive integer'));
+    }
   }
   if (!['never', 'per-user', 'always'].includes(resolved.honorRequestCacheControl)) {
     throw new Error(

@@ -1,8 +1,12 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { ModulesContainer, Reflector } from '@nestjs/core';
 import type { RedisConnection } from '../redis/redis.connection.js';
 import { RedisUnavailableError } from '../redis/redis.errors.js';
 import { CacheStatsCounter } from './cache-stats.counter.js';
-import { CACHE_CONNECTION } from './cache.tokens.js';
+import type { ResolvedCacheOptions } from './cache.options.js';
+import { CACHE_CONNECTION, CACHE_OPTIONS } from './cache.tokens.js';
+import { checkInvalidationPatterns } from './invalidation-patterns.js';
+import { checkPattern } from './store/pattern.js';
 import { compilePattern, ResponseCacheStore, type ResponseCacheStats } from './store/response-cache.store.js';
 
 /** Statistics of SPEC §6: store figures plus the hit ratio over all instances. */
@@ -16,10 +20,13 @@ export interface CacheStats extends ResponseCacheStats {
  * invalidation goes through indexes: cost O(matched routes or paths + entries removed),
  * never `KEYS`, `SCAN` or `FLUSH*`, and only this library's entries are touched.
  * Patterns: a plain string matches every path or template containing it; `*` matches
- * any run of characters (then the pattern must match the whole text).
+ * any run of characters (then the pattern must match the whole text). Patterns are
+ * bounded by the module's `maxPatternLength` and `maxPatternStars`; at start-up the
+ * service checks every `@InvalidateCache` pattern of the application's controllers
+ * against them and throws naming the handler.
  */
 @Injectable()
-export class CacheService {
+export class CacheService implements OnModuleInit {
   private readonly inflight = new Map<string, Promise<unknown>>();
 
   /** @internal Instantiated by Nest; import `ResponseCacheModule` and inject the service. */
@@ -27,16 +34,31 @@ export class CacheService {
     private readonly store: ResponseCacheStore,
     private readonly counter: CacheStatsCounter,
     @Inject(CACHE_CONNECTION) private readonly connection: RedisConnection,
+    @Inject(CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
+    private readonly modules: ModulesContainer,
+    private readonly reflector: Reflector,
   ) {}
 
-  /** Removes entries whose concrete request path matches (`/api/v1/models/gpt-4`). */
-  invalidatePattern(pattern: string): Promise<number> {
-    return this.store.clearPaths(compilePattern(pattern));
+  /** @internal Refuses to start with an `@InvalidateCache` pattern over the caps (a programming error). */
+  onModuleInit(): void {
+    checkInvalidationPatterns(this.modules, this.reflector, this.options);
   }
 
-  /** Removes entries whose route template matches (`/api/v1/models/:id`). */
-  clearEndpoint(pattern: string): Promise<number> {
-    return this.store.clearRoutes(compilePattern(pattern));
+  /**
+   * Removes entries whose concrete request path matches (`/api/v1/models/gpt-4`).
+   * Rejects with `InvalidPatternError` when the pattern is empty or over
+   * `maxPatternLength` / `maxPatternStars`, before touching Redis.
+   */
+  async invalidatePattern(pattern: string): Promise<number> {
+    return this.store.clearPaths(compilePattern(checkPattern(pattern, this.options)));
+  }
+
+  /**
+   * Removes entries whose route template matches (`/api/v1/models/:id`). Rejects with
+   * `InvalidPatternError` as {@link invalidatePattern} does.
+   */
+  async clearEndpoint(pattern: string): Promise<number> {
+    return this.store.clearRoutes(compilePattern(checkPattern(pattern, this.options)));
   }
 
   /** Removes every per-user entry of one user (shared entries stay). */

@@ -6,7 +6,6 @@ import {
   IsOptional,
   IsString,
   Max,
-  MaxLength,
   Min,
   registerDecorator,
   type ValidationOptions,
@@ -44,21 +43,23 @@ function IsUnixMsOrIso(options?: ValidationOptions): PropertyDecorator {
     });
 }
 
-/** `DELETE /cache/endpoint?endpoint_pattern=`: a route-template pattern. */
+/**
+ * `DELETE /cache/endpoint?endpoint_pattern=`: a route-template pattern. Its length and
+ * `*` count follow the cache module's `maxPatternLength` / `maxPatternStars`, so there is
+ * no static `@MaxLength`: the controller checks them (and the OpenAPI text says so).
+ */
 export class EndpointPatternQuery {
-  @ApiProperty({ maxLength: 256, example: '/api/v1/models/:id' })
+  @ApiProperty({ example: '/api/v1/models/:id' })
   @IsString()
   @IsNotEmpty()
-  @MaxLength(256)
   endpoint_pattern: string;
 }
 
-/** `POST /cache/invalidate?pattern=`: a concrete-path pattern. */
+/** `POST /cache/invalidate?pattern=`: a concrete-path pattern, bounded as `EndpointPatternQuery`'s. */
 export class PathPatternQuery {
-  @ApiProperty({ maxLength: 256, example: '/api/v1/models/gpt-4' })
+  @ApiProperty({ example: '/api/v1/models/gpt-4' })
   @IsString()
   @IsNotEmpty()
-  @MaxLength(256)
   pattern: string;
 }
 

@@ -14,6 +14,7 @@ import {
 import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { NoCache } from '../cache/cache.decorators.js';
 import { CacheService } from '../cache/cache.service.js';
+import { InvalidPatternError } from '../cache/store/pattern.js';
 import { SystemAdminGuard } from './admin.guard.js';
 import { ApiAdminOperation, ApiBadParameter } from './api-docs.decorators.js';
 import { EndpointPatternQuery, PathPatternQuery } from './system-api.dto.js';
@@ -27,6 +28,25 @@ export function checkUserId(userId: string): string {
   const length = [...userId].length;
   if (length < 1 || length > 256) throw new BadRequestException('user_id must be 1-256 characters');
   return userId;
+}
+
+/** What the OpenAPI document says of both pattern parameters. */
+const PATTERN_DESCRIPTION =
+  'Plain text matches by substring; `*` matches any run (then the whole text must match). ' +
+  'At most `maxPatternLength` characters (default 256) and `maxPatternStars` `*` (default 16), ' +
+  'options of ResponseCacheModule.forRoot; over either, 400 naming the parameter and the cap';
+
+/**
+ * Runs an invalidation; a pattern the cache's caps refuse (`InvalidPatternError`, thrown
+ * before Redis is touched) becomes a 400 naming the query parameter and the cap.
+ */
+async function deleting(parameter: string, run: () => Promise<number>): Promise<{ deleted: number }> {
+  try {
+    return { deleted: await run() };
+  } catch (error) {
+    if (error instanceof InvalidPatternError) throw new BadRequestException(`${parameter}: ${error.message}`);
+    throw error;
+  }
 }
 
 /** Cache statistics and invalidation (SPEC §7); admin only, never cached. */
@@ -73,20 +93,20 @@ export class SystemCacheController {
 
   @Delete('endpoint')
   @ApiOperation({ summary: 'Remove entries whose route template matches (`/api/v1/models/:id`)' })
-  @ApiQuery({ name: 'endpoint_pattern', description: 'Plain text matches by substring; `*` matches any run' })
+  @ApiQuery({ name: 'endpoint_pattern', description: PATTERN_DESCRIPTION })
   @ApiOkResponse({ type: DeletedResponse })
   @ApiBadParameter()
-  async clearEndpoint(@Query() query: EndpointPatternQuery) {
-    return { deleted: await this.cache.clearEndpoint(query.endpoint_pattern) };
+  clearEndpoint(@Query() query: EndpointPatternQuery) {
+    return deleting('endpoint_pattern', () => this.cache.clearEndpoint(query.endpoint_pattern));
   }
 
   @Post('invalidate')
   @HttpCode(200)
   @ApiOperation({ summary: 'Remove entries whose concrete request path matches (`/api/v1/models/gpt-4`)' })
-  @ApiQuery({ name: 'pattern', description: 'Plain text matches by substring; `*` matches any run' })
+  @ApiQuery({ name: 'pattern', description: PATTERN_DESCRIPTION })
   @ApiOkResponse({ type: DeletedResponse })
   @ApiBadParameter()
-  async invalidate(@Query() query: PathPatternQuery) {
-    return { deleted: await this.cache.invalidatePattern(query.pattern) };
+  invalidate(@Query() query: PathPatternQuery) {
+    return deleting('pattern', () => this.cache.invalidatePattern(query.pattern));
   }
 }
