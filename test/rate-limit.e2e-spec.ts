@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import { RateLimitService } from 'nestjs-redis-shield';
+import { RateLimitService, ViolationRecorder, ViolationStream } from 'nestjs-redis-shield';
 import request from 'supertest';
 import { createApp, type HttpAdapterName } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/load-config.js';
@@ -142,6 +142,13 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('rate limiting over HTTP 
         '"minute";q=10;w=60, "hour";q=100;w=3600, "burst";q=5;w=10',
       );
       expect(responses[2].headers.ratelimit).not.toContain('trial');
+      // ...but its would-be rejections (the 2nd and 3rd request, limit 1) reach the violation stream.
+      await app.get(ViolationRecorder).flush();
+      const recorded = await app.get(ViolationStream).recent({ limit: 10 });
+      expect(recorded.map(({ policy, tier, shadow }) => ({ policy, tier, shadow }))).toEqual([
+        { policy: 'trial', tier: 'minute', shadow: true },
+        { policy: 'trial', tier: 'minute', shadow: true },
+      ]);
     });
   });
 

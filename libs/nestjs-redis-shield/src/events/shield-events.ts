@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { RateLimitResult } from '../rate-limit/rate-limit.types.js';
+import type { Violation } from '../rate-limit/violations/violation.js';
 
 /** A connection's health as the rest of the library and operators see it. */
 export type RedisConnectionState = 'ready' | 'down';
@@ -66,6 +67,9 @@ export interface CacheCorruptEvent {
   route: string;
 }
 
+/** Emitted for every violation recorded: a rejection, or a shadow policy's would-be rejection. */
+export type RateLimitViolationEvent = Violation;
+
 /** Emitted when violations could not be kept for the stream (buffer full). */
 export interface ViolationsDroppedEvent {
   /** How many violations were dropped at once. */
@@ -80,6 +84,8 @@ export interface ShieldEventMap {
   'redis.command': RedisCommandEvent;
   /** The guard decided a request. */
   'ratelimit.decision': RateLimitDecisionEvent;
+  /** A violation was recorded (`shadow: true` for a shadow policy's would-be rejection). */
+  'ratelimit.violation': RateLimitViolationEvent;
   /** Violations were dropped because the stream buffer was full. */
   'ratelimit.violations.dropped': ViolationsDroppedEvent;
   /** A cacheable request got its final cache status. */

@@ -116,6 +116,9 @@ export class ViolationEntry {
   @ApiProperty({ example: 'burst' }) tier: string;
   /** The route template (`/api/v1/models/:id`), or `unknown`. */
   @ApiProperty({ example: '/api/v1/models/:id', description: 'Route template' }) route: string;
+  /** True for a shadow policy's would-be rejection (the request was not refused by it). */
+  @ApiProperty({ example: false, description: "A shadow policy's would-be rejection (not enforced)" })
+  shadow: boolean;
 }
 
 /** `GET /system/rate-limit/violations`: newest first. */

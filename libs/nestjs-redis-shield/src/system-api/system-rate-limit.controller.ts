@@ -102,6 +102,7 @@ export class SystemRateLimitController {
         policy: violation.policy,
         tier: violation.tier,
         route: violation.route,
+        shadow: violation.shadow,
       })),
       generated_at: new Date().toISOString(),
     };

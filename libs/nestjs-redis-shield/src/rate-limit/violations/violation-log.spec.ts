@@ -7,7 +7,14 @@ import { ViolationLog } from './violation-log.js';
 const INTERVAL_MS = 10_000;
 
 function violation(n: number): Violation {
-  return { client: `ip:${'A'.repeat(21)}${n % 10}`, policy: 'default', tier: 'minute', route: '/api/v1/x', atMs: n };
+  return {
+    client: `ip:${'A'.repeat(21)}${n % 10}`,
+    policy: 'default',
+    tier: 'minute',
+    route: '/api/v1/x',
+    atMs: n,
+    shadow: false,
+  };
 }
 
 let logger: CaptureLogger;

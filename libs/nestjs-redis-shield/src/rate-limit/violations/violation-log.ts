@@ -36,8 +36,9 @@ export class ViolationLog {
     }
     this.logged += 1;
     this.logger.log(
-      `rate limit exceeded: client=${violation.client} policy=${violation.policy} tier=${violation.tier} ` +
-        `route=${violation.route} retry_after_ms=${retryAfterMs}`,
+      `${violation.shadow ? 'rate limit would be exceeded (shadow policy, not enforced)' : 'rate limit exceeded'}: ` +
+        `client=${violation.client} policy=${violation.policy} tier=${violation.tier} ` +
+        `route=${violation.route} retry_after_ms=${retryAfterMs}${violation.shadow ? ' shadow=true' : ''}`,
     );
   }
 

@@ -96,6 +96,64 @@ afterEach(() => {
 
 describe('ViolationRecorder', () => {
   describe('turning decisions into violations', () => {
+    it("records a shadow policy's would-be rejection with shadow: true, in the stream, the log and the event", async () => {
+      const { events, recorder, append } = setup({ log: { lines: 10, intervalMs: 10_000 } });
+      const seen: Violation[] = [];
+      events.on('ratelimit.violation', (violation) => seen.push(violation));
+      const tier = (policy: string, name: string, allowed: boolean, retryAfterMs: number, shadow = true) => ({
+        policy,
+        tier: name,
+        limit: 5,
+        windowMs: 60_000,
+        shadow,
+        allowed,
+        remaining: 0,
+        resetMs: 60_000,
+        retryAfterMs,
+      });
+      const admitted = decision({ allowed: true, nowMs: 7 });
+      admitted.result.tiers = [
+        tier('default', 'minute', true, 0, false),
+        tier('trial', 'minute', false, 1000),
+        tier('trial', 'hour', false, 9000),
+        tier('other', 'minute', true, 0),
+      ];
+      events.emit('ratelimit.decision', admitted);
+      await recorder.flush();
+      const [[batch]] = append.mock.calls;
+      // One violation per shadow policy that would reject, by its tier with the longest wait.
+      expect(batch).toEqual([expect.objectContaining({ policy: 'trial', tier: 'hour', atMs: 7, shadow: true })]);
+      expect(seen).toEqual(batch);
+      const lines = logger.of('RateLimit').map((line) => line.message);
+      expect(lines).toEqual([expect.stringMatching(/shadow policy.*policy=trial tier=hour .*shadow=true$/)]);
+    });
+
+    it('records both an enforced rejection and a shadow one of the same request', async () => {
+      const { events, recorder, append } = setup();
+      const rejected = decision({ allowed: false, policy: 'default', tier: 'burst', nowMs: 8 });
+      rejected.result.tiers = [
+        { ...rejected.result, tier: 'burst', windowMs: 10_000, shadow: false, allowed: false } as never,
+        {
+          policy: 'trial',
+          tier: 'minute',
+          limit: 1,
+          windowMs: 60_000,
+          shadow: true,
+          allowed: false,
+          remaining: 0,
+          resetMs: 1,
+          retryAfterMs: 1,
+        },
+      ];
+      events.emit('ratelimit.decision', rejected);
+      await recorder.flush();
+      const [[batch]] = append.mock.calls;
+      expect(batch.map(({ policy, tier, shadow }) => [policy, tier, shadow])).toEqual([
+        ['default', 'burst', false],
+        ['trial', 'minute', true],
+      ]);
+    });
+
     it('ignores allowed decisions', async () => {
       const { events, recorder, append } = setup();
       events.emit('ratelimit.decision', decision({ allowed: true }));
@@ -117,6 +175,7 @@ describe('ViolationRecorder', () => {
           tier: 't',
           route: '/api/v1/models/:id',
           atMs: 123,
+          shadow: false,
         },
         {
           client: `user:${keys.hashId('user:alice@example.com')}`,
@@ -124,6 +183,7 @@ describe('ViolationRecorder', () => {
           tier: 'minute',
           route: '/b/:id',
           atMs: 124,
+          shadow: false,
         },
       ]);
       expect(batch[0].client).toMatch(/^ip:[A-Za-z0-9_-]{22}$/);

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { RateLimitDecisionEvent, ShieldEvents } from '../../events/shield-events.js';
+import type { TierResult } from '../rate-limit.types.js';
 import type { KeyBuilder } from '../../redis/key-builder.js';
 import type { ResolvedViolationOptions, Violation } from './violation.js';
 import { ViolationLog } from './violation-log.js';
@@ -9,7 +10,7 @@ import { APPEND_BATCH, type ViolationStream } from './violation-stream.js';
 const SHUTDOWN_FLUSH_MS = 2000;
 
 /**
- * Turns rejected decisions into violations: buffers them in process and appends them to
+ * Turns rejected decisions, and a shadow policy's would-be rejections (`shadow: true`), into violations: buffers them in process and appends them to
  * the stream in batches (every `flushIntervalMs`, sooner when a batch is full), and logs
  * them through {@link ViolationLog}. Nothing here runs a Redis call per request. The
  * buffer is bounded: beyond `maxBuffered` violations are dropped and counted. Flushed
@@ -46,16 +47,31 @@ export class ViolationRecorder {
   }
 
   private decided({ clientId, route, result }: RateLimitDecisionEvent): void {
-    if (result.allowed) return;
+    const shadowed = result.tiers.some((tier) => tier.shadow && !tier.allowed);
+    if (result.allowed && !shadowed) return;
     const kind = clientId.slice(0, Math.max(0, clientId.indexOf(':')));
-    const violation: Violation = {
-      client: `${kind || 'client'}:${this.keys.hashId(clientId)}`,
-      policy: result.policy,
-      tier: result.tier,
-      route: route ?? 'unknown',
-      atMs: result.nowMs,
-    };
-    this.log?.violation(violation, result.retryAfterMs);
+    const client = `${kind || 'client'}:${this.keys.hashId(clientId)}`;
+    const at = { client, route: route ?? 'unknown', atMs: result.nowMs };
+    if (!result.allowed) {
+      this.record({ ...at, policy: result.policy, tier: result.tier, shadow: false }, result.retryAfterMs);
+    }
+    // Each shadow policy that would have rejected, by its rejecting tier with the longest wait.
+    if (shadowed) {
+      const worst = new Map<string, TierResult>();
+      for (const tier of result.tiers) {
+        if (!tier.shadow || tier.allowed) continue;
+        const known = worst.get(tier.policy);
+        if (!known || tier.retryAfterMs > known.retryAfterMs) worst.set(tier.policy, tier);
+      }
+      for (const tier of worst.values()) {
+        this.record({ ...at, policy: tier.policy, tier: tier.tier, shadow: true }, tier.retryAfterMs);
+      }
+    }
+  }
+
+  private record(violation: Violation, retryAfterMs: number): void {
+    this.log?.violation(violation, retryAfterMs);
+    this.events.emit('ratelimit.violation', violation);
     if (!this.timer) return;
     if (this.options.sampleRate < 1 && Math.random() >= this.options.sampleRate) return;
     if (this.buffer.length >= this.options.maxBuffered) {

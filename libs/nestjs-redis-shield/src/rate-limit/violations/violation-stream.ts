@@ -41,7 +41,9 @@ export class ViolationStream {
   async append(batch: readonly Violation[]): Promise<number> {
     if (batch.length > APPEND_BATCH) throw new RangeError(`at most ${APPEND_BATCH} violations per append`);
     const args: (string | number)[] = [this.maxLength];
-    for (const { client, policy, tier, route, atMs } of batch) args.push(client, policy, tier, route, atMs);
+    for (const { client, policy, tier, route, atMs, shadow } of batch) {
+      args.push(client, policy, tier, route, atMs, shadow ? '1' : '0');
+    }
     return this.appendScript([this.key], args, { timeoutMs: STREAM_TIMEOUT_MS, tripsBreaker: false });
   }
 
@@ -71,5 +73,12 @@ function parse(fields: string[]): Violation | undefined {
   for (let i = 0; i + 1 < fields.length; i += 2) value[fields[i]] = fields[i + 1];
   const atMs = Number(value.ts);
   if (!value.c || !Number.isFinite(atMs)) return undefined;
-  return { client: value.c, policy: value.p ?? '', tier: value.t ?? '', route: value.r ?? 'unknown', atMs };
+  return {
+    client: value.c,
+    policy: value.p ?? '',
+    tier: value.t ?? '',
+    route: value.r ?? 'unknown',
+    atMs,
+    shadow: value.s === '1',
+  };
 }

@@ -10,6 +10,11 @@ export interface Violation {
   route: string;
   /** When it was decided, in ms since the epoch (the limiter's clock: Redis `TIME` by default). */
   atMs: number;
+  /**
+   * A shadow policy's would-be rejection: the request was not refused by it (shadow
+   * policies count and report, never reject). False for real rejections.
+   */
+  shadow: boolean;
 }
 
 /** Options of the violation stream and log (`RateLimitModuleOptions.violations`). */

@@ -3,15 +3,21 @@ export const VIOLATIONS_APPEND_LUA = `
 -- Appends one batch of rate-limit violations to the stream and keeps it within its cap.
 -- KEYS[1]  the violation stream
 -- ARGV[1]  the cap (most entries kept)
--- ARGV[2…] five values per violation: client (kind:hmac), policy, tier, route, time in ms
+-- ARGV[2…] six values per violation: client (kind:hmac), policy, tier, route, time in ms,
+--          shadow ('1' for a shadow policy's would-be rejection, stored as field s; '0' omits it)
 -- Reply: the number of entries appended.
 -- Each XADD trims approximately (whole macro nodes, cheap); one exact XTRIM at the end
 -- removes the few entries over the cap, so the stream never holds more than the cap.
 local cap = ARGV[1]
 local appended = 0
-for i = 2, #ARGV, 5 do
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', cap, '*',
-    'c', ARGV[i], 'p', ARGV[i + 1], 't', ARGV[i + 2], 'r', ARGV[i + 3], 'ts', ARGV[i + 4])
+for i = 2, #ARGV, 6 do
+  if ARGV[i + 5] == '1' then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', cap, '*',
+      'c', ARGV[i], 'p', ARGV[i + 1], 't', ARGV[i + 2], 'r', ARGV[i + 3], 'ts', ARGV[i + 4], 's', '1')
+  else
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', cap, '*',
+      'c', ARGV[i], 'p', ARGV[i + 1], 't', ARGV[i + 2], 'r', ARGV[i + 3], 'ts', ARGV[i + 4])
+  end
   appended = appended + 1
 end
 redis.call('XTRIM', KEYS[1], 'MAXLEN', cap)
