@@ -194,6 +194,34 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('behind a trusted proxy o
     expect(await remainingFor('2001:db8:1:3::1')).toBe('4');
   });
 
+  it('proxy-decorated and embedded forms of one IPv4 share its bucket; two IPv6 /64s do not', async () => {
+    expect(await remainingFor('::ffff:192.0.2.9')).toBe('4');
+    expect(await remainingFor('192.0.2.9:4444')).toBe('3');
+    expect(await remainingFor('[::ffff:192.0.2.9]:443')).toBe('2');
+    expect(await remainingFor('64:ff9b::192.0.2.9')).toBe('1');
+    expect(await remainingFor('64:ff9b::192.0.2.10')).toBe('4');
+    expect(await remainingFor('2001:db8:1:2::7')).toBe('4');
+    expect(await remainingFor('2001:db8:1:3::7')).toBe('4');
+  });
+
+  it('a forwarded value that is not an IP address is keyed by the connecting address, not by its text', async () => {
+    expect(await remainingFor('not-an-ip')).toBe('4');
+    expect(await remainingFor('010.0.0.1')).toBe('3');
+    // No X-Forwarded-For: the connecting (loopback) address, the same bucket.
+    expect((await hit(url, '/plain', 1))[0].headers['x-ratelimit-remaining']).toBe('2');
+  });
+
+  it('allowlisted clients are matched with ports and embedded IPv4 too', async () => {
+    for (const forwardedFor of ['203.0.113.9:4444', '[::ffff:203.0.113.9]:443', '64:ff9b::203.0.113.9']) {
+      const [response] = await hit(url, '/plain', 1, { 'X-Forwarded-For': forwardedFor });
+      expect([forwardedFor, response.status, response.headers['x-ratelimit-limit']]).toEqual([
+        forwardedFor,
+        200,
+        undefined,
+      ]);
+    }
+  });
+
   it('allowlisted clients are never limited and never reach Redis', async () => {
     const before = scriptCalls();
     const responses = await hit(url, '/plain', 8, { 'X-Forwarded-For': '203.0.113.50' });
