@@ -169,4 +169,21 @@ describe('module options against Redis', () => {
       await app.close();
     }
   });
+
+  it('warns once, without the value, when the adapter reports a client address that is not an IP address', async () => {
+    const logger = new CaptureLogger();
+    const app = await startRateLimitApp({ adapter: 'express', redisUrl: proxy.url, trustProxy: true, logger });
+    try {
+      const url = await app.getUrl();
+      for (const forged of ['forged-one', 'forged-two', '10.1.2']) {
+        await request(url).get('/plain').set('X-Forwarded-For', forged);
+      }
+      const warnings = logger.of('RateLimit').filter((line) => line.level === 'warn');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0].message).toMatch(/not an IP address.*keyed by the connecting address/);
+      expect(warnings[0].message).not.toMatch(/forged|10\.1\.2/);
+    } finally {
+      await app.close();
+    }
+  });
 });

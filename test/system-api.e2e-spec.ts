@@ -10,7 +10,7 @@ import {
   Post,
 } from '@nestjs/common';
 import { NestFactory, RouterModule } from '@nestjs/core';
-import { ExpressAdapter } from '@nestjs/platform-express';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import {
   CacheService,
@@ -411,6 +411,44 @@ describe('an @InvalidateCache pattern over the caps', () => {
       );
     } finally {
       await app.close().catch(() => undefined);
+    }
+  });
+});
+
+describe('system API client reset of an IP address', () => {
+  it('resets the bucket the guard keys that address by, under the configured ipv6Subnet', async () => {
+    @Controller('x')
+    class X {
+      @Get()
+      get() {
+        return {};
+      }
+    }
+    @Module({
+      imports: [
+        RedisModule.forRoot({ url: server.url, hashSecret: 'reset-ip' }),
+        RateLimitModule.forRoot({ ipv6Subnet: 56, defaultTiers: { burst: { limit: 3, windowMs: 60_000 } } }),
+        ResponseCacheModule.forRoot({}),
+        SystemApiModule.forRoot({ authorize: () => 'allow' }),
+      ],
+      controllers: [X],
+    })
+    class ResetIpModule {}
+    const app = await NestFactory.create<NestExpressApplication>(ResetIpModule, { logger: false, abortOnError: false });
+    app.set('trust proxy', 'loopback');
+    await app.listen(0, '127.0.0.1');
+    try {
+      const url = await app.getUrl();
+      const remaining = async (forwardedFor: string) =>
+        (await request(url).get('/x').set('X-Forwarded-For', forwardedFor)).headers['x-ratelimit-remaining'];
+      expect(await remaining('2001:db8:1:2::7')).toBe('2');
+      // Another /64 of the same /56: the same client.
+      expect(await remaining('2001:db8:1:3::7')).toBe('1');
+      const reset = await request(url).delete('/system/rate-limit/clients/2001:db8:1:ff::1');
+      expect([reset.status, reset.body]).toEqual([200, { reset: true }]);
+      expect(await remaining('2001:db8:1:2::7')).toBe('2');
+    } finally {
+      await app.close();
     }
   });
 });

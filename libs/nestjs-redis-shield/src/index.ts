@@ -105,7 +105,14 @@ export {
   headerTemplate,
   rateLimitHeaders,
 } from './rate-limit/rate-limit-headers.js';
-export { defaultUserId, IpAllowlist, ipClientId, normalizeIp, userClientId } from './rate-limit/client-id.js';
+export {
+  type ClientAddressOptions,
+  defaultUserId,
+  IpAllowlist,
+  ipClientId,
+  normalizeIp,
+  userClientId,
+} from './rate-limit/client-id.js';
 export { cacheStatusOf, clientIdOf, type HttpExchange, httpExchange, routeTemplateOf } from './http/http-facade.js';
 export { type RateLimitCallOptions, RateLimitService } from './rate-limit/rate-limit.service.js';
 export {

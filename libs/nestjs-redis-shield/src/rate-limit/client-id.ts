@@ -1,34 +1,110 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { messages } from '../errors/messages.js';
 
-const MAPPED_DOTTED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
-const MAPPED_HEX = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i;
-
-/**
- * Normalises a client address for keying: IPv4-mapped IPv6 (`::ffff:1.2.3.4`) becomes
- * `1.2.3.4`; IPv6 becomes its /64 network (`2001:db8:1:2::/64`), because one customer
- * line usually owns a whole /64 and could otherwise rotate addresses for fresh buckets.
- */
-export function normalizeIp(address: string): string {
-  const ip = address.trim().replace(/%.*$/, '');
-  const dotted = MAPPED_DOTTED.exec(ip);
-  if (dotted && isIPv4(dotted[1])) return dotted[1];
-  const hex = MAPPED_HEX.exec(ip);
-  if (hex) {
-    const high = parseInt(hex[1], 16);
-    const low = parseInt(hex[2], 16);
-    return [high >> 8, high & 255, low >> 8, low & 255].join('.');
-  }
-  if (!isIPv6(ip)) return ip;
-  const groups = expandIpv6(ip)
-    .slice(0, 4)
-    .map((group) => group.replace(/^0+(?=.)/, ''));
-  return `${groups.join(':')}::/64`;
+/** Options of {@link normalizeIp} and {@link ipClientId}; `RateLimitModuleOptions` fits. */
+export interface ClientAddressOptions {
+  /** Prefix length (bits, 1–128) by which IPv6 clients share a bucket. Default 64. */
+  ipv6Subnet?: number;
 }
 
-/** The client id of an anonymous request: `ip:<normalised address>`. */
-export function ipClientId(address: string): string {
-  return `ip:${normalizeIp(address)}`;
+/** The `ipv6Subnet` used when none is given. */
+const DEFAULT_IPV6_SUBNET = 64;
+
+/**
+ * Longer inputs are not addresses: the longest IPv6 text is 45 characters, about 70 with
+ * brackets, an interface name and a port; nothing larger (a forged `X-Forwarded-For`)
+ * reaches a regular expression.
+ */
+const MAX_ADDRESS_LENGTH = 100;
+
+/**
+ * IPv6 ranges whose addresses carry one IPv4 address, and how to read it from the 16
+ * bytes (`undefined`: this one carries none). A client seen through one of them is that
+ * IPv4 client: keying it by an IPv6 /64 would give it a second bucket, or (NAT64, Teredo)
+ * put every client of the translator in one.
+ */
+const EMBEDDED_IPV4: readonly { range: [ipaddr.IPv6, number]; ipv4: (bytes: number[]) => number[] | undefined }[] = [
+  // IPv4-mapped ::ffff:a.b.c.d (RFC 4291): what dual-stack sockets report for IPv4 peers.
+  { range: ipaddr.IPv6.parseCIDR('::ffff:0:0/96'), ipv4: (bytes) => bytes.slice(12) },
+  // IPv4-compatible ::a.b.c.d (RFC 4291, deprecated), except `::` and `::1`.
+  {
+    range: ipaddr.IPv6.parseCIDR('::/96'),
+    ipv4: (bytes) => ((bytes[12] | bytes[13] | bytes[14]) === 0 && bytes[15] <= 1 ? undefined : bytes.slice(12)),
+  },
+  // IPv4-translated ::ffff:0:a.b.c.d (RFC 2765, SIIT).
+  { range: ipaddr.IPv6.parseCIDR('::ffff:0:0:0/96'), ipv4: (bytes) => bytes.slice(12) },
+  // NAT64 well-known prefix 64:ff9b::/96 (RFC 6052): an IPv4 client translated for an IPv6
+  // server. The local-use 64:ff9b:1::/48 (RFC 8215) embeds at operator-chosen lengths: plain IPv6.
+  { range: ipaddr.IPv6.parseCIDR('64:ff9b::/96'), ipv4: (bytes) => bytes.slice(12) },
+  // 6to4 2002:AABB:CCDD::/48 (RFC 3056): the site's IPv4 is bits 16–47.
+  { range: ipaddr.IPv6.parseCIDR('2002::/16'), ipv4: (bytes) => bytes.slice(2, 6) },
+  // Teredo 2001:0::/32 (RFC 4380): the client's public IPv4 is the last 32 bits, inverted.
+  { range: ipaddr.IPv6.parseCIDR('2001::/32'), ipv4: (bytes) => bytes.slice(12).map((byte) => byte ^ 0xff) },
+];
+
+/** The network masks by prefix length, as eight 16-bit groups, made on first use. */
+const MASKS: number[][] = [];
+
+/** A client address as the library keys it. */
+type ClientAddress =
+  /** An IPv4 client, given as such or embedded in `ipv6Text`; `ipv4` is canonical dotted decimal. */
+  | { kind: 'ipv4'; ipv4: string; ipv6Text: string | undefined }
+  /** An IPv6 client; `ipv6Text` is the address as given, without zone id (for the allowlist). */
+  | { kind: 'ipv6'; ipv6: ipaddr.IPv6; ipv6Text: string };
+
+/**
+ * The prefix length of `options.ipv6Subnet` (default 64).
+ *
+ * @throws Error through `messages.invalidOption` unless it is an integer from 1 to 128.
+ */
+export function ipv6SubnetOf(options: ClientAddressOptions | undefined): number {
+  const bits = options?.ipv6Subnet ?? DEFAULT_IPV6_SUBNET;
+  if (!Number.isInteger(bits) || bits < 1 || bits > 128) {
+    throw new Error(messages.invalidOption('ipv6Subnet', bits, 'an integer from 1 to 128'));
+  }
+  return bits;
+}
+
+/**
+ * Normalises a client address for keying, or returns `undefined` when it is not an IP
+ * address (then it must not be keyed by its text: every forged value would get a fresh
+ * bucket).
+ *
+ * - What proxies add is stripped: surrounding whitespace, brackets, a port on a bracketed
+ *   IPv6 (`[2001:db8::1]:443`) or on an IPv4 (`203.0.113.7:51234`), an IPv6 zone id (`%eth0`).
+ * - IPv4 must be four-part dotted decimal (`203.0.113.7`); forms such as `010.1.1.1`,
+ *   `1.2.3` or `0x7f.0.0.1`, which parsers read in different ways, are not addresses.
+ * - An IPv6 carrying an IPv4 (IPv4-mapped `::ffff:1.2.3.4` in dotted or hex form,
+ *   IPv4-compatible `::1.2.3.4`, IPv4-translated `::ffff:0:1.2.3.4`, NAT64 `64:ff9b::/96`,
+ *   6to4 `2002::/16`, Teredo `2001::/32`) becomes that IPv4: the client shares its IPv4's bucket.
+ * - Any other IPv6 (`::` and `::1` included) becomes its network of `ipv6Subnet` bits,
+ *   compressed and lower-case: one customer line usually owns a whole /64 (or /56) and
+ *   could otherwise rotate addresses for fresh buckets.
+ * - Inputs longer than 100 characters are not addresses and are not parsed.
+ *
+ * @example
+ * normalizeIp('[::ffff:1.2.3.4]:80'); // '1.2.3.4'
+ * normalizeIp('2001:DB8:1:2::7%eth0'); // '2001:db8:1:2::/64'
+ * normalizeIp('2001:db8:1:2::7', { ipv6Subnet: 56 }); // '2001:db8:1::/56'
+ * normalizeIp('unknown'); // undefined
+ * @throws Error when `options.ipv6Subnet` is invalid (see {@link ipv6SubnetOf}).
+ */
+export function normalizeIp(address: string | undefined, options?: ClientAddressOptions): string | undefined {
+  const bits = ipv6SubnetOf(options);
+  const parsed = parseClientAddress(address);
+  if (!parsed) return undefined;
+  if (parsed.kind === 'ipv4') return parsed.ipv4;
+  const mask = (MASKS[bits] ??= ipaddr.IPv6.subnetMaskFromPrefixLength(bits).parts);
+  return `${new ipaddr.IPv6(parsed.ipv6.parts.map((part, i) => part & mask[i])).toString()}/${bits}`;
+}
+
+/**
+ * The client id of an anonymous request: `ip:<normalised address>` (see {@link normalizeIp}),
+ * or `ip:unknown` when `address` is not an IP address.
+ */
+export function ipClientId(address: string | undefined, options?: ClientAddressOptions): string {
+  return `ip:${normalizeIp(address, options) ?? 'unknown'}`;
 }
 
 /** The client id of an authenticated request: `user:<id>`. */
@@ -74,30 +150,70 @@ export class IpAllowlist {
     this.size = entries.length;
   }
 
-  /** Whether the (raw, un-normalised) address is allowlisted. */
+  /**
+   * Whether the (raw, un-normalised) address is allowlisted, read as {@link normalizeIp}
+   * reads it: an IPv6 carrying an IPv4 matches the IPv4 entries (and the IPv6 ones);
+   * brackets, ports and zone ids are ignored. Not an address: never allowlisted.
+   */
   has(address: string | undefined): boolean {
-    if (!address || this.size === 0) return false;
-    const ip = address.trim().replace(/%.*$/, '');
-    const mapped = MAPPED_DOTTED.exec(ip)?.[1];
-    if (mapped && this.list.check(mapped, 'ipv4')) return true;
-    if (isIPv4(ip)) return this.list.check(ip, 'ipv4');
-    return isIPv6(ip) && this.list.check(ip, 'ipv6');
+    if (this.size === 0) return false;
+    const parsed = parseClientAddress(address);
+    if (!parsed) return false;
+    if (parsed.kind === 'ipv4' && this.list.check(parsed.ipv4, 'ipv4')) return true;
+    return parsed.ipv6Text !== undefined && this.list.check(parsed.ipv6Text, 'ipv6');
   }
 }
 
-/** Expands an IPv6 address to eight 4-digit groups (embedded IPv4 tails included). */
-function expandIpv6(ip: string): string[] {
-  let text = ip.toLowerCase();
-  const v4 = /(\d{1,3}(?:\.\d{1,3}){3})$/.exec(text);
-  if (v4) {
-    const [a, b, c, d] = v4[1].split('.').map(Number);
-    text = text.slice(0, -v4[1].length) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+/** Reads a client address by the rules of {@link normalizeIp}; `undefined`: not an address. */
+function parseClientAddress(input: string | undefined): ClientAddress | undefined {
+  if (input === undefined || input.length > MAX_ADDRESS_LENGTH) return undefined;
+  let text = input.trim();
+  const bracketed = /^\[([^\]]*)\](?::(\d{1,5}))?$/.exec(text);
+  if (bracketed) {
+    // Brackets only ever enclose an IPv6 (RFC 3986).
+    if (!bracketed[1].includes(':') || !validPort(bracketed[2])) return undefined;
+    text = bracketed[1];
+  } else if (text.indexOf(':') !== -1 && text.indexOf(':') === text.lastIndexOf(':')) {
+    // One colon: an IPv4 with a port (every IPv6 has at least two).
+    const [host, port] = text.split(':');
+    if (!validPort(port)) return undefined;
+    text = host;
   }
-  const [head, tail] = text.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail === undefined ? [] : tail ? tail.split(':') : [];
-  const missing = 8 - left.length - right.length;
-  return [...left, ...Array(tail === undefined ? 0 : missing).fill('0'), ...right].map((group) =>
-    group.padStart(4, '0'),
-  );
+  // node:net's checks are strict (four-part decimal, no leading zeros, in IPv6 tails too)
+  // and take tens of nanoseconds; ipaddr.js only ever sees valid IPv6 (it throws on the
+  // rest, which costs microseconds per forged header).
+  if (isIPv4(text)) return { kind: 'ipv4', ipv4: text, ipv6Text: undefined };
+  const zone = text.indexOf('%');
+  if (zone !== -1) text = text.slice(0, zone);
+  if (!isIPv6(text)) return undefined;
+  const ipv6Text = text;
+  const lastColon = text.lastIndexOf(':');
+  const tail = text.slice(lastColon + 1);
+  if (tail.includes('.')) {
+    // The form dual-stack sockets report for every IPv4 peer: no need to parse further.
+    if (lastColon === 6 && text.slice(0, 7).toLowerCase() === '::ffff:')
+      return { kind: 'ipv4', ipv4: tail, ipv6Text: text };
+    // ipaddr.js would rewrite `::a.b.c.d` as `::ffff:a.b.c.d` (then `::0.0.0.1` would
+    // not be `::1`): the tail goes in as two hex groups.
+    const [a, b, c, d] = tail.split('.').map(Number);
+    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  let ipv6: ipaddr.IPv6;
+  try {
+    ipv6 = ipaddr.IPv6.parse(text);
+  } catch {
+    // Not seen in fuzzing against node:net; a parser disagreement must not fail the request.
+    return undefined;
+  }
+  const bytes = ipv6.toByteArray();
+  for (const { range, ipv4 } of EMBEDDED_IPV4) {
+    const octets = ipv6.match(range) ? ipv4(bytes) : undefined;
+    if (octets) return { kind: 'ipv4', ipv4: octets.join('.'), ipv6Text };
+  }
+  return { kind: 'ipv6', ipv6, ipv6Text };
+}
+
+/** A port as proxies append it: absent, or a decimal number up to 65535. */
+function validPort(port: string | undefined): boolean {
+  return port === undefined || (/^\d{1,5}$/.test(port) && Number(port) <= 65535);
 }

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { RequestPrefetch } from '../events/request-prefetch.js';
 import { ShieldEvents } from '../events/shield-events.js';
 import { type HttpExchange, httpExchange, recordClientId, recordRouteTemplate } from '../http/http-facade.js';
-import { defaultUserId, IpAllowlist, ipClientId, userClientId } from './client-id.js';
+import { defaultUserId, IpAllowlist, ipClientId, normalizeIp, userClientId } from './client-id.js';
 import { PolicyRegistry } from './policy.js';
 import { RateLimit, RateLimitCost, type RateLimitCostSpec, SkipRateLimit } from './rate-limit.decorator.js';
 import { RateLimitExceededException } from './rate-limit.exception.js';
@@ -70,6 +70,8 @@ export class RateLimitGuard implements CanActivate {
   /** The draft headers' fixed part, once per policy set. */
   private readonly templates = new WeakMap<readonly RateLimitPolicy[], HeaderTemplate>();
   private warnedForwardedFor = false;
+  private warnedNotAnIp = false;
+  private warnedNoAddress = false;
 
   /** @internal Instantiated by Nest; register the guard through `RateLimitModule`. */
   constructor(
@@ -161,7 +163,45 @@ export class RateLimitGuard implements CanActivate {
           'Behind a proxy, set trust proxy (Express) / trustProxy (Fastify) to the proxy addresses.',
       );
     }
-    return ipClientId(exchange.ip ?? 'unknown');
+    return this.addressClientId(exchange);
+  }
+
+  /**
+   * The client id of an IP address (a raw one, as an admin types it) under this module's
+   * `ipv6Subnet`: `ip:<normalised>`, or `ip:unknown` when it is not an address.
+   */
+  clientIdOfAddress(address: string): string {
+    return ipClientId(address, this.options);
+  }
+
+  /**
+   * `ip:<address>` of the address the adapter resolved; when that is not an IP address
+   * (e.g. a malformed `X-Forwarded-For` relayed by a trusted proxy), of the connecting
+   * address instead: keyed by its text, every forged value would get a fresh bucket.
+   * Never logs the raw value (it is client input, and personal data).
+   */
+  private addressClientId(exchange: HttpExchange): string {
+    const reported = normalizeIp(exchange.ip, this.options);
+    if (reported !== undefined) return `ip:${reported}`;
+    const connecting = normalizeIp(exchange.raw.socket?.remoteAddress, this.options);
+    if (connecting !== undefined) {
+      if (!this.warnedNotAnIp) {
+        this.warnedNotAnIp = true;
+        this.logger.warn(
+          'The HTTP adapter reported a client address that is not an IP address (a malformed X-Forwarded-For?): ' +
+            'such requests are keyed by the connecting address.',
+        );
+      }
+      return `ip:${connecting}`;
+    }
+    if (!this.warnedNoAddress) {
+      this.warnedNoAddress = true;
+      this.logger.warn(
+        'Neither the client address nor the connecting address of a request is an IP address (closed or Unix socket?): ' +
+          'such requests share the one bucket ip:unknown.',
+      );
+    }
+    return ipClientId(undefined);
   }
 
   /** What the guard needs of a route, resolved once per handler (and class). */

@@ -1,6 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { messages } from '../errors/messages.js';
 import type { HttpExchange } from '../http/http-facade.js';
+import { ipv6SubnetOf } from './client-id.js';
 import { DEFAULT_POLICY, type PolicyDefinition, PolicyRegistry, type TierDefinition, buildPolicy } from './policy.js';
 import type { HeaderOptions } from './rate-limit-headers.js';
 import type { RateLimitAlgorithmName } from './rate-limit.types.js';
@@ -42,9 +43,19 @@ export interface RateLimitModuleOptions {
   cost?: Resolvable<number>;
   /**
    * The client id of a request. Default: `user:<id>` when `request.user` has an id
-   * (see `userId`), else `ip:<address>` (IPv4-mapped normalised, IPv6 by /64).
+   * (see `userId`), else `ip:<address>` (IPv6 carrying an IPv4 keyed as that IPv4, other
+   * IPv6 by its `ipv6Subnet`; see `normalizeIp`).
    */
   clientId?: Resolvable<string | undefined>;
+  /**
+   * Prefix length (bits, an integer from 1 to 128) by which anonymous IPv6 clients share
+   * a bucket: one customer line usually owns a whole /64 (often a /56 or /48) and could
+   * otherwise rotate addresses for fresh buckets. 128 keys each IPv6 address alone.
+   * Default 64 (express-rate-limit v8 uses 56, which is stricter for home lines but puts
+   * more unrelated hosting customers into one bucket). Applies to the guard's default
+   * client id and to the admin reset of an IP address; never to IPv4 clients.
+   */
+  ipv6Subnet?: number;
   /** The id of `request.user`. Default: its `id`, `sub` or `userId`. */
   userId?: (user: unknown) => string | undefined;
   /**
@@ -104,6 +115,7 @@ export function buildRegistry(options: RateLimitModuleOptions): PolicyRegistry {
   if (!Number.isInteger(maxBlocked) || maxBlocked < 1) {
     throw new Error(messages.invalidOption('localBlockCache.maxEntries', maxBlocked, 'a positive integer'));
   }
+  ipv6SubnetOf(options);
   if (options.failMode !== undefined && options.failMode !== 'open' && options.failMode !== 'closed') {
     throw new Error(messages.invalidOption('failMode', options.failMode, 'open or closed'));
   }

@@ -13,7 +13,7 @@ import { createParamDecorator } from '@nestjs/common';
 import { isIP } from 'node:net';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { NoCache } from '../cache/cache.decorators.js';
-import { ipClientId, userClientId } from '../rate-limit/client-id.js';
+import { userClientId } from '../rate-limit/client-id.js';
 import { SkipRateLimit } from '../rate-limit/rate-limit.decorator.js';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { waitSeconds } from '../rate-limit/rate-limit-headers.js';
@@ -75,7 +75,7 @@ export class SystemRateLimitController {
   @ApiOkResponse({ type: ResetResponse })
   @ApiBadParameter()
   async reset(@Param('client') client: string) {
-    const id = isIP(client) ? ipClientId(client) : userClientId(checkUserId(client));
+    const id = isIP(client) ? this.guard.clientIdOfAddress(client) : userClientId(checkUserId(client));
     await this.limits.reset(id);
     return { reset: true };
   }
