@@ -60,9 +60,15 @@ export function buildPolicy(
   return { name, tiers, shadow: definition.shadow ?? false };
 }
 
-/** The configured policies by name. */
+/**
+ * The configured policies by name, and the inline policies of the application's routes
+ * (`<Controller>.<handler>`, from `@RateLimit({ ... })`), so that a client's reset can
+ * reach every bucket it may have.
+ */
 export class PolicyRegistry {
   private readonly byName: ReadonlyMap<string, RateLimitPolicy>;
+  /** Inline route policies, by name (the first of a name is kept: keys are by name). */
+  private readonly inline = new Map<string, RateLimitPolicy>();
 
   /** Holds `policies` (already validated, e.g. by {@link buildPolicy}) by name. */
   constructor(policies: readonly RateLimitPolicy[]) {
@@ -81,9 +87,16 @@ export class PolicyRegistry {
     return this.byName.has(name);
   }
 
-  /** Every configured policy. */
+  /** Records the inline policies among a route's policies (configured ones are known already). */
+  addRoutePolicies(policies: readonly RateLimitPolicy[]): void {
+    for (const policy of policies) {
+      if (this.byName.get(policy.name) !== policy && !this.inline.has(policy.name)) this.inline.set(policy.name, policy);
+    }
+  }
+
+  /** Every configured policy (plan variants included) and every route's inline policy seen so far. */
   all(): RateLimitPolicy[] {
-    return [...this.byName.values()];
+    return [...this.byName.values(), ...this.inline.values()];
   }
 }
 

@@ -1,5 +1,15 @@
-import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
+import {
+  type CanActivate,
+  type ExecutionContext,
+  Inject,
+  Injectable,
+  Logger,
+  type OnModuleInit,
+  Optional,
+  type Type,
+} from '@nestjs/common';
+import { PATH_METADATA } from '@nestjs/common/constants.js';
+import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import type { IncomingMessage } from 'node:http';
 import { RequestPrefetch } from '../events/request-prefetch.js';
 import { ShieldEvents } from '../events/shield-events.js';
@@ -60,7 +70,7 @@ const decided = new WeakSet<IncomingMessage>();
  * lets through or rejects; a rejection is a 429 with `Retry-After`.
  */
 @Injectable()
-export class RateLimitGuard implements CanActivate {
+export class RateLimitGuard implements CanActivate, OnModuleInit {
   private readonly logger = new Logger('RateLimit');
   private readonly allowlist: IpAllowlist;
   private readonly headerOptions: HeaderOptions | false;
@@ -81,9 +91,31 @@ export class RateLimitGuard implements CanActivate {
     private readonly events: ShieldEvents,
     @Inject(RATE_LIMIT_MODULE_OPTIONS) private readonly options: RateLimitModuleOptions,
     @Optional() private readonly prefetch?: RequestPrefetch,
+    @Optional() private readonly modules?: ModulesContainer,
   ) {
     this.allowlist = new IpAllowlist(options.allowlist ?? []);
     this.headerOptions = options.headers === false ? false : options.headers === true ? {} : (options.headers ?? {});
+  }
+
+  /**
+   * Resolves the policies of every route of the application once, at start-up: a bad
+   * `@RateLimit` fails the start, and every route's inline policy is known to the
+   * registry, so a client's reset reaches its buckets on routes this instance never served.
+   */
+  onModuleInit(): void {
+    const scanner = new MetadataScanner();
+    for (const module of this.modules?.values() ?? []) {
+      for (const { metatype } of module.controllers.values()) {
+        if (typeof metatype !== 'function') continue;
+        const prototype = metatype.prototype as Record<string, unknown>;
+        for (const name of scanner.getAllMethodNames(prototype)) {
+          const handler = prototype[name];
+          if (typeof handler === 'function' && Reflect.getMetadata(PATH_METADATA, handler) !== undefined) {
+            this.routeOf(metatype as Type, handler);
+          }
+        }
+      }
+    }
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -92,7 +124,7 @@ export class RateLimitGuard implements CanActivate {
     recordRouteTemplate(exchange);
     if (this.options.disabled || decided.has(exchange.raw)) return true;
     decided.add(exchange.raw);
-    const route = this.routeOf(context);
+    const route = this.routeOf(context.getClass(), context.getHandler());
     if (route.skip) return true;
     if (this.allowlist.has(exchange.ip)) return true;
     if (this.options.skip && (await this.options.skip(context, exchange))) return true;
@@ -136,7 +168,7 @@ export class RateLimitGuard implements CanActivate {
     const exchange = httpExchange(context);
     return {
       clientId: await this.clientIdOf(context, exchange),
-      policies: await this.policiesFor(context, exchange, this.routeOf(context).policies),
+      policies: await this.policiesFor(context, exchange, this.routeOf(context.getClass(), context.getHandler()).policies),
     };
   }
 
@@ -205,24 +237,23 @@ export class RateLimitGuard implements CanActivate {
   }
 
   /** What the guard needs of a route, resolved once per handler (and class). */
-  private routeOf(context: ExecutionContext): GuardedRoute {
-    const handler = context.getHandler();
-    const controller = context.getClass();
+  private routeOf(controller: Type, handler: object): GuardedRoute {
     const known = this.routes.get(handler);
     // One handler may serve several controller classes (inherited methods): keyed by both.
     if (known?.controller === controller) return known;
     const policies = resolveRoutePolicies(
       this.registry,
       this.options.algorithm ?? 'sliding-window',
-      { controller: controller.name, handler: handler.name },
+      { controller: controller.name, handler: (handler as { name: string }).name },
       this.reflector.get(RateLimit, controller),
-      this.reflector.get(RateLimit, handler),
+      this.reflector.get(RateLimit, handler as Type),
     );
     for (const name of this.options.shadowPolicies ?? []) policies.push(this.registry.get(name));
+    this.registry.addRoutePolicies(policies);
     const route: GuardedRoute = {
       controller,
-      skip: this.reflector.getAllAndOverride(SkipRateLimit, [handler, controller]) ?? false,
-      cost: this.reflector.getAllAndOverride(RateLimitCost, [handler, controller]),
+      skip: this.reflector.getAllAndOverride(SkipRateLimit, [handler as Type, controller]) ?? false,
+      cost: this.reflector.getAllAndOverride(RateLimitCost, [handler as Type, controller]),
       policies,
     };
     this.routes.set(handler, route);

@@ -1,4 +1,5 @@
 import {
+  BadRequestException,
   Controller,
   Delete,
   Get,
@@ -13,7 +14,7 @@ import { createParamDecorator } from '@nestjs/common';
 import { isIP } from 'node:net';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { NoCache } from '../cache/cache.decorators.js';
-import { userClientId } from '../rate-limit/client-id.js';
+import { normalizeIp, userClientId } from '../rate-limit/client-id.js';
 import { SkipRateLimit } from '../rate-limit/rate-limit.decorator.js';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { waitSeconds } from '../rate-limit/rate-limit-headers.js';
@@ -66,18 +67,35 @@ export class SystemRateLimitController {
     };
   }
 
-  /** Gives a client (user id or IP address) its full quota back in every policy. */
+  /**
+   * Gives a client its full quota back in every bucket it has: every configured policy,
+   * plan variant and route's inline policy.
+   */
   @Delete('clients/:client')
   @UseGuards(SystemAdminGuard)
   @ApiAdminOperation()
   @ApiOperation({ summary: "Reset a client's buckets in every policy" })
-  @ApiParam({ name: 'client', description: 'A user id, or an IP address' })
+  @ApiParam({
+    name: 'client',
+    description:
+      '`user:<id>` or `ip:<address>`; without a prefix, an IP address is an IP and anything else a user id',
+  })
   @ApiOkResponse({ type: ResetResponse })
   @ApiBadParameter()
   async reset(@Param('client') client: string) {
-    const id = isIP(client) ? this.guard.clientIdOfAddress(client) : userClientId(checkUserId(client));
-    await this.limits.reset(id);
+    await this.limits.reset(this.clientIdOf(client));
     return { reset: true };
+  }
+
+  /** The client id an admin named: `user:<id>` and `ip:<address>` say which; a bare address is an IP. */
+  private clientIdOf(client: string): string {
+    if (client.startsWith('user:')) return userClientId(checkUserId(client.slice('user:'.length)));
+    if (client.startsWith('ip:')) {
+      const address = client.slice('ip:'.length);
+      if (normalizeIp(address) === undefined) throw new BadRequestException('client: ip:<address> needs an IP address');
+      return this.guard.clientIdOfAddress(address);
+    }
+    return isIP(client) ? this.guard.clientIdOfAddress(client) : userClientId(checkUserId(client));
   }
 
   /** Recent violations from the capped stream, newest first. */
