@@ -1,4 +1,4 @@
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type Redis, type RedisOptions } from 'ioredis';
 import type { RedisClient } from '../redis/redis.options.js';
 import { clusterSlot } from './cluster-slot.js';
 
@@ -106,9 +106,7 @@ export class BusSubscriber {
     this.attemptTimer.unref();
     client
       .connect()
-      .then(() =>
-        this.sharded ? client.ssubscribe(this.options.channel) : client.subscribe(this.options.channel),
-      )
+      .then(() => (this.sharded ? client.ssubscribe(this.options.channel) : client.subscribe(this.options.channel)))
       .then(
         () => this.subscribedOn(client),
         (error: unknown) => {
@@ -191,7 +189,8 @@ export class BusSubscriber {
     };
     if (!(this.source instanceof Cluster)) return this.source.duplicate(overrides);
     const owner = this.source.slots[clusterSlot(this.options.channel)]?.[0];
-    const node = owner && this.source.nodes('master').find(({ options }) => `${options.host}:${options.port}` === owner);
+    const node =
+      owner && this.source.nodes('master').find(({ options }) => `${options.host}:${options.port}` === owner);
     if (!node) throw new Error("the Cluster's slot map names no master for the bus channel yet");
     return node.duplicate(overrides);
   }

@@ -26,7 +26,10 @@ export interface BusOrigin {
 }
 
 /** A handler of one message type; it should be idempotent and cheap (it runs on the subscriber's path). */
-export type BusHandler<T extends BusMessageType> = (message: BusMessageOf<T>, origin: BusOrigin) => void | Promise<void>;
+export type BusHandler<T extends BusMessageType> = (
+  message: BusMessageOf<T>,
+  origin: BusOrigin,
+) => void | Promise<void>;
 
 /** A handler with its message type erased, as stored. */
 type StoredHandler = (message: BusMessage, origin: BusOrigin) => void | Promise<void>;
@@ -203,7 +206,10 @@ export class InstanceBus implements OnApplicationShutdown {
       return true;
     } catch (error) {
       this.counters.publishFailed++;
-      this.warnAtMostEvery('publish', `could not publish (${errorMessage(error)}); other instances rely on staleAfterMs`);
+      this.warnAtMostEvery(
+        'publish',
+        `could not publish (${errorMessage(error)}); other instances rely on staleAfterMs`,
+      );
       return false;
     }
   }

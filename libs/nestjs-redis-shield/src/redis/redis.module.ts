@@ -52,7 +52,11 @@ function withConnection(module: DynamicModule, name = DEFAULT_REDIS_CONNECTION):
   const serviceToken = getRedisServiceToken(name);
   const busToken = getInstanceBusToken(name);
   const providers: Provider[] = [
-    { provide: RESOLVED_OPTIONS, useFactory: resolveRedisOptions, inject: [REDIS_MODULE_OPTIONS] },
+    {
+      provide: RESOLVED_OPTIONS,
+      useFactory: (options: RedisModuleOptions) => resolveRedisOptions(options),
+      inject: [REDIS_MODULE_OPTIONS],
+    },
     {
       provide: connectionToken,
       useFactory: (options: ResolvedRedisOptions, events: ShieldEvents, status: ShieldStatus) =>
