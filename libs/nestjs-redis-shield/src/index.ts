@@ -5,9 +5,12 @@
  *
  * @module nestjs-redis-shield
  */
+export { type InstanceBusOptions } from './bus/bus.options.js';
 export { HASHED_ID_LENGTH, hashId } from './common/hmac-id.js';
 export { ShieldCoreModule } from './events/shield-core.module.js';
 export {
+  type BusState,
+  type BusStateEvent,
   type CacheLookupEvent,
   type CacheLookupStatus,
   type CacheStoreEvent,

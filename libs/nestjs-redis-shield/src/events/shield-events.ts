@@ -76,6 +76,21 @@ export interface ViolationsDroppedEvent {
   count: number;
 }
 
+/** Whether a connection's instance bus is subscribed (`up`) or not (`down`). */
+export type BusState = 'up' | 'down';
+
+/** Emitted once per change of an instance bus's state (not per failed reconnect). */
+export interface BusStateEvent {
+  /** The connection the bus rides on. */
+  connection: string;
+  /** The new state. */
+  state: BusState;
+  /** Why it changed, e.g. `subscribed`, `connection closed`, `no answer to PING within 1000 ms`. */
+  reason: string;
+  /** The bus's epoch after the change (it changes on every change of state). */
+  epoch: number;
+}
+
 /** Every internal event by name; later features add theirs here. */
 export interface ShieldEventMap {
   /** A connection became ready or went down. */
@@ -94,6 +109,8 @@ export interface ShieldEventMap {
   'cache.store': CacheStoreEvent;
   /** A stored entry failed to decode and was deleted. */
   'cache.corrupt': CacheCorruptEvent;
+  /** An instance bus subscribed, or lost its subscription: local state must then age out. */
+  'bus.state': BusStateEvent;
 }
 
 /** A subscriber of one {@link ShieldEvents} event; it runs synchronously on the emitter's path, so keep it cheap. */

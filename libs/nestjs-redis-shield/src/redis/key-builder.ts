@@ -36,6 +36,11 @@ export type CacheIndexKind = 'route' | 'user' | 'tag' | 'path' | 'variant';
  */
 export type CacheMetaKey = 'routes' | 'paths' | 'gen' | 'stats';
 
+/**
+ * The instance bus's pub/sub channel after the prefix: a channel, not a key, so not a
+ * {@link KEY_AREAS} area. The hash tag gives it one Cluster slot.
+ */
+const BUS_CHANNEL = 'bus:{instance}';
 const GLOB_SPECIALS = /[*?[\]\\]/g;
 /** How many id → HMAC results a key builder remembers (about 1 MB at most). */
 const HASHED_IDS_KEPT = 10_000;
@@ -126,6 +131,14 @@ export class KeyBuilder {
   /** A bookkeeping key of the response cache: `cache:meta:<name>`. */
   cacheMeta(name: CacheMetaKey): string {
     return `${this.prefix}${KEY_AREAS.cacheMeta}${name}`;
+  }
+
+  /**
+   * The instance bus's pub/sub channel: `bus:{instance}`. Its hash tag gives it one Cluster
+   * slot, so it works as a shard channel (`SSUBSCRIBE` / `SPUBLISH` reach one node).
+   */
+  busChannel(): string {
+    return `${this.prefix}${BUS_CHANNEL}`;
   }
 
   /** A key of the user-facing `RedisService`: the namespace prefix, then the caller's key. */

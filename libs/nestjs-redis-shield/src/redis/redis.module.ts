@@ -1,4 +1,6 @@
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
+import { InstanceBus } from '../bus/instance-bus.js';
+import { getInstanceBusToken } from '../bus/instance-bus.tokens.js';
 import { ShieldCoreModule } from '../events/shield-core.module.js';
 import { ShieldEvents } from '../events/shield-events.js';
 import { ShieldStatus } from '../events/shield-status.js';
@@ -9,7 +11,7 @@ import {
   REDIS_OPTIONS_TYPE,
   RedisConfigurableModule,
 } from './redis.module-definition.js';
-import { type RedisModuleOptions, resolveRedisOptions } from './redis.options.js';
+import { type RedisModuleOptions, type ResolvedRedisOptions, resolveRedisOptions } from './redis.options.js';
 import { RedisService } from './redis.service.js';
 import { DEFAULT_REDIS_CONNECTION, getRedisConnectionToken, getRedisServiceToken } from './redis.tokens.js';
 
@@ -41,31 +43,52 @@ export class RedisModule extends RedisConfigurableModule {
   }
 }
 
-/** Adds the named connection and service providers to a module built by the builder. */
+/** The options of this module's connection, validated once; private to each `forRoot` module. */
+const RESOLVED_OPTIONS = Symbol('nestjs-redis-shield:resolved-redis-options');
+
+/** Adds the named connection, service and instance-bus providers to a module built by the builder. */
 function withConnection(module: DynamicModule, name = DEFAULT_REDIS_CONNECTION): DynamicModule {
   const connectionToken = getRedisConnectionToken(name);
   const serviceToken = getRedisServiceToken(name);
+  const busToken = getInstanceBusToken(name);
   const providers: Provider[] = [
     {
+      provide: RESOLVED_OPTIONS,
+      useFactory: (options: RedisModuleOptions) => resolveRedisOptions(options),
+      inject: [REDIS_MODULE_OPTIONS],
+    },
+    {
       provide: connectionToken,
-      useFactory: (options: RedisModuleOptions, events: ShieldEvents, status: ShieldStatus) =>
-        new RedisConnection(name, resolveRedisOptions(options), events, status),
-      inject: [REDIS_MODULE_OPTIONS, ShieldEvents, ShieldStatus],
+      useFactory: (options: ResolvedRedisOptions, events: ShieldEvents, status: ShieldStatus) =>
+        new RedisConnection(name, options, events, status),
+      inject: [RESOLVED_OPTIONS, ShieldEvents, ShieldStatus],
     },
     {
       provide: serviceToken,
       useFactory: (connection: RedisConnection) => new RedisService(connection),
       inject: [connectionToken],
     },
+    {
+      // One bus per connection, riding on it: its subscriber starts with the first handler.
+      provide: busToken,
+      useFactory: (options: ResolvedRedisOptions, connection: RedisConnection, events: ShieldEvents) =>
+        new InstanceBus(connection, options.bus, events),
+      inject: [RESOLVED_OPTIONS, connectionToken, ShieldEvents],
+    },
   ];
-  const exported: (string | typeof RedisService | typeof RedisConnection)[] = [connectionToken, serviceToken];
+  const exported: (string | typeof RedisService | typeof RedisConnection | typeof InstanceBus)[] = [
+    connectionToken,
+    serviceToken,
+    busToken,
+  ];
   if (name === DEFAULT_REDIS_CONNECTION) {
     // The default connection is also injectable by type.
     providers.push(
       { provide: RedisConnection, useExisting: connectionToken },
       { provide: RedisService, useExisting: serviceToken },
+      { provide: InstanceBus, useExisting: busToken },
     );
-    exported.push(RedisConnection, RedisService);
+    exported.push(RedisConnection, RedisService, InstanceBus);
   }
   return {
     ...module,

@@ -1,5 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import { type InstanceBusOptions, type ResolvedBusOptions, resolveBusOptions } from '../bus/bus.options.js';
 import { messages } from '../errors/messages.js';
 import { type CircuitBreakerOptions, DEFAULT_BREAKER_OPTIONS } from './circuit-breaker.js';
 import { type Clock, redisClock } from './clock.js';
@@ -68,6 +69,11 @@ export interface RedisModuleOptions {
   maxReconnectDelayMs?: number;
   /** Extra ioredis options for created clients (offline queue and retries stay ours). */
   redisOptions?: RedisOptions;
+  /**
+   * The connection's instance bus: one pub/sub subscriber per instance through which
+   * instances tell each other to drop local state. Default `{ enabled: true, staleAfterMs: 5000 }`.
+   */
+  bus?: InstanceBusOptions;
 }
 
 /** The development HMAC key used when `hashSecret` is not given. */
@@ -91,6 +97,7 @@ export interface ResolvedRedisOptions {
   clock: Clock;
   maxReconnectDelayMs: number;
   redisOptions: RedisOptions;
+  bus: ResolvedBusOptions;
 }
 
 /** Validates options at start-up and throws at once with a message naming the option. */
@@ -141,6 +148,8 @@ export function resolveRedisOptions(options: RedisModuleOptions): ResolvedRedisO
     clock: options.clock ?? redisClock,
     maxReconnectDelayMs,
     redisOptions: options.redisOptions ?? {},
+    // The bus's subscriber reconnects with the connection's backoff cap.
+    bus: resolveBusOptions(options.bus, maxReconnectDelayMs),
   };
 }
 
