@@ -90,7 +90,8 @@ export class PolicyRegistry {
   /** Records the inline policies among a route's policies (configured ones are known already). */
   addRoutePolicies(policies: readonly RateLimitPolicy[]): void {
     for (const policy of policies) {
-      if (this.byName.get(policy.name) !== policy && !this.inline.has(policy.name)) this.inline.set(policy.name, policy);
+      if (this.byName.get(policy.name) !== policy && !this.inline.has(policy.name))
+        this.inline.set(policy.name, policy);
     }
   }
 

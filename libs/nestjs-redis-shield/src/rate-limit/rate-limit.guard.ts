@@ -168,7 +168,11 @@ export class RateLimitGuard implements CanActivate, OnModuleInit {
     const exchange = httpExchange(context);
     return {
       clientId: await this.clientIdOf(context, exchange),
-      policies: await this.policiesFor(context, exchange, this.routeOf(context.getClass(), context.getHandler()).policies),
+      policies: await this.policiesFor(
+        context,
+        exchange,
+        this.routeOf(context.getClass(), context.getHandler()).policies,
+      ),
     };
   }
 

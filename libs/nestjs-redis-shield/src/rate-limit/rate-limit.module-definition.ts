@@ -2,6 +2,8 @@ import { ConfigurableModuleBuilder, type Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ShieldEvents } from '../events/shield-events.js';
 import { ShieldStatus } from '../events/shield-status.js';
+import type { InstanceBus } from '../bus/instance-bus.js';
+import { getInstanceBusToken } from '../bus/instance-bus.tokens.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
 import { DEFAULT_REDIS_CONNECTION, getRedisConnectionToken } from '../redis/redis.tokens.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
@@ -71,14 +73,22 @@ function storeProviders(connectionName: string): Provider[] {
         store: RateLimitStore,
         connection: RedisConnection,
         status: ShieldStatus,
+        bus: InstanceBus,
       ) =>
         new RateLimiter(
           new MemoryRateLimitStore({ clock: connection.clock, maxClients: options.fallbackMaxClients }),
           options.failMode ?? 'open',
           { store, connection },
           options.localBlockCache === false ? undefined : new BlockCache(options.localBlockCache?.maxEntries),
+          bus,
         ).register(status),
-      inject: [RATE_LIMIT_MODULE_OPTIONS, RateLimitStore, connectionToken, ShieldStatus],
+      inject: [
+        RATE_LIMIT_MODULE_OPTIONS,
+        RateLimitStore,
+        connectionToken,
+        ShieldStatus,
+        getInstanceBusToken(connectionName),
+      ],
     },
     {
       provide: ViolationStream,

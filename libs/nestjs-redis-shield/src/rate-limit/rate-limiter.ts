@@ -4,6 +4,7 @@ import type { LimiterStatusSource } from '../events/shield-status.js';
 import { requestDeadline } from '../redis/deadline.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
 import { RedisCommandError, RedisUnavailableError } from '../redis/redis.errors.js';
+import type { InstanceBus } from '../bus/instance-bus.js';
 import type { BlockCache } from './block-cache.js';
 import { RateLimitUnavailableException } from './rate-limit.exception.js';
 import type { FailMode } from './rate-limit.options.js';
@@ -28,6 +29,7 @@ export class RateLimiter implements LimiterStatusSource {
   private readonly logger = new Logger('RateLimit');
   private lastErrorLogAt = 0;
   private unregister: () => void = () => undefined;
+  private readonly stopListening: () => void;
 
   constructor(
     private readonly fallback: MemoryRateLimitStore,
@@ -35,7 +37,11 @@ export class RateLimiter implements LimiterStatusSource {
     private readonly primary?: { store: RateLimitStore; connection: RedisConnection },
     /** Clients rejected until their retry time, answered without Redis; none when disabled. */
     private readonly blocks?: BlockCache,
-  ) {}
+    /** Tells every instance about a reset (each drops the client's local state); none in tests. */
+    private readonly bus?: InstanceBus,
+  ) {
+    this.stopListening = bus?.on('ratelimit.reset', ({ client }) => this.drop(client)) ?? (() => undefined);
+  }
 
   /** The connection the counters live on (`memory` without one). */
   get connection(): string {
@@ -61,25 +67,28 @@ export class RateLimiter implements LimiterStatusSource {
     /** Called right before the Redis call (not for a local block or the fallback), e.g. to start a cache read alongside. */
     beforeRedis?: () => void,
   ): Promise<LimiterDecision> {
+    // Local state (blocks, fallback buckets) is keyed by the client's HMAC, the form a reset
+    // from another instance names it by.
+    const local = this.localId(clientId);
     if (this.primary) {
       // Started before any wait: time spent queued behind another request counts too.
       const deadline = requestDeadline(request, this.primary.connection.commandTimeoutMs);
-      let blocked = this.blocks?.get(clientId, policies, cost);
+      let blocked = this.blocks?.get(local, policies, cost);
       if (blocked) return { result: blocked, fallback: false };
       // A client at its limit: wait for the decision in flight; its rejection answers here.
-      for (let leader = this.blocks?.leader(clientId, policies); leader;) {
+      for (let leader = this.blocks?.leader(local, policies); leader;) {
         await leader;
-        blocked = this.blocks!.get(clientId, policies, cost);
+        blocked = this.blocks!.get(local, policies, cost);
         if (blocked) return { result: blocked, fallback: false };
-        leader = this.blocks!.leader(clientId, policies);
+        leader = this.blocks!.leader(local, policies);
       }
       if (this.primary.connection.circuitOpen) beforeRedis = undefined;
       try {
         const decision = this.primary.store.consume({ clientId, policies, cost, deadline });
-        this.blocks?.deciding(clientId, policies, decision);
+        this.blocks?.deciding(local, policies, decision);
         beforeRedis?.();
         const result = summarize(await decision);
-        this.blocks?.remember(clientId, policies, cost, result);
+        this.blocks?.remember(local, policies, cost, result);
         return { result, fallback: false };
       } catch (error) {
         if (!(error instanceof RedisUnavailableError || error instanceof RedisCommandError)) throw error;
@@ -91,16 +100,37 @@ export class RateLimiter implements LimiterStatusSource {
         if (this.failMode === 'closed') throw new RateLimitUnavailableException();
       }
     }
-    return { result: summarize(await this.fallback.consume({ clientId, policies, cost })), fallback: !!this.primary };
+    return {
+      result: summarize(await this.fallback.consume({ clientId: local, policies, cost })),
+      fallback: !!this.primary,
+    };
   }
 
-  /** Forgets this instance's local blocks of a client (after its buckets were reset). */
+  /**
+   * Forgets what every instance keeps locally about a client (blocks, fallback buckets)
+   * after its buckets were reset: this instance at once, the others through the bus
+   * within a second (or when their local state ages out while the bus is down).
+   */
   forget(clientId: string): void {
-    this.blocks?.clear(clientId);
+    const local = this.localId(clientId);
+    if (this.bus) void this.bus.publish({ type: 'ratelimit.reset', client: local });
+    else this.drop(local);
   }
 
   close(): void {
     this.unregister();
+    this.stopListening();
     this.fallback.close();
+  }
+
+  /** The client's HMAC with a Redis connection (never a raw id on the bus); the raw id without. */
+  private localId(clientId: string): string {
+    return this.primary ? this.primary.connection.keys.hashId(clientId) : clientId;
+  }
+
+  /** Drops this instance's state of a client, by the id {@link localId} gives. */
+  private drop(local: string): void {
+    this.blocks?.clear(local);
+    void this.fallback.reset(local, []);
   }
 }

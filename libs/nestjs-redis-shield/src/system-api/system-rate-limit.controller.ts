@@ -77,8 +77,7 @@ export class SystemRateLimitController {
   @ApiOperation({ summary: "Reset a client's buckets in every policy" })
   @ApiParam({
     name: 'client',
-    description:
-      '`user:<id>` or `ip:<address>`; without a prefix, an IP address is an IP and anything else a user id',
+    description: '`user:<id>` or `ip:<address>`; without a prefix, an IP address is an IP and anything else a user id',
   })
   @ApiOkResponse({ type: ResetResponse })
   @ApiBadParameter()
