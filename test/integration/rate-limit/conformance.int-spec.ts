@@ -7,8 +7,11 @@ import {
   type RateLimitPolicy,
   type RateLimitStore,
   type RateLimitStoreDecision,
+  rateLimitHeaders,
+  summarize,
 } from 'nestjs-redis-shield';
 import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from '../../harness/index.js';
+import { AdmissionLog, clockWalk, guaranteeViolations } from './clock-walk.js';
 import { type LimiterApp, startLimiter } from './setup.js';
 
 const N = 5;
@@ -149,6 +152,74 @@ describe.each(targetNames)('conformance on the %s store', (targetName) => {
       }
     }, 30_000);
 
+    it('a cost above the limit is refused for good, counting nothing, while smaller costs pass', async () => {
+      await consume(2);
+      const refused = await consume(N + 1);
+      expect(refused.allowed).toBe(false);
+      expect(only(refused)).toMatchObject({ allowed: false, remaining: N - 2, retryAfterMs: Infinity });
+      expect(only(refused).resetMs).toBe(only(await peek()).resetMs);
+      expect(only(await consume(N - 2))).toMatchObject({ allowed: true, remaining: 0 });
+    });
+
+    it('a 429 reports the admitting tiers without the rejected cost (issue 23 item 4)', async () => {
+      // A 2-per-minute route on top of the default hour and burst tiers.
+      const route = buildPolicy(
+        `route-${algorithm}`,
+        {
+          tiers: {
+            minute: { limit: 2, windowMs: 60_000 },
+            hour: { limit: 1000, windowMs: 3_600_000 },
+            burst: { limit: 10, windowMs: 10_000 },
+          },
+        },
+        algorithm,
+      );
+      const request = { clientId: client, policies: [route], cost: 1 };
+      for (let i = 0; i < 2; i++) expect((await target().store.consume(request)).allowed).toBe(true);
+      const rejected = await target().store.consume(request);
+      expect(rejected.allowed).toBe(false);
+      const byTier = Object.fromEntries(rejected.tiers.map((tier) => [tier.tier, tier]));
+      expect(byTier.minute).toMatchObject({ allowed: false, remaining: 0 });
+      expect(byTier.hour).toMatchObject({ allowed: true, remaining: 998, retryAfterMs: 0 });
+      expect(byTier.burst).toMatchObject({ allowed: true, remaining: 8, retryAfterMs: 0 });
+      // Resets too (token bucket and GCRA resets depend on the level): as a peek sees them.
+      const standing = await target().store.peek({ clientId: client, policies: [route] });
+      expect(rejected.tiers.map((tier) => tier.resetMs)).toEqual(standing.tiers.map((tier) => tier.resetMs));
+      const header = rateLimitHeaders(summarize(rejected)).RateLimit;
+      expect(header).toContain('"hour";r=998;');
+      expect(header).toContain('"burst";r=8;');
+    });
+
+    it('a shadow policy that rejects reports its standing; an enforced one is charged its own cost', async () => {
+      const shadow = buildPolicy(
+        `shadow-${algorithm}`,
+        { shadow: true, tiers: { tight: { limit: 2, windowMs: W } } },
+        algorithm,
+      );
+      const wide = buildPolicy(`wide-${algorithm}`, { tiers: { wide: { limit: 100, windowMs: W } } }, algorithm);
+      const request = (policyCosts?: Record<string, number>) => ({
+        clientId: client,
+        policies: [policy, wide, shadow],
+        cost: 1,
+        policyCosts,
+      });
+      const first = await target().store.consume(request({ [wide.name]: 40, [shadow.name]: 3 }));
+      expect(first.allowed).toBe(true);
+      expect(first.tiers.map((tier) => [tier.tier, tier.allowed, tier.remaining])).toEqual([
+        ['only', true, N - 1],
+        ['wide', true, 60],
+        // Not written (3 > 2: it could never admit), so it reports as it stands.
+        ['tight', false, 2],
+      ]);
+      expect(first.tiers[2].retryAfterMs).toBe(Infinity);
+      const second = await target().store.consume(request({ [shadow.name]: 2 }));
+      expect(second.tiers.map((tier) => [tier.tier, tier.allowed, tier.remaining])).toEqual([
+        ['only', true, N - 2],
+        ['wide', true, 59],
+        ['tight', true, 0],
+      ]);
+    });
+
     it('across a window boundary: fixed window admits 2N within 1 ms, the others do not', async () => {
       const burst = async () => {
         let admitted = 0;
@@ -162,6 +233,90 @@ describe.each(targetNames)('conformance on the %s store', (targetName) => {
       // first burst over the boundary.
       expect(await burst()).toBe(algorithm === 'fixed-window' ? N : 0);
     });
+  });
+});
+
+describe('a clock that steps back', () => {
+  const EPOCH = Date.parse('2025-01-01T00:00:00Z');
+
+  // See clock-walk.ts for the invariant of each algorithm (on the bucket's own clock).
+  it.each(RATE_LIMIT_ALGORITHMS.flatMap((algorithm) => [1, 2, 3].map((seed) => [algorithm, seed] as const)))(
+    '%s keeps its guarantee, and memory and Redis agree at every step (seed %d)',
+    async (algorithm, seed) => {
+      const memory = targets.find((target) => target.name === 'memory')!;
+      const redis = targets.find((target) => target.name === 'redis')!;
+      const client = freshClient();
+      const policy = buildPolicy(`steps-${algorithm}`, { tiers: { only: { limit: N, windowMs: W } } }, algorithm);
+      const logs = { memory: new AdmissionLog(), redis: new AdmissionLog() };
+      for (const { nowMs, cost } of clockWalk(seed, T0 + seed * 997, W, 300, N)) {
+        memory.clock.set(nowMs);
+        redis.clock.set(nowMs);
+        const request = { clientId: client, policies: [policy], cost };
+        const [fromMemory, fromRedis] = await Promise.all([
+          memory.store.consume(request),
+          redis.store.consume(request),
+        ]);
+        expect(fromRedis).toEqual(fromMemory);
+        logs.memory.record(nowMs, cost, fromMemory.allowed);
+        logs.redis.record(nowMs, cost, fromRedis.allowed);
+      }
+      expect(logs.redis.admissions.length).toBeGreaterThan(40);
+      expect(guaranteeViolations(algorithm, logs.redis.admissions, N, W, EPOCH)).toEqual([]);
+      expect(guaranteeViolations(algorithm, logs.memory.admissions, N, W, EPOCH)).toEqual([]);
+    },
+    30_000,
+  );
+
+  it('a written key lives its ttl past the time its bucket stands at, capped before an index could be misread', async () => {
+    const redis = targets.find((target) => target.name === 'redis')!;
+    const { client: redisClient, keys } = apps[0].connection;
+    const T = EPOCH + Math.ceil((T0 - EPOCH) / 140_000) * 140_000; // a start of every window below
+    const pttlAfter = async (policy: RateLimitPolicy, times: number[]) => {
+      const client = freshClient();
+      for (const time of times) {
+        redis.clock.set(time);
+        expect((await redis.store.consume({ clientId: client, policies: [policy], cost: 1 })).allowed).toBe(true);
+      }
+      return redisClient.pttl(keys.rateLimit(client, policy.name));
+    };
+    // A window back: the bucket stands at T + 70 s, so the key lives until T + 210 s.
+    const fixed = buildPolicy('ttl-fixed', { tiers: { only: { limit: 5, windowMs: 70_000 } } }, 'fixed-window');
+    const extended = await pttlAfter(fixed, [T + 70_001, T + 1]);
+    expect(extended).toBeLessThanOrEqual(209_999);
+    expect(extended).toBeGreaterThan(209_999 - 1000);
+    // The 20 s tier starts afresh (2 windows ahead; its index, modulo 10, allows 1) in the
+    // window from T + 20 s, which would read as ahead from T + 200 s: the key is gone before.
+    const tiers = { long: { limit: 5, windowMs: 70_000 }, short: { limit: 5, windowMs: 20_000 } };
+    const mixed = buildPolicy('ttl-mixed', { tiers }, 'sliding-window');
+    const capped = await pttlAfter(mixed, [T + 79_000, T + 30_000]);
+    expect(capped).toBeLessThanOrEqual(169_999);
+    expect(capped).toBeGreaterThan(169_999 - 1000);
+  });
+
+  // One tier: the key lives 2 windows and the index is stored modulo 10, so a bucket stays
+  // ahead of a clock stepped back by up to 10 - 2 - 2 = 6 windows (the documented bound).
+  it.each(
+    targetNames.flatMap((name) =>
+      (['fixed-window', 'sliding-window'] as const).flatMap((algorithm) =>
+        [6, 7].map((windows) => [name, algorithm, windows] as const),
+      ),
+    ),
+  )('%s, %s: a step back by %d windows', async (name, algorithm, windows) => {
+    const target = targets.find((candidate) => candidate.name === name)!;
+    const client = freshClient();
+    const policy = buildPolicy(`bound-${algorithm}`, { tiers: { only: { limit: N, windowMs: W } } }, algorithm);
+    target.clock.set(T0 + 20 * W);
+    expect((await target.store.consume({ clientId: client, policies: [policy], cost: N })).allowed).toBe(true);
+    target.clock.set(T0 + (20 - windows) * W);
+    const stepped = await target.store.consume({ clientId: client, policies: [policy], cost: 1 });
+    if (windows <= 6) {
+      // Counting goes on in the stored window: the wait runs to its end (sliding window: and
+      // until this window's count has decayed enough in the next, 1/N of it).
+      const retryAfterMs = (windows + 1) * W + (algorithm === 'sliding-window' ? W / N : 0);
+      expect(stepped.tiers[0]).toMatchObject({ allowed: false, remaining: 0, retryAfterMs });
+    } else {
+      expect(stepped.allowed).toBe(true); // beyond the bound: a stale state, the tier starts afresh
+    }
   });
 });
 

@@ -44,6 +44,39 @@ describe('one round trip per decision', () => {
     expect(proxy.names()).toEqual(['EVALSHA', 'DEL']);
   });
 
+  it('charges each policy its own cost (policyCosts) in the same single EVALSHA', async () => {
+    const client = 'user:policy-costs';
+    proxy.reset();
+    const result = await limiter.service.consume(client, ['default', 'completions'], 1, {
+      policyCosts: { completions: 7 },
+    });
+    expect(proxy.names()).toEqual(['EVALSHA']);
+    expect(Object.fromEntries(result.tiers.map((tier) => [`${tier.policy}.${tier.tier}`, tier.remaining]))).toEqual({
+      'default.minute': 59,
+      'default.hour': 999,
+      'default.burst': 9,
+      'completions.minute': 3,
+      'completions.day': 93,
+    });
+    // A cost above a limit: refused for good, nothing counted anywhere.
+    const refused = await limiter.service.consume(client, ['default', 'completions'], 1, {
+      policyCosts: { completions: 11 },
+    });
+    expect(refused).toMatchObject({
+      allowed: false,
+      policy: 'completions',
+      tier: 'minute',
+      retryAfterMs: Infinity,
+      costExceedsLimit: true,
+    });
+    expect(
+      (await limiter.service.status(client, ['default', 'completions'])).tiers.map((tier) => tier.remaining),
+    ).toEqual([59, 999, 9, 3, 93]);
+    await expect(limiter.service.consume(client, 'default', 1, { policyCosts: { default: -1 } })).rejects.toThrow(
+      RangeError,
+    );
+  });
+
   it('a script flushed from Redis is reloaded with one EVAL (NOSCRIPT path)', async () => {
     await server.command('SCRIPT', 'FLUSH');
     proxy.reset();

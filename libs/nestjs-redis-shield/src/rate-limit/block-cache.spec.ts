@@ -112,6 +112,23 @@ describe('BlockCache', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('never remembers a cost above a limit (retry Infinity) as a block, nor as contention', () => {
+    const { cache, at } = setup();
+    const tooBig = { ...rejection(Infinity), costExceedsLimit: true };
+    cache.remember('ip:1', [DEFAULT], 50, tooBig);
+    expect(cache.size).toBe(0);
+    for (const cost of [1, 2, 50, 99]) expect(cache.get('ip:1', [DEFAULT], cost)).toBeUndefined();
+    cache.deciding('ip:1', [DEFAULT], new Promise<void>(() => undefined));
+    expect(cache.leader('ip:1', [DEFAULT])).toBeUndefined();
+    // A block the client earned with a fitting cost stays as it was.
+    cache.remember('ip:2', [DEFAULT], 1, rejection(5_000));
+    cache.remember('ip:2', [DEFAULT], 50, tooBig);
+    at(1_000);
+    expect(cache.get('ip:2', [DEFAULT], 1)).toMatchObject({ retryAfterMs: 4_000 });
+    at(5_000);
+    expect(cache.get('ip:2', [DEFAULT], 50)).toBeUndefined();
+  });
+
   it('keys by client and policy set, and lets a cheaper request than the rejected one ask Redis', () => {
     const { cache } = setup();
     cache.remember('ip:1', [DEFAULT], 3, rejection(5_000));

@@ -77,9 +77,12 @@ export class BlockCache {
 
   /**
    * Learns from a decision: a rejection is repeated locally until its retry time; a client
-   * rejected or left with nothing remaining is contended; one with room left is not.
+   * rejected or left with nothing remaining is contended; one with room left is not. A
+   * rejection because the cost exceeds a limit teaches nothing (no wait lets that cost
+   * pass, and it says nothing about smaller costs): it is neither a block nor contention.
    */
   remember(clientId: string, policies: readonly RateLimitPolicy[], cost: number, result: RateLimitResult): void {
+    if (!result.allowed && !Number.isFinite(result.retryAfterMs)) return;
     const key = keyOf(clientId, policies);
     if (result.allowed && result.remaining > 0) {
       if (this.contended.size > 0) this.contended.delete(key);

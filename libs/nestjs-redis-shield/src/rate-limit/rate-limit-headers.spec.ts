@@ -85,6 +85,27 @@ describe('rate-limit headers', () => {
     expect(waitSeconds(7_001)).toBe(8);
   });
 
+  it('stays finite when a cost exceeds a limit (retryAfterMs Infinity): the tier reset stands in', () => {
+    const refused = result(
+      [
+        tier('default', 'minute', 60, 60, { allowed: false, remaining: 45, resetMs: 30_000, retryAfterMs: Infinity }),
+        tier('default', 'burst', 10, 10, { remaining: 3, resetMs: 6_500 }),
+      ],
+      { allowed: false, remaining: 45, resetMs: 30_000, retryAfterMs: Infinity, costExceedsLimit: true },
+    );
+    expect(rateLimitHeaders(refused)).toEqual({
+      'X-RateLimit-Limit': '60',
+      'X-RateLimit-Remaining': '45',
+      'X-RateLimit-Reset': String(Math.ceil((NOW + 30_000) / 1000)),
+      'RateLimit-Policy': '"minute";q=60;w=60, "burst";q=10;w=10',
+      RateLimit: '"minute";r=45;t=30, "burst";r=3;t=7',
+    });
+    expect(resetUnixSeconds(refused)).toBe(Math.ceil((NOW + 30_000) / 1000));
+    // "Never" in HTTP delta-seconds (RFC 9110 §1.2.2), not "Infinity" nor NaN.
+    expect(waitSeconds(Infinity)).toBe(2 ** 31);
+    expect(waitSeconds(Number.NaN)).toBe(2 ** 31);
+  });
+
   it('gives the same headers from a prepared template as without one, shadow policies skipped', () => {
     const policies = [
       buildPolicy(

@@ -8,18 +8,37 @@ export interface HeaderOptions {
   draft?: boolean;
 }
 
-/** `ceil(ms / 1000)`, at least 1: the seconds a client must wait. */
+/**
+ * The largest wait HTTP delta-seconds carry (2^31, RFC 9110 §1.2.2): what {@link waitSeconds}
+ * answers for a wait that never ends.
+ */
+export const MAX_WAIT_SECONDS = 2 ** 31;
+
+/**
+ * `ceil(ms / 1000)`, at least 1: the seconds a client must wait. A wait that never ends
+ * (`Infinity`: the cost exceeds a limit) gives {@link MAX_WAIT_SECONDS}.
+ */
 export function waitSeconds(ms: number): number {
-  return Math.max(1, Math.ceil(ms / 1000));
+  return Number.isFinite(ms) ? Math.max(1, Math.ceil(ms / 1000)) : MAX_WAIT_SECONDS;
+}
+
+/**
+ * What the headers show as a tier's wait (ms): its reset, or on a rejection the retry time
+ * when later. A retry that never comes (`Infinity`) shows the reset: the tier's standing is
+ * still real, only this cost can never pass.
+ */
+function shownWaitMs(outcome: { allowed: boolean; resetMs: number; retryAfterMs: number }): number {
+  if (outcome.allowed || !Number.isFinite(outcome.retryAfterMs)) return outcome.resetMs;
+  return Math.max(outcome.resetMs, outcome.retryAfterMs);
 }
 
 /**
  * Unix seconds at which the summarised tier resets. On a rejection this is never
- * earlier than the retry time, so `reset_time` and `Retry-After` agree.
+ * earlier than the retry time, so `reset_time` and `Retry-After` agree (unless no retry
+ * can pass: then the tier's reset).
  */
 export function resetUnixSeconds(result: RateLimitResult): number {
-  const resetMs = result.allowed ? result.resetMs : Math.max(result.resetMs, result.retryAfterMs);
-  return Math.ceil((result.nowMs + resetMs) / 1000);
+  return Math.ceil((result.nowMs + shownWaitMs(result)) / 1000);
 }
 
 /**
@@ -82,8 +101,7 @@ export function rateLimitHeaders(
     let value = '';
     for (let i = 0; i < enforced.length; i++) {
       const tier = enforced[i];
-      const waitMs = tier.allowed ? tier.resetMs : Math.max(tier.resetMs, tier.retryAfterMs);
-      value += `${i === 0 ? '' : ', '}${names[i]};r=${tier.remaining};t=${Math.ceil(waitMs / 1000)}`;
+      value += `${i === 0 ? '' : ', '}${names[i]};r=${tier.remaining};t=${Math.ceil(shownWaitMs(tier) / 1000)}`;
     }
     headers.RateLimit = value;
   }

@@ -10,6 +10,15 @@ import { summarize } from './summarize.js';
 export interface RateLimitCallOptions {
   /** The request's Redis deadline, when called on behalf of a request. */
   deadline?: Deadline;
+  /**
+   * `consume` only: what the call costs in some of its policies (policy name → integer
+   * ≥ 0; 0 checks the policy without charging it). The other policies cost `cost`.
+   *
+   * @example
+   * // One request against `default`, 750 tokens against `completions`.
+   * await rateLimits.consume('user:42', ['default', 'completions'], 1, { policyCosts: { completions: 750 } });
+   */
+  policyCosts?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -37,7 +46,9 @@ export class RateLimitService {
    *
    * @param client a client id such as `user:42` or `ip:203.0.113.7` (hashed before it reaches a key)
    * @param policy a policy name, or several (all must admit). Default `default`.
-   * @param cost units this call costs (a positive integer). Default 1.
+   * @param cost units this call costs (a positive integer) in every policy not listed in
+   *   `options.policyCosts`. Default 1. A cost above a tier's limit is never admitted:
+   *   `retryAfterMs` is `Infinity` and `costExceedsLimit` true.
    */
   async consume(
     client: string,
@@ -46,8 +57,14 @@ export class RateLimitService {
     options: RateLimitCallOptions = {},
   ): Promise<RateLimitResult> {
     if (!Number.isSafeInteger(cost) || cost < 1) throw new RangeError(`cost must be a positive integer, got ${cost}`);
+    const { deadline, policyCosts } = options;
+    for (const [name, units] of Object.entries(policyCosts ?? {})) {
+      if (!Number.isSafeInteger(units) || units < 0) {
+        throw new RangeError(`policyCosts.${name} must be a non-negative integer, got ${units}`);
+      }
+    }
     const policies = this.resolve(policy);
-    return summarize(await this.store.consume({ clientId: client, policies, cost, deadline: options.deadline }));
+    return summarize(await this.store.consume({ clientId: client, policies, cost, policyCosts, deadline }));
   }
 
   /** The client's standing in the named policies (or the policies given), without counting anything. */

@@ -39,11 +39,21 @@ export interface TierResult {
   shadow: boolean;
   /** Whether this tier alone would admit the request. */
   allowed: boolean;
-  /** Units left after this request (before it, when rejected). */
+  /**
+   * Units left after this request when it was counted here (admitted, and this tier's
+   * policy written); otherwise as the tier stands without it (a rejected request, a
+   * shadow policy that rejects, a peek).
+   */
   remaining: number;
-  /** Time until the tier's quota is fully restored (window end for window algorithms). */
+  /**
+   * Time until the tier's quota is fully restored (window end for window algorithms), with
+   * or without this request's cost as for `remaining`.
+   */
   resetMs: number;
-  /** When rejected: time until a retry of the same cost can pass this tier; 0 when allowed. */
+  /**
+   * When this tier rejects: time until a retry of the same cost can pass it; 0 when it
+   * admits; `Infinity` when the cost exceeds the tier's limit (never with this cost).
+   */
   retryAfterMs: number;
 }
 
@@ -62,8 +72,17 @@ export interface RateLimitResult {
   remaining: number;
   /** Milliseconds until the summarised tier's quota is fully restored. */
   resetMs: number;
-  /** When rejected: milliseconds until a retry of the same cost can pass; 0 when allowed. */
+  /**
+   * When rejected: milliseconds until a retry of the same cost can pass; 0 when allowed.
+   * `Infinity` means never with this cost: it exceeds a tier's limit (see `costExceedsLimit`).
+   */
   retryAfterMs: number;
+  /**
+   * True when the request was rejected because its cost exceeds the limit of an enforced
+   * tier: no wait lets it pass (`retryAfterMs` is `Infinity`), only a smaller cost can.
+   * Set by `summarize`; absent counts as false.
+   */
+  costExceedsLimit?: boolean;
   /** The policy of the tier the summary describes (empty when no tier is enforced). */
   policy: string;
   /** The name of the tier the summary describes (empty when no tier is enforced). */

@@ -7,8 +7,13 @@ export interface RateLimitStoreRequest {
   clientId: string;
   /** Every policy the request is checked against; all their tiers decide together. */
   policies: readonly RateLimitPolicy[];
-  /** Units this request costs (integer ≥ 1). */
+  /** Units this request costs (integer ≥ 1) in every policy not listed in `policyCosts`. */
   cost: number;
+  /**
+   * Units this request costs in some policies (policy name → integer ≥ 0; 0 checks the
+   * policy without charging it). Policies not listed cost `cost`.
+   */
+  policyCosts?: Readonly<Record<string, number>>;
   /** The request's Redis deadline, when there is a request. */
   deadline?: Deadline;
 }
@@ -29,7 +34,11 @@ export interface RateLimitStoreDecision {
  * client. A store that cannot reach its backend throws (never answers a denial).
  */
 export interface RateLimitStore {
-  /** Decides `request.cost` units against every tier and counts them only if all admit. Throws when the backend fails. */
+  /**
+   * Decides the request's cost (per policy: its `policyCosts` entry, else `cost`) against
+   * every tier and counts it only if all enforced tiers admit. Tiers whose policy is not
+   * written report their standing without the cost. Throws when the backend fails.
+   */
   consume(request: RateLimitStoreRequest): Promise<RateLimitStoreDecision>;
   /** Reports every tier's standing without counting anything. Throws when the backend fails. */
   peek(request: Omit<RateLimitStoreRequest, 'cost'>): Promise<RateLimitStoreDecision>;
@@ -39,3 +48,9 @@ export interface RateLimitStore {
 
 /** Injection token of the active {@link RateLimitStore} (same name as the interface). */
 export const RateLimitStore = Symbol('RateLimitStore');
+
+/** What `request` costs in `policy`: its entry in `policyCosts`, else `cost`. */
+export function policyCost(request: RateLimitStoreRequest, policy: RateLimitPolicy): number {
+  const costs = request.policyCosts;
+  return costs !== undefined && Object.hasOwn(costs, policy.name) ? costs[policy.name] : request.cost;
+}

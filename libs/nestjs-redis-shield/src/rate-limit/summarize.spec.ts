@@ -34,6 +34,33 @@ describe('mostRestrictive', () => {
     expect(mostRestrictive(tiers, false)?.tier).toBe('c');
   });
 
+  it('on a rejection, picks a tier the cost can never pass (Infinity) over any finite wait', () => {
+    const tiers = [
+      tier('a', { allowed: false, remaining: 0, retryAfterMs: 3_600_000 }),
+      tier('b', { allowed: false, remaining: 4, limit: 5, retryAfterMs: Infinity }),
+      tier('c', { allowed: false, remaining: 0, retryAfterMs: 8000 }),
+    ];
+    expect(mostRestrictive(tiers, false)?.tier).toBe('b');
+    expect(mostRestrictive([tiers[1], tiers[0]], false)?.tier).toBe('b');
+    expect(summarize({ allowed: false, nowMs: 1, tiers })).toMatchObject({
+      allowed: false,
+      tier: 'b',
+      limit: 5,
+      remaining: 4,
+      retryAfterMs: Infinity,
+      costExceedsLimit: true,
+    });
+    expect(summarize({ allowed: false, nowMs: 1, tiers: [tiers[0]] }).costExceedsLimit).toBe(false);
+  });
+
+  it('does not flag a shadow tier the cost exceeds', () => {
+    const tiers = [
+      tier('real', { remaining: 4 }),
+      tier('shadow', { allowed: false, shadow: true, retryAfterMs: Infinity }),
+    ];
+    expect(summarize({ allowed: true, nowMs: 1, tiers })).toMatchObject({ allowed: true, costExceedsLimit: false });
+  });
+
   it('ignores shadow tiers', () => {
     const tiers = [tier('real', { remaining: 4 }), tier('shadow', { remaining: 0, shadow: true })];
     expect(mostRestrictive(tiers, true)?.tier).toBe('real');

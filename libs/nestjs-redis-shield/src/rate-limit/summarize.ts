@@ -4,7 +4,8 @@ import type { RateLimitStoreDecision } from './store.interface.js';
 /**
  * Picks the tier a one-tier view (`X-RateLimit-*`, the service's summary) describes,
  * among enforced (non-shadow) tiers: when admitted, the smallest remaining, ties broken
- * by the latest reset; when rejected, the rejecting tier with the longest wait.
+ * by the latest reset; when rejected, the rejecting tier with the longest wait (a cost
+ * above a tier's limit, `Infinity`, first).
  */
 export function mostRestrictive(tiers: readonly TierResult[], allowed: boolean): TierResult | undefined {
   let best: TierResult | undefined;
@@ -37,6 +38,7 @@ export function summarize(decision: RateLimitStoreDecision): RateLimitResult {
     remaining: tier?.remaining ?? 0,
     resetMs: tier?.resetMs ?? 0,
     retryAfterMs: decision.allowed ? 0 : (tier?.retryAfterMs ?? 0),
+    costExceedsLimit: !decision.allowed && tier?.retryAfterMs === Infinity,
     policy: tier?.policy ?? '',
     tier: tier?.tier ?? '',
     nowMs: decision.nowMs,

@@ -18,20 +18,47 @@ export interface TierParams {
 export interface TierVerdict {
   /** Whether this tier admits the cost. */
   allowed: boolean;
-  /** Units left after the cost (before it, when rejected). */
+  /** Units left after the cost; when rejected, before it (the same as with cost 0). */
   remaining: number;
-  /** Milliseconds until the quota is fully restored. */
+  /** Milliseconds until the quota is fully restored (after the cost; when rejected, without it). */
   resetMs: number;
-  /** When rejected: milliseconds until a retry of the same cost can pass; 0 when allowed. */
+  /**
+   * When rejected: milliseconds until a retry of the same cost can pass; 0 when allowed;
+   * `Infinity` when the cost exceeds the tier's limit (no wait lets it pass).
+   */
   retryAfterMs: number;
   /** The tier's new state (numbers only); stored only when the whole request is admitted. */
   next: number[];
+  /**
+   * The instant (epoch ms) the new state stands at: `nowMs`, or later when the clock reads
+   * behind the bucket (it stepped back). The key must live its ttl past this instant.
+   */
+  atMs: number;
+  /**
+   * The first instant (epoch ms) at which the stored state could be misread (a window
+   * number wrapped by the script, see `windowOffset`); `Infinity` for algorithms without
+   * one. The key must be gone by then.
+   */
+  horizonMs: number;
+}
+
+/**
+ * The verdict for a cost above the tier's limit, from the verdict for cost 0: never
+ * admitted, whatever the wait, and the tier reports its standing as it is.
+ */
+export function costAboveLimit(standing: TierVerdict): TierVerdict {
+  return { ...standing, allowed: false, retryAfterMs: Infinity, next: [] };
 }
 
 /**
  * One rate-limit algorithm, implemented twice with the same arithmetic: in TypeScript
- * for the in-memory store and in Lua (a `function(state, limit, window, cost, now)`
- * named `lua.name`) for the Redis script. The conformance suite runs both.
+ * for the in-memory store and in Lua (a `function(state, limit, window, cost, now, ttl)`
+ * returning `ok, remaining, reset, retry, next, at, horizon`; retry -1 for "never") for the
+ * Redis script. The conformance suite runs both.
+ *
+ * Every algorithm keeps a bucket's time monotonic: when the clock reads behind the
+ * bucket's state (an NTP step back, another instance's skew), it decides as if the clock
+ * stood at the bucket's time, and reports waits from the clock as it reads.
  */
 export interface RateLimitAlgorithm {
   /** The name used in options (`algorithm: 'gcra'`). */
@@ -40,6 +67,16 @@ export interface RateLimitAlgorithm {
   readonly code: number;
   /** The Lua function; its state is the `next` numbers joined with `:`. */
   readonly lua: string;
-  /** Decides `cost` units at `nowMs` from `state` (undefined: a fresh bucket). Cost 0 peeks. */
-  decide(state: readonly number[] | undefined, tier: TierParams, cost: number, nowMs: number): TierVerdict;
+  /**
+   * Decides `cost` units at `nowMs` from `state` (undefined: a fresh bucket). Cost 0 peeks.
+   * `ttlMs` is how long the key lives past its state's time (twice the policy's longest
+   * window; default twice this tier's): the window algorithms size their stored index by it.
+   */
+  decide(
+    state: readonly number[] | undefined,
+    tier: TierParams,
+    cost: number,
+    nowMs: number,
+    ttlMs?: number,
+  ): TierVerdict;
 }

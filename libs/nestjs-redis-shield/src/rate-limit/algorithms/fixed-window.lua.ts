@@ -1,17 +1,20 @@
 /** Lua twin of `fixedWindow.decide`; state `index:count` (index: see `window_index`). */
 export const FIXED_WINDOW_LUA = `
 local function fixed_window(state, limit, window, cost, now, ttl)
+  if cost > limit then return never(fixed_window(state, limit, window, 0, now, ttl)) end
   local w = math.floor((now - EPOCH) / window)
-  local index = window_index(w, window, ttl)
   local count = 0
   if state then
     local sw, sc = string.match(state, '^(-?%d+):(%d+)$')
-    if tonumber(sw) == index then count = tonumber(sc) end
+    local offset = window_offset(tonumber(sw), w, window, ttl)
+    if offset and offset >= 0 then w, count = w + offset, tonumber(sc) end
   end
-  local reset = EPOCH + (w + 1) * window - now
+  local start = EPOCH + w * window
+  local reset = start + window - now
+  local at, horizon = math.max(now, start), window_horizon(w, window, ttl)
   if count + cost <= limit then
-    return 1, limit - count - cost, reset, 0, fmt(index) .. ':' .. fmt(count + cost)
+    return 1, limit - count - cost, reset, 0, fmt(window_index(w, window, ttl)) .. ':' .. fmt(count + cost), at, horizon
   end
-  return 0, math.max(0, limit - count), reset, reset, nil
+  return 0, math.max(0, limit - count), reset, reset, nil, at, horizon
 end
 `;

@@ -1,7 +1,12 @@
 import type { Clock } from '../../redis/clock.js';
 import { ALGORITHMS } from '../algorithms/index.js';
 import type { RateLimitPolicy, TierResult } from '../rate-limit.types.js';
-import type { RateLimitStore, RateLimitStoreDecision, RateLimitStoreRequest } from '../store.interface.js';
+import {
+  policyCost,
+  type RateLimitStore,
+  type RateLimitStoreDecision,
+  type RateLimitStoreRequest,
+} from '../store.interface.js';
 import { tierResult } from './tier-result.js';
 
 /** Options of the {@link MemoryRateLimitStore}. */
@@ -14,9 +19,29 @@ export interface MemoryStoreOptions {
   sweepIntervalMs?: number;
 }
 
+/** One policy's part of a decision, kept until the request's outcome is known. */
+interface DecidedPolicy {
+  policy: RateLimitPolicy;
+  /** The live tier states read before deciding (undefined: a fresh bucket). */
+  states: Map<string, number[]> | undefined;
+  cost: number;
+  /** Twice the policy's longest window, in ms. */
+  ttlMs: number;
+  /** Index of the policy's first tier in the decision's tiers. */
+  first: number;
+  /** Whether every tier admits the cost. */
+  admits: boolean;
+  /** The new state of each tier. */
+  next: Map<string, number[]>;
+  /** The latest instant (epoch ms) a tier's new state stands at. */
+  atMs: number;
+  /** The earliest instant (epoch ms) a tier's new state could be misread. */
+  horizonMs: number;
+}
+
 interface PolicyBucket {
   tiers: Map<string, number[]>;
-  /** Epoch ms after which the bucket is forgotten (twice its longest window, as in Redis). */
+  /** Epoch ms from which the bucket is forgotten (twice its longest window past its time, as in Redis). */
   expiresAt: number;
 }
 
@@ -44,11 +69,11 @@ export class MemoryRateLimitStore implements RateLimitStore {
   }
 
   async consume(request: RateLimitStoreRequest): Promise<RateLimitStoreDecision> {
-    return this.decide(request, request.cost, true);
+    return this.decide(request, (policy) => policyCost(request, policy), true);
   }
 
   async peek(request: Omit<RateLimitStoreRequest, 'cost'>): Promise<RateLimitStoreDecision> {
-    return this.decide(request, 0, false);
+    return this.decide(request, () => 0, false);
   }
 
   async reset(clientId: string, policies: readonly RateLimitPolicy[]): Promise<void> {
@@ -70,44 +95,79 @@ export class MemoryRateLimitStore implements RateLimitStore {
     }
   }
 
+  /** The Redis script's decision, step for step (see rate-limit.lua.ts). */
   private decide(
     { clientId, policies }: Omit<RateLimitStoreRequest, 'cost'>,
-    cost: number,
+    costOf: (policy: RateLimitPolicy) => number,
     write: boolean,
   ): RateLimitStoreDecision {
     const nowMs = Math.floor(this.options.clock.now());
     const buckets = this.touch(clientId);
     const tiers: TierResult[] = [];
-    const pending: { policy: RateLimitPolicy; next: Map<string, number[]> }[] = [];
+    const decided: DecidedPolicy[] = [];
     let allowed = true;
     for (const policy of policies) {
       const bucket = buckets.get(policy.name);
-      const live = bucket && bucket.expiresAt > nowMs ? bucket.tiers : undefined;
-      const next = new Map<string, number[]>();
-      let admits = true;
+      const states = bucket && bucket.expiresAt > nowMs ? bucket.tiers : undefined;
+      const cost = costOf(policy);
+      const ttlMs = 2 * Math.max(...policy.tiers.map((tier) => tier.windowMs));
+      const entry: DecidedPolicy = {
+        policy,
+        states,
+        cost,
+        ttlMs,
+        first: tiers.length,
+        admits: true,
+        next: new Map(),
+        atMs: nowMs,
+        horizonMs: Infinity,
+      };
       for (const tier of policy.tiers) {
-        const verdict = ALGORITHMS[tier.algorithm].decide(live?.get(tier.name), tier, cost, nowMs);
+        const verdict = ALGORITHMS[tier.algorithm].decide(states?.get(tier.name), tier, cost, nowMs, ttlMs);
         tiers.push(tierResult(policy, tier, verdict));
-        if (verdict.allowed) next.set(tier.name, verdict.next);
-        else admits = false;
-      }
-      if (!admits && !policy.shadow) allowed = false;
-      if (admits) pending.push({ policy, next });
-    }
-    if (write && allowed) {
-      for (const { policy, next } of pending) {
-        const bucket = buckets.get(policy.name);
-        const expiresAt = nowMs + 2 * Math.max(...policy.tiers.map((tier) => tier.windowMs));
-        if (bucket && bucket.expiresAt > nowMs) {
-          for (const [tier, state] of next) bucket.tiers.set(tier, state);
-          bucket.expiresAt = expiresAt;
-        } else {
-          buckets.set(policy.name, { tiers: next, expiresAt });
+        if (!verdict.allowed) {
+          entry.admits = false;
+          continue;
         }
+        entry.next.set(tier.name, verdict.next);
+        entry.atMs = Math.max(entry.atMs, verdict.atMs);
+        entry.horizonMs = Math.min(entry.horizonMs, verdict.horizonMs);
+      }
+      if (!entry.admits && !policy.shadow) allowed = false;
+      decided.push(entry);
+    }
+    for (const entry of decided) {
+      if (write && allowed && entry.admits) {
+        this.store(buckets, entry, nowMs);
+      } else if (entry.cost > 0) {
+        // Not written: the tiers report their standing without this request's cost (a
+        // rejecting tier already does), each keeping its own verdict.
+        entry.policy.tiers.forEach((tier, t) => {
+          const result = tiers[entry.first + t];
+          if (!result.allowed) return;
+          const standing = ALGORITHMS[tier.algorithm].decide(entry.states?.get(tier.name), tier, 0, nowMs, entry.ttlMs);
+          result.remaining = standing.remaining;
+          result.resetMs = standing.resetMs;
+        });
       }
     }
     if (buckets.size === 0) this.clients.delete(clientId);
     return { allowed, nowMs, tiers };
+  }
+
+  /**
+   * Writes a policy's new tier states. The bucket lives its ttl past the latest instant its
+   * tiers stand at, and is gone before a window tier's index could be misread (as in Redis).
+   */
+  private store(buckets: Map<string, PolicyBucket>, entry: DecidedPolicy, nowMs: number): void {
+    const expiresAt = Math.min(entry.atMs + entry.ttlMs, entry.horizonMs - 1);
+    const bucket = buckets.get(entry.policy.name);
+    if (bucket && bucket.expiresAt > nowMs) {
+      for (const [tier, state] of entry.next) bucket.tiers.set(tier, state);
+      bucket.expiresAt = expiresAt;
+    } else {
+      buckets.set(entry.policy.name, { tiers: entry.next, expiresAt });
+    }
   }
 
   /** The client's buckets, marked most recently used; evicts the least recent beyond the cap. */

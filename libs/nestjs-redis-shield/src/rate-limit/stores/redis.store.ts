@@ -3,7 +3,12 @@ import type { Deadline } from '../../redis/deadline.js';
 import type { RedisConnection, ScriptRunner } from '../../redis/redis.connection.js';
 import { ALGORITHMS } from '../algorithms/index.js';
 import type { RateLimitPolicy, TierResult } from '../rate-limit.types.js';
-import type { RateLimitStore, RateLimitStoreDecision, RateLimitStoreRequest } from '../store.interface.js';
+import {
+  policyCost,
+  type RateLimitStore,
+  type RateLimitStoreDecision,
+  type RateLimitStoreRequest,
+} from '../store.interface.js';
 import { RATE_LIMIT_LUA, REPLY_PER_TIER } from './rate-limit.lua.js';
 import { tierResult } from './tier-result.js';
 
@@ -21,11 +26,11 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   consume(request: RateLimitStoreRequest): Promise<RateLimitStoreDecision> {
-    return this.run(request, request.cost, 'c');
+    return this.run(request, (policy) => policyCost(request, policy), 'c');
   }
 
   peek(request: Omit<RateLimitStoreRequest, 'cost'>): Promise<RateLimitStoreDecision> {
-    return this.run(request, 0, 'p');
+    return this.run(request, () => 0, 'p');
   }
 
   async reset(clientId: string, policies: readonly RateLimitPolicy[], options: { deadline?: Deadline } = {}) {
@@ -37,17 +42,14 @@ export class RedisRateLimitStore implements RateLimitStore {
 
   private async run(
     { clientId, policies, deadline }: Omit<RateLimitStoreRequest, 'cost'>,
-    cost: number,
+    costOf: (policy: RateLimitPolicy) => number,
     mode: 'c' | 'p',
   ): Promise<RateLimitStoreDecision> {
     const keys: string[] = [];
-    const args: (string | number)[] = [
-      this.connection.clock.source === 'app' ? this.connection.clock.now() : '',
-      cost,
-      mode,
-    ];
+    const args: (string | number)[] = [this.connection.clock.source === 'app' ? this.connection.clock.now() : '', mode];
     for (const policy of policies) {
       keys.push(this.connection.keys.rateLimit(clientId, policy.name));
+      args.push(costOf(policy));
       for (const arg of policyArgs(policy)) args.push(arg);
     }
     const reply = await this.script(keys, args, { deadline });
@@ -59,8 +61,8 @@ const FIELDS = new WeakMap<RateLimitPolicy, string[]>();
 const ARGS = new WeakMap<RateLimitPolicy, string[]>();
 
 /**
- * A policy's part of the script's ARGV, built once per policy: shadow flag, tier count,
- * then field, algorithm code, limit and window of each tier.
+ * A policy's part of the script's ARGV after its cost, built once per policy: shadow flag,
+ * tier count, then field, algorithm code, limit and window of each tier.
  */
 function policyArgs(policy: RateLimitPolicy): string[] {
   let args = ARGS.get(policy);
@@ -114,7 +116,8 @@ function decode(reply: number[], policies: readonly RateLimitPolicy[]): RateLimi
           allowed: reply[offset] === 1,
           remaining: reply[offset + 1],
           resetMs: reply[offset + 2],
-          retryAfterMs: reply[offset + 3],
+          // -1: the cost exceeds the tier's limit, no wait lets it pass.
+          retryAfterMs: reply[offset + 3] < 0 ? Infinity : reply[offset + 3],
         }),
       );
       offset += REPLY_PER_TIER;
