@@ -51,6 +51,32 @@ describe('BlockCache', () => {
     expect(cache.size).toBe(0);
   });
 
+  it('keeps a block no longer than the instance bus allows while the bus is, or was, down', () => {
+    let now = 0;
+    const bus = { epoch: 1, up: true, staleAfterMs: 1_500 };
+    const lifetime = {
+      get epoch() {
+        return bus.epoch;
+      },
+      maxLocalLifetimeMs: (epoch: number) => (bus.up && epoch === bus.epoch ? Infinity : bus.staleAfterMs),
+    };
+    const cache = new BlockCache(10, () => now, lifetime);
+    cache.remember('ip:1', [DEFAULT], 1, rejection(60_000));
+    now = 10_000; // connected all along: the block lasts until its retry time
+    expect(cache.get('ip:1', [DEFAULT], 1)).toBeDefined();
+    bus.up = false; // the bus went down: a reset may have been missed
+    bus.epoch = 2;
+    expect(cache.get('ip:1', [DEFAULT], 1)).toBeUndefined();
+    // A block made while the bus is down lives staleAfterMs, even after the bus is back.
+    cache.remember('ip:1', [DEFAULT], 1, rejection(60_000));
+    bus.up = true;
+    bus.epoch = 3;
+    now = 11_500;
+    expect(cache.get('ip:1', [DEFAULT], 1)).toBeDefined();
+    now = 11_501;
+    expect(cache.get('ip:1', [DEFAULT], 1)).toBeUndefined();
+  });
+
   describe('contended clients', () => {
     const admitted = (remaining: number): RateLimitResult => ({ ...rejection(0), allowed: true, remaining });
     const deferred = () => {

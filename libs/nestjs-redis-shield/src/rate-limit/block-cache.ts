@@ -7,6 +7,21 @@ interface Block {
   since: number;
   /** App time (ms) until which a request of at least `cost` cannot pass. */
   until: number;
+  /** The instance bus's epoch when the block was made (see {@link BlockLifetime}). */
+  epoch: number;
+}
+
+/**
+ * How long a block may be kept besides its retry time: the instance bus's bound. While
+ * the bus is connected a reset from another instance arrives and clears the block; while
+ * it is not (or was not, since the block was made), a block lives at most the bus's
+ * `staleAfterMs`, so a missed reset heals by itself.
+ */
+export interface BlockLifetime {
+  /** The bus's current epoch (changes whenever its connection does). */
+  readonly epoch: number;
+  /** Longest life, in ms, of local state made at `epoch` (Infinity while nothing was missed). */
+  maxLocalLifetimeMs(epoch: number): number;
 }
 
 /**
@@ -16,8 +31,9 @@ interface Block {
  * cost can first pass: nothing earlier could be admitted, so nothing is lost but Redis
  * calls. A cheaper request than the rejected one still asks Redis. The block is measured
  * from when the answer arrived, so it can only err late by the round trip (strict side).
- * `RateLimitService.reset` clears this instance's blocks; other instances keep theirs
- * until they expire. Bounded: beyond `maxEntries` the oldest blocks are dropped.
+ * A reset clears the client's blocks on every instance through the instance bus; a block
+ * never outlives the bus's staleness bound while the bus is (or was) down ({@link BlockLifetime}).
+ * Bounded: beyond `maxEntries` the oldest blocks are dropped.
  *
  * It also keeps concurrent requests of a client at its limit from racing to Redis: once a
  * client was rejected or admitted with nothing remaining, its next Redis decision leads
@@ -35,6 +51,8 @@ export class BlockCache {
   constructor(
     private readonly maxEntries = 10_000,
     private readonly now: () => number = Date.now,
+    /** The instance bus, which bounds how long a block outlives a reset it may have missed. */
+    private readonly lifetime?: BlockLifetime,
   ) {}
 
   /** The rejection to repeat for this request, with its times moved on; undefined when Redis must decide. */
@@ -43,7 +61,7 @@ export class BlockCache {
     const block = this.blocks.get(key);
     if (!block) return undefined;
     const now = this.now();
-    if (now >= block.until) {
+    if (now >= block.until || (this.lifetime && now - block.since > this.lifetime.maxLocalLifetimeMs(block.epoch))) {
       this.blocks.delete(key);
       return undefined;
     }
@@ -94,7 +112,13 @@ export class BlockCache {
     if (result.allowed || result.retryAfterMs <= 0) return;
     const now = this.now();
     this.blocks.delete(key); // re-inserted last: Map order is the eviction order
-    this.blocks.set(key, { result, cost, since: now, until: now + result.retryAfterMs });
+    this.blocks.set(key, {
+      result,
+      cost,
+      since: now,
+      until: now + result.retryAfterMs,
+      epoch: this.lifetime?.epoch ?? 0,
+    });
     // One entry added at a time, so one dropped is enough.
     if (this.blocks.size > this.maxEntries) this.blocks.delete(this.blocks.keys().next().value!);
   }

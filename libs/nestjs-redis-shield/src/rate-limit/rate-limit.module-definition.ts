@@ -79,7 +79,9 @@ function storeProviders(connectionName: string): Provider[] {
           new MemoryRateLimitStore({ clock: connection.clock, maxClients: options.fallbackMaxClients }),
           options.failMode ?? 'open',
           { store, connection },
-          options.localBlockCache === false ? undefined : new BlockCache(options.localBlockCache?.maxEntries),
+          options.localBlockCache === false
+            ? undefined
+            : new BlockCache(options.localBlockCache?.maxEntries, Date.now, bus),
           bus,
         ).register(status),
       inject: [

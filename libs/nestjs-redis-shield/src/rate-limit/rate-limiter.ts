@@ -131,6 +131,6 @@ export class RateLimiter implements LimiterStatusSource {
   /** Drops this instance's state of a client, by the id {@link localId} gives. */
   private drop(local: string): void {
     this.blocks?.clear(local);
-    void this.fallback.reset(local, []);
+    this.fallback.forget(local);
   }
 }

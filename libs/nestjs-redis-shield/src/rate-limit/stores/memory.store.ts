@@ -82,6 +82,11 @@ export class MemoryRateLimitStore implements RateLimitStore {
     if (buckets?.size === 0) this.clients.delete(clientId);
   }
 
+  /** Forgets every bucket of a client, whatever policy made it. */
+  forget(clientId: string): void {
+    this.clients.delete(clientId);
+  }
+
   /** Stops the sweep timer. */
   close(): void {
     clearInterval(this.sweeper);
