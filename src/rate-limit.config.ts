@@ -5,6 +5,15 @@ import type { AppConfig } from './config/load-config.js';
 /** How many times the default tiers a `pro` plan gets. */
 export const PRO_MULTIPLIER = 10;
 
+/** The `completions` policy: units per minute (a completion costs `1 + floor(max_tokens / 1000)`). */
+export const COMPLETIONS_PER_MINUTE = 10;
+
+/**
+ * The largest `max_tokens` a completion may ask for: its cost, `1 + floor(max_tokens / 1000)`,
+ * must fit in the `completions` limit, or no wait would ever admit the request.
+ */
+export const MAX_COMPLETION_TOKENS = COMPLETIONS_PER_MINUTE * 1000 - 1;
+
 /**
  * The demo's rate limits: the default policy from the environment (minute, hour,
  * burst), ten times that for JWTs with `plan: pro` (policy `default@pro`), and the
@@ -19,7 +28,7 @@ export function rateLimitOptions(config: AppConfig): RateLimitModuleOptions {
   });
   const policies: Record<string, PolicyDefinition> = {
     'default@pro': { tiers: tiers(PRO_MULTIPLIER) },
-    completions: { tiers: { minute: { limit: 10, windowMs: 60_000 } } },
+    completions: { tiers: { minute: { limit: COMPLETIONS_PER_MINUTE, windowMs: 60_000 } } },
   };
   return {
     algorithm,

@@ -110,6 +110,28 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('demo API on %s', (adapte
       await request(url).post('/api/v1/completions').send({ prompt: 'x', extra: 1 }).expect(400);
     });
 
+    it('POST /api/v1/completions charges its token cost to the completions policy only; every valid body can pass', async () => {
+      const token = await signToken(JWT_SECRET, { sub: 'cost-user' });
+      const post = (maxTokens: number) =>
+        request(url)
+          .post('/api/v1/completions')
+          .set('Authorization', `Bearer ${token}`)
+          .send({ prompt: 'hello', max_tokens: maxTokens });
+      // The largest valid body costs 10 units of completions (10 per minute) and 1 of the default policy.
+      const largest = await post(9999).expect(200);
+      const minuteLimit = Number(/"minute";q=(\d+)/.exec(largest.headers['ratelimit-policy'])?.[1]);
+      expect(largest.headers.ratelimit).toMatch(
+        new RegExp(`^"minute";r=${minuteLimit - 1};.*"completions\\.minute";r=0;`),
+      );
+      // One more token would cost 11: refused by validation (another client, whose quota is untouched).
+      const over = await request(url)
+        .post('/api/v1/completions')
+        .set('Authorization', `Bearer ${await signToken(JWT_SECRET, { sub: 'cost-user-2' })}`)
+        .send({ prompt: 'hello', max_tokens: 10_000 })
+        .expect(400);
+      expect(JSON.stringify(over.body.message)).toMatch(/max_tokens/);
+    });
+
     it('GET /api/v1/health is ok with Redis up', async () => {
       await waitFor(() => redisState() === 'ready', 5000, 'the Redis connection');
       const response = await request(url).get('/api/v1/health').expect(200);

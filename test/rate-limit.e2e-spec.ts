@@ -50,6 +50,42 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('rate limiting over HTTP 
   });
 
   describe('headers and the 429', () => {
+    it('a 429 reports the admitting tiers as they stand: the rejected request counted nothing', async () => {
+      // /list: the default tiers (minute 10, hour 100, burst 5) and strict (2 per minute).
+      const responses = await hit(url, '/list', 3);
+      expect(responses.map((r) => r.status)).toEqual([200, 200, 429]);
+      // Two requests were counted; the rejected third one nothing, in any tier.
+      expect(responses[2].headers.ratelimit).toMatch(
+        /^"minute";r=8;t=\d+, "hour";r=98;t=\d+, "burst";r=3;t=\d+, "strict.minute";r=0;t=\d+$/,
+      );
+      expect(responses[2].headers['x-ratelimit-remaining']).toBe('0');
+    });
+
+    it("a cost above a tier's limit gets a 429 that says so, without Retry-After, and counts nothing", async () => {
+      const response = await request(url).get('/cost/too-much');
+      expect(response.status).toBe(429);
+      expect(response.headers['retry-after']).toBeUndefined();
+      expect(response.body).toEqual({
+        error: 'Rate limit exceeded',
+        message:
+          'This request costs 3 units, more than the 2 per window of tier "minute" of policy "strict": it can never be admitted.',
+        cost: 3,
+        limit: 2,
+      });
+      // Nothing was counted: strict still has its whole quota for cheaper requests.
+      const list = await request(url).get('/list');
+      expect(list.status).toBe(200);
+      expect(list.headers.ratelimit).toContain('"strict.minute";r=1');
+    });
+
+    it('a cost charged to some policies only: the others count the request once', async () => {
+      const response = await request(url).get('/cost/strict-only');
+      expect(response.status).toBe(200);
+      expect(response.headers.ratelimit).toMatch(
+        /^"minute";r=9;t=\d+, "hour";r=99;t=\d+, "burst";r=4;t=\d+, "strict.minute";r=0;t=\d+$/,
+      );
+    });
+
     it('admits with X-RateLimit-* of the most restrictive tier and every tier in RateLimit / RateLimit-Policy', async () => {
       const [first] = await hit(url, '/plain', 1);
       expect(first.status).toBe(200);

@@ -4,6 +4,7 @@ import { ApiRateLimited, RateLimit, RateLimitCost } from 'nestjs-redis-shield';
 import { randomUUID } from 'node:crypto';
 import type { AuthUser } from '../auth/auth-user.js';
 import { UsageTracker } from '../analytics/usage-tracker.service.js';
+import { MAX_COMPLETION_TOKENS } from '../rate-limit.config.js';
 import { CreateCompletionDto } from './create-completion.dto.js';
 
 const DEFAULT_MAX_TOKENS = 256;
@@ -16,7 +17,10 @@ const DEFAULT_MAX_TOKENS = 256;
 export function completionCost(context: ExecutionContext): number {
   const body = context.switchToHttp().getRequest<{ body?: { max_tokens?: unknown } }>().body;
   const maxTokens = body?.max_tokens;
-  return typeof maxTokens === 'number' && Number.isInteger(maxTokens) && maxTokens >= 1 && maxTokens <= 32_000
+  return typeof maxTokens === 'number' &&
+    Number.isInteger(maxTokens) &&
+    maxTokens >= 1 &&
+    maxTokens <= MAX_COMPLETION_TOKENS
     ? 1 + Math.floor(maxTokens / 1000)
     : 1;
 }
@@ -25,14 +29,17 @@ export function completionCost(context: ExecutionContext): number {
 @Controller('completions')
 @ApiTags('completions')
 @ApiRateLimited()
-@ApiOkResponse({ description: 'A completion; costs 1 + floor(max_tokens / 1000) in the completions policy' })
+@ApiOkResponse({
+  description: 'A completion; costs 1 + floor(max_tokens / 1000) in the completions policy and 1 in the default one',
+})
 export class CompletionsController {
   constructor(private readonly usage: UsageTracker) {}
 
   @Post()
   @HttpCode(200)
   @RateLimit(['default', 'completions'])
-  @RateLimitCost(completionCost)
+  // The token cost is charged to the completions policy only; the default policy counts the request once.
+  @RateLimitCost(completionCost, { policies: ['completions'] })
   create(@Body() body: CreateCompletionDto, @Req() request: { user?: AuthUser; raw?: { user?: AuthUser } }) {
     const maxTokens = body.max_tokens ?? DEFAULT_MAX_TOKENS;
     const user = request.user ?? request.raw?.user;

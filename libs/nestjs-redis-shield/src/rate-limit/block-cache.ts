@@ -1,8 +1,12 @@
 import type { RateLimitPolicy, RateLimitResult } from './rate-limit.types.js';
 
+/** Costs of single policies, by name (see `RateLimitStoreRequest.policyCosts`). */
+type PolicyCosts = Readonly<Record<string, number>> | undefined;
+
 interface Block {
   result: RateLimitResult;
   cost: number;
+  policyCosts: PolicyCosts;
   /** App time (ms) the rejection arrived. */
   since: number;
   /** App time (ms) until which a request of at least `cost` cannot pass. */
@@ -56,7 +60,12 @@ export class BlockCache {
   ) {}
 
   /** The rejection to repeat for this request, with its times moved on; undefined when Redis must decide. */
-  get(clientId: string, policies: readonly RateLimitPolicy[], cost: number): RateLimitResult | undefined {
+  get(
+    clientId: string,
+    policies: readonly RateLimitPolicy[],
+    cost: number,
+    policyCosts?: PolicyCosts,
+  ): RateLimitResult | undefined {
     const key = keyOf(clientId, policies);
     const block = this.blocks.get(key);
     if (!block) return undefined;
@@ -65,7 +74,12 @@ export class BlockCache {
       this.blocks.delete(key);
       return undefined;
     }
-    if (cost < block.cost) return undefined;
+    // Repeated only for a request that costs at least as much in every policy.
+    if (policyCosts === undefined && block.policyCosts === undefined) {
+      if (cost < block.cost) return undefined;
+    } else if (policies.some((p) => costIn(p, cost, policyCosts) < costIn(p, block.cost, block.policyCosts))) {
+      return undefined;
+    }
     return elapse(block.result, now - block.since);
   }
 
@@ -99,7 +113,13 @@ export class BlockCache {
    * rejection because the cost exceeds a limit teaches nothing (no wait lets that cost
    * pass, and it says nothing about smaller costs): it is neither a block nor contention.
    */
-  remember(clientId: string, policies: readonly RateLimitPolicy[], cost: number, result: RateLimitResult): void {
+  remember(
+    clientId: string,
+    policies: readonly RateLimitPolicy[],
+    cost: number,
+    result: RateLimitResult,
+    policyCosts?: PolicyCosts,
+  ): void {
     if (!result.allowed && !Number.isFinite(result.retryAfterMs)) return;
     const key = keyOf(clientId, policies);
     if (result.allowed && result.remaining > 0) {
@@ -115,6 +135,7 @@ export class BlockCache {
     this.blocks.set(key, {
       result,
       cost,
+      policyCosts,
       since: now,
       until: now + result.retryAfterMs,
       epoch: this.lifetime?.epoch ?? 0,
@@ -133,6 +154,11 @@ export class BlockCache {
   get size(): number {
     return this.blocks.size;
   }
+}
+
+/** What a request costs in one policy. */
+function costIn(policy: RateLimitPolicy, cost: number, policyCosts: PolicyCosts): number {
+  return policyCosts?.[policy.name] ?? cost;
 }
 
 function keyOf(clientId: string, policies: readonly RateLimitPolicy[]): string {

@@ -41,10 +41,39 @@ export const SkipRateLimit = Reflector.createDecorator<boolean | undefined, bool
 /** What one request of a route costs: a number, or a function of the request context. */
 export type RateLimitCostSpec = number | ((context: ExecutionContext) => number | Promise<number>);
 
+/** Where a route's cost applies (`@RateLimitCost(spec, options)`). */
+export interface RateLimitCostOptions {
+  /**
+   * The policies (by name; plan variants `<name>@<plan>` included) the cost is charged to;
+   * the route's other policies count the request once. Default: every policy of the route.
+   */
+  policies?: readonly string[];
+}
+
+/** A route's cost as stored by {@link RateLimitCost}. */
+export interface RateLimitCostMetadata extends RateLimitCostOptions {
+  /** The cost, or how to compute it. */
+  spec: RateLimitCostSpec;
+}
+
+/** The metadata key of {@link RateLimitCost}; read with `Reflector`. */
+export const RateLimitCostOn = Reflector.createDecorator<RateLimitCostMetadata>();
+
 /**
- * Sets the cost of a route's requests (default 1, or the module's `cost` option).
+ * Sets the cost of a route's requests (default 1, or the module's `cost` option), in
+ * every policy of the route, or only in `options.policies`. A cost above a tier's limit
+ * can never be admitted: the request gets a 429 that says so, without `Retry-After`.
  *
  * @example
- * @RateLimitCost((ctx) => 1 + Math.floor((ctx.switchToHttp().getRequest().body?.max_tokens ?? 0) / 1000))
+ * // A completion costs 1 + floor(max_tokens / 1000) in the completions policy, 1 in the default one.
+ * @RateLimit(['default', 'completions'])
+ * @RateLimitCost((ctx) => 1 + Math.floor((ctx.switchToHttp().getRequest().body?.max_tokens ?? 0) / 1000), {
+ *   policies: ['completions'],
+ * })
  */
-export const RateLimitCost = Reflector.createDecorator<RateLimitCostSpec>();
+export function RateLimitCost(
+  spec: RateLimitCostSpec,
+  options: RateLimitCostOptions = {},
+): ClassDecorator & MethodDecorator {
+  return RateLimitCostOn({ spec, policies: options.policies });
+}

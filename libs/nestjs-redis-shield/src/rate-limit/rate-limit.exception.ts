@@ -31,6 +31,41 @@ export class RateLimitExceededException extends HttpException {
   }
 }
 
+/** The 429 body of a request whose cost exceeds a tier's limit: no wait would let it pass. */
+export interface CostExceedsLimitBody {
+  /** Always `Rate limit exceeded`. */
+  error: 'Rate limit exceeded';
+  /** Says which tier's limit the cost exceeds, and that waiting does not help. */
+  message: string;
+  /** The units this request costs in that tier's policy. */
+  cost: number;
+  /** The tier's limit per window. */
+  limit: number;
+}
+
+/**
+ * A request that can never be admitted: its cost exceeds a tier's limit. A 429 without
+ * `Retry-After` (waiting does not help), whose body says so.
+ */
+export class CostExceedsLimitException extends HttpException {
+  /**
+   * @param tier The policy and tier whose limit the cost exceeds.
+   * @param cost The request's cost in that policy.
+   * @param limit The tier's limit per window.
+   */
+  constructor(tier: { policy: string; tier: string }, cost: number, limit: number) {
+    const body: CostExceedsLimitBody = {
+      error: 'Rate limit exceeded',
+      message:
+        `This request costs ${cost} units, more than the ${limit} per window of tier "${tier.tier}" ` +
+        `of policy "${tier.policy}": it can never be admitted.`,
+      cost,
+      limit,
+    };
+    super(body, HttpStatus.TOO_MANY_REQUESTS);
+  }
+}
+
 /** Redis is unavailable and the module is configured to fail closed: 503. */
 export class RateLimitUnavailableException extends HttpException {
   /** Builds the 503 with the body `{ error: 'Service unavailable', message }`. */

@@ -11,13 +11,14 @@ import {
 import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import type { IncomingMessage } from 'node:http';
+import { messages } from '../errors/messages.js';
 import { RequestPrefetch } from '../events/request-prefetch.js';
 import { ShieldEvents } from '../events/shield-events.js';
 import { type HttpExchange, httpExchange, recordClientId, recordRouteTemplate } from '../http/http-facade.js';
 import { defaultUserId, IpAllowlist, ipClientId, normalizeIp, userClientId } from './client-id.js';
 import { PolicyRegistry } from './policy.js';
-import { RateLimit, RateLimitCost, type RateLimitCostSpec, SkipRateLimit } from './rate-limit.decorator.js';
-import { RateLimitExceededException } from './rate-limit.exception.js';
+import { RateLimit, RateLimitCostOn, type RateLimitCostSpec, SkipRateLimit } from './rate-limit.decorator.js';
+import { CostExceedsLimitException, RateLimitExceededException } from './rate-limit.exception.js';
 import {
   headerTemplate,
   type HeaderOptions,
@@ -37,6 +38,8 @@ interface GuardedRoute {
   controller: object;
   skip: boolean;
   cost: RateLimitCostSpec | undefined;
+  /** The policies (base names) the cost is charged to; undefined: all of the route's. */
+  costPolicies: ReadonlySet<string> | undefined;
   policies: RateLimitPolicy[];
 }
 
@@ -58,6 +61,23 @@ function rejection(resetTime: number, retryAfter: number): RateLimitExceededExce
   } finally {
     Error.stackTraceLimit = limit;
   }
+}
+
+/** A policy's name without its plan (`default@pro` → `default`). */
+function baseName(name: string): string {
+  const at = name.indexOf('@');
+  return at === -1 ? name : name.slice(0, at);
+}
+
+/** The per-policy costs of a request whose cost applies to some policies only. */
+function costsOf(
+  policies: readonly RateLimitPolicy[],
+  charged: ReadonlySet<string>,
+  cost: number,
+): Record<string, number> {
+  const costs: Record<string, number> = {};
+  for (const policy of policies) if (charged.has(baseName(policy.name))) costs[policy.name] = cost;
+  return costs;
 }
 
 /** Requests already decided: a second guard instance (module imported twice) must not count again. */
@@ -136,9 +156,12 @@ export class RateLimitGuard implements CanActivate, OnModuleInit {
     const selected = this.policiesFor(context, exchange, route.policies);
     const policies = Array.isArray(selected) ? selected : await selected;
     const weighed = this.costOf(context, exchange, route.cost);
-    const cost = typeof weighed === 'number' ? weighed : await weighed;
+    const weight = typeof weighed === 'number' ? weighed : await weighed;
+    // A cost for some policies only: the others count the request once.
+    const cost = route.costPolicies ? 1 : weight;
+    const policyCosts = route.costPolicies && costsOf(policies, route.costPolicies, weight);
     // The cache read (if the route is cached) goes out right behind the script: one round trip for both.
-    const { result, fallback } = await this.limiter.consume(exchange.raw, id, policies, cost, () =>
+    const { result, fallback } = await this.limiter.consume(exchange.raw, id, policies, cost, policyCosts, () =>
       this.prefetch?.run(context),
     );
 
@@ -150,6 +173,9 @@ export class RateLimitGuard implements CanActivate, OnModuleInit {
     }
     this.events.emit('ratelimit.decision', { clientId: id, route: exchange.routeTemplate, result, fallback });
     if (result.allowed) return true;
+    if (result.costExceedsLimit) {
+      throw new CostExceedsLimitException(result, policyCosts?.[result.policy] ?? cost, result.limit);
+    }
     const retryAfter = waitSeconds(result.retryAfterMs);
     exchange.setHeader('Retry-After', String(retryAfter));
     throw rejection(resetUnixSeconds(result), retryAfter);
@@ -254,10 +280,24 @@ export class RateLimitGuard implements CanActivate, OnModuleInit {
     );
     for (const name of this.options.shadowPolicies ?? []) policies.push(this.registry.get(name));
     this.registry.addRoutePolicies(policies);
+    const cost = this.reflector.getAllAndOverride(RateLimitCostOn, [handler as Type, controller]);
+    const costPolicies = cost?.policies && new Set(cost.policies);
+    for (const name of costPolicies ?? []) {
+      if (!policies.some((policy) => baseName(policy.name) === name)) {
+        throw new Error(
+          messages.invalidOption(
+            `@RateLimitCost policies on ${controller.name}.${(handler as { name: string }).name}`,
+            name,
+            `one of the route's policies (${policies.map((policy) => policy.name).join(', ')})`,
+          ),
+        );
+      }
+    }
     const route: GuardedRoute = {
       controller,
       skip: this.reflector.getAllAndOverride(SkipRateLimit, [handler as Type, controller]) ?? false,
-      cost: this.reflector.getAllAndOverride(RateLimitCost, [handler as Type, controller]),
+      cost: cost?.spec,
+      costPolicies,
       policies,
     };
     this.routes.set(handler, route);

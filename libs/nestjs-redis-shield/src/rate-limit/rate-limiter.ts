@@ -64,6 +64,8 @@ export class RateLimiter implements LimiterStatusSource {
     clientId: string,
     policies: readonly RateLimitPolicy[],
     cost: number,
+    /** Costs of single policies, by name, instead of `cost` (see `RateLimitStoreRequest.policyCosts`). */
+    policyCosts: Readonly<Record<string, number>> | undefined,
     /** Called right before the Redis call (not for a local block or the fallback), e.g. to start a cache read alongside. */
     beforeRedis?: () => void,
   ): Promise<LimiterDecision> {
@@ -73,22 +75,22 @@ export class RateLimiter implements LimiterStatusSource {
     if (this.primary) {
       // Started before any wait: time spent queued behind another request counts too.
       const deadline = requestDeadline(request, this.primary.connection.commandTimeoutMs);
-      let blocked = this.blocks?.get(local, policies, cost);
+      let blocked = this.blocks?.get(local, policies, cost, policyCosts);
       if (blocked) return { result: blocked, fallback: false };
       // A client at its limit: wait for the decision in flight; its rejection answers here.
       for (let leader = this.blocks?.leader(local, policies); leader;) {
         await leader;
-        blocked = this.blocks!.get(local, policies, cost);
+        blocked = this.blocks!.get(local, policies, cost, policyCosts);
         if (blocked) return { result: blocked, fallback: false };
         leader = this.blocks!.leader(local, policies);
       }
       if (this.primary.connection.circuitOpen) beforeRedis = undefined;
       try {
-        const decision = this.primary.store.consume({ clientId, policies, cost, deadline });
+        const decision = this.primary.store.consume({ clientId, policies, cost, policyCosts, deadline });
         this.blocks?.deciding(local, policies, decision);
         beforeRedis?.();
         const result = summarize(await decision);
-        this.blocks?.remember(local, policies, cost, result);
+        this.blocks?.remember(local, policies, cost, result, policyCosts);
         return { result, fallback: false };
       } catch (error) {
         if (!(error instanceof RedisUnavailableError || error instanceof RedisCommandError)) throw error;
@@ -101,7 +103,7 @@ export class RateLimiter implements LimiterStatusSource {
       }
     }
     return {
-      result: summarize(await this.fallback.consume({ clientId: local, policies, cost })),
+      result: summarize(await this.fallback.consume({ clientId: local, policies, cost, policyCosts })),
       fallback: !!this.primary,
     };
   }
