@@ -161,4 +161,27 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('cache identity on %s', (
     expect((await get('/spell/items/found')).headers['x-cache-status']).toBe('MISS');
     expect(await misses()).toBe(before + 1);
   });
+
+  it('an entry forged in Redis with a malformed header block is a MISS, never a 500 or a header injection', async () => {
+    const first = await get('/forward/public');
+    expect(first.headers['x-cache-status']).toBe('MISS');
+    const [key] = String(await server.command('KEYS', 'cache:response:*')).split(',');
+    // Our framing (magic, flags, metadata length), a header value that would split the response.
+    const meta = JSON.stringify({ s: 200, h: { 'content-type': 'text/html\r\nset-cookie: x=1' }, t: 1, e: '"abc"' });
+    expect(meta.length).toBeLessThan(128);
+    await server.command(
+      'SET',
+      key,
+      `RSC1\u0000\u0000\u0000\u0000${String.fromCharCode(meta.length)}${meta}{}`,
+      'PX',
+      '60000',
+    );
+    const forgedHit = await get('/forward/public');
+    expect(forgedHit.status).toBe(200);
+    expect(forgedHit.headers['x-cache-status']).toBe('MISS');
+    expect(forgedHit.headers['set-cookie']).toBeUndefined();
+    expect(forgedHit.body.route).toBe('public');
+    // The forged entry was replaced by the handler's response.
+    expect((await get('/forward/public')).headers['x-cache-status']).toBe('HIT');
+  });
 });
