@@ -13,9 +13,11 @@ export {
   type BusStateEvent,
   type CacheLookupEvent,
   type CacheLookupStatus,
+  type CacheCorruptEvent,
   type CacheStoreEvent,
   type Listener as ShieldEventListener,
   type RateLimitDecisionEvent,
+  type RateLimitViolationEvent,
   type RedisCommandEvent,
   type RedisCommandOutcome,
   type RedisConnectionState,
@@ -88,6 +90,7 @@ export {
   type InlineRateLimit,
   RateLimit,
   RateLimitCost,
+  type RateLimitCostOptions,
   type RateLimitCostSpec,
   type RateLimitSpec,
   SkipRateLimit,
@@ -98,6 +101,8 @@ export {
   type RateLimitTestingOptions,
 } from './rate-limit/testing/rate-limit-testing.module.js';
 export {
+  type CostExceedsLimitBody,
+  CostExceedsLimitException,
   type RateLimitExceededBody,
   RateLimitExceededException,
   RateLimitUnavailableException,

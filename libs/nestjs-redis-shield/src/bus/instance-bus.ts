@@ -56,6 +56,9 @@ export interface InstanceBusCounters {
   handlerErrors: number;
 }
 
+/** How long the bus waits before warning that it is down: the connection reports a Redis outage itself. */
+const DOWN_LOG_DELAY_MS = 1000;
+
 /** At most one warning per this interval about ignored messages or failed publishes, in ms. */
 export const BUS_WARN_INTERVAL_MS = 60_000;
 
@@ -98,7 +101,11 @@ export class InstanceBus implements OnApplicationShutdown {
   private currentEpoch = 0;
   private up = false;
   /** Whether the outage in progress was logged (one line per outage, not per retry). */
+  /** Whether this outage was reported (a warning may follow after {@link DOWN_LOG_DELAY_MS}). */
+  private downReported = false;
+  /** Whether this outage's warning was written (then its end is logged too). */
   private downLogged = false;
+  private downLog: NodeJS.Timeout | undefined;
   private closed = false;
 
   /** @internal Created by `RedisModule` for each connection; inject it with `getInstanceBusToken(name)`. */
@@ -218,6 +225,7 @@ export class InstanceBus implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.downLog);
     await this.subscriber?.stop();
   }
 
@@ -255,18 +263,23 @@ export class InstanceBus implements OnApplicationShutdown {
   private changed(up: boolean, reason: string): void {
     if (this.closed) return;
     if (up === this.up) {
-      // Failed attempts of an outage already logged stay quiet; the first one of a bus that
-      // never connected is logged once.
-      if (!up && !this.downLogged) this.logDown(reason);
+      // Failed attempts of an outage already reported stay quiet; the first one of a bus that
+      // never connected is reported once.
+      if (!up && !this.downReported) this.reportDown(reason);
       return;
     }
     this.up = up;
     this.currentEpoch++;
     if (up) {
+      clearTimeout(this.downLog);
+      this.downLog = undefined;
+      // Back up: said only if the outage was (a Redis outage is the connection's to report).
+      if (this.downLogged) this.logger.log(`subscribed to ${this.channel} again`);
+      else this.logger.debug(`subscribed to ${this.channel}`);
+      this.downReported = false;
       this.downLogged = false;
-      this.logger.log(`subscribed to ${this.channel}`);
     } else {
-      this.logDown(reason);
+      this.reportDown(reason);
     }
     this.events.emit('bus.state', {
       connection: this.connection.name,
@@ -276,11 +289,28 @@ export class InstanceBus implements OnApplicationShutdown {
     });
   }
 
-  private logDown(reason: string): void {
-    this.downLogged = true;
-    this.logger.warn(
-      `down (${reason}); local state is kept for at most ${this.staleAfterMs} ms until it is back, reconnecting`,
-    );
+  /**
+   * Reports an outage of the bus, once. A Redis outage is logged by the connection itself
+   * (one line per outage for the whole library): the bus waits a moment (its socket may
+   * notice first) and warns only if the connection is still ready, i.e. only the bus is
+   * down, and only if it has not recovered meanwhile.
+   */
+  private reportDown(reason: string): void {
+    this.downReported = true;
+    clearTimeout(this.downLog);
+    this.downLog = setTimeout(() => {
+      this.downLog = undefined;
+      if (this.up || this.closed) return;
+      if (this.connection.state !== 'ready') {
+        this.logger.debug(`down with the Redis connection (${reason})`);
+        return;
+      }
+      this.downLogged = true;
+      this.logger.warn(
+        `down (${reason}); local state is kept for at most ${this.staleAfterMs} ms until it is back, reconnecting`,
+      );
+    }, DOWN_LOG_DELAY_MS);
+    this.downLog.unref();
   }
 
   private warnAtMostEvery(topic: string, text: string): void {

@@ -159,7 +159,7 @@ export class CacheInterceptor implements NestInterceptor {
    * costs one round trip of latency, not two. Does nothing for requests that will not
    * read (not cacheable, caching off, directives, no cacheable scope). The read is
    * speculative: guards that run later may still authenticate the request, so
-   * {@link serve} uses it only if the scope it decides then is the same.
+   * the interceptor uses it only if the scope it decides then is the same.
    */
   prefetch(context: ExecutionContext): void {
     if (context.getType() !== 'http') return;

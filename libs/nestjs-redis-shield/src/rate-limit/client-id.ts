@@ -88,7 +88,7 @@ export function ipv6SubnetOf(options: ClientAddressOptions | undefined): number 
  * normalizeIp('2001:DB8:1:2::7%eth0'); // '2001:db8:1:2::/64'
  * normalizeIp('2001:db8:1:2::7', { ipv6Subnet: 56 }); // '2001:db8:1::/56'
  * normalizeIp('unknown'); // undefined
- * @throws Error when `options.ipv6Subnet` is invalid (see {@link ipv6SubnetOf}).
+ * @throws Error when `options.ipv6Subnet` is invalid (not an integer from 1 to 128).
  */
 export function normalizeIp(address: string | undefined, options?: ClientAddressOptions): string | undefined {
   const bits = ipv6SubnetOf(options);

@@ -49,6 +49,8 @@ export interface CostExceedsLimitBody {
  */
 export class CostExceedsLimitException extends HttpException {
   /**
+   * Builds the 429 body naming the tier, the cost and the limit.
+   *
    * @param tier The policy and tier whose limit the cost exceeds.
    * @param cost The request's cost in that policy.
    * @param limit The tier's limit per window.
