@@ -37,11 +37,11 @@ describe('one round trip per decision', () => {
       for (let i = 0; i < 20; i++) await limiter.service.consume(`ip:192.0.2.${i}`, policies, 1 + (i % 3));
       expect(proxy.names()).toEqual(Array(20).fill('EVALSHA'));
     }
-    // status and reset are one command each too.
+    // status is one command too; reset is one DEL, then one PUBLISH that tells the other instances.
     proxy.reset();
     await limiter.service.status('ip:192.0.2.1', ['default', 'completions']);
     await limiter.service.reset('ip:192.0.2.1');
-    expect(proxy.names()).toEqual(['EVALSHA', 'DEL']);
+    expect(proxy.names()).toEqual(['EVALSHA', 'DEL', 'PUBLISH']);
   });
 
   it('charges each policy its own cost (policyCosts) in the same single EVALSHA', async () => {

@@ -77,10 +77,15 @@ export class RateLimitService {
     return summarize(await this.store.peek({ clientId: client, policies, deadline: options.deadline }));
   }
 
-  /** Forgets the client's buckets in every configured policy. */
+  /**
+   * Forgets the client's buckets in every policy of the application (configured ones,
+   * plan variants and routes' inline policies), and has every instance drop its local
+   * state of the client through the instance bus.
+   */
   async reset(client: string, options: RateLimitCallOptions = {}): Promise<void> {
     await this.store.reset(client, this.policies.all(), options);
-    this.limiter?.forget(client);
+    // Every instance drops its local state of the client (blocks, fallback buckets).
+    await this.limiter?.forget(client);
   }
 
   private resolve(policy: string | readonly string[]) {

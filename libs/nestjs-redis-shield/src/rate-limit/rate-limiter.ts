@@ -113,9 +113,10 @@ export class RateLimiter implements LimiterStatusSource {
    * after its buckets were reset: this instance at once, the others through the bus
    * within a second (or when their local state ages out while the bus is down).
    */
-  forget(clientId: string): void {
+  async forget(clientId: string): Promise<void> {
     const local = this.localId(clientId);
-    if (this.bus) void this.bus.publish({ type: 'ratelimit.reset', client: local });
+    // Never rejects: a failed publish leaves the others to their staleness bound.
+    if (this.bus) await this.bus.publish({ type: 'ratelimit.reset', client: local });
     else this.drop(local);
   }
 
