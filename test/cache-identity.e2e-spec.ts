@@ -28,7 +28,7 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('cache identity on %s', (
   let url: string;
 
   beforeAll(async () => {
-    app = await startAuthCacheApp({ adapter, redisUrl: server.url, cache: { maxQueryVariants: 3 } });
+    app = await startAuthCacheApp({ adapter, redisUrl: server.url, cache: { maxVariants: 3 } });
     url = await app.getUrl();
   });
 
@@ -110,7 +110,7 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('cache identity on %s', (
   });
 
   it("one user's query variants never switch caching off for another user or for anonymous callers", async () => {
-    // maxQueryVariants is 3 in this app: alice fills her own quota on /ctl/me.
+    // maxVariants is 3 in this app: alice fills her own quota on /ctl/me.
     for (let i = 0; i < 3; i++) {
       expect((await get(`/ctl/me?v=${i}`, bearer('alice'))).headers['x-cache-status']).toBe('MISS');
     }

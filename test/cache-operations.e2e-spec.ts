@@ -40,14 +40,16 @@ describe('cache statistics over two instances', () => {
     const service = apps[0].get(CacheService);
     const before = await service.getStats();
     const [a, b] = await Promise.all(apps.map((app) => app.getUrl()));
-    // 3 misses (distinct users) and 5 hits, spread over both instances.
+    // 3 misses (distinct users) and 5 hits, spread over both instances behind one public
+    // host, as a load balancer forwards it (entries are keyed by host).
     const statuses: string[] = [];
+    const host = { Host: 'api.example.com' };
     for (const [url, user] of [
       [a, 'u1'],
       [b, 'u2'],
       [a, 'u3'],
     ]) {
-      statuses.push((await request(url).get('/c/mine').set('X-User', user)).headers['x-cache-status']);
+      statuses.push((await request(url).get('/c/mine').set(host).set('X-User', user)).headers['x-cache-status']);
     }
     await Promise.all(apps.map((app) => app.get(ResponseCacheWriter).flush()));
     for (const [url, user] of [
@@ -57,7 +59,7 @@ describe('cache statistics over two instances', () => {
       [a, 'u3'],
       [b, 'u3'],
     ]) {
-      statuses.push((await request(url).get('/c/mine').set('X-User', user)).headers['x-cache-status']);
+      statuses.push((await request(url).get('/c/mine').set(host).set('X-User', user)).headers['x-cache-status']);
     }
     expect(statuses).toEqual(['MISS', 'MISS', 'MISS', 'HIT', 'HIT', 'HIT', 'HIT', 'HIT']);
     // One flush interval (1 s) plus slack for a busy machine.

@@ -24,9 +24,11 @@ describe('cache key', () => {
     );
   });
 
-  it('canonicalises the query: order does not matter, values do', () => {
+  it('canonicalises the query: the order of names does not matter, values and the order of repeated keys do', () => {
     expect(canonicalQuery('b=2&a=1')).toBe('a=1&b=2');
-    expect(canonicalQuery('a=2&a=1')).toBe('a=1&a=2');
+    // An application may read the first value or the list in order: repeated keys keep their order.
+    expect(canonicalQuery('a=2&a=1')).toBe('a=2&a=1');
+    expect(canonicalQuery('lang=fr&b=1&lang=en')).toBe('b=1&lang=fr&lang=en');
     expect(canonicalQuery('q=hello%20world')).toBe(canonicalQuery('q=hello+world'));
     expect(cacheDigest({ ...base, query: 'b=2&a=1' })).toBe(cacheDigest(base));
     expect(cacheDigest({ ...base, query: 'a=1&b=3' })).not.toBe(cacheDigest(base));
@@ -38,6 +40,8 @@ describe('cache key', () => {
       { keyVersion: '2' },
       { handlerId: 'ModelsController.list' },
       { apiVersion: '2' },
+      { host: 'evil.example.com' },
+      { scheme: 'https' },
       { path: '/api/v1/models/gpt-5' },
       { scope: 'user:abc' },
       { vary: { 'accept-language': 'de' } },

@@ -12,6 +12,13 @@ export interface CacheKeyParts {
   apiVersion?: string;
   /** `GET` (HEAD is answered from the GET entry). */
   method: string;
+  /**
+   * The host the adapter reports (with its port), lower-case; undefined when the module
+   * keys without it (`keyByHost: false`, on a route that does not route by host).
+   */
+  host?: string;
+  /** `http` or `https` as the adapter reports it (it trusts a proxy's `X-Forwarded-Proto` only when told to). */
+  scheme?: string;
   /** The request path without the query string (canonical); keys the entry when `template` is unknown. */
   path: string;
   /**
@@ -31,13 +38,15 @@ export interface CacheKeyParts {
 }
 
 /**
- * The query string in canonical form: parameters sorted by name, then value, and
- * re-encoded, so `?a=1&b=2` and `?b=2&a=1` share an entry.
+ * The query string in canonical form: parameters sorted by name (a stable sort, so
+ * repeated keys keep their order: `?lang=fr&lang=en` is not `?lang=en&lang=fr`, as an
+ * application reading "the first" or "the list" sees) and re-encoded, so `?a=1&b=2` and
+ * `?b=2&a=1` share an entry.
  */
 export function canonicalQuery(query: string): string {
   if (query === '') return '';
   const params = [...new URLSearchParams(query)];
-  params.sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
+  params.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return new URLSearchParams(params).toString();
 }
 
@@ -58,6 +67,8 @@ export function cacheDigest(parts: CacheKeyParts): string {
     parts.handlerId,
     parts.apiVersion ?? null,
     parts.method,
+    parts.host ?? null,
+    parts.scheme ?? null,
     parts.template === undefined
       ? ['path', parts.path]
       : [

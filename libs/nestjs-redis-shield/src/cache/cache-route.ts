@@ -1,6 +1,8 @@
 import type { ExecutionContext } from '@nestjs/common';
 import {
+  HOST_METADATA,
   HTTP_CODE_METADATA,
+  REDIRECT_METADATA,
   RESPONSE_PASSTHROUGH_METADATA,
   ROUTE_ARGS_METADATA,
   SSE_METADATA,
@@ -18,6 +20,13 @@ export interface CacheRoute {
   shared: boolean;
   /** Declared request headers that split entries (module + route), lower-case. */
   vary: readonly string[];
+  /**
+   * Request headers this route's responses were seen to vary on (`Vary`) without
+   * declaring them: they split its keys from then on (at most {@link MAX_LEARNED_VARY}).
+   */
+  learnedVary: Set<string>;
+  /** Whether the controller routes by host (`@Controller({ host })`): the host is always in its keys. */
+  hostRouted: boolean;
   tags: readonly string[];
   /** The status a successful response has (`@HttpCode`, else 200). */
   status: number;
@@ -26,6 +35,9 @@ export interface CacheRoute {
 }
 
 const RESPONSE_PARAM = '1:'; // RouteParamtypes.RESPONSE
+
+/** Most undeclared `Vary` headers a route learns; beyond, such responses are not stored. */
+export const MAX_LEARNED_VARY = 8;
 
 /** Reads a handler's cache metadata (handler wins over class) and validates its TTL profile. */
 export function resolveCacheRoute(
@@ -42,6 +54,8 @@ export function resolveCacheRoute(
     id,
     shared: reflector.getAllAndOverride(CacheShared, targets) ?? false,
     vary,
+    learnedVary: new Set(),
+    hostRouted: Reflect.getMetadata(HOST_METADATA, target) !== undefined,
     tags: reflector.getAllAndOverride(CacheTagsOn, targets) ?? [],
     status: (Reflect.getMetadata(HTTP_CODE_METADATA, handler) as number | undefined) ?? 200,
   };
@@ -61,6 +75,9 @@ export function resolveCacheRoute(
     route.bypassReason = '@Res() handlers write the response themselves';
   } else if (Reflect.getMetadata(SSE_METADATA, handler)) {
     route.bypassReason = 'server-sent events are a stream';
+  } else if (Reflect.getMetadata(REDIRECT_METADATA, handler)) {
+    // The handler may return the target: a stored body would redirect every caller to the default.
+    route.bypassReason = '@Redirect routes answer with a redirect';
   }
   return route;
 }

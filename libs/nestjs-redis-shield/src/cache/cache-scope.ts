@@ -39,20 +39,31 @@ const SHARED: CacheScope = { kind: 'shared', key: 'shared' };
  *   authentication that runs after the interceptor);
  * - otherwise anonymous → `shared`.
  *
- * @param hashUser Turns a raw user id into the HMAC the key carries.
+ * A per-user key is `user:<HMAC of the id>`, followed by `:<HMAC of the id and the parts>`
+ * when `identity.parts` adds more of the identity (a plan, a tenant).
+ *
+ * @param identity How to read the user id and extra identity parts of `request.user`,
+ *   and `hash`, which turns a raw value into the HMAC the key carries.
  */
 export function resolveScope(
   exchange: HttpExchange,
   route: CacheRoute,
-  userIdOf: (user: unknown) => string | undefined,
-  hashUser: (userId: string) => string,
+  identity: {
+    userId: (user: unknown) => string | undefined;
+    parts?: (user: unknown) => readonly string[] | string | undefined;
+    hash: (value: string) => string;
+  },
 ): CacheScope {
   if (route.shared) return SHARED;
   const user = exchange.user;
   if (user !== undefined && user !== null && user !== false) {
-    const userId = userIdOf(user);
+    const userId = identity.userId(user);
     if (userId === undefined) return { kind: 'bypass', reason: 'user-without-id' };
-    return { kind: 'user', key: `user:${hashUser(userId)}`, userId };
+    const key = `user:${identity.hash(`user:${userId}`)}`;
+    const parts = identity.parts?.(user);
+    if (parts === undefined || parts.length === 0) return { kind: 'user', key, userId };
+    const extra = JSON.stringify([userId, ...(typeof parts === 'string' ? [parts] : parts)]);
+    return { kind: 'user', key: `${key}:${identity.hash(`identity:${extra}`)}`, userId };
   }
   if (exchange.header('authorization') !== undefined || exchange.header('cookie') !== undefined) {
     return { kind: 'bypass', reason: 'credentials-without-user' };

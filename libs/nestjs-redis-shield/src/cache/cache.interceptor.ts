@@ -6,21 +6,19 @@ import {
   Logger,
   type NestInterceptor,
   Optional,
-  StreamableFile,
   VersioningType,
 } from '@nestjs/common';
 import { ApplicationConfig, Reflector } from '@nestjs/core';
-import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
-import { finalize, from, mergeMap, type Observable, of } from 'rxjs';
+import onHeaders from 'on-headers';
+import { finalize, from, mergeMap, type Observable, of, takeLast } from 'rxjs';
 import { RequestPrefetch } from '../events/request-prefetch.js';
 import { ShieldEvents } from '../events/shield-events.js';
-import { cacheStatusOf, type HttpExchange, httpExchange, recordCacheStatus } from '../http/http-facade.js';
+import { type HttpExchange, httpExchange, recordCacheStatus } from '../http/http-facade.js';
 import { defaultUserId } from '../rate-limit/client-id.js';
 import { requestDeadline } from '../redis/deadline.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
 import { cacheDigest } from './cache-key.js';
-import { type CacheRoute, resolveCacheRoute } from './cache-route.js';
+import { type CacheRoute, MAX_LEARNED_VARY, resolveCacheRoute } from './cache-route.js';
 import { bypassWarning, type CacheScope, resolveScope } from './cache-scope.js';
 import { canonicalPath } from './canonical-path.js';
 import { InvalidateCacheOn } from './cache.decorators.js';
@@ -28,28 +26,15 @@ import type { ResolvedCacheOptions } from './cache.options.js';
 import { CACHE_CONNECTION, CACHE_OPTIONS } from './cache.tokens.js';
 import { type CachedResponse, CorruptEntryError, type DecodeLimits, decodeEntry } from './entry-codec.js';
 import { NotModifiedException } from './not-modified.exception.js';
+import { type Directives, requestDirectives, splitUrl } from './request-directives.js';
+import { capture, type CapturedBody, etagOf, markPrivate, matchesEtag, STORED_HEADERS } from './response-capture.js';
 import { ResponseCacheWriter } from './response-cache.writer.js';
 import { CacheStatsCounter } from './cache-stats.counter.js';
+import { decideStorage, type StorageDecision } from './storability.js';
 import { compilePattern, ResponseCacheStore } from './store/response-cache.store.js';
 
 /** `X-Cache-Status` values. */
 export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
-
-/** Response headers stored with an entry (plus the module's `storeHeaders`). */
-const STORED_HEADERS = [
-  'content-type',
-  'content-language',
-  'content-disposition',
-  'link',
-  'cache-control',
-  'vary',
-  'etag',
-];
-
-interface Directives {
-  read: boolean;
-  write: boolean;
-}
 
 /** A scope under which a request reads and writes entries (never `bypass`). */
 type KeyedScope = Exclude<CacheScope, { kind: 'bypass' }>;
@@ -61,8 +46,8 @@ interface Lookup {
   directives: Directives;
   /** The canonical path (see `canonicalPath`), which the path index and invalidation patterns see. */
   path: string;
-  /** The raw query string. */
-  query: string;
+  /** The request headers the key was made of: declared and learned `vary`. */
+  keyedHeaders: ReadonlySet<string>;
   digest: string;
   deadline: ReturnType<typeof requestDeadline>;
   /** The entry read started early by {@link CacheInterceptor.prefetch}. */
@@ -72,11 +57,13 @@ interface Lookup {
 const LOOKUP = Symbol('nestjs-redis-shield:cache-lookup');
 
 /**
- * Caches GET responses of routes marked `@CacheTtl` (SPEC §6): per user unless the
- * route is shared, keyed by a SHA-256 of everything that shapes the response, with a
- * strong ETag, `Age`, 304s, HEAD from the GET entry, stampede protection on each
- * instance, and `BYPASS` (never an error) when Redis fails. Runs after the rate-limit
- * guard, so a hit still counts against the limit and carries the current headers.
+ * Caches GET responses of routes marked `@CacheTtl` as a correct shared cache: per user
+ * unless the route is shared (the user as the handler sees it, after every guard), keyed
+ * by everything that shapes the response (host, route input, query, scope, varied
+ * headers), stored only when the final response as written allows it (RFC 9111), with a
+ * strong ETag, `Age`, 304s, HEAD from the GET entry, stampede protection on each instance,
+ * and `BYPASS` (never an error) when Redis fails. Runs after the rate-limit guard, so a
+ * hit still counts against the limit and carries the current headers.
  */
 @Injectable()
 export class CacheInterceptor implements NestInterceptor {
@@ -87,6 +74,7 @@ export class CacheInterceptor implements NestInterceptor {
   private readonly inflight = new Map<string, Promise<CachedResponse | undefined>>();
   /** What a stored entry may hold; an entry beyond it is corrupt (see `decodeEntry`). */
   private readonly decodeLimits: DecodeLimits;
+  private readonly storedHeaders: readonly string[];
 
   /** @internal Instantiated by Nest; register the interceptor through `ResponseCacheModule`. */
   constructor(
@@ -101,10 +89,8 @@ export class CacheInterceptor implements NestInterceptor {
     @Optional() prefetch?: RequestPrefetch,
   ) {
     prefetch?.register((context) => this.prefetch(context));
-    this.decodeLimits = {
-      maxBodyBytes: options.maxEntryBytes,
-      headerNames: new Set([...STORED_HEADERS, ...options.storeHeaders]),
-    };
+    this.storedHeaders = [...new Set([...STORED_HEADERS, ...options.storeHeaders])];
+    this.decodeLimits = { maxBodyBytes: options.maxEntryBytes, headerNames: new Set(this.storedHeaders) };
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -116,6 +102,30 @@ export class CacheInterceptor implements NestInterceptor {
     return from(this.serve(exchange, route, next, this.apiVersion(context, exchange))).pipe(
       mergeMap((result) => result),
     );
+  }
+
+  /**
+   * Starts the cache read of a request before the handler chain reaches the interceptor:
+   * the rate-limit guard calls it right before its own script, so a limited cache hit
+   * costs one round trip of latency, not two. Does nothing for requests that will not
+   * read (not cacheable, caching off, directives, no cacheable scope). The read is
+   * speculative: guards that run later may still authenticate the request, so the
+   * interceptor uses it only if the scope it decides then is the same.
+   */
+  prefetch(context: ExecutionContext): void {
+    if (context.getType() !== 'http') return;
+    const exchange = httpExchange(context);
+    if (exchange.method !== 'GET' && exchange.method !== 'HEAD') return;
+    const route = this.routeOf(context);
+    if (route.ttlMs === undefined || route.bypassReason || !this.options.enabled || exchange.hasBody) return;
+    const scope = this.scopeOf(exchange, route);
+    if (scope.kind === 'bypass') return;
+    const lookup = this.lookupOf(exchange, route, scope, this.apiVersion(context, exchange));
+    if (!lookup.directives.read) return;
+    // The guard's script right before it already tells the breaker about a stalled Redis:
+    // the same stall must not count twice per request.
+    lookup.read = this.store.read(lookup.digest, { deadline: lookup.deadline, tripsBreaker: false });
+    lookup.read.catch(() => undefined); // a 429 never awaits it
   }
 
   /**
@@ -153,35 +163,13 @@ export class CacheInterceptor implements NestInterceptor {
     return route;
   }
 
-  /**
-   * Starts the cache read of a request before the handler chain reaches the interceptor:
-   * the rate-limit guard calls it right before its own script, so a limited cache hit
-   * costs one round trip of latency, not two. Does nothing for requests that will not
-   * read (not cacheable, caching off, directives, no cacheable scope). The read is
-   * speculative: guards that run later may still authenticate the request, so
-   * the interceptor uses it only if the scope it decides then is the same.
-   */
-  prefetch(context: ExecutionContext): void {
-    if (context.getType() !== 'http') return;
-    const exchange = httpExchange(context);
-    if (exchange.method !== 'GET' && exchange.method !== 'HEAD') return;
-    const route = this.routeOf(context);
-    if (route.ttlMs === undefined || route.bypassReason || !this.options.enabled) return;
-    const scope = this.scopeOf(exchange, route);
-    if (scope.kind === 'bypass') return;
-    const lookup = this.lookupOf(exchange, route, scope, this.apiVersion(context, exchange));
-    if (!lookup.directives.read) return;
-    // The guard's script right before it already tells the breaker about a stalled Redis:
-    // the same stall must not count twice per request.
-    lookup.read = this.store.read(lookup.digest, { deadline: lookup.deadline, tripsBreaker: false });
-    lookup.read.catch(() => undefined); // a 429 never awaits it
-  }
-
   /** The scope of a request as the handler will see it (see `resolveScope`). */
   private scopeOf(exchange: HttpExchange, route: CacheRoute): CacheScope {
-    return resolveScope(exchange, route, this.options.userId ?? defaultUserId, (userId) =>
-      this.connection.keys.hashId(`user:${userId}`),
-    );
+    return resolveScope(exchange, route, {
+      userId: this.options.userId ?? defaultUserId,
+      parts: this.options.identityParts,
+      hash: (value) => this.connection.keys.hashId(value),
+    });
   }
 
   /**
@@ -202,19 +190,22 @@ export class CacheInterceptor implements NestInterceptor {
     const template = exchange.routeTemplate;
     const params = exchange.params;
     const path = template === undefined ? url.path : canonicalPath(template, params);
-    const vary = Object.fromEntries(route.vary.map((name) => [name, exchange.header(name)]));
-    const perUser = scope.kind === 'user';
+    const keyedHeaders = new Set([...route.vary, ...route.learnedVary]);
+    const vary = Object.fromEntries([...keyedHeaders].map((name) => [name, exchange.header(name)]));
+    const byHost = this.options.keyByHost || route.hostRouted;
     const lookup: Lookup = {
       route,
       scope,
-      directives: this.directives(exchange, perUser),
+      directives: requestDirectives(exchange, scope.kind === 'user', this.options.honorRequestCacheControl),
       path,
-      query: url.query,
+      keyedHeaders,
       digest: cacheDigest({
         keyVersion: this.options.keyVersion,
         handlerId: route.id,
         apiVersion,
         method: 'GET',
+        host: byHost ? exchange.host : undefined,
+        scheme: byHost ? exchange.protocol : undefined,
         path,
         template,
         params,
@@ -238,7 +229,8 @@ export class CacheInterceptor implements NestInterceptor {
       this.warnOnce(route.id, `${route.id} is not cached: ${route.bypassReason}`);
       return this.bypass(exchange, next);
     }
-    if (!this.options.enabled) return this.bypass(exchange, next);
+    // A GET with a body: the key cannot hold what the body may change.
+    if (!this.options.enabled || exchange.hasBody) return this.bypass(exchange, next);
     // Decided now, after every guard: the identity the handler sees.
     const scope = this.scopeOf(exchange, route);
     if (scope.kind === 'bypass') {
@@ -281,108 +273,147 @@ export class CacheInterceptor implements NestInterceptor {
     return this.miss(exchange, route, next, lookup);
   }
 
-  private async miss(
-    exchange: HttpExchange,
-    route: CacheRoute,
-    next: CallHandler,
-    lookup: Lookup,
-  ): Promise<Observable<unknown>> {
+  /**
+   * Runs the handler and stores its response if the response, as finally written,
+   * allows it. Only the handler's last value counts, and only once it completed without
+   * error; followers of this miss are released with the stored response, or with nothing.
+   */
+  private miss(exchange: HttpExchange, route: CacheRoute, next: CallHandler, lookup: Lookup): Observable<unknown> {
     const { digest, scope, deadline } = lookup;
     const perUser = scope.kind === 'user';
-    const write = lookup.directives.write;
-    // Only requests with a query string are variants the cap guards against.
-    const capped = lookup.query !== '';
+    // A HEAD is answered from the GET entry but never writes one: its body is empty.
+    const write = lookup.directives.write && exchange.method === 'GET';
     let settle: (entry: CachedResponse | undefined) => void = () => undefined;
     const result = new Promise<CachedResponse | undefined>((resolve) => (settle = resolve));
     const leads = !this.inflight.has(digest);
     if (leads) this.inflight.set(digest, result);
     const finish = (entry: CachedResponse | undefined) => {
       settle(entry);
-      if (leads) this.inflight.delete(digest);
+      if (leads && this.inflight.get(digest) === result) this.inflight.delete(digest);
     };
-    // Read while the handler runs: the generation (for the stale-store check) and, for a
-    // request with a query string, the stored variants of its route in its scope (for the cap).
+    // Read while the handler runs: the generation (for the stale-store check) and the
+    // stored variants of the route in this scope (for the cap).
     const before = write
       ? Promise.all([
           this.store.generation({ deadline }),
-          capped ? this.store.liveVariants(route.id, userIdOf(scope), { deadline }) : 0,
+          this.store.liveVariants(route.id, userIdOf(scope), { deadline }),
         ]).catch(() => undefined)
       : Promise.resolve(undefined);
+    let decided = false;
     return next.handle().pipe(
+      takeLast(1),
       mergeMap(async (data: unknown) => {
-        const captured = capture(exchange, data);
+        const captured = capture(data);
         if (!captured) {
+          decided = true;
           finish(undefined);
-          setStatus(exchange, 'BYPASS');
+          this.setStatus(exchange, 'BYPASS');
           return data;
         }
-        const entry = this.entryOf(exchange, route, captured, perUser);
-        finish(entry.storable ? entry.response : undefined);
+        const etag = etagOf(captured.body);
+        exchange.setHeader('ETag', etag);
+        exchange.setHeader('Content-Type', exchange.responseHeader('content-type') ?? captured.contentType);
+        if (perUser) markPrivate(exchange);
         const [generation, variants] = (await before) ?? [];
-        const stored =
-          entry.storable &&
-          write &&
-          generation !== undefined &&
-          (variants ?? Number.POSITIVE_INFINITY) < this.options.maxQueryVariants;
-        // Decided only now: a response that is never stored (a 404, a cookie, no-store) is no MISS.
-        setStatus(exchange, stored ? 'MISS' : 'BYPASS');
-        if (stored) {
-          this.counter.miss();
-          this.writer.write(
-            {
-              digest,
-              route: { id: route.id, template: exchange.routeTemplate ?? route.id },
-              path: lookup.path,
-              userId: userIdOf(scope),
-              tags: route.tags,
-            },
-            entry.response,
-            route.ttlMs!,
-            generation!,
-          );
-        }
-        return exchange.textBody(entry.response.body);
+        const admissible =
+          write && generation !== undefined && (variants ?? Number.POSITIVE_INFINITY) < this.options.maxVariants;
+        decided = true;
+        const decide = () => this.decide(exchange, route, lookup, captured.body.length);
+        const response = exchange.rawResponse;
+        // X-Cache-Status when the headers are written: the decision as they stand then.
+        onHeaders(response, () => {
+          const status = admissible && decide().store ? 'MISS' : 'BYPASS';
+          response.setHeader('X-Cache-Status', status);
+          recordCacheStatus(exchange.raw, status);
+        });
+        // The store itself once the response is complete, on the headers as finally written,
+        // whoever set them (an outer interceptor, a session middleware hooked on the
+        // headers after us): a Set-Cookie added last is seen. Followers wait for it.
+        response.once('finish', () =>
+          this.complete(exchange, route, lookup, captured, etag, admissible ? generation : undefined, decide(), finish),
+        );
+        // A response that is never completed (the client went away) stores nothing.
+        response.once('close', () => finish(undefined));
+        return exchange.textBody(captured.body);
       }),
-      // Followers never wait on a leader that failed or produced nothing storable.
+      // An error or an empty result stores nothing; followers then run their own handler.
       finalize(() => {
+        if (decided) return;
         finish(undefined);
-        // The final status; an error answered by an exception filter was never a candidate.
-        this.lookedUp(exchange, (cacheStatusOf(exchange.raw) as CacheStatus | undefined) ?? 'BYPASS');
+        this.lookedUp(exchange, 'BYPASS');
       }),
     );
   }
 
-  /** Builds the entry of a fresh response and decides whether it may be stored. */
-  private entryOf(
+  /** Whether the response as written so far may be stored (see `decideStorage`), learning its undeclared `Vary`. */
+  private decide(exchange: HttpExchange, route: CacheRoute, lookup: Lookup, bodyBytes: number): StorageDecision {
+    const response = exchange.rawResponse;
+    const decision = decideStorage(
+      { status: response.statusCode, header: (name) => headerValue(response.getHeader(name)), bodyBytes },
+      {
+        routeTtlMs: route.ttlMs!,
+        shared: lookup.scope.kind === 'shared',
+        keyedHeaders: lookup.keyedHeaders,
+        maxEntryBytes: this.options.maxEntryBytes,
+      },
+    );
+    for (const name of decision.learnVary ?? []) {
+      if (route.learnedVary.size < MAX_LEARNED_VARY) route.learnedVary.add(name);
+    }
+    return decision;
+  }
+
+  /**
+   * Once the response is complete: stores it if its final headers allow, releases the
+   * followers with it (or with nothing) and counts the miss.
+   *
+   * @param generation The generation read when the miss began; undefined when it may not be stored anyway.
+   */
+  private complete(
     exchange: HttpExchange,
     route: CacheRoute,
-    captured: { body: Buffer; contentType: string },
-    perUser: boolean,
-  ): { response: CachedResponse; storable: boolean } {
-    const etag = `"${createHash('sha256').update(captured.body).digest('base64url').slice(0, 27)}"`;
-    exchange.setHeader('ETag', etag);
-    exchange.setHeader('Content-Type', exchange.responseHeader('content-type') ?? captured.contentType);
-    if (perUser) markPrivate(exchange);
+    lookup: Lookup,
+    captured: CapturedBody,
+    etag: string,
+    generation: string | undefined,
+    decision: StorageDecision,
+    finish: (entry: CachedResponse | undefined) => void,
+  ): void {
+    const stored = generation !== undefined && decision.store;
+    // Normally what the header said; BYPASS if a header set after ours forbade storing.
+    recordCacheStatus(exchange.raw, stored ? 'MISS' : 'BYPASS');
+    this.lookedUp(exchange, stored ? 'MISS' : 'BYPASS');
+    if (!stored) {
+      finish(undefined);
+      return;
+    }
+    const response = exchange.rawResponse;
     const headers: Record<string, string> = {};
-    for (const name of [...STORED_HEADERS, ...this.options.storeHeaders]) {
-      const value = exchange.responseHeader(name);
+    for (const name of this.storedHeaders) {
+      const value = headerValue(response.getHeader(name));
       if (value !== undefined) headers[name] = value;
     }
-    const status = exchange.statusCode === 200 ? route.status : exchange.statusCode;
-    const cacheControl = (headers['cache-control'] ?? '').toLowerCase();
-    const responseVary = (headers.vary ?? '')
-      .toLowerCase()
-      .split(',')
-      .map((name) => name.trim())
-      .filter((name) => name !== '' && name !== 'authorization');
-    const storable =
-      (status === 200 || status === 201) &&
-      exchange.responseHeader('set-cookie') === undefined &&
-      !/\bno-store\b/.test(cacheControl) &&
-      !(!perUser && /\bprivate\b/.test(cacheControl)) &&
-      responseVary.every((name) => route.vary.includes(name)) &&
-      captured.body.length <= this.options.maxEntryBytes;
-    return { response: { status, headers, body: captured.body, storedAt: Date.now(), etag }, storable };
+    const entry: CachedResponse = {
+      status: response.statusCode,
+      headers,
+      body: captured.body,
+      storedAt: Date.now(),
+      etag,
+    };
+    finish(entry);
+    this.counter.miss();
+    this.writer.write(
+      {
+        digest: lookup.digest,
+        route: { id: route.id, template: exchange.routeTemplate ?? route.id },
+        path: lookup.path,
+        userId: userIdOf(lookup.scope),
+        tags: route.tags,
+      },
+      entry,
+      decision.ttlMs,
+      generation,
+    );
   }
 
   private hit(exchange: HttpExchange, entry: CachedResponse, perUser: boolean): Observable<unknown> {
@@ -390,17 +421,22 @@ export class CacheInterceptor implements NestInterceptor {
     for (const [name, value] of Object.entries(entry.headers)) exchange.setHeader(name, value);
     exchange.setHeader('ETag', entry.etag);
     exchange.setHeader('Age', String(Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000))));
-    setStatus(exchange, 'HIT');
-    this.lookedUp(exchange, 'HIT');
+    this.setStatus(exchange, 'HIT');
     if (perUser) markPrivate(exchange);
     if (matchesEtag(exchange.header('if-none-match'), entry.etag)) throw new NotModifiedException();
     return of(exchange.textBody(entry.body));
   }
 
   private bypass(exchange: HttpExchange, next: CallHandler): Observable<unknown> {
-    setStatus(exchange, 'BYPASS');
-    this.lookedUp(exchange, 'BYPASS');
+    this.setStatus(exchange, 'BYPASS');
     return next.handle();
+  }
+
+  /** Sets `X-Cache-Status`, records it for logs and emits the request's one `cache.lookup` event. */
+  private setStatus(exchange: HttpExchange, status: CacheStatus): void {
+    exchange.setHeader('X-Cache-Status', status);
+    recordCacheStatus(exchange.raw, status);
+    this.lookedUp(exchange, status);
   }
 
   /** One `cache.lookup` event per cacheable request, with its final status. */
@@ -419,22 +455,6 @@ export class CacheInterceptor implements NestInterceptor {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  /**
-   * Request `Cache-Control`: `no-cache` skips the lookup and stores the fresh response;
-   * `no-store` neither reads nor writes. With `per-user`, directives apply to per-user
-   * entries; on shared entries `no-cache` is ignored and `no-store` only prevents storing,
-   * so no client can make a shared route rerun its handler at will.
-   */
-  private directives(exchange: HttpExchange, perUser: boolean): Directives {
-    const header = (exchange.header('cache-control') ?? '').toLowerCase();
-    const noStore = /\bno-store\b/.test(header);
-    const noCache = /\bno-cache\b/.test(header) || (exchange.header('pragma') ?? '').toLowerCase() === 'no-cache';
-    const mode = this.options.honorRequestCacheControl;
-    if (mode === 'never') return { read: true, write: true };
-    if (mode === 'always' || perUser) return { read: !noCache && !noStore, write: !noStore };
-    return { read: true, write: !noStore };
   }
 
   /** After a 2xx, runs the handler's `@InvalidateCache` targets. */
@@ -472,61 +492,8 @@ function userIdOf(scope: KeyedScope): string | undefined {
   return scope.kind === 'user' ? scope.userId : undefined;
 }
 
-/** Sets `X-Cache-Status` and records it for logs. */
-function setStatus(exchange: HttpExchange, status: CacheStatus): void {
-  exchange.setHeader('X-Cache-Status', status);
-  recordCacheStatus(exchange.raw, status);
-}
-
-/** The bytes the adapter would send for a handler result, or undefined when not cacheable. */
-function capture(exchange: HttpExchange, data: unknown): { body: Buffer; contentType: string } | undefined {
-  if (data === undefined || data === null) return undefined;
-  if (
-    data instanceof StreamableFile ||
-    Buffer.isBuffer(data) ||
-    data instanceof Readable ||
-    data instanceof Uint8Array
-  ) {
-    return undefined;
-  }
-  if (typeof data === 'string') return { body: Buffer.from(data), contentType: 'text/html; charset=utf-8' };
-  const json = JSON.stringify(data);
-  if (json === undefined) return undefined;
-  return { body: Buffer.from(json), contentType: 'application/json; charset=utf-8' };
-}
-
-/**
- * The path and query string of a request target as sent: no `URL` parse per request in
- * origin form. Nothing is normalised, so two spellings of a path are two entries, never
- * one entry for two paths.
- */
-function splitUrl(target: string): { path: string; query: string } {
-  if (!target.startsWith('/')) {
-    // Absolute form (`GET http://host/path`): the path index must hold the path alone.
-    const url = new URL(target, 'http://cache.invalid');
-    return { path: url.pathname, query: url.search.slice(1) };
-  }
-  const mark = target.indexOf('?');
-  const end = target.indexOf('#');
-  const stop = end === -1 ? target.length : end;
-  if (mark === -1 || mark > stop) return { path: target.slice(0, stop), query: '' };
-  return { path: target.slice(0, mark), query: target.slice(mark + 1, stop) };
-}
-
-/** Per-user entries must never be shared by a proxy downstream. */
-function markPrivate(exchange: HttpExchange): void {
-  const cacheControl = exchange.responseHeader('cache-control');
-  if (!cacheControl || !/\bprivate\b/i.test(cacheControl)) {
-    exchange.setHeader('Cache-Control', cacheControl ? `private, ${cacheControl}` : 'private');
-  }
-  const vary = exchange.responseHeader('vary');
-  if (!vary || !/\bauthorization\b/i.test(vary))
-    exchange.setHeader('Vary', vary ? `${vary}, Authorization` : 'Authorization');
-}
-
-/** `If-None-Match` against a strong ETag (`*` matches anything; weak comparison allowed). */
-function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (!ifNoneMatch) return false;
-  if (ifNoneMatch.trim() === '*') return true;
-  return ifNoneMatch.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
+/** A Node response header as text, joined when repeated. */
+function headerValue(value: number | string | string[] | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value.join(', ') : String(value);
 }

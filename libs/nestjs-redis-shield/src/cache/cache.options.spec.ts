@@ -12,12 +12,19 @@ describe('resolveCacheOptions', () => {
       honorRequestCacheControl: 'per-user',
       vary: [],
       storeHeaders: [],
-      maxQueryVariants: 1000,
+      maxVariants: 1000,
+      keyByHost: true,
+      identityParts: undefined,
       followerTimeoutMs: 5000,
       maxPatternLength: 256,
       maxPatternStars: 16,
       userId: undefined,
     });
+  });
+
+  it('takes the deprecated maxQueryVariants as maxVariants', () => {
+    expect(resolveCacheOptions({ maxQueryVariants: 7 }).maxVariants).toBe(7);
+    expect(resolveCacheOptions({ maxQueryVariants: 7, maxVariants: 9 }).maxVariants).toBe(9);
   });
 
   it('lower-cases header names and merges TTL profiles over the default', () => {

@@ -23,8 +23,30 @@ export interface ResponseCacheModuleOptions {
   vary?: string[];
   /** Response headers stored besides the allowlist (Content-Type, Content-Language, ...). */
   storeHeaders?: string[];
-  /** Most stored query variants per route; further variants answer `BYPASS`. Default 1000. */
+  /**
+   * Most stored variants (distinct paths and query strings) per route and scope: per user
+   * on per-user routes, per route for shared entries. Further variants answer `BYPASS`, so
+   * neither spellings nor query strings can fill Redis; one user's variants never count
+   * against another's. Default 1000.
+   */
+  maxVariants?: number;
+  /** @deprecated Use {@link maxVariants} (which counts path variants too). */
   maxQueryVariants?: number;
+  /**
+   * Key entries by the host the adapter reports (`Host`, or `X-Forwarded-Host` where the
+   * adapter trusts the proxy) and its scheme. Default true: one app serving several hosts
+   * must not serve one host's response to another. `false` suits one site under several
+   * names (`www.` and the bare domain) whose responses never mention the host, at the
+   * risk of cache poisoning if one ever does. Routes of a host-routed controller
+   * (`@Controller({ host })`) are always keyed by host.
+   */
+  keyByHost?: boolean;
+  /**
+   * More of the identity that shapes a per-user response than the user id, e.g. the
+   * plan from a JWT: `(user) => [user.plan]`. Part of per-user keys (hashed), so a user
+   * whose plan changed gets a fresh entry. Default: the user id alone.
+   */
+  identityParts?: (user: unknown) => readonly string[] | string | undefined;
   /** How long concurrent misses of one key wait for the first one's result, in ms. Default 5000. */
   followerTimeoutMs?: number;
   /**
@@ -39,8 +61,10 @@ export interface ResponseCacheModuleOptions {
 }
 
 /** Resolved options with defaults applied. */
-export type ResolvedCacheOptions = Required<Omit<ResponseCacheModuleOptions, 'userId'>> &
-  Pick<ResponseCacheModuleOptions, 'userId'>;
+export type ResolvedCacheOptions = Required<
+  Omit<ResponseCacheModuleOptions, 'userId' | 'identityParts' | 'maxQueryVariants'>
+> &
+  Pick<ResponseCacheModuleOptions, 'userId' | 'identityParts'>;
 
 /** Validates options at start-up (throws naming the option) and applies defaults. */
 export function resolveCacheOptions(options: ResponseCacheModuleOptions): ResolvedCacheOptions {
@@ -54,14 +78,16 @@ export function resolveCacheOptions(options: ResponseCacheModuleOptions): Resolv
     honorRequestCacheControl: options.honorRequestCacheControl ?? 'per-user',
     vary: (options.vary ?? []).map((header) => header.toLowerCase()),
     storeHeaders: (options.storeHeaders ?? []).map((header) => header.toLowerCase()),
-    maxQueryVariants: options.maxQueryVariants ?? 1000,
+    maxVariants: options.maxVariants ?? options.maxQueryVariants ?? 1000,
+    keyByHost: options.keyByHost ?? true,
+    identityParts: options.identityParts,
     followerTimeoutMs: options.followerTimeoutMs ?? 5000,
     maxPatternLength: options.maxPatternLength ?? 256,
     maxPatternStars: options.maxPatternStars ?? 16,
     userId: options.userId,
   };
   for (const [name, seconds] of Object.entries(resolved.ttlProfiles)) positive(`ttlProfiles.${name}`, seconds);
-  for (const key of ['maxEntryBytes', 'compressAboveBytes', 'maxQueryVariants', 'followerTimeoutMs'] as const) {
+  for (const key of ['maxEntryBytes', 'compressAboveBytes', 'maxVariants', 'followerTimeoutMs'] as const) {
     positive(key, resolved[key]);
   }
   for (const key of ['maxPatternLength', 'maxPatternStars'] as const) {

@@ -8,6 +8,10 @@ interface ExpressLikeRequest extends IncomingMessage {
   baseUrl?: string;
   route?: { path?: unknown };
   params?: Record<string, unknown>;
+  /** Express 5: the `Host` (with port), or `X-Forwarded-Host` when trust proxy says so. */
+  host?: string;
+  /** Express: `http`/`https`, or `X-Forwarded-Proto` when trust proxy says so. */
+  protocol?: string;
 }
 
 /** Fastify wraps the Node request and response. */
@@ -19,6 +23,8 @@ interface FastifyLikeRequest {
   method: string;
   routeOptions?: { url?: string };
   params?: unknown;
+  host?: string;
+  protocol?: string;
 }
 
 interface FastifyLikeReply {
@@ -40,6 +46,8 @@ const CACHE_STATUS = Symbol.for('nestjs-redis-shield.cache-status');
 export interface HttpExchange {
   /** The Node request (the same object on both adapters): key for per-request state. */
   readonly raw: IncomingMessage;
+  /** The Node response (the same object on both adapters), e.g. to act when its headers are written. */
+  readonly rawResponse: ServerResponse;
   /** The request method, upper-case (`GET`). */
   readonly method: string;
   /** The request headers, lower-case names. */
@@ -52,6 +60,15 @@ export interface HttpExchange {
   readonly routeTemplate: string | undefined;
   /** The matched route's parameters as the adapter decoded them, e.g. `{ id: 'gpt-4' }`. */
   readonly params: Readonly<Record<string, unknown>>;
+  /**
+   * The host the adapter reports (with its port), lower-case: the `Host` header, or
+   * `X-Forwarded-Host` where the adapter trusts the proxy that sent it; `''` without one.
+   */
+  readonly host: string;
+  /** `http` or `https` as the adapter reports it (`X-Forwarded-Proto` where it trusts the proxy). */
+  readonly protocol: string;
+  /** Whether the request carries a body (`Content-Length` above 0, or `Transfer-Encoding`). */
+  readonly hasBody: boolean;
   /** Reads one request header (lower-case name), the first value if repeated. */
   header(name: string): string | undefined;
   /** Sets one response header, replacing any value set before. */
@@ -122,6 +139,13 @@ function isFastify(request: ExpressLikeRequest | FastifyLikeRequest): request is
   return 'raw' in request && typeof (request as FastifyLikeRequest).raw === 'object';
 }
 
+/** RFC 9112 §6.3: a request has a body when it says so with `Transfer-Encoding` or a non-zero `Content-Length`. */
+function requestHasBody(headers: IncomingHttpHeaders): boolean {
+  if (headers['transfer-encoding'] !== undefined) return true;
+  const length = headers['content-length'];
+  return length !== undefined && length !== '0';
+}
+
 function headerText(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   return Array.isArray(value) ? value.join(', ') : String(value);
@@ -150,6 +174,10 @@ class ExpressExchange implements HttpExchange {
     private readonly response: ServerResponse,
   ) {}
 
+  get rawResponse(): ServerResponse {
+    return this.response;
+  }
+
   get method(): string {
     return this.raw.method ?? 'GET';
   }
@@ -173,6 +201,18 @@ class ExpressExchange implements HttpExchange {
 
   get params(): Readonly<Record<string, unknown>> {
     return this.raw.params ?? {};
+  }
+
+  get host(): string {
+    return (this.raw.host ?? this.raw.headers.host ?? '').toLowerCase();
+  }
+
+  get protocol(): string {
+    return this.raw.protocol ?? 'http';
+  }
+
+  get hasBody(): boolean {
+    return requestHasBody(this.raw.headers);
   }
 
   get statusCode(): number {
@@ -208,6 +248,10 @@ class FastifyExchange implements HttpExchange {
     return this.request.raw;
   }
 
+  get rawResponse(): ServerResponse {
+    return this.reply.raw;
+  }
+
   get method(): string {
     return this.request.method;
   }
@@ -226,6 +270,18 @@ class FastifyExchange implements HttpExchange {
 
   get routeTemplate(): string | undefined {
     return this.request.routeOptions?.url;
+  }
+
+  get host(): string {
+    return (this.request.host ?? this.request.headers.host ?? '').toLowerCase();
+  }
+
+  get protocol(): string {
+    return this.request.protocol ?? 'http';
+  }
+
+  get hasBody(): boolean {
+    return requestHasBody(this.request.headers);
   }
 
   get params(): Readonly<Record<string, unknown>> {
