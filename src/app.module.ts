@@ -6,6 +6,7 @@ import {
   ShieldMetricsModule,
   SystemApiModule,
 } from 'nestjs-redis-shield';
+import type { AuthUser } from './auth/auth-user.js';
 import { authorizeAdmin } from './auth/authorize-admin.js';
 import { rateLimitOptions } from './rate-limit.config.js';
 import { AnalyticsController } from './analytics/analytics.controller.js';
@@ -41,6 +42,8 @@ export class AppModule implements NestModule {
           ttlProfiles: config.cache.ttlSeconds,
           maxEntryBytes: config.cache.maxEntryBytes,
           keyVersion: config.cache.keyVersion,
+          // A per-user response depends on the plan in the token too: a changed plan gets a fresh entry.
+          identityParts: (user) => [(user as AuthUser).plan],
         }),
         SystemApiModule.forRoot({ authorize: authorizeAdmin }),
         // GET /metrics, outside the api/v1 prefix (see createApp), with Node process metrics.

@@ -132,6 +132,19 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('demo API on %s', (adapte
       expect(JSON.stringify(over.body.message)).toMatch(/max_tokens/);
     });
 
+    it('GET /api/v1/analytics/usage is cached per user and per plan: a changed plan is a fresh entry', async () => {
+      const usage = async (plan: string) =>
+        request(url)
+          .get('/api/v1/analytics/usage')
+          .set('Authorization', `Bearer ${await signToken(JWT_SECRET, { sub: 'plan-changer', plan })}`)
+          .expect(200);
+      expect((await usage('free')).headers['x-cache-status']).toBe('MISS');
+      await app.get(ResponseCacheWriter).flush();
+      expect((await usage('free')).headers['x-cache-status']).toBe('HIT');
+      const pro = await usage('pro');
+      expect([pro.headers['x-cache-status'], pro.body.plan]).toEqual(['MISS', 'pro']);
+    });
+
     it('GET /api/v1/health is ok with Redis up', async () => {
       await waitFor(() => redisState() === 'ready', 5000, 'the Redis connection');
       const response = await request(url).get('/api/v1/health').expect(200);

@@ -89,21 +89,15 @@ export function decideStorage(response: FinalResponse, context: StorageContext):
   return { store: true, ttlMs };
 }
 
-/** `Cache-Control` directives by lower-case name, with their value (unquoted) if any. */
+/** `Cache-Control` directives by lower-case name, with their value (unquoted) if any; commas inside quotes are kept. */
 export function cacheControl(header: string | undefined): Map<string, string | undefined> {
   const directives = new Map<string, string | undefined>();
   if (!header) return directives;
-  for (const part of header.split(',')) {
+  for (const part of header.match(/(?:[^,"]|"[^"]*")+/g) ?? []) {
     const [name, ...rest] = part.split('=');
     const key = name.trim().toLowerCase();
     if (key === '') continue;
-    const value =
-      rest.length > 0
-        ? rest
-            .join('=')
-            .trim()
-            .replace(/^"(.*)"$/, '$1')
-        : undefined;
+    const value = rest.length > 0 ? rest.join('=').trim().replace(/^"(.*)"$/, '$1') : undefined;
     if (!directives.has(key)) directives.set(key, value);
   }
   return directives;
