@@ -287,9 +287,18 @@ export class CacheInterceptor implements NestInterceptor {
     const result = new Promise<CachedResponse | undefined>((resolve) => (settle = resolve));
     const leads = !this.inflight.has(digest);
     if (leads) this.inflight.set(digest, result);
-    const finish = (entry: CachedResponse | undefined) => {
+    // The leader stays registered until its entry is in Redis (or known not to be): a
+    // request arriving before that would read a miss and run the handler again.
+    let finished = false;
+    const finish = (entry: CachedResponse | undefined, stored?: Promise<void>) => {
+      if (finished) return;
+      finished = true;
       settle(entry);
-      if (leads && this.inflight.get(digest) === result) this.inflight.delete(digest);
+      const unregister = () => {
+        if (leads && this.inflight.get(digest) === result) this.inflight.delete(digest);
+      };
+      if (stored) void stored.finally(unregister);
+      else unregister();
     };
     // Read while the handler runs: the generation (for the stale-store check) and the
     // stored variants of the route in this scope (for the cap).
@@ -377,7 +386,7 @@ export class CacheInterceptor implements NestInterceptor {
     etag: string,
     generation: string | undefined,
     decision: StorageDecision,
-    finish: (entry: CachedResponse | undefined) => void,
+    finish: (entry: CachedResponse | undefined, stored?: Promise<void>) => void,
   ): void {
     const stored = generation !== undefined && decision.store;
     // Normally what the header said; BYPASS if a header set after ours forbade storing.
@@ -400,9 +409,8 @@ export class CacheInterceptor implements NestInterceptor {
       storedAt: Date.now(),
       etag,
     };
-    finish(entry);
     this.counter.miss();
-    this.writer.write(
+    const written = this.writer.write(
       {
         digest: lookup.digest,
         route: { id: route.id, template: exchange.routeTemplate ?? route.id },
@@ -414,6 +422,7 @@ export class CacheInterceptor implements NestInterceptor {
       decision.ttlMs,
       generation,
     );
+    finish(entry, written);
   }
 
   private hit(exchange: HttpExchange, entry: CachedResponse, perUser: boolean): Observable<unknown> {

@@ -29,12 +29,13 @@ export class ResponseCacheWriter {
   }
 
   /**
-   * Encodes and stores one response in the background; returns at once.
+   * Encodes and stores one response in the background; returns at once, with a promise
+   * that settles (never rejects) when the write is done or failed.
    *
    * @param ttlMs The entry's time to live, in ms.
    * @param generation The invalidation generation read when the miss began; the entry is dropped if it changed.
    */
-  write(ref: CacheEntryRef, response: CachedResponse, ttlMs: number, generation: string): void {
+  write(ref: CacheEntryRef, response: CachedResponse, ttlMs: number, generation: string): Promise<void> {
     const job = encodeEntry(response, this.options.compressAboveBytes)
       .then(async (value) => {
         if (await this.store.write(ref, value, ttlMs, generation)) {
@@ -48,6 +49,7 @@ export class ResponseCacheWriter {
       })
       .finally(() => this.pending.delete(job));
     this.pending.add(job);
+    return job;
   }
 
   /** Resolves when every write started so far has finished (tests, shutdown). */

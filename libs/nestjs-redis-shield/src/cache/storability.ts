@@ -97,7 +97,13 @@ export function cacheControl(header: string | undefined): Map<string, string | u
     const [name, ...rest] = part.split('=');
     const key = name.trim().toLowerCase();
     if (key === '') continue;
-    const value = rest.length > 0 ? rest.join('=').trim().replace(/^"(.*)"$/, '$1') : undefined;
+    const value =
+      rest.length > 0
+        ? rest
+            .join('=')
+            .trim()
+            .replace(/^"(.*)"$/, '$1')
+        : undefined;
     if (!directives.has(key)) directives.set(key, value);
   }
   return directives;
