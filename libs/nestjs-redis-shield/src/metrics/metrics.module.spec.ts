@@ -334,7 +334,7 @@ describe('ShieldMetricsModule', () => {
         expect(series(await scrape())).toEqual({ '/shared': [1, 300] });
       });
 
-      it("are pooled under route=\"(per-user)\" with 'aggregate', never under their own route", async () => {
+      it('are pooled under route="(per-user)" with \'aggregate\', never under their own route', async () => {
         const { events, scrape } = await boot(ShieldMetricsModule.forRoot({ perUserEntrySizes: 'aggregate' }));
         storeMixed(events);
         const samples = await scrape();
