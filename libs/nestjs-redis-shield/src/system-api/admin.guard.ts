@@ -13,7 +13,7 @@ import { type AuthorizeOption, SYSTEM_API_OPTIONS, type SystemApiModuleOptions }
  * Applies an {@link AuthorizeOption} to a request: the one implementation behind the
  * system API's admin guard and the metrics endpoint's guard. A verdict function's
  * `unauthenticated` is a 401 `{"error":"authentication required"}`, `forbidden` a 403
- * `{"error": forbidden}`; a guard class decides (and throws) on its own.
+ * whose `error` is the text each caller gives; a guard class decides (and throws) on its own.
  */
 export class RequestAuthorizer {
   private delegate: Promise<CanActivate> | undefined;
