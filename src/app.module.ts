@@ -46,8 +46,9 @@ export class AppModule implements NestModule {
           identityParts: (user) => [(user as AuthUser).plan],
         }),
         SystemApiModule.forRoot({ authorize: authorizeAdmin }),
-        // GET /metrics, outside the api/v1 prefix (see createApp), with Node process metrics.
-        ShieldMetricsModule.forRoot({ defaultMetrics: true }),
+        // GET /metrics, outside the api/v1 prefix (see createApp), with Node process metrics;
+        // for admins only: Prometheus sends an admin token (see `src/mint-token.ts`).
+        ShieldMetricsModule.forRoot({ defaultMetrics: true, authorize: authorizeAdmin }),
       ],
       controllers: [ModelsController, AnalyticsController, CompletionsController, HealthController],
       providers: [{ provide: APP_CONFIG, useValue: config }, ModelsService, UsageTracker],

@@ -73,8 +73,15 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('observability of the dem
     await redis.command('FLUSHALL'); // the test's own server, never the shared one
   });
 
+  /** GET /metrics as Prometheus sends it: with an admin bearer token. */
+  const getMetrics = async () =>
+    request(url)
+      .get('/metrics')
+      .set('Authorization', `Bearer ${await adminToken()}`);
+
   async function scrape(): Promise<Sample[]> {
-    const response = await request(url).get('/metrics').expect(200);
+    const response = await getMetrics();
+    expect(response.status).toBe(200);
     expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     return parseMetrics(response.text);
   }
@@ -140,12 +147,56 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('observability of the dem
     });
 
     it('is neither rate-limited nor cached, and lives outside the api/v1 prefix', async () => {
-      const statuses = await flood(BURST * 3, () => request(url).get('/metrics'));
+      const admin = await adminToken();
+      const statuses = await flood(BURST * 3, () =>
+        request(url).get('/metrics').set('Authorization', `Bearer ${admin}`),
+      );
       expect(new Set(statuses)).toEqual(new Set([200]));
-      const response = await request(url).get('/metrics');
+      const response = await getMetrics();
       expect(response.headers['x-cache-status']).toBeUndefined();
       expect(response.headers['x-ratelimit-limit']).toBeUndefined();
       await request(url).get('/api/v1/metrics').expect(404);
+    });
+
+    it('asks for the admin bearer token: 401 without one or with a bad one, 403 for a user, 200 for an admin', async () => {
+      const anonymous = await request(url).get('/metrics');
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.body).toEqual({ error: 'authentication required' });
+      expect(anonymous.text).not.toContain('shield_');
+      const forged = await signToken('not-the-jwt-secret-0123456789abcdef', { sub: 'ops-admin', roles: ['admin'] });
+      const badSignature = await request(url).get('/metrics').set('Authorization', `Bearer ${forged}`);
+      expect(badSignature.status).toBe(401);
+      expect(badSignature.text).not.toContain('shield_');
+      const expired = await signToken(JWT_SECRET, { sub: 'ops-admin', roles: ['admin'] }, { expiresIn: -60 });
+      expect((await request(url).get('/metrics').set('Authorization', `Bearer ${expired}`)).status).toBe(401);
+      const user = await request(url)
+        .get('/metrics')
+        .set('Authorization', `Bearer ${await token('metrics-curious')}`);
+      expect(user.status).toBe(403);
+      expect(user.body).toEqual({ error: 'metrics access denied' });
+      expect(user.text).not.toContain('shield_');
+      const admin = await getMetrics();
+      expect(admin.status).toBe(200);
+      expect(admin.text).toContain('# TYPE shield_cache_entry_bytes histogram');
+    });
+
+    it("has no entry-size series of a per-user route: the size of one user's cached body is not exposed", async () => {
+      const analyst = await token('size-watched-user');
+      const usage = await request(url).get('/api/v1/analytics/usage').set('Authorization', `Bearer ${analyst}`);
+      expect(usage.status).toBe(200);
+      expect(usage.headers['x-cache-status']).toBe('MISS'); // stored, per user
+      await request(url).get('/api/v1/models').set('Authorization', `Bearer ${analyst}`).expect(200); // shared
+      await app.get(ResponseCacheWriter).flush();
+      const samples = await scrape();
+      expect(metricValue(samples, 'shield_cache_lookups_total', { route: '/api/v1/analytics/usage' })).toBeGreaterThan(
+        0,
+      );
+      const sizeRoutes = new Set(
+        samples.filter((sample) => sample.name.startsWith('shield_cache_entry_bytes')).map((s) => s.labels.route),
+      );
+      expect(sizeRoutes).toContain('/api/v1/models');
+      expect(sizeRoutes).not.toContain('/api/v1/analytics/usage');
+      expect(sizeRoutes).not.toContain('(per-user)');
     });
   });
 
@@ -243,7 +294,9 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('observability of the dem
       'user',
       'user',
     ]);
-    const metrics = (await request(url).get('/metrics')).text;
+    const scraped = await getMetrics();
+    expect(scraped.status).toBe(200);
+    const metrics = scraped.text;
     const stream = JSON.stringify(await redis.command('XRANGE', STREAM, '-', '+'));
     const logs = logger.lines.map((line) => line.message).join('\n');
     expect(logs).toMatch(/client=ip:[A-Za-z0-9_-]{22}\b/); // the clients were logged, hashed

@@ -27,9 +27,9 @@ export {
   type ViolationsDroppedEvent,
 } from './events/shield-events.js';
 export { type ConnectionStatusSource, type LimiterStatusSource, ShieldStatus } from './events/shield-status.js';
-export { DEFAULT_METRIC_PREFIX, METRIC_NAMES } from './metrics/metric-names.js';
+export { DEFAULT_METRIC_PREFIX, METRIC_NAMES, PER_USER_ROUTE } from './metrics/metric-names.js';
 export { type ShieldMetricsModuleExtras, ShieldMetricsModule } from './metrics/metrics.module.js';
-export { type ShieldMetricsModuleOptions } from './metrics/metrics.options.js';
+export { type PerUserEntrySizes, type ShieldMetricsModuleOptions } from './metrics/metrics.options.js';
 export { METRICS_MODULE_OPTIONS } from './metrics/metrics.tokens.js';
 export { ShieldMetrics } from './metrics/shield-metrics.js';
 export { type CircuitBreakerOptions, type CircuitState, DEFAULT_BREAKER_OPTIONS } from './redis/circuit-breaker.js';
@@ -176,7 +176,12 @@ export {
 export { InvalidPatternError, type InvalidPatternReason } from './cache/store/pattern.js';
 export { SystemAdminGuard } from './system-api/admin.guard.js';
 export { SystemApiModule } from './system-api/system-api.module.js';
-export { type AdminVerdict, SYSTEM_API_OPTIONS, type SystemApiModuleOptions } from './system-api/system-api.options.js';
+export {
+  type AdminVerdict,
+  type AuthorizeOption,
+  SYSTEM_API_OPTIONS,
+  type SystemApiModuleOptions,
+} from './system-api/system-api.options.js';
 export {
   ApiAdminOperation,
   ApiBadParameter,

@@ -39,7 +39,8 @@ export class ResponseCacheWriter {
     const job = encodeEntry(response, this.options.compressAboveBytes)
       .then(async (value) => {
         if (await this.store.write(ref, value, ttlMs, generation)) {
-          this.events.emit('cache.store', { route: ref.route.template, bytes: value.length });
+          const perUser = ref.userId !== undefined;
+          this.events.emit('cache.store', { route: ref.route.template, bytes: value.length, perUser });
         }
       })
       .catch((error: unknown) => {

@@ -59,6 +59,8 @@ export interface CacheStoreEvent {
   route: string;
   /** The stored value's size in bytes (after compression). */
   bytes: number;
+  /** True for a per-user entry (a route not `@CacheShared()`): its size is one user's, not every caller's. */
+  perUser: boolean;
 }
 
 /** Emitted when a stored cache entry could not be decoded (it is deleted and recomputed). */

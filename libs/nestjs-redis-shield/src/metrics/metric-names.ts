@@ -19,7 +19,7 @@ export const METRIC_NAMES = {
   cacheLookups: 'cache_lookups_total',
   /** Counter `{route}`: stored entries that failed to decode (written by something else, or partly) and were deleted. */
   cacheCorruptEntries: 'cache_corrupt_entries_total',
-  /** Histogram `{route}`: bytes of stored cache entries (after compression). */
+  /** Histogram `{route}`: bytes of stored cache entries (after compression); shared entries only, per-user ones as `perUserEntrySizes` says (`aggregate`: under `route="(per-user)"`). */
   cacheEntryBytes: 'cache_entry_bytes',
   /** Histogram `{connection, command, outcome="ok"|"error"|"timeout"|"unavailable"}`: Redis call latency, seconds. */
   redisCommandDuration: 'redis_command_duration_seconds',
@@ -28,3 +28,9 @@ export const METRIC_NAMES = {
   /** Gauge `{connection}`: 1 while the circuit breaker is open. */
   redisCircuitOpen: 'redis_circuit_open',
 } as const;
+
+/**
+ * The `route` label under which `cache_entry_bytes` pools every per-user entry with
+ * `perUserEntrySizes: 'aggregate'`; never a route template (those start with `/`).
+ */
+export const PER_USER_ROUTE = '(per-user)';

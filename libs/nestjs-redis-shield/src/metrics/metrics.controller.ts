@@ -1,19 +1,22 @@
-import { Controller, Get, StreamableFile, type Type } from '@nestjs/common';
+import { Controller, Get, StreamableFile, type Type, UseGuards } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { NoCache } from '../cache/cache.decorators.js';
 import { SkipRateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { ShieldMetricsGuard } from './metrics.guard.js';
 import { ShieldMetrics } from './shield-metrics.js';
 
 /**
  * The controller serving the Prometheus exposition at `path` (under the app's global
  * prefix unless excluded from it). Never rate-limited (scrapers come from one address)
- * and never cached (every scrape must read live values).
+ * and never cached (every scrape must read live values). Guarded by the module's
+ * `authorize` option, public without it.
  */
 export function metricsController(path: string): Type<unknown> {
   @Controller(path)
   @ApiExcludeController()
   @SkipRateLimit()
   @NoCache()
+  @UseGuards(ShieldMetricsGuard)
   class ShieldMetricsController {
     constructor(readonly metrics: ShieldMetrics) {}
 

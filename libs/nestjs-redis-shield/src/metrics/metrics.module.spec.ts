@@ -5,7 +5,7 @@ import { metricValue, parseMetrics, type Sample } from '../../../../test/support
 import { type RateLimitDecisionEvent, ShieldEvents } from '../events/shield-events.js';
 import { type ConnectionStatusSource, type LimiterStatusSource, ShieldStatus } from '../events/shield-status.js';
 import type { TierResult } from '../rate-limit/rate-limit.types.js';
-import { METRIC_NAMES } from './metric-names.js';
+import { METRIC_NAMES, PER_USER_ROUTE } from './metric-names.js';
 import { ShieldMetricsModule } from './metrics.module.js';
 import type { ShieldMetricsModuleOptions } from './metrics.options.js';
 import { METRICS_MODULE_OPTIONS } from './metrics.tokens.js';
@@ -211,6 +211,13 @@ describe('ShieldMetricsModule', () => {
       expect(() => ShieldMetricsModule.forRootAsync({ useFactory: () => ({}), path })).toThrow(/invalid option path=/);
     });
 
+    it.each([['admin'], [{ allow: true }]])('refuses authorize %j at start-up, naming it', async (authorize) => {
+      const options = { authorize } as unknown as ShieldMetricsModuleOptions;
+      await expect(boot(ShieldMetricsModule.forRoot(options))).rejects.toThrow(
+        /nestjs-redis-shield: invalid option authorize=.*expected a function of the request, or a guard class/,
+      );
+    });
+
     it('the controller serves the exposition with its content type', async () => {
       const dynamicModule = ShieldMetricsModule.forRoot({});
       const [controllerClass] = dynamicModule.controllers ?? [];
@@ -280,9 +287,9 @@ describe('ShieldMetricsModule', () => {
 
     it('observes stored entry sizes in bytes', async () => {
       const { events, scrape } = await boot(ShieldMetricsModule.forRoot({}));
-      events.emit('cache.store', { route: '/m', bytes: 2000 });
-      events.emit('cache.store', { route: '/m', bytes: 100 });
-      events.emit('cache.store', { route: '/other', bytes: 5_000_000 });
+      events.emit('cache.store', { route: '/m', bytes: 2000, perUser: false });
+      events.emit('cache.store', { route: '/m', bytes: 100, perUser: false });
+      events.emit('cache.store', { route: '/other', bytes: 5_000_000, perUser: false });
       const samples = await scrape();
       const m = { route: '/m' };
       expect(metricValue(samples, 'shield_cache_entry_bytes_bucket', { ...m, le: '256' })).toBe(1);
@@ -293,6 +300,69 @@ describe('ShieldMetricsModule', () => {
       const other = { route: '/other' };
       expect(metricValue(samples, 'shield_cache_entry_bytes_bucket', { ...other, le: '1048576' })).toBe(0);
       expect(metricValue(samples, 'shield_cache_entry_bytes_bucket', { ...other, le: '+Inf' })).toBe(1);
+    });
+
+    describe('sizes of per-user entries', () => {
+      const bytes = 'shield_cache_entry_bytes';
+      /** Every entry-size series, as route -> [count, sum]. */
+      const series = (samples: Sample[]) =>
+        Object.fromEntries(
+          find(samples, `${bytes}_count`).map((sample) => [
+            sample.labels.route,
+            [sample.value, metricValue(samples, `${bytes}_sum`, { route: sample.labels.route })],
+          ]),
+        );
+      function storeMixed(events: ShieldEvents) {
+        events.emit('cache.store', { route: '/shared', bytes: 300, perUser: false });
+        events.emit('cache.store', { route: '/me', bytes: 1234, perUser: true });
+        events.emit('cache.store', { route: '/me/orders', bytes: 5678, perUser: true });
+      }
+
+      it('are left out by default: only shared entries have a size series', async () => {
+        const { events, scrape } = await boot(ShieldMetricsModule.forRoot({}));
+        storeMixed(events);
+        const samples = await scrape();
+        expect(series(samples)).toEqual({ '/shared': [1, 300] });
+        expect(find(samples, `${bytes}_bucket`).map((sample) => sample.labels.route)).not.toContain('/me');
+      });
+
+      it("are left out with perUserEntrySizes: 'off', also through forRootAsync", async () => {
+        const { events, scrape } = await boot(
+          ShieldMetricsModule.forRootAsync({ useFactory: () => ({ perUserEntrySizes: 'off' as const }) }),
+        );
+        storeMixed(events);
+        expect(series(await scrape())).toEqual({ '/shared': [1, 300] });
+      });
+
+      it('are pooled under route="(per-user)" with \'aggregate\', never under their own route', async () => {
+        const { events, scrape } = await boot(ShieldMetricsModule.forRoot({ perUserEntrySizes: 'aggregate' }));
+        storeMixed(events);
+        const samples = await scrape();
+        expect(PER_USER_ROUTE).toBe('(per-user)');
+        expect(series(samples)).toEqual({ '/shared': [1, 300], '(per-user)': [2, 1234 + 5678] });
+        expect(metricValue(samples, `${bytes}_bucket`, { route: '(per-user)', le: '4096' })).toBe(1);
+        expect(metricValue(samples, `${bytes}_bucket`, { route: '(per-user)', le: '16384' })).toBe(2);
+      });
+
+      it("are observed under their route with 'by-route' (the operator's opt-in)", async () => {
+        const { events, scrape } = await boot(ShieldMetricsModule.forRoot({ perUserEntrySizes: 'by-route' }));
+        storeMixed(events);
+        expect(series(await scrape())).toEqual({
+          '/shared': [1, 300],
+          '/me': [1, 1234],
+          '/me/orders': [1, 5678],
+        });
+      });
+
+      it.each([['everything'], [true], [null]])('refuse perUserEntrySizes %j at start-up, naming it', async (value) => {
+        const options = { perUserEntrySizes: value } as unknown as ShieldMetricsModuleOptions;
+        await expect(boot(ShieldMetricsModule.forRoot(options))).rejects.toThrow(
+          /nestjs-redis-shield: invalid option perUserEntrySizes=.*expected 'off', 'aggregate', 'by-route'/,
+        );
+        await expect(boot(ShieldMetricsModule.forRootAsync({ useFactory: () => options }))).rejects.toThrow(
+          /invalid option perUserEntrySizes=/,
+        );
+      });
     });
 
     it('observes Redis latency in seconds by connection, command and outcome', async () => {

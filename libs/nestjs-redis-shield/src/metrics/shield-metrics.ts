@@ -2,9 +2,9 @@ import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ShieldEvents } from '../events/shield-events.js';
 import { ShieldStatus } from '../events/shield-status.js';
-import { DEFAULT_METRIC_PREFIX, METRIC_NAMES } from './metric-names.js';
+import { DEFAULT_METRIC_PREFIX, METRIC_NAMES, PER_USER_ROUTE } from './metric-names.js';
 import { METRICS_MODULE_OPTIONS } from './metrics.tokens.js';
-import type { ShieldMetricsModuleOptions } from './metrics.options.js';
+import { type ShieldMetricsModuleOptions, validateMetricsOptions } from './metrics.options.js';
 
 /** Latency buckets in seconds: sub-millisecond loopback up to a 1 s stall. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
@@ -29,6 +29,7 @@ export class ShieldMetrics implements OnModuleDestroy {
     events: ShieldEvents,
     status: ShieldStatus,
   ) {
+    validateMetricsOptions(options);
     this.registry = options.registry ?? new Registry();
     const prefix = options.prefix ?? DEFAULT_METRIC_PREFIX;
     const registers = [this.registry];
@@ -68,9 +69,11 @@ export class ShieldMetrics implements OnModuleDestroy {
       labelNames: ['route'] as const,
       registers,
     });
+    // A per-user entry's size is one user's: off the per-route series unless asked (see the option).
+    const perUserSizes = options.perUserEntrySizes ?? 'off';
     const entryBytes = new Histogram({
       name: name('cacheEntryBytes'),
-      help: 'Size of stored response-cache entries in bytes, after compression',
+      help: 'Size of stored response-cache entries in bytes, after compression; shared entries, per-user ones only as perUserEntrySizes says',
       labelNames: ['route'] as const,
       buckets: SIZE_BUCKETS,
       registers,
@@ -137,7 +140,10 @@ export class ShieldMetrics implements OnModuleDestroy {
       }),
       events.on('ratelimit.violations.dropped', ({ count }) => dropped.inc(count)),
       events.on('cache.lookup', ({ route, status: cacheStatus }) => lookups.inc({ route, status: cacheStatus })),
-      events.on('cache.store', ({ route, bytes }) => entryBytes.observe({ route }, bytes)),
+      events.on('cache.store', ({ route, bytes, perUser }) => {
+        if (!perUser || perUserSizes === 'by-route') entryBytes.observe({ route }, bytes);
+        else if (perUserSizes === 'aggregate') entryBytes.observe({ route: PER_USER_ROUTE }, bytes);
+      }),
       events.on('cache.corrupt', ({ route }) => corrupt.inc({ route })),
       events.on('redis.command', ({ connection, command, durationMs, outcome }) =>
         latency.observe({ connection, command, outcome }, durationMs / 1000),

@@ -7,25 +7,31 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
-import { SYSTEM_API_OPTIONS, type SystemApiModuleOptions } from './system-api.options.js';
+import { type AuthorizeOption, SYSTEM_API_OPTIONS, type SystemApiModuleOptions } from './system-api.options.js';
 
 /**
- * Guards the admin endpoints with the module's `authorize` option; secure by default:
- * without it every admin endpoint answers 403 `{"error":"admin endpoints disabled"}`.
+ * Applies an {@link AuthorizeOption} to a request: the one implementation behind the
+ * system API's admin guard and the metrics endpoint's guard. A verdict function's
+ * `unauthenticated` is a 401 `{"error":"authentication required"}`, `forbidden` a 403
+ * whose `error` is the text each caller gives; a guard class decides (and throws) on its own.
  */
-@Injectable()
-export class SystemAdminGuard implements CanActivate {
+export class RequestAuthorizer {
   private delegate: Promise<CanActivate> | undefined;
 
-  /** @internal Instantiated by Nest as part of `SystemApiModule`. */
+  /**
+   * @param authorize The option to apply.
+   * @param moduleRef The injector a guard class is created with (once, on first use).
+   * @param forbidden The `error` of the 403 body when the verdict is `forbidden`.
+   */
   constructor(
-    @Inject(SYSTEM_API_OPTIONS) private readonly options: SystemApiModuleOptions,
+    private readonly authorize: AuthorizeOption,
     private readonly moduleRef: ModuleRef,
+    private readonly forbidden: string,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    const { authorize } = this.options;
-    if (!authorize) throw new ForbiddenException({ error: 'admin endpoints disabled' });
+  /** True when the request may proceed; throws the 401 or 403 otherwise. */
+  async check(context: ExecutionContext): Promise<boolean> {
+    const { authorize } = this;
     if (isGuardClass(authorize)) {
       this.delegate ??= this.moduleRef.create(authorize);
       return (await this.delegate).canActivate(context) as Promise<boolean> | boolean;
@@ -33,7 +39,26 @@ export class SystemAdminGuard implements CanActivate {
     const verdict = await (authorize as (request: unknown) => unknown)(context.switchToHttp().getRequest());
     if (verdict === 'allow') return true;
     if (verdict === 'unauthenticated') throw new UnauthorizedException({ error: 'authentication required' });
-    throw new ForbiddenException({ error: 'admin role required' });
+    throw new ForbiddenException({ error: this.forbidden });
+  }
+}
+
+/**
+ * Guards the admin endpoints with the module's `authorize` option; secure by default:
+ * without it every admin endpoint answers 403 `{"error":"admin endpoints disabled"}`.
+ */
+@Injectable()
+export class SystemAdminGuard implements CanActivate {
+  private readonly authorizer: RequestAuthorizer | undefined;
+
+  /** @internal Instantiated by Nest as part of `SystemApiModule`. */
+  constructor(@Inject(SYSTEM_API_OPTIONS) options: SystemApiModuleOptions, moduleRef: ModuleRef) {
+    this.authorizer = options.authorize && new RequestAuthorizer(options.authorize, moduleRef, 'admin role required');
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (!this.authorizer) throw new ForbiddenException({ error: 'admin endpoints disabled' });
+    return this.authorizer.check(context);
   }
 }
 
