@@ -111,14 +111,15 @@ interface RegisteredPath {
  * (d) UNLINK the entries taken. Each step waits for the previous one's replies and every
  * key lives on one master, so Redis executes them in that order. Hence:
  * - A miss that began before (a): if its step 3 ran after (a), it sees a new generation
- *   and deletes its entry. Otherwise its steps 1–2 completed before (a). Its
- *   registrations then stay listed during the whole scan (a field goes only when an
- *   invalidation unregisters it, and that one takes its indexes, or once every entry
- *   registered through it expired), and HSCAN returns every field present for the whole
- *   scan, so (b) finds them. Its index memberships were there when (b) began on each
- *   index, and (b) pops until the index is empty, so each is popped: by this
- *   invalidation, or by a concurrent one that deletes the entry in its own (d). Either
- *   way nothing stale stays.
+ *   and deletes its entry. Otherwise its steps 1–2 completed before (a). A registry
+ *   field goes only when an invalidation unregisters it (and then takes its indexes) or
+ *   once every entry registered through it expired, and HSCAN returns every field
+ *   present for the whole scan: so (b) finds the miss's registrations, unless a
+ *   concurrent invalidation unregistered them first and takes their indexes itself. The
+ *   miss's index memberships were there when either began taking an index, and a take
+ *   pops until the index is empty, so each membership is popped by some invalidation
+ *   (or pruned once expired), and the one that popped it deletes the entry in its (d).
+ *   Either way nothing stale stays.
  * - Members added to an index while (b) takes it need not be taken: the write that added
  *   one ran its step 1 after (a), so if its miss began before (a), its step 3 (later
  *   still) sees the bump and deletes the entry; if the miss began after (a), its entry
@@ -201,10 +202,9 @@ export class ResponseCacheStore {
   /**
    * Live entries of a route in one scope (one user's, or the shared ones when `userId`
    * is undefined), pruning at most {@link PRUNE_BATCH} expired members: one script call,
-   * O(log n + PRUNE_BATCH) in Redis. Counted per scope, so one
-   * user's variants never fill another's (or the shared) quota. Entries deleted by an
-   * invalidation that did not take this index still count until their TTL ends (see
-   * {@link clearRoutes}).
+   * O(log n + PRUNE_BATCH) in Redis. Counted per scope, so one user's variants never
+   * fill another's (or the shared) quota. Entries deleted by an invalidation that did
+   * not take this index still count until their TTL ends (see {@link clearRoutes}).
    */
   async liveVariants(routeId: string, userId: string | undefined, options?: RunOptions): Promise<number> {
     const [count] = await this.indexPeek([this.variantIndex(routeId, userId)], [this.now(), 0, PRUNE_BATCH], options);
@@ -366,7 +366,14 @@ export class ResponseCacheStore {
     await Promise.all(jobs);
   }
 
-  /** Hits, misses, approximate entries, Redis memory and a TTL sample; never a SCAN. */
+  /**
+   * Hits, misses, approximate entries, Redis memory and a TTL sample; never a SCAN.
+   *
+   * Cost: the routes registry read (as in {@link clearRoutes}), one count script per
+   * route (O(log n), at most {@link PRUNE_BATCH} expired members pruned, a sample of
+   * ⌈{@link STATS_SAMPLE_SIZE} / routes⌉ members), one `PTTL` per sampled entry (1 000 at
+   * most), one `INFO memory` per master.
+   */
   async stats(): Promise<ResponseCacheStats> {
     const [counts, routes, memoryUsedBytes] = await Promise.all([
       this.connection.run((client) => client.hmget(this.keys.cacheMeta('stats'), 'hits', 'misses'), ADMIN),
