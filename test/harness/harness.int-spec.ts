@@ -152,6 +152,7 @@ describe('startRespProxy', () => {
     expect(keys('MGET', 'a', 'b', 'c')).toEqual(['a', 'b', 'c']);
     expect(keys('EXPIRE', 'a', '10')).toEqual(['a']);
     expect(keys('ZADD', 'z', '1', 'm')).toEqual(['z']);
+    expect(keys('HSCAN', 'h', '0', 'COUNT', '500')).toEqual(['h']);
     expect(keys('XADD', 's', '*', 'f', 'v')).toEqual(['s']);
     expect(keys('MSET', 'a', '1', 'b', '2')).toEqual(['a', 'b']);
     expect(keys('EVALSHA', 'sha', '1', 'k', 'arg')).toEqual(['k']);

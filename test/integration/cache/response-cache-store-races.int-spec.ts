@@ -40,12 +40,17 @@ function gate(): { promise: Promise<void>; open: () => void } {
 }
 
 /**
- * The same connection with pauses injected: before every SET, and after each call of a
- * named script. Lets a test force one exact interleaving of a write and an invalidation.
+ * The same connection with pauses injected: before every SET, and before and after each
+ * call of a named script. Lets a test force one exact interleaving of a write and an
+ * invalidation (or fail a call: a `beforeScript` that throws stands for a failed command).
  */
 function paused(
   connection: RedisConnection,
-  hooks: { beforeSet?: () => Promise<void>; afterScript?: (name: string) => Promise<void> },
+  hooks: {
+    beforeSet?: () => Promise<void>;
+    beforeScript?: (name: string) => Promise<void>;
+    afterScript?: (name: string) => Promise<void>;
+  },
 ): RedisConnection {
   const wrapped = Object.create(connection) as RedisConnection;
   wrapped.run = (operation, options) =>
@@ -67,6 +72,7 @@ function paused(
   wrapped.defineScript = <T>(name: string, lua: string) => {
     const runner = connection.defineScript<T>(name, lua);
     return async (keys: string[], args: (string | number)[], options?: RunOptions) => {
+      await hooks.beforeScript?.(name);
       const result = await runner(keys, args, options);
       await hooks.afterScript?.(name);
       return result;
@@ -247,6 +253,90 @@ describe.each<{ name: string; start: () => Promise<RedisServer | RedisCluster> }
     // Whatever each side decided, the entry is gone or still reachable through the registry.
     await store.clearRoutes(() => true);
     expect(await store.read(ref.digest)).toBeNull();
+  });
+
+  it('a registry field the scan saw expired but a registration renewed stays listed', async () => {
+    // C reads the paths registry, sees X's field expired, [paused before removing it];
+    // W stores an entry on X meanwhile (renewing the field); C resumes.
+    const { client, keys } = connection;
+    const path = '/api/v1/models/renewed';
+    await client.hset(keys.cacheMeta('paths'), keys.cacheHash('path', path), `${Date.now() - 60_000}|${path}`);
+    const [pruning, resumeClear] = [gate(), gate()];
+    const clearer = new ResponseCacheStore(
+      paused(connection, {
+        beforeScript: async (name) => {
+          if (name !== 'cache_registry_prune') return;
+          pruning.open();
+          await resumeClear.promise;
+        },
+      }),
+    );
+    const clearing = clearer.clearPaths(compilePattern('/elsewhere'));
+    await pruning.promise;
+    const ref = entry('renewed', { path });
+    expect(await store.write(ref, VALUE, TTL_MS, await store.generation())).toBe(true);
+    resumeClear.open();
+    expect(await clearing).toBe(0);
+    // The field was re-read before removal and kept: the entry is still reachable by its path.
+    expect(await client.hget(keys.cacheMeta('paths'), keys.cacheHash('path', path))).not.toBeNull();
+    expect(await store.clearPaths(compilePattern('renewed'))).toBe(1);
+    expect(await store.read(ref.digest)).toBeNull();
+  });
+
+  it('entries indexed between two steps of a take are deleted or stay indexed, never stale', async () => {
+    // C takes a user index of 600 members: bump, step 1 (500 members), [paused], step 2, bump, delete.
+    // During the pause, S (a miss that began before C) and F (one that began after C's first
+    // bump) both index and store an entry of the same user.
+    const mine = Array.from({ length: 600 }, (_, i) => entry(`step-${i}`, { userId: USER_A, path: `/s/${i % 9}` }));
+    const generation = await store.generation();
+    for (let start = 0; start < mine.length; start += 100) {
+      const slice = mine.slice(start, start + 100);
+      expect(await Promise.all(slice.map((ref) => store.write(ref, VALUE, TTL_MS, generation)))).not.toContain(false);
+    }
+    const staleGeneration = await store.generation(); // S's miss begins
+    const [betweenSteps, resumeClear] = [gate(), gate()];
+    let steps = 0;
+    const clearer = new ResponseCacheStore(
+      paused(connection, {
+        afterScript: async (name) => {
+          if (name !== 'cache_index_take' || ++steps > 1) return;
+          betweenSteps.open();
+          await resumeClear.promise;
+        },
+      }),
+    );
+    const clearing = clearer.clearUser(USER_A);
+    await betweenSteps.promise;
+    const [stale, fresh] = [entry('step-stale', { userId: USER_A }), entry('step-fresh', { userId: USER_A })];
+    expect(await store.write(stale, VALUE, TTL_MS, staleGeneration)).toBe(false); // sees C's first bump
+    expect(await store.write(fresh, VALUE, TTL_MS, await store.generation())).toBe(true);
+    resumeClear.open();
+    // Step 2 popped the last 100 and F's member (S's was popped too, its entry already gone).
+    expect(await clearing).toBe(601);
+    expect(await stored([...mine, stale, fresh])).toBe(0);
+    expect(await connection.client.exists(connection.keys.cacheIndex('user', USER_A))).toBe(0);
+  });
+
+  it('an invalidation that fails part way still deletes the entries it already took', async () => {
+    const mine = Array.from({ length: 1200 }, (_, i) => entry(`fail-${i}`, { userId: USER_A, path: `/f/${i % 9}` }));
+    const generation = await store.generation();
+    for (let start = 0; start < mine.length; start += 100) {
+      const slice = mine.slice(start, start + 100);
+      expect(await Promise.all(slice.map((ref) => store.write(ref, VALUE, TTL_MS, generation)))).not.toContain(false);
+    }
+    let steps = 0;
+    const failing = new ResponseCacheStore(
+      paused(connection, {
+        beforeScript: async (name) => {
+          if (name === 'cache_index_take' && ++steps === 2) throw new Error('injected: Redis failed the second step');
+        },
+      }),
+    );
+    await expect(failing.clearUser(USER_A)).rejects.toThrow('injected');
+    // The first step popped 500 members: their entries are deleted, not left unindexed.
+    expect(await stored(mine)).toBe(700);
+    expect(await store.clearUser(USER_A)).toBe(700);
+    expect(await stored(mine)).toBe(0);
   });
 
   it('misses racing an invalidation never leave their result behind', async () => {

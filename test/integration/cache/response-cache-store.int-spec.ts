@@ -5,6 +5,7 @@ import {
   type CacheEntryRef,
   compilePattern,
   INDEX_GRACE_MS,
+  PRUNE_BATCH,
   ResponseCacheStore,
 } from '../../../libs/nestjs-redis-shield/src/cache/store/response-cache.store.js';
 import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from '../../harness/index.js';
@@ -225,6 +226,24 @@ describe.each<{ name: string; start: () => Promise<RedisServer | RedisCluster> }
     expect(await store.liveVariants(MODELS_ONE.id, undefined)).toBe(2);
     const variants = connection.keys.cacheIndex('variant', `${MODELS_ONE.id}\nshared`);
     expect(await connection.client.zcard(variants)).toBe(2);
+  });
+
+  it('a count or a write prunes at most PRUNE_BATCH expired members per call; counts see only live ones', async () => {
+    // An index nobody wrote to while a whole TTL's worth of entries expired.
+    await writeAll([entry('live-1', { path: '/p/1' }), entry('live-2', { path: '/p/2' })]);
+    const variants = connection.keys.cacheIndex('variant', `${MODELS_ONE.id}\nshared`);
+    const past = Date.now() - 60_000;
+    const expired = Array.from({ length: 250 }, (_, i) => [past + i, digestOf(`expired-${i}`)]).flat();
+    await connection.client.zadd(variants, ...expired);
+    expect(await store.liveVariants(MODELS_ONE.id, undefined)).toBe(2);
+    expect(await connection.client.zcard(variants)).toBe(2 + 250 - PRUNE_BATCH);
+    expect(await store.liveVariants(MODELS_ONE.id, undefined)).toBe(2);
+    expect(await store.liveVariants(MODELS_ONE.id, undefined)).toBe(2);
+    expect(await connection.client.zcard(variants)).toBe(2);
+    // A write prunes the same way (on the request path, so just as bounded).
+    await connection.client.zadd(variants, ...expired);
+    await writeAll([entry('live-3', { path: '/p/3' })]);
+    expect(await connection.client.zcard(variants)).toBe(3 + 250 - PRUNE_BATCH);
   });
 
   it("liveVariants counts per scope: one user's variants never fill another's or the shared count", async () => {

@@ -2,19 +2,20 @@ import { CACHE_LUA_PRELUDE } from './lua-prelude.js';
 
 /** Adds one entry to one cache index; see the header of the script. */
 export const INDEX_ADD_LUA = `${CACHE_LUA_PRELUDE}
--- Adds one entry to one cache index, prunes members that expired, and keeps the index
--- alive at least as long as its latest member.
+-- Adds one entry to one cache index, prunes (a bounded number of) members that expired,
+-- and keeps the index alive at least as long as its latest member.
 -- KEYS[1]  the index: a ZSET, member = entry digest, score = the time (ms) by which the
 --          entry has certainly expired
 -- ARGV[1]  now in ms, or '' to read Redis TIME
 -- ARGV[2]  the entry digest
 -- ARGV[3]  lifetime in ms: the entry's TTL plus a grace
+-- ARGV[4]  at most this many expired members are pruned
 -- Reply: 1.
 -- GT: a digest written twice keeps the later expiry, so the member never expires before
 -- the entry whichever SET lands last.
 local now = clock(ARGV[1])
 local lifetime = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. fmt(now))
+pruneExpired(KEYS[1], now, ARGV[4])
 redis.call('ZADD', KEYS[1], 'GT', fmt(now + lifetime), ARGV[2])
 keepAlive(KEYS[1], lifetime)
 return 1

@@ -6,7 +6,7 @@ import { INDEX_ADD_LUA } from './index-add.lua.js';
 import { INDEX_PEEK_LUA } from './index-peek.lua.js';
 import { INDEX_TAKE_LUA } from './index-take.lua.js';
 import { REGISTRY_ADD_LUA } from './registry-add.lua.js';
-import { REGISTRY_READ_LUA } from './registry-read.lua.js';
+import { REGISTRY_PRUNE_LUA } from './registry-prune.lua.js';
 
 export { compilePattern } from './pattern.js';
 
@@ -29,6 +29,19 @@ const ADMIN: RunOptions = { timeoutMs: 5000 };
 const BOOKKEEPING: RunOptions = { timeoutMs: 5000, tripsBreaker: false };
 /** Entries are deleted one command each (they live in different slots), this many at a time. */
 const UNLINK_BATCH = 1000;
+/**
+ * The most registry fields or index members one admin command or script reads or deletes:
+ * the `COUNT` of each registry `HSCAN`, the fields of each prune script and `HDEL`, the
+ * members each take step pops. It bounds the work Redis does for one call of an
+ * invalidation, so other clients are served between them.
+ */
+export const ADMIN_BATCH = 500;
+/** Indexes taken at the same time: at most this many take steps are in flight. */
+export const TAKES_IN_FLIGHT = 100;
+/** The most expired members one index write or count prunes; later calls prune the rest. */
+export const PRUNE_BATCH = 100;
+/** A registry field's value: `<until ms>|<payload>`. */
+const REGISTRY_VALUE = /^(\d+)\|([\s\S]*)$/;
 
 /** What the store needs to know about an entry to index it. */
 export interface CacheEntryRef {
@@ -92,25 +105,62 @@ interface RegisteredPath {
  * **Generation check.** A miss reads the generation when it begins and passes it to
  * {@link write}. A write runs (1) add to every index, (2) register route and path + SET
  * the entry, (3) re-read the generation and delete its entry if it changed. An
- * invalidation runs (a) bump the generation, (b) read its registries, unregister what it
- * clears and take those indexes (read and delete in one script per index), (c) bump
- * again, (d) UNLINK the entries taken. Each step waits for the previous one's replies and
- * every key lives on one master, so Redis executes them in that order. Hence:
+ * invalidation runs (a) bump the generation; (b) read its registries (HSCAN pages),
+ * unregister what it clears, then take those indexes, each in steps that pop at most
+ * {@link ADMIN_BATCH} members, until a step leaves the index empty; (c) bump again;
+ * (d) UNLINK the entries taken. Each step waits for the previous one's replies and every
+ * key lives on one master, so Redis executes them in that order. Hence:
  * - A miss that began before (a): if its step 3 ran after (a), it sees a new generation
- *   and deletes its entry. Otherwise its steps 1–2 completed before (a), so (b) finds it
- *   in every index and registry and (d) deletes it. Either way nothing stale stays.
- * - Any write whose index membership (b) took: if it stored before (d), (d) deletes it;
- *   if after, its step 3 runs after (c), a bump it cannot have read when it began, so it
- *   deletes itself. So no stored entry is missing from an index it was added to.
- * - A write registers only after indexing and an invalidation unregisters before taking
- *   the indexes, so any registration it removes belongs to a membership it takes.
- *   Registry fields otherwise go only once every entry registered through them expired
- *   (checked in one script on the registry key), so a racing registration is never lost.
+ *   and deletes its entry. Otherwise its steps 1–2 completed before (a). A registry
+ *   field goes only when an invalidation unregisters it (and then takes its indexes) or
+ *   once every entry registered through it expired, and HSCAN returns every field
+ *   present for the whole scan: so (b) finds the miss's registrations, unless a
+ *   concurrent invalidation unregistered them first and takes their indexes itself. The
+ *   miss's index memberships were there when either began taking an index, and a take
+ *   pops until the index is empty, so each membership is popped by some invalidation
+ *   (or pruned once expired), and the one that popped it deletes the entry in its (d).
+ *   Either way nothing stale stays.
+ * - Members added to an index while (b) takes it need not be taken: the write that added
+ *   one ran its step 1 after (a), so if its miss began before (a), its step 3 (later
+ *   still) sees the bump and deletes the entry; if the miss began after (a), its entry
+ *   is not stale and stays listed. So a take may end at the first step that empties the
+ *   index: taking in several steps misses nothing stale.
+ * - Any write whose index membership (b) popped, in whichever step: its step 1 came
+ *   before that step, so it read the generation before (c). If it stored before (d),
+ *   (d) deletes it; if after, its step 3 runs after (c), a bump it cannot have read, so
+ *   it deletes itself. So no stored entry is missing from an index it was added to.
+ * - A write registers only after indexing and an invalidation unregisters a field before
+ *   taking its indexes, so any registration it removes belongs to a membership it takes.
+ *   Registry fields otherwise go only once every entry registered through them expired:
+ *   a script re-reads each field the scan saw expired and deletes it only if it still
+ *   is, so a registration that raced with the scan is never lost.
  *
  * Residual windows: if Redis fails between steps 2 and 3 and the compensating delete
- * fails too, the entry may stay until its TTL; a failover that loses acknowledged writes
- * (asynchronous replication) can lose a bump or a delete; index members outlive their
- * entry by {@link INDEX_GRACE_MS}, which must cover the delay between steps 1 and 2.
+ * fails too, the entry may stay until its TTL; an invalidation that fails part way
+ * bumps and deletes what it already took before it rejects, but a take step whose
+ * reply is lost leaves its live members' entries unindexed until their TTL; a failover
+ * that loses acknowledged writes (asynchronous replication) can lose a bump or a delete;
+ * index members outlive their entry by {@link INDEX_GRACE_MS}, which must cover the
+ * delay between steps 1 and 2. A take ends at the first step that leaves the index
+ * empty: writes would have to add more than {@link ADMIN_BATCH} members to that one
+ * index between two of its steps to prolong it.
+ *
+ * **Cost of the admin calls.** No single command or script does work proportional to
+ * the keyspace: admin calls work in bounded batches, so Redis serves other clients
+ * between them. With B = {@link ADMIN_BATCH} (500):
+ * - a registry (R fields, E of them expired) is read with `HSCAN … COUNT B`, about
+ *   ⌈R / B⌉ calls (`COUNT` is a hint: a small hash comes whole in one), then
+ *   ⌈E / B⌉ prune scripts of at most B fields; the M fields an invalidation clears are
+ *   unregistered by ⌈M / B⌉ `HDEL`s of at most B fields;
+ * - an index of n members is taken by max(1, ⌈n / B⌉) scripts, each popping at most B
+ *   members (`ZPOPMIN`); at most {@link TAKES_IN_FLIGHT} indexes are taken at a time;
+ * - each entry taken costs one `UNLINK` (they live in different slots), 1 000 in flight;
+ * - the two generation bumps are O(1).
+ *
+ * The largest script reads or deletes at most B fields or B members (plus O(1)); the
+ * largest command returns or deletes about B fields. Round trips grow with what is
+ * deleted, as they must (each entry is named), but each one is short. Expired index
+ * members are pruned by writes and counts, at most {@link PRUNE_BATCH} per call.
  *
  * Request-path calls take the caller's {@link RunOptions}; `write` and `remove` never
  * trip the breaker. Admin calls (clear*, stats) use a 5 s budget per command.
@@ -118,10 +168,10 @@ interface RegisteredPath {
 export class ResponseCacheStore {
   private readonly keys: KeyBuilder;
   private readonly indexAdd: ScriptRunner<number>;
-  private readonly indexTake: ScriptRunner<string[]>;
+  private readonly indexTake: ScriptRunner<(number | string)[]>;
   private readonly indexPeek: ScriptRunner<(number | string)[]>;
   private readonly registryAdd: ScriptRunner<number>;
-  private readonly registryRead: ScriptRunner<string[]>;
+  private readonly registryPrune: ScriptRunner<string[]>;
   private readonly generationBump: ScriptRunner<number>;
 
   /** Registers the cache scripts on `connection`, whose key builder and breaker every call uses. */
@@ -131,7 +181,7 @@ export class ResponseCacheStore {
     this.indexTake = connection.defineScript('cache_index_take', INDEX_TAKE_LUA);
     this.indexPeek = connection.defineScript('cache_index_peek', INDEX_PEEK_LUA);
     this.registryAdd = connection.defineScript('cache_registry_add', REGISTRY_ADD_LUA);
-    this.registryRead = connection.defineScript('cache_registry_read', REGISTRY_READ_LUA);
+    this.registryPrune = connection.defineScript('cache_registry_prune', REGISTRY_PRUNE_LUA);
     this.generationBump = connection.defineScript('cache_generation_bump', GENERATION_BUMP_LUA);
   }
 
@@ -151,13 +201,13 @@ export class ResponseCacheStore {
 
   /**
    * Live entries of a route in one scope (one user's, or the shared ones when `userId`
-   * is undefined), pruning expired members: one script call. Counted per scope, so one
-   * user's variants never fill another's (or the shared) quota. Entries deleted by an
-   * invalidation that did not take this index still count until their TTL ends (see
-   * {@link clearRoutes}).
+   * is undefined), pruning at most {@link PRUNE_BATCH} expired members: one script call,
+   * O(log n + PRUNE_BATCH) in Redis. Counted per scope, so one user's variants never
+   * fill another's (or the shared) quota. Entries deleted by an invalidation that did
+   * not take this index still count until their TTL ends (see {@link clearRoutes}).
    */
   async liveVariants(routeId: string, userId: string | undefined, options?: RunOptions): Promise<number> {
-    const [count] = await this.indexPeek([this.variantIndex(routeId, userId)], [this.now(), 0], options);
+    const [count] = await this.indexPeek([this.variantIndex(routeId, userId)], [this.now(), 0, PRUNE_BATCH], options);
     return Number(count);
   }
 
@@ -179,7 +229,9 @@ export class ResponseCacheStore {
     const entry = this.keys.cacheEntry(ref.digest);
     const now = this.now();
     const lifetime = ttlMs + INDEX_GRACE_MS;
-    await Promise.all(this.indexesOf(ref).map((key) => this.indexAdd([key], [now, ref.digest, lifetime], run)));
+    await Promise.all(
+      this.indexesOf(ref).map((key) => this.indexAdd([key], [now, ref.digest, lifetime, PRUNE_BATCH], run)),
+    );
     try {
       const route = JSON.stringify({ id: ref.route.id, template: ref.route.template });
       await Promise.all([
@@ -209,35 +261,69 @@ export class ResponseCacheStore {
    * Deletes every entry of one user (by raw id; only its HMAC is used); returns how many
    * existed. Costs O(entries removed): the user's per-route variant counts are left to
    * expire with the entries they counted.
+   *
+   * Cost, for n members in the user's index: 2 generation bumps, max(1, ⌈n / 500⌉) take
+   * steps, one `UNLINK` per live entry (1 000 per round trip). Largest script: one take
+   * step, popping at most {@link ADMIN_BATCH} members.
    */
   clearUser(userId: string): Promise<number> {
-    return this.invalidate(() => this.take([this.keys.cacheIndex('user', userId)]));
+    return this.invalidate((taken) => this.take([this.keys.cacheIndex('user', userId)], taken));
   }
 
-  /** Deletes every entry carrying any of `tags`; returns how many existed. */
+  /**
+   * Deletes every entry carrying any of `tags`; returns how many existed.
+   *
+   * Cost: as {@link clearUser}, per tag index (at most {@link TAKES_IN_FLIGHT} at a time).
+   */
   clearTags(tags: readonly string[]): Promise<number> {
-    return this.invalidate(() => this.take([...new Set(tags)].map((tag) => this.keys.cacheIndex('tag', tag))));
+    return this.invalidate((taken) =>
+      this.take(
+        [...new Set(tags)].map((tag) => this.keys.cacheIndex('tag', tag)),
+        taken,
+      ),
+    );
   }
 
   /**
    * Deletes every entry of the routes whose template (`/api/v1/models/:id`) matches;
    * returns how many existed. Their shared variant counts restart from zero; a user's
    * count on those routes restarts when the user's entries are cleared or expire.
+   *
+   * Cost: 2 generation bumps; the routes registry read (about ⌈R / 500⌉ `HSCAN`s for R
+   * routes, plus ⌈E / 500⌉ prune scripts for E expired fields); ⌈M / 500⌉ `HDEL`s for M
+   * matched routes; each matched route's index and shared-variant index taken in
+   * max(1, ⌈n / 500⌉) steps for n members; one `UNLINK` per live entry. Largest script:
+   * {@link ADMIN_BATCH} fields or members.
    */
   clearRoutes(match: (template: string) => boolean): Promise<number> {
-    return this.invalidate(async () => {
+    return this.invalidate(async (taken) => {
       const routes = (await this.routes()).filter((route) => match(route.template));
       await this.unregister('routes', routes);
-      return this.take(routes.flatMap((route) => this.routeIndexes(route.id)));
+      await this.take(
+        routes.flatMap((route) => this.routeIndexes(route.id)),
+        taken,
+      );
     });
   }
 
-  /** Deletes every entry of the concrete paths (`/api/v1/models/gpt-4`) that match; returns how many existed. */
+  /**
+   * Deletes every entry of the concrete paths (`/api/v1/models/gpt-4`) that match;
+   * returns how many existed.
+   *
+   * Cost: 2 generation bumps; the paths registry read (about ⌈P / 500⌉ `HSCAN`s for P
+   * paths, plus ⌈E / 500⌉ prune scripts for E expired fields); ⌈M / 500⌉ `HDEL`s for M
+   * matched paths; each matched path's index taken in max(1, ⌈n / 500⌉) steps for n
+   * members; one `UNLINK` per live entry. Largest script: {@link ADMIN_BATCH} fields or
+   * members, however many paths the registry lists.
+   */
   clearPaths(match: (path: string) => boolean): Promise<number> {
-    return this.invalidate(async () => {
+    return this.invalidate(async (taken) => {
       const paths = (await this.paths()).filter((path) => match(path.path));
       await this.unregister('paths', paths);
-      return this.take(paths.map((path) => this.keys.cacheIndex('path', path.path)));
+      await this.take(
+        paths.map((path) => this.keys.cacheIndex('path', path.path)),
+        taken,
+      );
     });
   }
 
@@ -245,15 +331,23 @@ export class ResponseCacheStore {
    * Deletes every entry of this cache, found through the route and path indexes, and
    * those indexes and registries; nothing else in Redis. User and tag indexes cannot be
    * listed without a SCAN: they keep members of deleted entries until pruned or expired.
+   *
+   * Cost: both registries read (as in {@link clearRoutes} and {@link clearPaths}) and
+   * unregistered whole in `HDEL`s of 500 fields; 2 indexes per route and 1 per path taken
+   * in max(1, ⌈n / 500⌉) steps each; 2 generation bumps; one `UNLINK` per live entry.
+   * Largest script: {@link ADMIN_BATCH} fields or members.
    */
   clearAll(): Promise<number> {
-    return this.invalidate(async () => {
+    return this.invalidate(async (taken) => {
       const [routes, paths] = await Promise.all([this.routes(), this.paths()]);
       await Promise.all([this.unregister('routes', routes), this.unregister('paths', paths)]);
-      return this.take([
-        ...routes.flatMap((route) => this.routeIndexes(route.id)),
-        ...paths.map((path) => this.keys.cacheIndex('path', path.path)),
-      ]);
+      await this.take(
+        [
+          ...routes.flatMap((route) => this.routeIndexes(route.id)),
+          ...paths.map((path) => this.keys.cacheIndex('path', path.path)),
+        ],
+        taken,
+      );
     });
   }
 
@@ -272,7 +366,14 @@ export class ResponseCacheStore {
     await Promise.all(jobs);
   }
 
-  /** Hits, misses, approximate entries, Redis memory and a TTL sample; never a SCAN. */
+  /**
+   * Hits, misses, approximate entries, Redis memory and a TTL sample; never a SCAN.
+   *
+   * Cost: the routes registry read (as in {@link clearRoutes}), one count script per
+   * route (O(log n), at most {@link PRUNE_BATCH} expired members pruned, a sample of
+   * ⌈{@link STATS_SAMPLE_SIZE} / routes⌉ members), one `PTTL` per sampled entry (1 000 at
+   * most), one `INFO memory` per master.
+   */
   async stats(): Promise<ResponseCacheStats> {
     const [counts, routes, memoryUsedBytes] = await Promise.all([
       this.connection.run((client) => client.hmget(this.keys.cacheMeta('stats'), 'hits', 'misses'), ADMIN),
@@ -281,7 +382,9 @@ export class ResponseCacheStore {
     ]);
     const perRoute = routes.length === 0 ? 0 : Math.ceil(STATS_SAMPLE_SIZE / routes.length);
     const peeks = await Promise.all(
-      routes.map((route) => this.indexPeek([this.keys.cacheIndex('route', route.id)], [this.now(), perRoute], ADMIN)),
+      routes.map((route) =>
+        this.indexPeek([this.keys.cacheIndex('route', route.id)], [this.now(), perRoute, PRUNE_BATCH], ADMIN),
+      ),
     );
     const entries = peeks.reduce((sum, [count]) => sum + Number(count), 0);
     const sample = [...new Set(peeks.flatMap((peek) => peek.slice(1).map(String)))].slice(0, STATS_SAMPLE_SIZE);
@@ -331,10 +434,13 @@ export class ResponseCacheStore {
     return this.registryAdd([this.keys.cacheMeta(registry)], [now, field, payload, lifetime], options);
   }
 
+  /** Removes fields from a registry, {@link ADMIN_BATCH} per `HDEL`, one at a time. */
   private async unregister(registry: 'routes' | 'paths', fields: readonly { field: string }[]): Promise<void> {
-    if (fields.length === 0) return;
-    const names = fields.map(({ field }) => field);
-    await this.connection.run((client) => client.hdel(this.keys.cacheMeta(registry), ...names), ADMIN);
+    const key = this.keys.cacheMeta(registry);
+    for (let start = 0; start < fields.length; start += ADMIN_BATCH) {
+      const names = fields.slice(start, start + ADMIN_BATCH).map(({ field }) => field);
+      await this.connection.run((client) => client.hdel(key, ...names), { ...ADMIN, command: 'cache_unregister' });
+    }
   }
 
   /** The live routes of the registry (expired fields are dropped on the way). */
@@ -356,30 +462,89 @@ export class ResponseCacheStore {
     return (await this.registry('paths')).map(([field, path]) => ({ field, path }));
   }
 
+  /**
+   * The live fields of a registry, as `[field, payload]`: `HSCAN` pages of about
+   * {@link ADMIN_BATCH} fields, then the fields seen expired removed by compare-and-delete
+   * scripts of at most {@link ADMIN_BATCH} fields (one at a time, after the scan, so their
+   * number is ⌈expired / 500⌉ whatever the pages held).
+   */
   private async registry(registry: 'routes' | 'paths'): Promise<[field: string, payload: string][]> {
-    const flat = await this.registryRead([this.keys.cacheMeta(registry)], [this.now()], ADMIN);
-    const pairs: [string, string][] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i], flat[i + 1]]);
-    return pairs;
+    const key = this.keys.cacheMeta(registry);
+    const values = new Map<string, string>();
+    let cursor = '0';
+    do {
+      const [next, page] = await this.connection.run((client) => client.hscan(key, cursor, 'COUNT', ADMIN_BATCH), {
+        ...ADMIN,
+        command: 'cache_registry_scan',
+      });
+      // SCAN may return a field twice: the later page holds the newer value.
+      for (let i = 0; i + 1 < page.length; i += 2) values.set(page[i], page[i + 1]);
+      cursor = next;
+    } while (cursor !== '0');
+
+    // Only candidates: the script decides with the scripts' clock (Redis TIME by default)
+    // and keeps a field a registration renewed since the page was read. A live field
+    // taken for expired here stays listed; an expired one taken for live costs an empty take.
+    const now = this.connection.clock.now();
+    const expired = [...values]
+      .filter(([, value]) => !(Number(REGISTRY_VALUE.exec(value)?.[1] ?? -1) >= now))
+      .map(([field]) => field);
+    for (let start = 0; start < expired.length; start += ADMIN_BATCH) {
+      const batch = expired.slice(start, start + ADMIN_BATCH);
+      for (const field of await this.registryPrune([key], [this.now(), ...batch], ADMIN)) values.delete(field);
+    }
+
+    const live: [string, string][] = [];
+    for (const [field, value] of values) {
+      const payload = REGISTRY_VALUE.exec(value)?.[2];
+      if (payload !== undefined) live.push([field, payload]);
+    }
+    return live;
   }
 
-  /** Bump, take the indexes, bump again, delete: see the class comment for why in this order. */
-  private async invalidate(collect: () => Promise<string[]>): Promise<number> {
+  /**
+   * Bump, take the indexes, bump again, delete: see the class comment for why in this
+   * order. If taking fails part way, the members already popped are in no index any more:
+   * their entries are still deleted (after the second bump, best effort) before the
+   * failure is reported.
+   */
+  private async invalidate(collect: (taken: Set<string>) => Promise<void>): Promise<number> {
     await this.bumpGeneration();
-    const digests = await collect();
+    const taken = new Set<string>();
+    try {
+      await collect(taken);
+    } catch (error) {
+      await this.bumpGeneration().catch(() => undefined);
+      await this.unlink([...taken]).catch(() => undefined);
+      throw error;
+    }
     await this.bumpGeneration();
-    return this.unlink(digests);
+    return this.unlink([...taken]);
   }
 
   private bumpGeneration(): Promise<number> {
     return this.generationBump([this.keys.cacheMeta('gen')], [this.now(), GENERATION_TTL_MS], ADMIN);
   }
 
-  /** Empties indexes (one script call each, concurrently); returns the distinct live digests. */
-  private async take(indexes: readonly string[]): Promise<string[]> {
-    const now = this.now();
-    const members = await Promise.all(indexes.map((index) => this.indexTake([index], [now], ADMIN)));
-    return [...new Set(members.flat())];
+  /**
+   * Empties indexes, {@link TAKES_IN_FLIGHT} at a time, each in steps of at most
+   * {@link ADMIN_BATCH} members until one leaves it empty; adds the live digests to `taken`.
+   */
+  private async take(indexes: readonly string[], taken: Set<string>): Promise<void> {
+    const queue = [...new Set(indexes)];
+    let next = 0;
+    const worker = async () => {
+      while (next < queue.length) {
+        const index = queue[next++];
+        let left: number;
+        do {
+          const [count, ...live] = await this.indexTake([index], [this.now(), ADMIN_BATCH], ADMIN);
+          for (const digest of live) taken.add(String(digest));
+          left = Number(count);
+        } while (left > 0);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(TAKES_IN_FLIGHT, queue.length) }, worker));
   }
 
   /** Deletes entries one command each (different slots); returns how many existed. */
