@@ -120,6 +120,15 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('cache identity on %s', (
     expect((await get('/ctl/me?v=99')).headers['x-cache-status']).toBe('MISS');
   });
 
+  it('a route at its variant cap stores new variants again once an invalidation deleted some', async () => {
+    // maxVariants is 3: three shared entries fill the route's quota.
+    for (const id of ['a', 'b', 'c']) expect((await get(`/spell/items/${id}`)).headers['x-cache-status']).toBe('MISS');
+    expect((await get('/spell/items/d')).headers['x-cache-status']).toBe('BYPASS');
+    expect(await app.get(CacheService).invalidatePattern('*/spell/items/a')).toBe(1);
+    expect((await get('/spell/items/d')).headers['x-cache-status']).toBe('MISS');
+    expect((await get('/spell/items/e')).headers['x-cache-status']).toBe('BYPASS');
+  });
+
   it('spellings of one route input share one entry, and an invalidation by canonical path reaches them all', async () => {
     const first = await get('/spell/items/m');
     expect(first.headers['x-cache-status']).toBe('MISS');

@@ -56,6 +56,9 @@ interface Lookup {
 
 const LOOKUP = Symbol('nestjs-redis-shield:cache-lookup');
 
+/** How often, at most, a route and scope at its variant cap is recounted within one generation, in ms. */
+const VARIANT_RECOUNT_MS = 60_000;
+
 /**
  * Caches GET responses of routes marked `@CacheTtl` as a correct shared cache: per user
  * unless the route is shared (the user as the handler sees it, after every guard), keyed
@@ -75,6 +78,8 @@ export class CacheInterceptor implements NestInterceptor {
   /** What a stored entry may hold; an entry beyond it is corrupt (see `decodeEntry`). */
   private readonly decodeLimits: DecodeLimits;
   private readonly storedHeaders: readonly string[];
+  /** When each route and scope at its variant cap was last recounted (see {@link variants}). */
+  private readonly recounted = new Map<string, { generation: string; at: number }>();
 
   /** @internal Instantiated by Nest; register the interceptor through `ResponseCacheModule`. */
   constructor(
@@ -306,7 +311,12 @@ export class CacheInterceptor implements NestInterceptor {
       ? Promise.all([
           this.store.generation({ deadline }),
           this.store.liveVariants(route.id, userIdOf(scope), { deadline }),
-        ]).catch(() => undefined)
+        ])
+          .then(
+            async ([generation, count]) =>
+              [generation, await this.recount(route, scope, count, generation, deadline)] as const,
+          )
+          .catch(() => undefined)
       : Promise.resolve(undefined);
     let decided = false;
     return next.handle().pipe(
@@ -352,6 +362,29 @@ export class CacheInterceptor implements NestInterceptor {
         this.lookedUp(exchange, 'BYPASS');
       }),
     );
+  }
+
+  /**
+   * A route's variant count in a scope, for the cap. At the cap, it is checked against
+   * the entries that still exist (invalidations cannot reach the variant indexes), once
+   * per route, scope and invalidation generation (and at least every
+   * {@link VARIANT_RECOUNT_MS}, for entries Redis evicted).
+   */
+  private async recount(
+    route: CacheRoute,
+    scope: KeyedScope,
+    count: number,
+    generation: string,
+    deadline: Lookup['deadline'],
+  ): Promise<number> {
+    if (count < this.options.maxVariants) return count;
+    const key = `${route.id}\n${scope.key}`;
+    const last = this.recounted.get(key);
+    const now = Date.now();
+    if (last && last.generation === generation && now - last.at < VARIANT_RECOUNT_MS) return count;
+    if (this.recounted.size >= 10_000) this.recounted.clear();
+    this.recounted.set(key, { generation, at: now });
+    return this.store.pruneVariants(route.id, userIdOf(scope), this.options.maxVariants, { deadline });
   }
 
   /** Whether the response as written so far may be stored (see `decideStorage`), learning its undeclared `Vary`. */

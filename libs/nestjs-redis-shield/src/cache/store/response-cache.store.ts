@@ -212,6 +212,47 @@ export class ResponseCacheStore {
   }
 
   /**
+   * Recounts a route's variants in one scope by the entries that still exist, dropping
+   * the members whose entry an invalidation (or eviction) deleted: `clearPaths`,
+   * `clearUser` and `clearTags` cannot reach the variant indexes, so without this a route
+   * at its cap would answer `BYPASS` until the deleted entries' TTL. Reads at most `limit`
+   * members and checks each with one `EXISTS` (entries live in different slots): call it
+   * rarely (the interceptor does, at the cap, at most once per interval and scope). An
+   * entry being written (indexed, not yet stored) counts as gone: the count may then be
+   * one low for that write.
+   */
+  async pruneVariants(
+    routeId: string,
+    userId: string | undefined,
+    limit: number,
+    options?: RunOptions,
+  ): Promise<number> {
+    const index = this.variantIndex(routeId, userId);
+    const members = await this.connection.run((client) => client.zrange(index, '0', String(limit - 1)), {
+      command: 'cache_variants',
+      ...options,
+    });
+    const exists = await Promise.all(
+      members.map((digest) =>
+        this.connection.run((client) => client.exists(this.keys.cacheEntry(digest)), {
+          command: 'cache_variants',
+          ...options,
+        }),
+      ),
+    );
+    const gone = members.filter((_, i) => exists[i] === 0);
+    for (let start = 0; start < gone.length; start += ADMIN_BATCH) {
+      const batch = gone.slice(start, start + ADMIN_BATCH);
+      await this.connection.run((client) => client.zrem(index, ...batch), {
+        ...BOOKKEEPING,
+        ...options,
+        tripsBreaker: false,
+      });
+    }
+    return members.length - gone.length;
+  }
+
+  /**
    * Stores an entry for `ttlMs` ms unless an invalidation ran since `generation` was
    * read: then nothing stays stored and the result is false. Three round trips (see the
    * class comment); commands of one step run concurrently, one per key, so the write is
