@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { ResponseCacheWriter } from 'nestjs-redis-shield';
+import { CacheService, ResponseCacheWriter } from 'nestjs-redis-shield';
 import type { HttpAdapterName } from '../src/app.factory.js';
 import { sharedCalls, startSharedCacheApp } from './fixtures/shared-cache-app.js';
 import { type RedisServer, startRedis } from './harness/index.js';
@@ -175,4 +175,22 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('the cache as a shared ca
     const pro = await get('/s/mine', { 'X-User': 'alice:pro' });
     expect([status(pro), pro.body.user.plan]).toEqual(['MISS', 'pro']);
   });
+
+  it('10 000 path spellings and variants leave at most the cap stored, even when they arrive concurrently', async () => {
+    // The demo-like default cap is 1 000; this app keeps it. Half are spellings of one another.
+    const paths = Array.from(
+      { length: 10_000 },
+      (_, i) => (i % 2 === 0 ? `/s/p/v${i}` : `/s/p/%76${i - 1}`), // %76 is "v": the spelling of the previous path
+    );
+    for (let start = 0; start < paths.length; start += 100) {
+      await Promise.all(paths.slice(start, start + 100).map((path) => request(url).get(path)));
+    }
+    await app.get(ResponseCacheWriter).flush();
+    const stored = String(await server.command('KEYS', 'cache:response:*'))
+      .split(',')
+      .filter(Boolean).length;
+    expect(stored).toBe(1000);
+    // Clearing them deletes exactly what was stored (the batches are bounded: see the store's cost specs).
+    expect(await app.get(CacheService).clearAll()).toBe(1000);
+  }, 60_000);
 });

@@ -197,12 +197,12 @@ describe('ResponseCacheStore cost, counted at a RESP proxy (standalone)', () => 
     expect(Number(await server.command('HLEN', registry))).toBe(fieldsBefore - EXPIRED_PATHS - 1);
   }, 30_000);
 
-  it('a read is one GET; a write is one round of index scripts, one of registry scripts + SET, one GET', async () => {
+  it('a read is one GET; a write is the variant index, the other indexes, the registry scripts + SET, one GET', async () => {
     const entry = ref('counted', { userId: USER, tags: ['a', 'b'] });
     const generation = await store.generation();
     proxy.reset();
     expect(await store.write(entry, Buffer.from('v'), TTL_MS, generation)).toBe(true);
-    // route, route-in-scope (variants), user, 2 tags, path indexes; route and path registries; the entry; the generation.
+    // route-in-scope (variants, first: the cap), then route, user, 2 tags, path indexes; route and path registries; the entry; the generation.
     expect(proxy.names()).toEqual([...Array(6).fill('EVALSHA'), 'EVALSHA', 'EVALSHA', 'SET', 'GET']);
     proxy.reset();
     expect((await store.read(entry.digest))?.toString()).toBe('v');

@@ -450,6 +450,7 @@ export class CacheInterceptor implements NestInterceptor {
         path: lookup.path,
         userId: userIdOf(lookup.scope),
         tags: route.tags,
+        maxVariants: this.options.maxVariants,
       },
       entry,
       decision.ttlMs,

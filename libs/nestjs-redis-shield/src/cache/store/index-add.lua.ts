@@ -10,12 +10,17 @@ export const INDEX_ADD_LUA = `${CACHE_LUA_PRELUDE}
 -- ARGV[2]  the entry digest
 -- ARGV[3]  lifetime in ms: the entry's TTL plus a grace
 -- ARGV[4]  at most this many expired members are pruned
--- Reply: 1.
+-- ARGV[5]  optional cap: a new member is only added while fewer live members are listed
+-- Reply: 1, or 0 when the cap refused a new member.
 -- GT: a digest written twice keeps the later expiry, so the member never expires before
 -- the entry whichever SET lands last.
 local now = clock(ARGV[1])
 local lifetime = tonumber(ARGV[3])
 pruneExpired(KEYS[1], now, ARGV[4])
+local cap = tonumber(ARGV[5])
+if cap and not redis.call('ZSCORE', KEYS[1], ARGV[2]) and redis.call('ZCOUNT', KEYS[1], now, '+inf') >= cap then
+  return 0
+end
 redis.call('ZADD', KEYS[1], 'GT', fmt(now + lifetime), ARGV[2])
 keepAlive(KEYS[1], lifetime)
 return 1

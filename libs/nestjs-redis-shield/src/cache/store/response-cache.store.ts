@@ -60,6 +60,12 @@ export interface CacheEntryRef {
   userId?: string;
   /** The route's `@CacheTags`. */
   tags: readonly string[];
+  /**
+   * The variant cap of the entry's route and scope: a new variant beyond it is not
+   * stored (checked atomically where the variant is indexed, so concurrent writes cannot
+   * overshoot it). Undefined: no cap.
+   */
+  maxVariants?: number;
 }
 
 /** Statistics of the response cache, summed over every instance. */
@@ -254,9 +260,11 @@ export class ResponseCacheStore {
 
   /**
    * Stores an entry for `ttlMs` ms unless an invalidation ran since `generation` was
-   * read: then nothing stays stored and the result is false. Three round trips (see the
-   * class comment); commands of one step run concurrently, one per key, so the write is
-   * valid on a Cluster. Never trips the breaker.
+   * read, or its route and scope already hold `ref.maxVariants` live variants: then
+   * nothing stays stored and the result is false. Four round trips (see the class
+   * comment): the variant index (where the cap is checked atomically), the other indexes,
+   * the registries and the entry, the generation; commands of one step run concurrently,
+   * one per key, so the write is valid on a Cluster. Never trips the breaker.
    */
   async write(
     ref: CacheEntryRef,
@@ -270,9 +278,15 @@ export class ResponseCacheStore {
     const entry = this.keys.cacheEntry(ref.digest);
     const now = this.now();
     const lifetime = ttlMs + INDEX_GRACE_MS;
-    await Promise.all(
-      this.indexesOf(ref).map((key) => this.indexAdd([key], [now, ref.digest, lifetime, PRUNE_BATCH], run)),
+    const [variants, ...others] = this.indexesOf(ref);
+    // The variant index first: when the cap refuses the entry, nothing else is written.
+    const admitted = await this.indexAdd(
+      [variants],
+      [now, ref.digest, lifetime, PRUNE_BATCH, ...(ref.maxVariants === undefined ? [] : [ref.maxVariants])],
+      run,
     );
+    if (Number(admitted) === 0) return false;
+    await Promise.all(others.map((key) => this.indexAdd([key], [now, ref.digest, lifetime, PRUNE_BATCH], run)));
     try {
       const route = JSON.stringify({ id: ref.route.id, template: ref.route.template });
       await Promise.all([
@@ -443,9 +457,10 @@ export class ResponseCacheStore {
 
   /** Every index an entry belongs to: its route, its route in its scope, its user (if any), each tag, its path. */
   private indexesOf(ref: CacheEntryRef): string[] {
+    // The variant index first (see write).
     const indexes = [
-      this.keys.cacheIndex('route', ref.route.id),
       this.variantIndex(ref.route.id, ref.userId),
+      this.keys.cacheIndex('route', ref.route.id),
       this.keys.cacheIndex('path', ref.path),
     ];
     if (ref.userId !== undefined) indexes.push(this.keys.cacheIndex('user', ref.userId));
