@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ShieldEvents } from '../events/shield-events.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
+import { RedisUnavailableError } from '../redis/redis.errors.js';
 import type { ResolvedCacheOptions } from './cache.options.js';
 import { CACHE_CONNECTION, CACHE_OPTIONS } from './cache.tokens.js';
 import { type CachedResponse, encodeEntry } from './entry-codec.js';
@@ -8,8 +9,9 @@ import { type CacheEntryRef, ResponseCacheStore } from './store/response-cache.s
 
 /**
  * Stores fresh responses after they were sent: compression and the Redis writes never
- * delay the response. A failed write is logged (at most once per 10 s) and never trips
- * the circuit breaker.
+ * delay the response. A write that Redis refused (e.g. OOM) is logged at most once per
+ * 10 s; one that found Redis unavailable is not (the connection logs the outage); neither
+ * trips the circuit breaker.
  */
 @Injectable()
 export class ResponseCacheWriter {
@@ -44,6 +46,8 @@ export class ResponseCacheWriter {
         }
       })
       .catch((error: unknown) => {
+        // An outage is the connection's to report (one line when it starts, one when it ends).
+        if (error instanceof RedisUnavailableError) return;
         if (Date.now() - this.lastErrorAt < 10_000) return;
         this.lastErrorAt = Date.now();
         this.logger.warn(`cache write failed: ${error instanceof Error ? error.message : String(error)}`);
