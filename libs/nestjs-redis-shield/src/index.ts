@@ -114,6 +114,7 @@ export {
   rateLimitHeaders,
 } from './rate-limit/rate-limit-headers.js';
 export {
+  boundedClientId,
   type ClientAddressOptions,
   defaultUserId,
   IpAllowlist,

@@ -1,5 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
+import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 /** Express hands out the Node request itself, with extras. */
 interface ExpressLikeRequest extends IncomingMessage {
@@ -37,6 +39,8 @@ interface FastifyLikeReply {
 const ROUTE_TEMPLATE = Symbol.for('nestjs-redis-shield.route-template');
 const CLIENT_ID = Symbol.for('nestjs-redis-shield.client-id');
 const CACHE_STATUS = Symbol.for('nestjs-redis-shield.cache-status');
+/** The peer address of a socket, as read when its connection opened. */
+const REMOTE_ADDRESS = Symbol.for('nestjs-redis-shield.remote-address');
 
 /**
  * One HTTP exchange seen through the only facade the library uses over Express and
@@ -52,8 +56,17 @@ export interface HttpExchange {
   readonly method: string;
   /** The request headers, lower-case names. */
   readonly headers: IncomingHttpHeaders;
-  /** The client address as the adapter resolved it (trust-proxy aware). */
+  /**
+   * The client address as the adapter resolved it (trust-proxy aware); when the adapter
+   * has none (the connection already closed), {@link connectingAddress}.
+   */
   readonly ip: string | undefined;
+  /**
+   * The address of the peer that opened the connection (a proxy, or the client itself),
+   * also once the connection has closed when the server was watched by
+   * {@link rememberConnectingAddresses}; `undefined` on a Unix socket.
+   */
+  readonly connectingAddress: string | undefined;
   /** `request.user` (Express) or `request.user` / `request.raw.user` (Fastify). */
   readonly user: unknown;
   /** The matched route's template, e.g. `/api/v1/models/:id`. */
@@ -135,6 +148,36 @@ export function cacheStatusOf(rawRequest: IncomingMessage): string | undefined {
   return (rawRequest as unknown as Record<symbol, string | undefined>)[CACHE_STATUS];
 }
 
+/** Servers {@link rememberConnectingAddresses} already listens to. */
+const watchedServers = new WeakSet<EventEmitter>();
+
+/**
+ * Remembers, on each socket of `server` as its connection opens, the peer's address:
+ * Node reads it from the live socket only (`socket.remoteAddress` is `undefined` once the
+ * socket was destroyed), and a request whose client hung up before the guard ran would
+ * otherwise have no address at all. HTTPS servers: the TLS socket too. Idempotent.
+ *
+ * @param server the HTTP(S) server (`HttpAdapterHost.httpAdapter.getHttpServer()`)
+ * @returns false when `server` was already watched
+ */
+export function rememberConnectingAddresses(server: EventEmitter): boolean {
+  if (watchedServers.has(server)) return false;
+  watchedServers.add(server);
+  const remember = (socket: Socket) => {
+    const address = socket.remoteAddress;
+    if (address !== undefined) (socket as unknown as Record<symbol, string>)[REMOTE_ADDRESS] = address;
+  };
+  server.on('connection', remember);
+  server.on('secureConnection', remember);
+  return true;
+}
+
+/** The connecting address of a request: remembered when its connection opened, else read from the socket. */
+function connectingAddressOf(raw: IncomingMessage): string | undefined {
+  const socket = raw.socket as (Socket & Record<symbol, string | undefined>) | null | undefined;
+  return socket?.[REMOTE_ADDRESS] ?? socket?.remoteAddress;
+}
+
 function isFastify(request: ExpressLikeRequest | FastifyLikeRequest): request is FastifyLikeRequest {
   return 'raw' in request && typeof (request as FastifyLikeRequest).raw === 'object';
 }
@@ -187,7 +230,11 @@ class ExpressExchange implements HttpExchange {
   }
 
   get ip(): string | undefined {
-    return this.raw.ip ?? this.raw.socket?.remoteAddress;
+    return this.raw.ip ?? connectingAddressOf(this.raw);
+  }
+
+  get connectingAddress(): string | undefined {
+    return connectingAddressOf(this.raw);
   }
 
   get user(): unknown {
@@ -261,7 +308,11 @@ class FastifyExchange implements HttpExchange {
   }
 
   get ip(): string | undefined {
-    return this.request.ip ?? this.request.raw.socket?.remoteAddress;
+    return this.request.ip ?? connectingAddressOf(this.request.raw);
+  }
+
+  get connectingAddress(): string | undefined {
+    return connectingAddressOf(this.request.raw);
   }
 
   get user(): unknown {

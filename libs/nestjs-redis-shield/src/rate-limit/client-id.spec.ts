@@ -1,4 +1,13 @@
-import { defaultUserId, ipClientId, IpAllowlist, normalizeIp } from './client-id.js';
+import { createHash } from 'node:crypto';
+import {
+  boundedClientId,
+  defaultUserId,
+  ipClientId,
+  IpAllowlist,
+  MAX_CLIENT_ID_LENGTH,
+  normalizeIp,
+  userClientId,
+} from './client-id.js';
 import { buildRegistry } from './rate-limit.options.js';
 
 describe('client identity', () => {
@@ -148,6 +157,51 @@ describe('client identity', () => {
     expect(defaultUserId({ id: '' })).toBeUndefined();
     expect(defaultUserId(undefined)).toBeUndefined();
     expect(defaultUserId('u3')).toBeUndefined();
+  });
+
+  describe('bounded ids', () => {
+    const digest = (id: string) => `sha256:${createHash('sha256').update(id, 'utf8').digest('base64url')}`;
+
+    it('keeps ids of up to 256 characters as given', () => {
+      expect(MAX_CLIENT_ID_LENGTH).toBe(256);
+      for (const id of ['42', 'tenant:acme', 'x'.repeat(256), 'é'.repeat(256), 'sha256', 'a sha256:b']) {
+        expect(boundedClientId(id)).toBe(id);
+      }
+      expect(userClientId('42')).toBe('user:42');
+      expect(userClientId('u'.repeat(256))).toBe(`user:${'u'.repeat(256)}`);
+    });
+
+    it('replaces a longer id by sha256:<base64url digest>, 50 characters, distinct per id', () => {
+      const long = 'x'.repeat(257);
+      expect(boundedClientId(long)).toBe(digest(long));
+      expect(boundedClientId(long)).toMatch(/^sha256:[A-Za-z0-9_-]{43}$/);
+      // Two ids that differ only past the cap stay apart.
+      const a = `${'y'.repeat(300)}a`;
+      const b = `${'y'.repeat(300)}b`;
+      expect(boundedClientId(a)).not.toBe(boundedClientId(b));
+      // Code units count, and the digest is of the UTF-8 bytes.
+      expect(boundedClientId('😀'.repeat(129))).toBe(digest('😀'.repeat(129)));
+    });
+
+    it('bounds a user id of megabytes to user:sha256:… before anything keeps it', () => {
+      const huge = 'u'.repeat(4 * 1024 * 1024);
+      const id = userClientId(huge);
+      expect(id).toBe(`user:${digest(huge)}`);
+      expect(id.length).toBe('user:'.length + 50);
+      expect(userClientId(huge)).toBe(id);
+    });
+
+    it('digests a short id that looks like a digest, so none can pose as another id', () => {
+      const long = 'z'.repeat(1000);
+      const posing = boundedClientId(long);
+      expect(boundedClientId(posing)).toBe(digest(posing));
+      expect(boundedClientId(posing)).not.toBe(posing);
+      expect(userClientId(posing)).not.toBe(userClientId(long));
+    });
+
+    it('keys a number handed back by a JavaScript hook by its text', () => {
+      expect(boundedClientId(42 as unknown as string)).toBe('42');
+    });
   });
 
   it('matches allowlisted addresses and subnets, IPv4-mapped included', () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { messages } from '../errors/messages.js';
@@ -107,9 +108,39 @@ export function ipClientId(address: string | undefined, options?: ClientAddressO
   return `ip:${normalizeIp(address, options) ?? 'unknown'}`;
 }
 
-/** The client id of an authenticated request: `user:<id>`. */
+/**
+ * The longest id (user id, or a `clientId` option's result) kept as given, in UTF-16 code
+ * units. Client ids are memoised (id → HMAC), keyed locally (block cache, fallback store) and
+ * carried in events: a megabyte-long id must not be kept as is in any of them.
+ */
+export const MAX_CLIENT_ID_LENGTH = 256;
+
+/** What {@link boundedClientId} puts before the digest of an id it replaced. */
+const DIGEST_PREFIX = 'sha256:';
+
+/**
+ * An id as the library keeps it: as given when at most {@link MAX_CLIENT_ID_LENGTH}
+ * characters, else `sha256:<base64url SHA-256 of its UTF-8>` (50 characters), which keeps
+ * distinct ids distinct. An id that itself starts with `sha256:` is digested too, so no id
+ * can pose as the digest of another.
+ *
+ * @example
+ * boundedClientId('42'); // '42'
+ * boundedClientId('x'.repeat(300)); // 'sha256:…' (50 characters)
+ */
+export function boundedClientId(id: string): string {
+  // A JavaScript hook may hand back a number despite the type: keyed by its text, as before.
+  if (typeof id !== 'string') id = String(id);
+  if (id.length <= MAX_CLIENT_ID_LENGTH && !id.startsWith(DIGEST_PREFIX)) return id;
+  return `${DIGEST_PREFIX}${createHash('sha256').update(id, 'utf8').digest('base64url')}`;
+}
+
+/**
+ * The client id of an authenticated request: `user:<id>`, the id bounded by
+ * {@link boundedClientId} (`user:sha256:…` beyond {@link MAX_CLIENT_ID_LENGTH} characters).
+ */
 export function userClientId(id: string): string {
-  return `user:${id}`;
+  return `user:${boundedClientId(id)}`;
 }
 
 /** The user id of `request.user`: its `id`, `sub` or `userId` (string or number). */

@@ -4,18 +4,20 @@ import {
   Inject,
   Injectable,
   Logger,
+  type OnApplicationBootstrap,
   type OnModuleInit,
   Optional,
   type Type,
 } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants.js';
-import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
+import { HttpAdapterHost, MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import type { IncomingMessage } from 'node:http';
 import { messages } from '../errors/messages.js';
 import { RequestPrefetch } from '../events/request-prefetch.js';
 import { ShieldEvents } from '../events/shield-events.js';
 import { type HttpExchange, httpExchange, recordClientId, recordRouteTemplate } from '../http/http-facade.js';
-import { defaultUserId, IpAllowlist, ipClientId, normalizeIp, userClientId } from './client-id.js';
+import { watchClientAddresses } from './client-addresses.js';
+import { boundedClientId, defaultUserId, IpAllowlist, ipClientId, normalizeIp, userClientId } from './client-id.js';
 import { PolicyRegistry } from './policy.js';
 import { RateLimit, RateLimitCostOn, type RateLimitCostSpec, SkipRateLimit } from './rate-limit.decorator.js';
 import { CostExceedsLimitException, RateLimitExceededException } from './rate-limit.exception.js';
@@ -90,7 +92,7 @@ const decided = new WeakSet<IncomingMessage>();
  * lets through or rejects; a rejection is a 429 with `Retry-After`.
  */
 @Injectable()
-export class RateLimitGuard implements CanActivate, OnModuleInit {
+export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger('RateLimit');
   private readonly allowlist: IpAllowlist;
   private readonly headerOptions: HeaderOptions | false;
@@ -112,6 +114,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit {
     @Inject(RATE_LIMIT_MODULE_OPTIONS) private readonly options: RateLimitModuleOptions,
     @Optional() private readonly prefetch?: RequestPrefetch,
     @Optional() private readonly modules?: ModulesContainer,
+    @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
     this.allowlist = new IpAllowlist(options.allowlist ?? []);
     this.headerOptions = options.headers === false ? false : options.headers === true ? {} : (options.headers ?? {});
@@ -136,6 +139,16 @@ export class RateLimitGuard implements CanActivate, OnModuleInit {
         }
       }
     }
+  }
+
+  /**
+   * Runs after the application configured its adapter (trust proxy) and before the server
+   * listens: remembers each connection's address as it opens, and warns once when clients
+   * can choose their own address (every proxy trusted) or have none (a Unix socket).
+   */
+  onApplicationBootstrap(): void {
+    if (this.options.disabled) return;
+    watchClientAddresses(this.adapterHost?.httpAdapter, this.logger);
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -204,8 +217,9 @@ export class RateLimitGuard implements CanActivate, OnModuleInit {
 
   private clientIdOf(context: ExecutionContext, exchange: HttpExchange): string | Promise<string> {
     if (this.options.clientId) {
-      return Promise.resolve(this.options.clientId(context, exchange)).then(
-        (custom) => custom || this.defaultClientId(exchange),
+      // Bounded here, before the memo, the local caches or the events see the id.
+      return Promise.resolve(this.options.clientId(context, exchange)).then((custom) =>
+        custom ? boundedClientId(custom) : this.defaultClientId(exchange),
       );
     }
     return this.defaultClientId(exchange);
@@ -214,11 +228,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit {
   private defaultClientId(exchange: HttpExchange): string {
     const userId = (this.options.userId ?? defaultUserId)(exchange.user);
     if (userId !== undefined) return userClientId(userId);
-    if (
-      !this.warnedForwardedFor &&
-      exchange.header('x-forwarded-for') &&
-      exchange.ip === exchange.raw.socket?.remoteAddress
-    ) {
+    if (!this.warnedForwardedFor && exchange.header('x-forwarded-for') && exchange.ip === exchange.connectingAddress) {
       this.warnedForwardedFor = true;
       this.logger.warn(
         'X-Forwarded-For received but the HTTP adapter does not trust it: clients are keyed by the connecting address. ' +
@@ -245,7 +255,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit {
   private addressClientId(exchange: HttpExchange): string {
     const reported = normalizeIp(exchange.ip, this.options);
     if (reported !== undefined) return `ip:${reported}`;
-    const connecting = normalizeIp(exchange.raw.socket?.remoteAddress, this.options);
+    const connecting = normalizeIp(exchange.connectingAddress, this.options);
     if (connecting !== undefined) {
       if (!this.warnedNotAnIp) {
         this.warnedNotAnIp = true;
@@ -259,8 +269,8 @@ export class RateLimitGuard implements CanActivate, OnModuleInit {
     if (!this.warnedNoAddress) {
       this.warnedNoAddress = true;
       this.logger.warn(
-        'Neither the client address nor the connecting address of a request is an IP address (closed or Unix socket?): ' +
-          'such requests share the one bucket ip:unknown.',
+        'Neither the client address nor the connecting address of a request is an IP address (a Unix socket ' +
+          'without a trusted proxy header?): such requests share the one bucket ip:unknown.',
       );
     }
     return ipClientId(undefined);

@@ -44,7 +44,8 @@ export interface RateLimitModuleOptions {
   /**
    * The client id of a request. Default: `user:<id>` when `request.user` has an id
    * (see `userId`), else `ip:<address>` (IPv6 carrying an IPv4 keyed as that IPv4, other
-   * IPv6 by its `ipv6Subnet`; see `normalizeIp`).
+   * IPv6 by its `ipv6Subnet`; see `normalizeIp`). A result over 256 characters is
+   * replaced by `sha256:<digest>` (see `boundedClientId`).
    */
   clientId?: Resolvable<string | undefined>;
   /**
@@ -56,7 +57,10 @@ export interface RateLimitModuleOptions {
    * client id and to the admin reset of an IP address; never to IPv4 clients.
    */
   ipv6Subnet?: number;
-  /** The id of `request.user`. Default: its `id`, `sub` or `userId`. */
+  /**
+   * The id of `request.user`. Default: its `id`, `sub` or `userId`. Keyed as `user:<id>`;
+   * an id over 256 characters as `user:sha256:<digest>` (see `boundedClientId`).
+   */
   userId?: (user: unknown) => string | undefined;
   /**
    * The client's plan (e.g. from `request.user.plan`). When a policy `<name>@<plan>` is
