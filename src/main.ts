@@ -2,11 +2,15 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.factory.js';
 import { loadConfig } from './config/load-config.js';
+import { rateLimitOptionErrors } from './rate-limit.config.js';
 
 // Configuration is checked before Nest starts: one line per bad variable, exit 1, no stack.
+// Then the library's own checks of the options built from it (the rate-limit policies),
+// which would otherwise throw from inside Nest, logged with a stack trace.
 const result = loadConfig(process.env);
-if (!result.ok) {
-  process.stderr.write(`${result.errors.join('\n')}\n`);
+const errors = result.ok ? rateLimitOptionErrors(result.config) : result.errors;
+if (!result.ok || errors.length > 0) {
+  process.stderr.write(`${errors.join('\n')}\n`);
   process.exit(1);
 }
 

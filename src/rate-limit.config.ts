@@ -1,4 +1,10 @@
-import type { PolicyDefinition, RateLimitModuleOptions, TierDefinition } from 'nestjs-redis-shield';
+import {
+  buildPolicy,
+  DEFAULT_POLICY,
+  type PolicyDefinition,
+  type RateLimitModuleOptions,
+  type TierDefinition,
+} from 'nestjs-redis-shield';
 import type { AuthUser } from './auth/auth-user.js';
 import type { AppConfig } from './config/load-config.js';
 
@@ -37,4 +43,27 @@ export function rateLimitOptions(config: AppConfig): RateLimitModuleOptions {
     policies,
     plan: (_context, exchange) => (exchange.user as AuthUser | undefined)?.plan,
   };
+}
+
+/**
+ * What the library would refuse in {@link rateLimitOptions}, checked before Nest starts:
+ * one line per refused policy (e.g. a limit above 10^9 per window), so that `main.ts` prints
+ * them and exits 1 instead of Nest logging a stack trace from inside a module factory.
+ * Empty for every configuration `loadConfig` accepts; a guard for changes to the plans.
+ */
+export function rateLimitOptionErrors(config: AppConfig): string[] {
+  const options = rateLimitOptions(config);
+  const policies: Record<string, PolicyDefinition> = {
+    [DEFAULT_POLICY]: { tiers: options.defaultTiers ?? {} },
+    ...options.policies,
+  };
+  const errors: string[] = [];
+  for (const [name, definition] of Object.entries(policies)) {
+    try {
+      buildPolicy(name, definition, options.algorithm ?? 'sliding-window');
+    } catch (error) {
+      errors.push(error instanceof Error ? error.message : String(error));
+    }
+  }
+  return errors;
 }

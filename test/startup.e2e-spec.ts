@@ -40,6 +40,8 @@ describe('demo start-up with a bad configuration', () => {
     ['RATE_LIMIT_ALGORITHM', 'bogus', {}],
     ['REDIS_URL', 'not a url', {}],
     ['REDIS_KEY_PREFIX', 'a{b', {}],
+    // Its pro plan (10 ×) would be above the library's 10^9 per window.
+    ['RATE_LIMIT_PER_HOUR', '100000001', {}],
   ])('%s=%j exits 1 with one Invalid config line and no stack trace', async (name, value) => {
     const { code, stdout, stderr } = await runDemo({ [name]: value });
     expect(code).toBe(1);
@@ -87,6 +89,17 @@ describe('demo start-up with a good configuration', () => {
     } finally {
       const { code, signal } = await demo.stop();
       expect({ code, signal }).toEqual({ code: 0, signal: null }); // closed cleanly, nothing left open
+    }
+  });
+
+  it('starts with RATE_LIMIT_PER_HOUR=1000000 (a pro plan of 10 000 000 per hour)', async () => {
+    const demo = await startBuiltDemo(10_000, { RATE_LIMIT_PER_HOUR: '1000000' });
+    try {
+      const response = await fetch(`${demo.url}/api/v1/health`);
+      expect(response.status).toBe(200);
+      expect(demo.output()).not.toMatch(/\n\s+at |Error:/);
+    } finally {
+      await demo.stop();
     }
   });
 });

@@ -1,6 +1,17 @@
-import { DEV_IP_HASH_SECRET, DEV_JWT_SECRET, loadConfig, type AppConfig, type ConfigResult } from './load-config.js';
+import { MAX_TIER_LIMIT } from 'nestjs-redis-shield';
+import { PRO_MULTIPLIER, rateLimitOptionErrors, rateLimitOptions } from '../rate-limit.config.js';
+import {
+  DEV_IP_HASH_SECRET,
+  DEV_JWT_SECRET,
+  loadConfig,
+  MAX_RATE_LIMIT,
+  type AppConfig,
+  type ConfigResult,
+} from './load-config.js';
 
 const STRONG = 'x'.repeat(40);
+const LIMIT_RANGE =
+  'an integer between 1 and 100000000 (the pro plan gets 10 times it, and a limit is at most 1000000000 per window)';
 
 function ok(result: ConfigResult): AppConfig {
   if (!result.ok) throw new Error(`expected a valid config, got:\n${result.errors.join('\n')}`);
@@ -116,15 +127,39 @@ describe('loadConfig', () => {
     expect(ok(loadConfig({ TRUST_PROXY: raw })).trustProxy).toEqual(expected);
   });
 
+  it('accepts large limits whose pro plan (10 ×) the library takes (issue "Hold up in operation" item 1)', () => {
+    const env = { RATE_LIMIT_PER_MINUTE: '100000000', RATE_LIMIT_PER_HOUR: '1000000', RATE_LIMIT_BURST: '100000000' };
+    const config = ok(loadConfig(env));
+    expect(config.rateLimit).toMatchObject({ perMinute: 100_000_000, perHour: 1_000_000, burst: 100_000_000 });
+    expect(MAX_RATE_LIMIT * PRO_MULTIPLIER).toBe(MAX_TIER_LIMIT);
+    expect(rateLimitOptions(config).policies!['default@pro'].tiers.hour.limit).toBe(10_000_000);
+    // The library takes every policy built from it (main.ts checks this before Nest starts).
+    expect(rateLimitOptionErrors(config)).toEqual([]);
+  });
+
+  it('leaves main.ts one line per policy the library would refuse, should a plan go out of range', () => {
+    // Past loadConfig's bounds (a config built by hand): the pro hour tier would be 10^10.
+    const config = ok(loadConfig({}));
+    const errors = rateLimitOptionErrors({ ...config, rateLimit: { ...config.rateLimit, perHour: 1_000_000_000 } });
+    expect(errors).toEqual([
+      'nestjs-redis-shield: invalid option policies.default@pro.tiers.hour.limit=10000000000: ' +
+        'expected a positive integer, at most 1000000000 (units per window)',
+    ]);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(ok(loadConfig({ PORT: '', CACHE_ENABLED: '' }))).toMatchObject({ port: 3000, cache: { enabled: true } });
   });
 
   it.each([
-    ['RATE_LIMIT_PER_MINUTE', 'abc', 'an integer >= 1'],
-    ['RATE_LIMIT_PER_MINUTE', '1.5', 'an integer >= 1'],
-    ['RATE_LIMIT_PER_HOUR', '0', 'an integer >= 1'],
-    ['RATE_LIMIT_BURST', '1e3', 'an integer >= 1'],
+    ['RATE_LIMIT_PER_MINUTE', 'abc', 'an integer between 1 and 100000000'],
+    ['RATE_LIMIT_PER_MINUTE', '1.5', 'an integer between 1 and 100000000'],
+    ['RATE_LIMIT_PER_HOUR', '0', 'an integer between 1 and 100000000'],
+    ['RATE_LIMIT_BURST', '1e3', 'an integer between 1 and 100000000'],
+    // The pro plan (10 ×) would be above the library's 10^9 per window.
+    ['RATE_LIMIT_PER_HOUR', '100000001', LIMIT_RANGE],
+    ['RATE_LIMIT_PER_MINUTE', '1000000000', LIMIT_RANGE],
+    ['RATE_LIMIT_BURST', '9007199254740993', LIMIT_RANGE],
     ['CACHE_TTL_DEFAULT', '-1', 'an integer between 1 and'],
     ['CACHE_TTL_MODELS', 'soon', 'an integer between 1 and'],
     ['RATE_LIMIT_ALGORITHM', 'bogus', 'one of sliding-window, fixed-window, token-bucket, gcra'],

@@ -1,3 +1,5 @@
+import { MAX_TIER_LIMIT } from 'nestjs-redis-shield';
+import { PRO_MULTIPLIER } from '../rate-limit.config.js';
 import {
   ExpectationError,
   type HostPort,
@@ -60,7 +62,11 @@ export type ConfigResult = { ok: true; config: AppConfig; warnings: string[] } |
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-const POSITIVE = Number.MAX_SAFE_INTEGER;
+/**
+ * The largest limit a `RATE_LIMIT_*` count may set: the `pro` plan gets {@link PRO_MULTIPLIER}
+ * times it, and the library refuses a tier above {@link MAX_TIER_LIMIT} (10^9) per window.
+ */
+export const MAX_RATE_LIMIT = Math.floor(MAX_TIER_LIMIT / PRO_MULTIPLIER);
 
 /**
  * Builds the demo's configuration from environment variables (SPEC §3).
@@ -117,9 +123,9 @@ export function loadConfig(env: Env): ConfigResult {
       commandTimeoutMs: read('REDIS_COMMAND_TIMEOUT_MS', 100, (raw) => parseInteger(raw, 1, 60_000)),
     },
     rateLimit: {
-      perMinute: read('RATE_LIMIT_PER_MINUTE', 60, (raw) => parseInteger(raw, 1, POSITIVE)),
-      perHour: read('RATE_LIMIT_PER_HOUR', 1000, (raw) => parseInteger(raw, 1, POSITIVE)),
-      burst: read('RATE_LIMIT_BURST', 10, (raw) => parseInteger(raw, 1, POSITIVE)),
+      perMinute: read('RATE_LIMIT_PER_MINUTE', 60, parseLimit),
+      perHour: read('RATE_LIMIT_PER_HOUR', 1000, parseLimit),
+      burst: read('RATE_LIMIT_BURST', 10, parseLimit),
       burstWindowSeconds: read('RATE_LIMIT_BURST_WINDOW_SECONDS', 10, (raw) => parseInteger(raw, 1, 86_400)),
       algorithm: read('RATE_LIMIT_ALGORITHM', 'sliding-window', (raw) => parseEnum(raw, RATE_LIMIT_ALGORITHMS)),
       failMode: read('RATE_LIMIT_FAIL_MODE', 'open', (raw) => parseEnum(raw, FAIL_MODES)),
@@ -162,6 +168,18 @@ export function loadConfig(env: Env): ConfigResult {
 /** Formats one error line; the single place the `Invalid config:` shape is written. */
 function invalid(name: string, value: string, expected: string): string {
   return `Invalid config: ${name}=${JSON.stringify(value)}: expected ${expected}`;
+}
+
+/** A per-window count whose `pro` plan (10 ×) the library still accepts; the error says why the bound. */
+function parseLimit(raw: string): number {
+  try {
+    return parseInteger(raw, 1, MAX_RATE_LIMIT);
+  } catch (error) {
+    if (!(error instanceof ExpectationError)) throw error;
+    throw new ExpectationError(
+      `${error.expected} (the pro plan gets ${PRO_MULTIPLIER} times it, and a limit is at most ${MAX_TIER_LIMIT} per window)`,
+    );
+  }
 }
 
 function parseTtl(raw: string): number {

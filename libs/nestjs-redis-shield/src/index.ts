@@ -72,6 +72,8 @@ export type { RateLimitAlgorithm, TierParams, TierVerdict } from './rate-limit/a
 export {
   buildPolicy,
   DEFAULT_POLICY,
+  MAX_TIER_LIMIT,
+  MAX_TIER_WINDOW_MS,
   type PolicyDefinition,
   PolicyRegistry,
   type TierDefinition,

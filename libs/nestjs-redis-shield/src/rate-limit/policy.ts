@@ -3,9 +3,9 @@ import { RATE_LIMIT_ALGORITHMS, type RateLimitAlgorithmName, type RateLimitPolic
 
 /** One tier as users write it. */
 export interface TierDefinition {
-  /** Units allowed per window (positive integer). */
+  /** Units allowed per window: an integer from 1 to {@link MAX_TIER_LIMIT} (10^9). */
   limit: number;
-  /** The window in milliseconds (positive integer). */
+  /** The window in milliseconds: an integer from 1 to {@link MAX_TIER_WINDOW_MS} (31 days). */
   windowMs: number;
   /** Overrides the policy's algorithm for this tier. */
   algorithm?: RateLimitAlgorithmName;
@@ -27,8 +27,15 @@ export const DEFAULT_POLICY = 'default';
 const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** Policy names may name a plan variant: `<policy>@<plan>`. */
 const POLICY_NAME = /^[A-Za-z0-9_.:-]{1,64}(@[A-Za-z0-9_.:-]{1,32})?$/;
-/** Largest `limit × windowMs`: token buckets count in token·ms and must stay exact. */
-const MAX_EXACT = Number.MAX_SAFE_INTEGER / 1024;
+/**
+ * The largest limit of a tier, 10^9 units per window. Every algorithm is exact up to it
+ * (for every window in range and every cost up to the limit): the arithmetic on Redis's
+ * doubles is sized for it (see algorithms/exact-arithmetic.ts).
+ */
+export const MAX_TIER_LIMIT = 1_000_000_000;
+
+/** The longest window of a tier, 31 days in ms (2 678 400 000 < 2^32, as the exact arithmetic needs). */
+export const MAX_TIER_WINDOW_MS = 31 * 86_400_000;
 
 /** Validates a policy definition and applies the default algorithm; throws naming the bad option. */
 export function buildPolicy(
@@ -48,11 +55,8 @@ export function buildPolicy(
     const at = `${where}.tiers.${tierName}`;
     if (!NAME.test(tierName))
       throw new Error(messages.invalidOption('tier name', tierName, '1-64 of A-Z a-z 0-9 _ . : -'));
-    positiveInteger(`${at}.limit`, tier.limit);
-    positiveInteger(`${at}.windowMs`, tier.windowMs);
-    if (tier.limit * tier.windowMs > MAX_EXACT) {
-      throw new Error(messages.invalidOption(`${at}.limit`, tier.limit, `limit × windowMs at most ${MAX_EXACT}`));
-    }
+    integerWithin(`${at}.limit`, tier.limit, MAX_TIER_LIMIT, 'units per window');
+    integerWithin(`${at}.windowMs`, tier.windowMs, MAX_TIER_WINDOW_MS, 'ms: 1 ms to 31 days');
     const tierAlgorithm = tier.algorithm ?? algorithm;
     checkAlgorithm(`${at}.algorithm`, tierAlgorithm);
     return { name: tierName, limit: tier.limit, windowMs: tier.windowMs, algorithm: tierAlgorithm };
@@ -101,9 +105,10 @@ export class PolicyRegistry {
   }
 }
 
-function positiveInteger(option: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value <= 0)
-    throw new Error(messages.invalidOption(option, value, 'a positive integer'));
+/** Throws, naming the option and the supported range, unless `value` is an integer from 1 to `max`. */
+function integerWithin(option: string, value: number, max: number, unit: string): void {
+  if (!Number.isSafeInteger(value) || value <= 0 || value > max)
+    throw new Error(messages.invalidOption(option, value, `a positive integer, at most ${max} (${unit})`));
 }
 
 function checkAlgorithm(option: string, algorithm: string): void {

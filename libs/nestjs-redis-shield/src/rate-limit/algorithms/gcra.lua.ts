@@ -1,17 +1,32 @@
-/** Lua twin of `gcra.decide`; state: the theoretical arrival time in ms (full precision). */
+/** Lua twin of `gcra.decide`; state `tatMs` or `tatMs:frac` (the theoretical arrival time tatMs + frac / limit). */
 export const GCRA_LUA = `
+local function units_within(ms, frac, limit, window)
+  if ms <= 0 then return 0 end
+  local whole, part = muldivmod(ms, limit, window)
+  if part >= frac then return whole end
+  return whole - math.ceil((frac - part) / window)
+end
 local function gcra(state, limit, window, cost, now)
   if cost > limit then return never(gcra(state, limit, window, 0, now)) end
-  local interval = window / limit
-  local slack = window * 1e-9
-  local tat = now
-  if state then tat = math.max(tonumber(state), now) end
-  local next = tat + cost * interval
-  if next - now <= window + slack then
-    return 1, math.max(0, math.floor((window - (next - now)) / interval + 1e-9)),
-      math.max(0, math.ceil(next - now - slack)), 0, string.format('%.17g', next), now, math.huge
+  local tat, frac = now, 0
+  if state then
+    local st, sf = string.match(state, '^(%d+):?(%d*)$')
+    tat, frac = tonumber(st), tonumber(sf) or 0
+    if frac >= limit then tat, frac = tat + 1, 0 end
+    if tat < now then tat, frac = now, 0 end
   end
-  return 0, math.max(0, math.floor((window - (tat - now)) / interval + 1e-9)),
-    math.ceil(tat - now - slack), math.max(1, math.ceil(next - window - now - slack)), nil, now, math.huge
+  local whole, part = muldivmod(cost, window, limit)
+  local next, nextFrac = tat + whole, frac + part
+  if nextFrac >= limit then next, nextFrac = next + 1, nextFrac - limit end
+  local ahead = next - now
+  if ahead < window or (ahead == window and nextFrac == 0) then
+    local reset, nextState = ahead, fmt(next)
+    if nextFrac > 0 then reset, nextState = ahead + 1, nextState .. ':' .. fmt(nextFrac) end
+    return 1, units_within(window - ahead, nextFrac, limit, window), reset, 0, nextState, now, math.huge
+  end
+  local reset, retry = tat - now, ahead - window
+  if frac > 0 then reset = reset + 1 end
+  if nextFrac > 0 then retry = retry + 1 end
+  return 0, units_within(window - (tat - now), frac, limit, window), reset, retry, nil, now, math.huge
 end
 `;

@@ -1,4 +1,5 @@
 import { WINDOW_EPOCH_MS } from '../algorithms/algorithm.js';
+import { EXACT_ARITHMETIC_LUA } from '../algorithms/exact-arithmetic.js';
 import { ALGORITHMS } from '../algorithms/index.js';
 import { WINDOW_INDEX_LUA } from '../algorithms/window-index.js';
 
@@ -113,6 +114,7 @@ return reply
 export const RATE_LIMIT_LUA = [
   PRELUDE_LUA,
   WINDOW_INDEX_LUA,
+  EXACT_ARITHMETIC_LUA,
   ...Object.values(ALGORITHMS)
     .sort((a, b) => a.code - b.code)
     .map((algorithm) => algorithm.lua),
