@@ -142,6 +142,7 @@ export {
   type ResolvedViolationOptions,
   type Violation,
   type ViolationOptions,
+  type ViolationRecord,
 } from './rate-limit/violations/violation.js';
 export { ViolationLog } from './rate-limit/violations/violation-log.js';
 export { ViolationRecorder } from './rate-limit/violations/violation-recorder.js';

@@ -97,7 +97,7 @@ export class SystemRateLimitController {
     return isIP(client) ? this.guard.clientIdOfAddress(client) : userClientId(checkUserId(client));
   }
 
-  /** Recent violations from the capped stream, newest first. */
+  /** Recent violations from the capped stream (one entry per client, policy, tier, route and interval, with its count), newest first. */
   @Get('violations')
   @UseGuards(SystemAdminGuard)
   @ApiAdminOperation()
@@ -115,6 +115,9 @@ export class SystemRateLimitController {
       violations: found.map((violation) => ({
         at: new Date(violation.atMs).toISOString(),
         timestamp: violation.atMs,
+        first_at: new Date(violation.firstAtMs).toISOString(),
+        first_timestamp: violation.firstAtMs,
+        count: violation.count,
         client: violation.client,
         policy: violation.policy,
         tier: violation.tier,
