@@ -180,6 +180,8 @@ export { SystemApiModule } from './system-api/system-api.module.js';
 export {
   type AdminVerdict,
   type AuthorizeOption,
+  DEFAULT_STATUS_PER_MINUTE,
+  type StatusLimitOption,
   SYSTEM_API_OPTIONS,
   type SystemApiModuleOptions,
 } from './system-api/system-api.options.js';
