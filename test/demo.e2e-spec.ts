@@ -151,7 +151,7 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('demo API on %s', (adapte
       expect(response.headers['x-cache-status']).toBeUndefined(); // never cached
       expect(response.body).toEqual({
         status: 'ok',
-        redis: { status: 'up', latency_ms: expect.any(Number) },
+        redis: { status: 'up', latency_ms: expect.any(Number), age_ms: expect.any(Number) },
         fallback: false,
         generated_at: expect.stringMatching(ISO_MS),
       });

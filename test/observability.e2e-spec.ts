@@ -224,6 +224,30 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('observability of the dem
     });
   });
 
+  describe('GET /api/v1/health', () => {
+    it('answers 200 concurrent calls with one PING per second at most, labelling the answer by its age', async () => {
+      // The connection that carries the app's commands: the one a rate-limit script goes out on.
+      proxy.reset();
+      await request(url).get('/api/v1/models').expect(200);
+      const [script] = proxy.commands.filter((c) => c.name === 'EVALSHA' || c.name === 'EVAL');
+      proxy.reset();
+      const started = Date.now();
+      const responses = await Promise.all(Array.from({ length: 200 }, () => request(url).get('/api/v1/health')));
+      const seconds = Math.ceil((Date.now() - started) / 1000);
+      expect(responses.every((response) => response.status === 200 && response.body.status === 'ok')).toBe(true);
+      const pings = proxy.commands.filter((c) => c.name === 'PING' && c.connection === script.connection);
+      expect(pings.length).toBeGreaterThanOrEqual(1);
+      expect(pings.length).toBeLessThanOrEqual(seconds + 1);
+      const ages = responses.map((response) => response.body.redis.age_ms as number);
+      expect(ages.every((age) => age >= 0 && age <= seconds * 1000)).toBe(true);
+      expect(responses[0].body.redis).toEqual({
+        status: 'up',
+        latency_ms: expect.any(Number),
+        age_ms: expect.any(Number),
+      });
+    });
+  });
+
   describe('violation stream', () => {
     it('holds one entry per client and flush interval with its count, readable by admins only', async () => {
       const flooder = await token('stream-flooder');
