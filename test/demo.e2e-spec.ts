@@ -24,6 +24,8 @@ async function startDemo(
     RATE_LIMIT_PER_MINUTE: '10000',
     RATE_LIMIT_PER_HOUR: '100000',
     RATE_LIMIT_BURST: '10000',
+    // These tests send dozens of bad tokens from one address (see auth-failures.e2e-spec.ts for the limit).
+    AUTH_FAILURES_PER_MINUTE: '10000',
     ...env,
   });
   if (!result.ok) throw new Error(result.errors.join('\n'));
