@@ -16,6 +16,7 @@ import { APP_CONFIG } from './common/app-config.token.js';
 import { CompletionsController } from './completions/completions.controller.js';
 import type { AppConfig } from './config/load-config.js';
 import { HealthController } from './health/health.controller.js';
+import { RedisProbe } from './health/redis-probe.js';
 import { UsageLoggingMiddleware } from './logging/usage-logging.middleware.js';
 import { ModelsController } from './models/models.controller.js';
 import { ModelsService } from './models/models.service.js';
@@ -51,7 +52,7 @@ export class AppModule implements NestModule {
         ShieldMetricsModule.forRoot({ defaultMetrics: true, authorize: authorizeAdmin }),
       ],
       controllers: [ModelsController, AnalyticsController, CompletionsController, HealthController],
-      providers: [{ provide: APP_CONFIG, useValue: config }, ModelsService, UsageTracker],
+      providers: [{ provide: APP_CONFIG, useValue: config }, ModelsService, UsageTracker, RedisProbe],
     };
   }
 

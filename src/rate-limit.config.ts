@@ -20,13 +20,19 @@ export const COMPLETIONS_PER_MINUTE = 10;
  */
 export const MAX_COMPLETION_TOKENS = COMPLETIONS_PER_MINUTE * 1000 - 1;
 
+/** The policy that counts failed authentications (invalid bearer tokens) per client address. */
+export const AUTH_FAILURES_POLICY = 'auth-failures';
+
 /**
  * The demo's rate limits: the default policy from the environment (minute, hour,
- * burst), ten times that for JWTs with `plan: pro` (policy `default@pro`), and the
- * `completions` policy of 10 per minute, on top of the default one.
+ * burst), ten times that for JWTs with `plan: pro` (policy `default@pro`), the
+ * `completions` policy of 10 per minute, on top of the default one, and the
+ * `auth-failures` policy (`AUTH_FAILURES_PER_MINUTE`, default 10) that the
+ * authentication middleware consumes on each invalid token (no route uses it).
  */
 export function rateLimitOptions(config: AppConfig): RateLimitModuleOptions {
-  const { perMinute, perHour, burst, burstWindowSeconds, algorithm, failMode } = config.rateLimit;
+  const { perMinute, perHour, burst, burstWindowSeconds, algorithm, failMode, authFailuresPerMinute } =
+    config.rateLimit;
   const tiers = (factor: number): Record<string, TierDefinition> => ({
     minute: { limit: perMinute * factor, windowMs: 60_000 },
     hour: { limit: perHour * factor, windowMs: 3_600_000 },
@@ -35,6 +41,7 @@ export function rateLimitOptions(config: AppConfig): RateLimitModuleOptions {
   const policies: Record<string, PolicyDefinition> = {
     'default@pro': { tiers: tiers(PRO_MULTIPLIER) },
     completions: { tiers: { minute: { limit: COMPLETIONS_PER_MINUTE, windowMs: 60_000 } } },
+    [AUTH_FAILURES_POLICY]: { tiers: { minute: { limit: authFailuresPerMinute, windowMs: 60_000 } } },
   };
   return {
     algorithm,

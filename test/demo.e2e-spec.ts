@@ -24,6 +24,8 @@ async function startDemo(
     RATE_LIMIT_PER_MINUTE: '10000',
     RATE_LIMIT_PER_HOUR: '100000',
     RATE_LIMIT_BURST: '10000',
+    // These tests send dozens of bad tokens from one address (see auth-failures.e2e-spec.ts for the limit).
+    AUTH_FAILURES_PER_MINUTE: '10000',
     ...env,
   });
   if (!result.ok) throw new Error(result.errors.join('\n'));
@@ -151,7 +153,7 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('demo API on %s', (adapte
       expect(response.headers['x-cache-status']).toBeUndefined(); // never cached
       expect(response.body).toEqual({
         status: 'ok',
-        redis: { status: 'up', latency_ms: expect.any(Number) },
+        redis: { status: 'up', latency_ms: expect.any(Number), age_ms: expect.any(Number) },
         fallback: false,
         generated_at: expect.stringMatching(ISO_MS),
       });

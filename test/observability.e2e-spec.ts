@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { ResponseCacheWriter, ViolationRecorder } from 'nestjs-redis-shield';
+import { RedisConnection, ResponseCacheWriter, ViolationRecorder } from 'nestjs-redis-shield';
 import request from 'supertest';
 import { RATE_LIMIT_LUA } from '../libs/nestjs-redis-shield/src/rate-limit/stores/rate-limit.lua.js';
 import { VIOLATIONS_APPEND_LUA } from '../libs/nestjs-redis-shield/src/rate-limit/violations/violations-append.lua.js';
@@ -22,6 +22,30 @@ const token = (sub: string, roles: string[] = []) => signToken(JWT_SECRET, { sub
 /** The system API is limited by the default policy: the admin gets the `pro` plan's room. */
 const adminToken = () => signToken(JWT_SECRET, { sub: 'ops-admin', roles: ['admin'], plan: 'pro' });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** An entry of `GET /system/rate-limit/violations`, as far as these tests read it. */
+interface ListedViolation {
+  client: string;
+  count: number;
+  timestamp: number;
+  first_timestamp: number;
+}
+
+/** The stream's entries as `{ c, n, ... }` field maps, oldest first. */
+async function streamEntries(redis: RedisServer): Promise<Record<string, string>[]> {
+  const entries = (await redis.command('XRANGE', STREAM, '-', '+')) as [string, string[]][];
+  return entries.map(([, fields]) =>
+    Object.fromEntries(Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i], fields[2 * i + 1]])),
+  );
+}
+
+/** How many violations the stream's entries stand for (the sum of their counts). */
+async function streamViolations(redis: RedisServer): Promise<number> {
+  return (await streamEntries(redis)).reduce((sum, entry) => sum + Number(entry.n), 0);
+}
+
+/** The sum of the counts of listed entries. */
+const total = (entries: readonly ListedViolation[]) => entries.reduce((sum, entry) => sum + entry.count, 0);
 
 /** Sends `count` requests in waves of `concurrency`; returns their status codes. */
 async function flood(count: number, send: () => request.Test, concurrency = 25): Promise<number[]> {
@@ -200,38 +224,101 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('observability of the dem
     });
   });
 
+  describe('GET /api/v1/health', () => {
+    it('answers 200 concurrent calls with one PING per second at most, labelling the answer by its age', async () => {
+      // The connection that carries the app's commands: the one a rate-limit script goes out on.
+      proxy.reset();
+      await request(url).get('/api/v1/models').expect(200);
+      const [script] = proxy.commands.filter((c) => c.name === 'EVALSHA' || c.name === 'EVAL');
+      proxy.reset();
+      const started = Date.now();
+      const responses = await Promise.all(Array.from({ length: 200 }, () => request(url).get('/api/v1/health')));
+      const seconds = Math.ceil((Date.now() - started) / 1000);
+      expect(responses.every((response) => response.status === 200 && response.body.status === 'ok')).toBe(true);
+      const pings = proxy.commands.filter((c) => c.name === 'PING' && c.connection === script.connection);
+      expect(pings.length).toBeGreaterThanOrEqual(1);
+      expect(pings.length).toBeLessThanOrEqual(seconds + 1);
+      const ages = responses.map((response) => response.body.redis.age_ms as number);
+      expect(ages.every((age) => age >= 0 && age <= seconds * 1000)).toBe(true);
+      expect(responses[0].body.redis).toEqual({
+        status: 'up',
+        latency_ms: expect.any(Number),
+        age_ms: expect.any(Number),
+      });
+    });
+  });
+
   describe('violation stream', () => {
-    it('holds one entry per rejected request after one flush interval, readable by admins only', async () => {
+    it('holds one entry per client and flush interval with its count, readable by admins only', async () => {
       const flooder = await token('stream-flooder');
       const statuses = await flood(BURST + 100, () =>
         request(url).get('/api/v1/models').set('Authorization', `Bearer ${flooder}`),
       );
       expect(statuses.filter((status) => status === 429)).toHaveLength(100);
       await sleep(FLUSH_WAIT_MS);
-      expect(await streamLength()).toBe(100);
+      expect(await streamViolations(redis)).toBe(100);
+      // One entry per flush interval the flood spanned, not one per rejection.
+      expect(await streamLength()).toBeLessThanOrEqual(5);
 
       const admin = await adminToken();
       const listed = await request(url)
         .get('/api/v1/system/rate-limit/violations?limit=1000')
         .set('Authorization', `Bearer ${admin}`)
         .expect(200);
-      expect(listed.body.violations).toHaveLength(100);
+      expect(listed.body.violations).toHaveLength(await streamLength());
+      expect(total(listed.body.violations)).toBe(100);
       const [newest] = listed.body.violations;
       expect(newest).toEqual({
         at: new Date(newest.timestamp).toISOString(),
         timestamp: expect.any(Number),
+        first_at: new Date(newest.first_timestamp).toISOString(),
+        first_timestamp: expect.any(Number),
+        count: expect.any(Number),
         client: expect.stringMatching(/^user:[A-Za-z0-9_-]{22}$/),
         policy: 'default',
         tier: 'burst',
         route: '/api/v1/models',
         shadow: false,
       });
+      expect(newest.first_timestamp).toBeLessThanOrEqual(newest.timestamp);
+      expect(new Set(listed.body.violations.map((v: ListedViolation) => v.client))).toEqual(new Set([newest.client]));
       const times = listed.body.violations.map((v: { timestamp: number }) => v.timestamp);
       expect(times).toEqual([...times].sort((a, b) => b - a));
 
       await request(url).get('/api/v1/system/rate-limit/violations').expect(401);
       const user = await token('not-an-admin');
       await request(url).get('/api/v1/system/rate-limit/violations').set('Authorization', `Bearer ${user}`).expect(403);
+    });
+
+    it("one client's flood answered by the block cache leaves a few counted entries and every other client's violations", async () => {
+      const hashed = (ip: string) => `ip:${app.get(RedisConnection).keys.hashId(`ip:${ip}`)}`;
+      const victim = '198.51.100.23';
+      const attacker = '203.0.113.66';
+      const anonymous = (ip: string) => () => request(url).get('/api/v1/models').set('X-Forwarded-For', ip);
+      const victimStatuses = await flood(BURST + 3, anonymous(victim));
+      expect(victimStatuses.filter((status) => status === 429)).toHaveLength(3);
+      proxy.reset();
+      const attackerStatuses = await flood(BURST + 2000, anonymous(attacker), 50);
+      const rejected = attackerStatuses.filter((status) => status === 429).length;
+      expect(rejected).toBe(2000);
+      // Answered without Redis: far fewer rate-limit scripts than rejections.
+      const scripts = proxy.commands.filter((c) => c.name === 'EVALSHA' && c.args[0] === sha1(RATE_LIMIT_LUA));
+      expect(scripts.length).toBeLessThan(100);
+      await app.get(ViolationRecorder).flush();
+
+      const listed = await request(url)
+        .get('/api/v1/system/rate-limit/violations?limit=1000')
+        .set('Authorization', `Bearer ${await adminToken()}`)
+        .expect(200);
+      const of = (ip: string) => listed.body.violations.filter((v: ListedViolation) => v.client === hashed(ip));
+      // The victim is still listed, with every one of its rejections.
+      expect(total(of(victim))).toBe(3);
+      // The attacker: a handful of entries (one per flush interval) whose counts add up to its rejections.
+      expect(of(attacker).length).toBeGreaterThanOrEqual(1);
+      expect(of(attacker).length).toBeLessThanOrEqual(10);
+      expect(total(of(attacker))).toBe(rejected);
+      expect(await streamLength()).toBe(listed.body.violations.length);
+      expect(await streamViolations(redis)).toBe(rejected + 3);
     });
 
     it('filters by since (Unix ms or ISO-8601) and limit; a bad since or limit is a 400 naming it', async () => {
@@ -244,18 +331,19 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('observability of the dem
       const second = await token('late-flooder');
       await flood(BURST + 10, () => request(url).get('/api/v1/models').set('Authorization', `Bearer ${second}`));
       await sleep(FLUSH_WAIT_MS);
-      expect(await streamLength()).toBe(30);
+      expect(await streamViolations(redis)).toBe(30);
 
       const list = (query: string) =>
         request(url).get(`/api/v1/system/rate-limit/violations?${query}`).set('Authorization', `Bearer ${admin}`);
       const byMs = await list(`since=${since}`).expect(200);
-      expect(byMs.body.violations).toHaveLength(10);
+      expect(total(byMs.body.violations)).toBe(10);
       expect(new Set(byMs.body.violations.map((v: { client: string }) => v.client)).size).toBe(1);
       expect(byMs.body.violations.every((v: { timestamp: number }) => v.timestamp >= since)).toBe(true);
       const byIso = await list(`since=${encodeURIComponent(new Date(since).toISOString())}`).expect(200);
       expect(byIso.body.violations).toEqual(byMs.body.violations);
-      const limited = await list('limit=3').expect(200);
-      expect(limited.body.violations).toEqual(byMs.body.violations.slice(0, 3));
+      // Entries are per client and interval: the newest one is the late flooder's.
+      const limited = await list('limit=1').expect(200);
+      expect(limited.body.violations).toEqual(byMs.body.violations.slice(0, 1));
 
       for (const [query, name] of [
         ['since=yesterday', 'since'],
@@ -286,14 +374,9 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('observability of the dem
       .get('/api/v1/system/rate-limit/violations')
       .set('Authorization', `Bearer ${admin}`)
       .expect(200);
-    expect(listed.body.violations.map((v: { client: string }) => v.client.split(':')[0]).sort()).toEqual([
-      'ip',
-      'ip',
-      'ip',
-      'user',
-      'user',
-      'user',
-    ]);
+    const byKind = (kind: string) =>
+      total(listed.body.violations.filter((v: ListedViolation) => v.client.startsWith(`${kind}:`)));
+    expect([byKind('ip'), byKind('user')]).toEqual([3, 3]);
     const scraped = await getMetrics();
     expect(scraped.status).toBe(200);
     const metrics = scraped.text;
@@ -387,6 +470,7 @@ describe('violation stream cap, shutdown flush and log bound', () => {
     app = await startRateLimitApp({
       adapter: 'express',
       redisUrl: redis.url,
+      trustProxy: true, // clients told apart by X-Forwarded-For
       limits: { violations: { maxLength: 100, flushIntervalMs: 200, log: { lines: 5, intervalMs: 1000 } } },
       logger,
     });
@@ -397,14 +481,20 @@ describe('violation stream cap, shutdown flush and log bound', () => {
     await redis?.stop();
   });
 
-  it('stays within its cap under ten times as many rejections, keeping the newest', async () => {
+  it('stays within its cap under one and a half times as many entries, keeping the newest', async () => {
     const url = await app.getUrl();
-    const statuses = await flood(5 + 1000, () => request(url).get('/plain'), 50);
-    expect(statuses.filter((status) => status === 429)).toHaveLength(1000);
+    // An entry per client and interval: 150 clients, each admitted 5 times (the burst) then rejected once.
+    const clients = Array.from({ length: 150 }, (_, i) => `198.51.100.${i + 1}`);
+    const statuses = (
+      await Promise.all(
+        clients.map((ip) => flood(5 + 1, () => request(url).get('/plain').set('X-Forwarded-For', ip), 1)),
+      )
+    ).flat();
+    expect(statuses.filter((status) => status === 429)).toHaveLength(150);
     await sleep(600);
     expect(Number(await redis.command('XLEN', STREAM))).toBe(100);
     const newest = (await redis.command('XREVRANGE', STREAM, '+', '-', 'COUNT', '1')) as [string, string[]][];
-    expect(newest[0][1]).toEqual(expect.arrayContaining(['p', 'default', 'r', '/plain']));
+    expect(newest[0][1]).toEqual(expect.arrayContaining(['p', 'default', 'r', '/plain', 'n', '1']));
   });
 
   it('logs at most 5 violation lines plus one summary per interval, and accounts for every violation', async () => {
@@ -437,6 +527,7 @@ describe('violation stream cap, shutdown flush and log bound', () => {
     expect(statuses.filter((status) => status === 429)).toHaveLength(7);
     expect(Number(await redis.command('XLEN', STREAM))).toBe(0);
     await quiet.close();
-    expect(Number(await redis.command('XLEN', STREAM))).toBe(7);
+    // One client, one route, one interval: one entry standing for the seven.
+    expect(await streamEntries(redis)).toEqual([expect.objectContaining({ r: '/plain/other', n: '7' })]);
   });
 });

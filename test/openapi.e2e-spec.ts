@@ -65,7 +65,15 @@ describe('OpenAPI document', () => {
       expect(operation.responses['429'].headers).toHaveProperty('Retry-After');
     } else {
       expect(operation.security ?? []).toEqual([]);
+      // The status endpoint has a limit of its own.
+      expect(operation.responses['429'].headers).toHaveProperty('Retry-After');
     }
+  });
+
+  it('documents the count and first time of each violation entry', () => {
+    expect(Object.keys(doc.components.schemas.ViolationEntry.properties ?? {})).toEqual(
+      expect.arrayContaining(['at', 'timestamp', 'first_at', 'first_timestamp', 'count', 'client', 'shadow']),
+    );
   });
 
   it('documents the 429 body, the bearer scheme, the demo routes and Swagger UI', async () => {

@@ -25,10 +25,12 @@ import {
   ResponseCacheWriter,
   SystemApiModule,
 } from 'nestjs-redis-shield';
+import { createHash } from 'node:crypto';
 import request from 'supertest';
+import { RATE_LIMIT_LUA } from '../libs/nestjs-redis-shield/src/rate-limit/stores/rate-limit.lua.js';
 import { createApp, type HttpAdapterName } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/load-config.js';
-import { type RedisServer, startRedis } from './harness/index.js';
+import { type RedisServer, type RespProxy, startRedis, startRespProxy } from './harness/index.js';
 import { CaptureLogger } from './support/capture-logger.js';
 import { signToken } from './support/tokens.js';
 
@@ -270,6 +272,102 @@ describe('system API without authorize', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe.each<HttpAdapterName>(['express', 'fastify'])('rate-limit/status on %s', (adapter) => {
+  const STATUS_LIMIT = 5;
+  const RATE_LIMIT_SHA = createHash('sha1').update(RATE_LIMIT_LUA).digest('hex');
+  let proxy: RespProxy;
+  let app: INestApplication;
+  let url: string;
+
+  @Controller('x')
+  class X {
+    @Get()
+    get() {
+      return {};
+    }
+  }
+
+  beforeAll(async () => {
+    proxy = await startRespProxy(server);
+    @Module({
+      imports: [
+        RedisModule.forRoot({ url: proxy.url, hashSecret: 'status-limit', commandTimeoutMs: 2000 }),
+        RateLimitModule.forRoot({ defaultTiers: { burst: { limit: 3, windowMs: 60_000 } } }),
+        ResponseCacheModule.forRoot({}),
+        SystemApiModule.forRoot({ authorize: () => 'allow', statusLimit: { perMinute: STATUS_LIMIT } }),
+      ],
+      controllers: [X],
+    })
+    class StatusLimitModule {}
+    // Callers are told apart by X-Forwarded-For (the test client is a loopback proxy).
+    app = await NestFactory.create(
+      StatusLimitModule,
+      adapter === 'fastify' ? new FastifyAdapter({ trustProxy: 'loopback' }) : new ExpressAdapter(),
+      { logger: false, abortOnError: false },
+    );
+    if (adapter === 'express') (app as NestExpressApplication).set('trust proxy', 'loopback');
+    await app.listen(0, '127.0.0.1');
+    url = await app.getUrl();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await proxy?.close();
+  });
+
+  beforeEach(async () => {
+    await server.command('FLUSHALL');
+  });
+
+  /** Rate-limit script calls (consume or peek) that crossed the proxy since its last reset. */
+  const scripts = () =>
+    proxy.commands.filter((c) => (c.name === 'EVALSHA' && c.args[0] === RATE_LIMIT_SHA) || c.name === 'EVAL').length;
+
+  it('has a limit of its own: over its default limit a client still reads its status, one call over its own is a 429', async () => {
+    const caller = '198.51.100.7';
+    const status = () => request(url).get('/system/rate-limit/status').set('X-Forwarded-For', caller);
+    // Over the default policy (burst 3): the status endpoint still answers.
+    const limited = [];
+    for (let i = 0; i < 4; i++) limited.push((await request(url).get('/x').set('X-Forwarded-For', caller)).status);
+    expect(limited).toEqual([200, 200, 200, 429]);
+    proxy.reset();
+    const answers = [];
+    for (let i = 0; i < STATUS_LIMIT + 1; i++) answers.push(await status());
+    expect(answers.map((answer) => answer.status)).toEqual([...Array(STATUS_LIMIT).fill(200), 429]);
+    const rejected = answers[STATUS_LIMIT];
+    expect(rejected.body).toMatchObject({ error: 'Rate limit exceeded', retry_after: expect.any(Number) });
+    expect(Number(rejected.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // It counted nothing in the default policy: the last 200 reports the burst as the /x calls left it.
+    const burst = answers[STATUS_LIMIT - 1].body.tiers.find((tier: { tier: string }) => tier.tier === 'burst');
+    expect(burst).toMatchObject({ policy: 'default', limit: 3, remaining: 0 });
+    // Another client is unaffected.
+    expect((await request(url).get('/system/rate-limit/status').set('X-Forwarded-For', '198.51.100.8')).status).toBe(
+      200,
+    );
+  });
+
+  it('costs at most two scripts per admitted call and none per call over the limit (counted at the proxy)', async () => {
+    const status = () => request(url).get('/system/rate-limit/status').set('X-Forwarded-For', '198.51.100.9');
+    proxy.reset();
+    const statuses = [];
+    for (let i = 0; i < STATUS_LIMIT + 50; i++) statuses.push((await status()).status);
+    expect(statuses.filter((code) => code === 200)).toHaveLength(STATUS_LIMIT);
+    expect(statuses.filter((code) => code === 429)).toHaveLength(50);
+    // Each admitted call: its own count and the status read; the first rejection: one count;
+    // the local block cache answers the other 49 without Redis.
+    expect(scripts()).toBe(2 * STATUS_LIMIT + 1);
+  });
+
+  it("an admin's reset of the client gives it its status calls back", async () => {
+    const caller = '198.51.100.10';
+    const status = () => request(url).get('/system/rate-limit/status').set('X-Forwarded-For', caller);
+    for (let i = 0; i < STATUS_LIMIT; i++) await status();
+    expect((await status()).status).toBe(429);
+    expect((await request(url).delete(`/system/rate-limit/clients/${caller}`)).status).toBe(200);
+    expect((await status()).status).toBe(200);
   });
 });
 

@@ -39,6 +39,7 @@ describe('loadConfig', () => {
         burstWindowSeconds: 10,
         algorithm: 'sliding-window',
         failMode: 'open',
+        authFailuresPerMinute: 10,
       },
       ipHashSecret: DEV_IP_HASH_SECRET,
       trustProxy: false,
@@ -68,6 +69,7 @@ describe('loadConfig', () => {
         RATE_LIMIT_BURST_WINDOW_SECONDS: '3',
         RATE_LIMIT_ALGORITHM: 'gcra',
         RATE_LIMIT_FAIL_MODE: 'closed',
+        AUTH_FAILURES_PER_MINUTE: '25',
         IP_HASH_SECRET: STRONG,
         TRUST_PROXY: '10.0.0.0/8, loopback,::1',
         CACHE_ENABLED: 'false',
@@ -92,6 +94,7 @@ describe('loadConfig', () => {
       burstWindowSeconds: 3,
       algorithm: 'gcra',
       failMode: 'closed',
+      authFailuresPerMinute: 25,
     });
     expect(config.trustProxy).toEqual(['10.0.0.0/8', 'loopback', '::1']);
     expect(config.cache).toEqual({

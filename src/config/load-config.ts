@@ -44,6 +44,8 @@ export interface AppConfig {
     burstWindowSeconds: number;
     algorithm: RateLimitAlgorithmName;
     failMode: FailMode;
+    /** Failed authentications (invalid bearer tokens) per minute per client address before 429s. */
+    authFailuresPerMinute: number;
   };
   ipHashSecret: string;
   trustProxy: TrustProxy;
@@ -129,6 +131,7 @@ export function loadConfig(env: Env): ConfigResult {
       burstWindowSeconds: read('RATE_LIMIT_BURST_WINDOW_SECONDS', 10, (raw) => parseInteger(raw, 1, 86_400)),
       algorithm: read('RATE_LIMIT_ALGORITHM', 'sliding-window', (raw) => parseEnum(raw, RATE_LIMIT_ALGORITHMS)),
       failMode: read('RATE_LIMIT_FAIL_MODE', 'open', (raw) => parseEnum(raw, FAIL_MODES)),
+      authFailuresPerMinute: read('AUTH_FAILURES_PER_MINUTE', 10, (raw) => parseInteger(raw, 1, MAX_TIER_LIMIT)),
     },
     ipHashSecret: readSecret('IP_HASH_SECRET', DEV_IP_HASH_SECRET),
     trustProxy: read('TRUST_PROXY', false, parseTrustProxy),

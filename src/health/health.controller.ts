@@ -1,20 +1,16 @@
 import { Controller, Get, HttpStatus, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { RedisConnection, SkipRateLimit } from 'nestjs-redis-shield';
+import { SkipRateLimit } from 'nestjs-redis-shield';
 import { APP_CONFIG } from '../common/app-config.token.js';
 import type { AppConfig } from '../config/load-config.js';
-
-/** Redis as seen by the health endpoint. */
-export interface RedisHealth {
-  status: 'up' | 'down';
-  /** Round-trip time of a PING, in milliseconds; null when Redis does not answer. */
-  latency_ms: number | null;
-}
+import { RedisProbe } from './redis-probe.js';
 
 /**
  * Liveness and Redis state; never rate-limited or cached. `degraded` (still 200) when
  * Redis is down in `open` fail mode, where the API keeps serving on its fallback; 503
- * only in `closed` mode, where requests that need Redis are refused.
+ * only in `closed` mode, where requests that need Redis are refused. Redis is probed at
+ * most once a second per instance ({@link RedisProbe}): the endpoint is not rate-limited,
+ * so a PING per request would let any client make Redis work without limit.
  */
 @Controller('health')
 @ApiTags('health')
@@ -23,13 +19,13 @@ export interface RedisHealth {
 @SkipRateLimit()
 export class HealthController {
   constructor(
-    private readonly redis: RedisConnection,
+    private readonly probe: RedisProbe,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Get()
   async check(@Res({ passthrough: true }) response: { status(code: number): unknown }) {
-    const redis = await this.redisHealth();
+    const redis = await this.probe.check();
     const down = redis.status === 'down';
     if (down && this.config.rateLimit.failMode === 'closed') response.status(HttpStatus.SERVICE_UNAVAILABLE);
     return {
@@ -38,16 +34,5 @@ export class HealthController {
       fallback: down && this.config.rateLimit.failMode === 'open',
       generated_at: new Date().toISOString(),
     };
-  }
-
-  private async redisHealth(): Promise<RedisHealth> {
-    // While the connection is down, answer at once instead of waiting for a timeout.
-    if (this.redis.state === 'down') return { status: 'down', latency_ms: null };
-    try {
-      const latency = await this.redis.ping();
-      return { status: 'up', latency_ms: Math.round(latency * 100) / 100 };
-    } catch {
-      return { status: 'down', latency_ms: null };
-    }
   }
 }

@@ -145,6 +145,7 @@ export {
   type ResolvedViolationOptions,
   type Violation,
   type ViolationOptions,
+  type ViolationRecord,
 } from './rate-limit/violations/violation.js';
 export { ViolationLog } from './rate-limit/violations/violation-log.js';
 export { ViolationRecorder } from './rate-limit/violations/violation-recorder.js';
@@ -182,6 +183,8 @@ export { SystemApiModule } from './system-api/system-api.module.js';
 export {
   type AdminVerdict,
   type AuthorizeOption,
+  DEFAULT_STATUS_PER_MINUTE,
+  type StatusLimitOption,
   SYSTEM_API_OPTIONS,
   type SystemApiModuleOptions,
 } from './system-api/system-api.options.js';

@@ -27,7 +27,17 @@ import { ViolationStream } from './violations/violation-stream.js';
     },
     RateLimitService,
   ],
-  exports: [RateLimitService, PolicyRegistry, RateLimitStore, RateLimitGuard, ViolationStream, ViolationRecorder],
+  // RateLimiter and the options: for the system API's status endpoint, which counts in a policy of its own.
+  exports: [
+    RateLimitService,
+    PolicyRegistry,
+    RateLimitStore,
+    RateLimitGuard,
+    ViolationStream,
+    ViolationRecorder,
+    RateLimiter,
+    RATE_LIMIT_MODULE_OPTIONS,
+  ],
 })
 export class RateLimitModule extends RateLimitConfigurableModule implements OnApplicationShutdown {
   /** @internal Instantiated by Nest. */

@@ -1,4 +1,5 @@
 import { type DynamicModule, Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
+import { messages } from '../errors/messages.js';
 import { SystemAdminGuard } from './admin.guard.js';
 import { SYSTEM_API_OPTIONS, type SystemApiModuleOptions } from './system-api.options.js';
 import { SystemCacheController } from './system-cache.controller.js';
@@ -8,7 +9,8 @@ import { SystemRateLimitController } from './system-rate-limit.controller.js';
  * The `/system` endpoints (SPEC §7): cache statistics and invalidation, rate-limit
  * status and client reset. Mounted at `system/...` under the app's prefix (the demo's
  * `api/v1`); re-mount with `RouterModule`. Needs `ResponseCacheModule` and
- * `RateLimitModule`. Admin endpoints are disabled (403) unless `authorize` is given.
+ * `RateLimitModule`. Admin endpoints are disabled (403) unless `authorize` is given. The
+ * status endpoint has a limit of its own (`statusLimit`, default 60 per minute per client).
  *
  * @example
  * SystemApiModule.forRoot({ authorize: (req) => (req.user ? (req.user.roles.includes('admin') ? 'allow' : 'forbidden') : 'unauthenticated') })
@@ -25,8 +27,16 @@ export class SystemApiModule implements OnModuleInit {
     }
   }
 
-  /** Registers the two controllers and the admin guard; without `authorize` the admin endpoints answer 403. */
+  /**
+   * Registers the two controllers and the admin guard; without `authorize` the admin endpoints answer 403.
+   *
+   * @throws Error through `messages.invalidOption` when `statusLimit.perMinute` is not a positive integer.
+   */
   static forRoot(options: SystemApiModuleOptions = {}): DynamicModule {
+    const perMinute = options.statusLimit?.perMinute;
+    if (perMinute !== undefined && !(Number.isSafeInteger(perMinute) && perMinute > 0)) {
+      throw new Error(messages.invalidOption('statusLimit.perMinute', perMinute, 'a positive integer'));
+    }
     return {
       module: SystemApiModule,
       controllers: [SystemCacheController, SystemRateLimitController],

@@ -101,12 +101,23 @@ export class RateLimitStatusResponse {
   generated_at: string;
 }
 
-/** One entry of `GET /system/rate-limit/violations`. */
+/**
+ * One entry of `GET /system/rate-limit/violations`: the violations of one client under one
+ * policy, tier, route and shadow flag within one flush interval of one instance.
+ */
 export class ViolationEntry {
-  /** When the request was rejected (ISO-8601). */
-  @ApiProperty({ format: 'date-time', description: 'When the request was rejected' }) at: string;
+  /** When the last of them was rejected (ISO-8601). */
+  @ApiProperty({ format: 'date-time', description: 'When the last of these requests was rejected' }) at: string;
   /** The same time, in Unix milliseconds. */
   @ApiProperty({ description: 'The same time in Unix milliseconds' }) timestamp: number;
+  /** When the first of them was rejected (ISO-8601). */
+  @ApiProperty({ format: 'date-time', description: 'When the first of these requests was rejected' })
+  first_at: string;
+  /** The same time, in Unix milliseconds. */
+  @ApiProperty({ description: 'The same time in Unix milliseconds' }) first_timestamp: number;
+  /** How many requests the entry stands for (at least 1). */
+  @ApiProperty({ example: 1, minimum: 1, description: 'How many requests were rejected (at least 1)' })
+  count: number;
   /** The client kind and its HMAC, e.g. `ip:Qm9vWmhmUk1mN0ZkR2xw` (never the raw id). */
   @ApiProperty({ example: 'ip:Qm9vWmhmUk1mN0ZkR2xw', description: 'Client kind and its HMAC (never the raw id)' })
   client: string;
@@ -116,8 +127,8 @@ export class ViolationEntry {
   @ApiProperty({ example: 'burst' }) tier: string;
   /** The route template (`/api/v1/models/:id`), or `unknown`. */
   @ApiProperty({ example: '/api/v1/models/:id', description: 'Route template' }) route: string;
-  /** True for a shadow policy's would-be rejection (the request was not refused by it). */
-  @ApiProperty({ example: false, description: "A shadow policy's would-be rejection (not enforced)" })
+  /** True for a shadow policy's would-be rejections (the requests were not refused by it). */
+  @ApiProperty({ example: false, description: "A shadow policy's would-be rejections (not enforced)" })
   shadow: boolean;
 }
 

@@ -3,6 +3,7 @@ import {
   Controller,
   Delete,
   Get,
+  Inject,
   Optional,
   Param,
   Query,
@@ -12,19 +13,36 @@ import {
 } from '@nestjs/common';
 import { createParamDecorator } from '@nestjs/common';
 import { isIP } from 'node:net';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import { NoCache } from '../cache/cache.decorators.js';
-import { normalizeIp, userClientId } from '../rate-limit/client-id.js';
+import { ShieldEvents } from '../events/shield-events.js';
+import { httpExchange } from '../http/http-facade.js';
+import { IpAllowlist, normalizeIp, userClientId } from '../rate-limit/client-id.js';
+import { buildPolicy, PolicyRegistry } from '../rate-limit/policy.js';
 import { SkipRateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { RateLimitExceededException } from '../rate-limit/rate-limit.exception.js';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
-import { waitSeconds } from '../rate-limit/rate-limit-headers.js';
+import { resetUnixSeconds, waitSeconds } from '../rate-limit/rate-limit-headers.js';
+import type { RateLimitModuleOptions } from '../rate-limit/rate-limit.options.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
+import { RATE_LIMIT_MODULE_OPTIONS } from '../rate-limit/rate-limit.tokens.js';
+import type { RateLimitPolicy } from '../rate-limit/rate-limit.types.js';
+import { RateLimiter } from '../rate-limit/rate-limiter.js';
 import { ViolationStream } from '../rate-limit/violations/violation-stream.js';
 import { SystemAdminGuard } from './admin.guard.js';
 import { ApiAdminOperation, ApiBadParameter } from './api-docs.decorators.js';
 import { checkUserId, systemValidation } from './system-cache.controller.js';
 import { parseSince, ViolationsQuery } from './system-api.dto.js';
-import { RateLimitStatusResponse, ResetResponse, ViolationsResponse } from './system-api.responses.js';
+import { DEFAULT_STATUS_PER_MINUTE, SYSTEM_API_OPTIONS, type SystemApiModuleOptions } from './system-api.options.js';
+import {
+  RateLimitExceededResponse,
+  RateLimitStatusResponse,
+  ResetResponse,
+  ViolationsResponse,
+} from './system-api.responses.js';
+
+/** The name of the status endpoint's own policy: the name `@RateLimit({...})` would give it. */
+const STATUS_POLICY = 'SystemRateLimitController.status';
 
 /** The execution context itself, so the status endpoint can ask the guard who is calling. */
 const Context = createParamDecorator((_data: unknown, context: ExecutionContext) => context);
@@ -35,20 +53,54 @@ const Context = createParamDecorator((_data: unknown, context: ExecutionContext)
 @NoCache()
 @UsePipes(systemValidation)
 export class SystemRateLimitController {
+  /** The status endpoint's own policy (`statusLimit`), counted apart from every other. */
+  private readonly statusPolicies: readonly RateLimitPolicy[];
+  private readonly allowlist: IpAllowlist;
+
   constructor(
     private readonly limits: RateLimitService,
     private readonly guard: RateLimitGuard,
+    private readonly limiter: RateLimiter,
+    private readonly events: ShieldEvents,
+    registry: PolicyRegistry,
+    @Inject(RATE_LIMIT_MODULE_OPTIONS) private readonly rateLimits: RateLimitModuleOptions,
+    @Inject(SYSTEM_API_OPTIONS) options: SystemApiModuleOptions,
     /** Absent with `RateLimitTestingModule` (no Redis): the list is then empty. */
     @Optional() private readonly violations?: ViolationStream,
-  ) {}
+  ) {
+    const limit = options.statusLimit?.perMinute ?? DEFAULT_STATUS_PER_MINUTE;
+    this.statusPolicies = [
+      buildPolicy(
+        STATUS_POLICY,
+        { tiers: { minute: { limit, windowMs: 60_000 } } },
+        rateLimits.algorithm ?? 'sliding-window',
+      ),
+    ];
+    // Known to the registry, so a client's reset gives it back its status calls too.
+    registry.addRoutePolicies(this.statusPolicies);
+    this.allowlist = new IpAllowlist(rateLimits.allowlist ?? []);
+  }
 
-  /** The caller's own tiers; consumes nothing, 200 even when over the limit. */
+  /**
+   * The caller's own tiers; consumes nothing of them, 200 even when over their limit. Limited
+   * by a policy of its own (`statusLimit`): each call is a script, so it must not be free.
+   */
   @Get('status')
   @SkipRateLimit()
-  @ApiOperation({ summary: "The caller's own tiers (any client, anonymous too); counts nothing" })
+  @ApiOperation({
+    summary: "The caller's own tiers (any client, anonymous too); counts nothing in them",
+    description:
+      'Limited by its own policy (statusLimit, default 60 calls per minute per client), not by the default one.',
+  })
   @ApiOkResponse({ type: RateLimitStatusResponse })
+  @ApiTooManyRequestsResponse({
+    description: "Over the status endpoint's own limit",
+    type: RateLimitExceededResponse,
+    headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } },
+  })
   async status(@Context() context: ExecutionContext) {
     const { clientId, policies } = await this.guard.identify(context);
+    await this.countStatusCall(context, clientId);
     const result = await this.limits.status(clientId, policies);
     return {
       client: clientId.slice(0, clientId.indexOf(':')),
@@ -65,6 +117,24 @@ export class SystemRateLimitController {
         })),
       generated_at: new Date().toISOString(),
     };
+  }
+
+  /**
+   * Counts one status call in the endpoint's own policy, as the guard counts a limited route
+   * (the local block cache answers a client over it without Redis; Redis down: the module's
+   * fail mode), exempting what the guard exempts; throws the 429 when over.
+   */
+  private async countStatusCall(context: ExecutionContext, clientId: string): Promise<void> {
+    const exchange = httpExchange(context);
+    if (this.rateLimits.disabled || this.allowlist.has(exchange.ip)) return;
+    if (this.rateLimits.skip && (await this.rateLimits.skip(context, exchange))) return;
+    const { result, fallback } = await this.limiter.consume(exchange.raw, clientId, this.statusPolicies, 1, undefined);
+    // Metrics and the violation stream see these calls like any limited route's.
+    this.events.emit('ratelimit.decision', { clientId, route: exchange.routeTemplate, result, fallback });
+    if (result.allowed) return;
+    const retryAfter = waitSeconds(result.retryAfterMs);
+    exchange.setHeader('Retry-After', String(retryAfter));
+    throw new RateLimitExceededException(resetUnixSeconds(result), retryAfter);
   }
 
   /**
@@ -97,7 +167,7 @@ export class SystemRateLimitController {
     return isIP(client) ? this.guard.clientIdOfAddress(client) : userClientId(checkUserId(client));
   }
 
-  /** Recent violations from the capped stream, newest first. */
+  /** Recent violations from the capped stream (one entry per client, policy, tier, route and interval, with its count), newest first. */
   @Get('violations')
   @UseGuards(SystemAdminGuard)
   @ApiAdminOperation()
@@ -115,6 +185,9 @@ export class SystemRateLimitController {
       violations: found.map((violation) => ({
         at: new Date(violation.atMs).toISOString(),
         timestamp: violation.atMs,
+        first_at: new Date(violation.firstAtMs).toISOString(),
+        first_timestamp: violation.firstAtMs,
+        count: violation.count,
         client: violation.client,
         policy: violation.policy,
         tier: violation.tier,

@@ -54,7 +54,14 @@ export class RateLimitTestingModule {
         RateLimitGuard,
         ...(options.guard === false ? [] : [{ provide: APP_GUARD, useExisting: RateLimitGuard }]),
       ],
-      exports: [RateLimitService, PolicyRegistry, RateLimitStore, RateLimitGuard],
+      exports: [
+        RateLimitService,
+        PolicyRegistry,
+        RateLimitStore,
+        RateLimitGuard,
+        RateLimiter,
+        RATE_LIMIT_MODULE_OPTIONS,
+      ],
     };
   }
 }

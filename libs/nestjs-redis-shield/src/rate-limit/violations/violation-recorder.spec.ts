@@ -3,11 +3,11 @@ import { Logger } from '@nestjs/common';
 import { CaptureLogger } from '../../../../../test/support/capture-logger.js';
 import { type RateLimitDecisionEvent, ShieldEvents } from '../../events/shield-events.js';
 import { KeyBuilder } from '../../redis/key-builder.js';
-import type { ResolvedViolationOptions, Violation } from './violation.js';
+import type { ResolvedViolationOptions, Violation, ViolationRecord } from './violation.js';
 import { ViolationRecorder } from './violation-recorder.js';
 import type { ViolationStream } from './violation-stream.js';
 
-type Append = (batch: readonly Violation[]) => Promise<number>;
+type Append = (batch: readonly ViolationRecord[]) => Promise<number>;
 
 const OPTIONS: ResolvedViolationOptions = {
   stream: true,
@@ -56,13 +56,29 @@ function setup(options: Partial<ResolvedViolationOptions> = {}, append?: Append)
   const recorder = new ViolationRecorder({ ...OPTIONS, ...options }, keys, events, stream);
   const drops: number[] = [];
   events.on('ratelimit.violations.dropped', ({ count }) => drops.push(count));
-  /** Emits `count` rejections whose `atMs` are `from`, `from + 1`, ... */
+  /**
+   * Emits `count` rejections whose `atMs` are `from`, `from + 1`, ..., each of its own
+   * client (`ip:10.0.x.y` numbered by `atMs`): one stream entry each, as ordering and
+   * batching are about entries. Rejections of one client are counted in one entry (see
+   * 'counting per client and interval').
+   */
   const reject = (count: number, from = 0) => {
-    for (let i = 0; i < count; i++) events.emit('ratelimit.decision', decision({ nowMs: from + i }));
+    for (let n = from; n < from + count; n++) {
+      events.emit('ratelimit.decision', decision({ clientId: `ip:10.0.${(n >> 8) & 255}.${n & 255}`, nowMs: n }));
+    }
+  };
+  /** Emits `count` rejections of one client (by decision input), at `atMs` from `from` on. */
+  const rejectAs = (input: DecisionInput, count: number, from = 0) => {
+    for (let i = 0; i < count; i++) events.emit('ratelimit.decision', decision({ ...input, nowMs: from + i }));
   };
   /** The `atMs` of every appended violation, one array per append call. */
   const batches = () => appendMock.mock.calls.map(([batch]) => batch.map((violation) => violation.atMs));
-  return { events, keys, append: appendMock, recorder, drops, reject, batches };
+  /** Every appended entry as `[client, count, firstAtMs, atMs]`, one array per append call. */
+  const entries = () =>
+    appendMock.mock.calls.map(([batch]) =>
+      batch.map(({ client, count, firstAtMs, atMs }) => [client, count, firstAtMs, atMs]),
+    );
+  return { events, keys, append: appendMock, recorder, drops, reject, rejectAs, batches, entries };
 }
 
 function range(from: number, count: number): number[] {
@@ -122,8 +138,12 @@ describe('ViolationRecorder', () => {
       await recorder.flush();
       const [[batch]] = append.mock.calls;
       // One violation per shadow policy that would reject, by its tier with the longest wait.
-      expect(batch).toEqual([expect.objectContaining({ policy: 'trial', tier: 'hour', atMs: 7, shadow: true })]);
-      expect(seen).toEqual(batch);
+      expect(batch).toEqual([
+        expect.objectContaining({ policy: 'trial', tier: 'hour', atMs: 7, firstAtMs: 7, count: 1, shadow: true }),
+      ]);
+      expect(seen).toEqual([
+        { client: batch[0].client, policy: 'trial', tier: 'hour', route: batch[0].route, atMs: 7, shadow: true },
+      ]);
       const lines = logger.of('RateLimit').map((line) => line.message);
       expect(lines).toEqual([expect.stringMatching(/shadow policy.*policy=trial tier=hour .*shadow=true$/)]);
     });
@@ -175,6 +195,8 @@ describe('ViolationRecorder', () => {
           tier: 't',
           route: '/api/v1/models/:id',
           atMs: 123,
+          firstAtMs: 123,
+          count: 1,
           shadow: false,
         },
         {
@@ -183,6 +205,8 @@ describe('ViolationRecorder', () => {
           tier: 'minute',
           route: '/b/:id',
           atMs: 124,
+          firstAtMs: 124,
+          count: 1,
           shadow: false,
         },
       ]);
@@ -200,6 +224,190 @@ describe('ViolationRecorder', () => {
       expect(append.mock.calls[0][0]).toEqual([
         expect.objectContaining({ client: `client:${keys.hashId('tenant-7')}`, route: 'unknown' }),
       ]);
+    });
+  });
+
+  describe('counting per client and interval', () => {
+    const ATTACKER = { clientId: 'ip:198.51.100.66' };
+    const VICTIM = { clientId: 'ip:203.0.113.7' };
+
+    it('appends one entry per client, policy, tier, route and shadow flag, with its count and first and last time', async () => {
+      const { events, keys, recorder, append, rejectAs } = setup();
+      rejectAs(ATTACKER, 4, 100);
+      rejectAs({ ...ATTACKER, tier: 'hour' }, 2, 200);
+      rejectAs({ ...ATTACKER, route: '/other' }, 1, 300);
+      rejectAs({ ...ATTACKER, policy: 'strict' }, 1, 400);
+      rejectAs(VICTIM, 3, 500);
+      rejectAs(ATTACKER, 2, 600); // the first group again: counted in its entry
+      const shadowed = decision({ ...ATTACKER, allowed: true, nowMs: 700 });
+      shadowed.result.tiers = [
+        {
+          policy: 'default',
+          tier: 'minute',
+          limit: 1,
+          windowMs: 60_000,
+          shadow: true,
+          allowed: false,
+          remaining: 0,
+          resetMs: 1,
+          retryAfterMs: 1,
+        },
+      ];
+      events.emit('ratelimit.decision', shadowed); // same client, policy, tier, route: shadow is its own entry
+      expect(recorder.buffered).toBe(6);
+      await recorder.flush();
+      const attacker = `ip:${keys.hashId(ATTACKER.clientId)}`;
+      const victim = `ip:${keys.hashId(VICTIM.clientId)}`;
+      const route = '/api/v1/models/:id';
+      const fields = ({ client, policy, tier, route, shadow, count, firstAtMs, atMs }: ViolationRecord) => ({
+        ...{ client, policy, tier, route, shadow, count, firstAtMs, atMs },
+      });
+      expect(append.mock.calls[0][0].map(fields)).toEqual([
+        {
+          client: attacker,
+          policy: 'default',
+          tier: 'minute',
+          route,
+          shadow: false,
+          count: 6,
+          firstAtMs: 100,
+          atMs: 601,
+        },
+        {
+          client: attacker,
+          policy: 'default',
+          tier: 'hour',
+          route,
+          shadow: false,
+          count: 2,
+          firstAtMs: 200,
+          atMs: 201,
+        },
+        {
+          client: attacker,
+          policy: 'default',
+          tier: 'minute',
+          route: '/other',
+          shadow: false,
+          count: 1,
+          firstAtMs: 300,
+          atMs: 300,
+        },
+        {
+          client: attacker,
+          policy: 'strict',
+          tier: 'minute',
+          route,
+          shadow: false,
+          count: 1,
+          firstAtMs: 400,
+          atMs: 400,
+        },
+        {
+          client: victim,
+          policy: 'default',
+          tier: 'minute',
+          route,
+          shadow: false,
+          count: 3,
+          firstAtMs: 500,
+          atMs: 502,
+        },
+        {
+          client: attacker,
+          policy: 'default',
+          tier: 'minute',
+          route,
+          shadow: true,
+          count: 1,
+          firstAtMs: 700,
+          atMs: 700,
+        },
+      ]);
+    });
+
+    it('keeps the earliest and latest time when decisions arrive out of order', async () => {
+      const { events, recorder, entries } = setup();
+      for (const nowMs of [50, 20, 90, 40]) events.emit('ratelimit.decision', decision({ ...ATTACKER, nowMs }));
+      await recorder.flush();
+      expect(entries()).toEqual([[[expect.any(String), 4, 20, 90]]]);
+    });
+
+    it("a flood of one client cannot crowd out another's violations: the buffer holds groups, not requests", async () => {
+      const { recorder, rejectAs, drops, entries, keys } = setup({ maxBuffered: 2, flushIntervalMs: 60_000 });
+      rejectAs(VICTIM, 1, 0);
+      rejectAs(ATTACKER, 10_500, 1);
+      rejectAs(VICTIM, 2, 20_000);
+      expect(recorder.buffered).toBe(2);
+      expect(drops).toEqual([]);
+      await recorder.flush();
+      expect(entries()).toEqual([
+        [
+          [`ip:${keys.hashId(VICTIM.clientId)}`, 3, 0, 20_001],
+          [`ip:${keys.hashId(ATTACKER.clientId)}`, 10_500, 1, 10_500],
+        ],
+      ]);
+    });
+
+    it('starts fresh entries with every flush interval', async () => {
+      const { rejectAs, entries } = setup({ flushIntervalMs: 1000 });
+      rejectAs(ATTACKER, 5, 0);
+      await jest.advanceTimersByTimeAsync(1000);
+      rejectAs(ATTACKER, 3, 1000);
+      await jest.advanceTimersByTimeAsync(1000);
+      expect(entries()).toEqual([[[expect.any(String), 5, 0, 4]], [[expect.any(String), 3, 1000, 1002]]]);
+    });
+
+    it('counts what arrives during a flush for the next one, even for a group being written', async () => {
+      const held = deferred();
+      const { recorder, append, rejectAs, entries } = setup({}, () => held.promise);
+      rejectAs(ATTACKER, 2, 0);
+      const flushing = recorder.flush();
+      rejectAs(ATTACKER, 3, 10);
+      append.mockImplementation(async (batch) => batch.length);
+      held.resolve(1);
+      await flushing;
+      await recorder.flush();
+      expect(entries()).toEqual([[[expect.any(String), 2, 0, 1]], [[expect.any(String), 3, 10, 12]]]);
+    });
+
+    it('after a failed append, merges the kept entry with what its group added meanwhile', async () => {
+      const held = deferred();
+      const { recorder, append, rejectAs, entries, keys } = setup({}, () => held.promise);
+      rejectAs(ATTACKER, 3, 0);
+      const flushing = recorder.flush();
+      rejectAs(VICTIM, 1, 5);
+      rejectAs(ATTACKER, 2, 10);
+      held.reject(new Error('timeout'));
+      await flushing;
+      expect(recorder.buffered).toBe(2);
+      append.mockImplementation(async (batch) => batch.length);
+      await recorder.flush();
+      expect(entries()[1]).toEqual([
+        [`ip:${keys.hashId(ATTACKER.clientId)}`, 5, 0, 11],
+        [`ip:${keys.hashId(VICTIM.clientId)}`, 1, 5, 5],
+      ]);
+    });
+
+    it('counts every violation of a group dropped when a failed batch no longer fits back in front', async () => {
+      const held = deferred();
+      const { recorder, rejectAs, drops } = setup({ maxBuffered: 1 }, () => held.promise);
+      rejectAs(ATTACKER, 3, 0);
+      const flushing = recorder.flush();
+      rejectAs(VICTIM, 4, 10); // fits the emptied buffer while the append is in flight
+      held.reject(new Error('timeout'));
+      await flushing;
+      expect(recorder.buffered).toBe(1);
+      expect(drops).toEqual([4]);
+    });
+
+    it('logs and emits every violation one by one, whatever the grouping', () => {
+      const { events, rejectAs } = setup({ log: { lines: 100, intervalMs: 10_000 } });
+      const seen: Violation[] = [];
+      events.on('ratelimit.violation', (violation) => seen.push(violation));
+      rejectAs(ATTACKER, 7);
+      expect(seen).toHaveLength(7);
+      expect(logger.of('RateLimit')).toHaveLength(7);
     });
   });
 

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { RateLimitDecisionEvent, ShieldEvents } from '../../events/shield-events.js';
 import type { TierResult } from '../rate-limit.types.js';
 import type { KeyBuilder } from '../../redis/key-builder.js';
-import type { ResolvedViolationOptions, Violation } from './violation.js';
+import type { ResolvedViolationOptions, Violation, ViolationRecord } from './violation.js';
 import { ViolationLog } from './violation-log.js';
 import { APPEND_BATCH, type ViolationStream } from './violation-stream.js';
 
@@ -10,15 +10,35 @@ import { APPEND_BATCH, type ViolationStream } from './violation-stream.js';
 const SHUTDOWN_FLUSH_MS = 2000;
 
 /**
- * Turns rejected decisions, and a shadow policy's would-be rejections (`shadow: true`), into violations: buffers them in process and appends them to
- * the stream in batches (every `flushIntervalMs`, sooner when a batch is full), and logs
- * them through {@link ViolationLog}. Nothing here runs a Redis call per request. The
- * buffer is bounded: beyond `maxBuffered` violations are dropped and counted. Flushed
- * on shutdown.
+ * What one stream entry groups: the violations of one client under one policy, tier, route
+ * and shadow flag. NUL cannot occur in any of them (HMACs, names, route templates).
+ */
+function groupOf({ client, policy, tier, route, shadow }: Violation): string {
+  return `${shadow ? 's' : 'e'}\0${client}\0${policy}\0${tier}\0${route}`;
+}
+
+/** Folds `other` (the same group) into `into`: counts add up, the times span both. */
+function merge(into: ViolationRecord, other: ViolationRecord): void {
+  into.count += other.count;
+  if (other.firstAtMs < into.firstAtMs) into.firstAtMs = other.firstAtMs;
+  if (other.atMs > into.atMs) into.atMs = other.atMs;
+}
+
+/**
+ * Turns rejected decisions, and a shadow policy's would-be rejections (`shadow: true`),
+ * into violations: logs each through {@link ViolationLog}, emits it as
+ * `ratelimit.violation`, and for the stream counts it in process under its client,
+ * policy, tier, route and shadow flag. Every flush (every `flushIntervalMs`, sooner when
+ * 1000 groups are waiting) appends one entry per group with its count and first and last
+ * time, so a client rejected ten thousand times adds one entry per interval and cannot
+ * push other clients' violations out of the capped stream. Nothing here runs a Redis call
+ * per request. The buffer holds at most `maxBuffered` groups: violations of a new group
+ * beyond it are dropped and counted. Flushed on shutdown.
  */
 export class ViolationRecorder {
   private readonly logger = new Logger('RateLimit');
-  private buffer: Violation[] = [];
+  /** The interval's groups, in the order they first appeared. */
+  private buffer = new Map<string, ViolationRecord>();
   private readonly log: ViolationLog | undefined;
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly unsubscribe: () => void;
@@ -41,9 +61,9 @@ export class ViolationRecorder {
     this.unsubscribe = events.on('ratelimit.decision', (event) => this.decided(event));
   }
 
-  /** Violations waiting for the next flush. */
+  /** Entries (groups of violations) waiting for the next flush. */
   get buffered(): number {
-    return this.buffer.length;
+    return this.buffer.size;
   }
 
   private decided({ clientId, route, result }: RateLimitDecisionEvent): void {
@@ -74,13 +94,22 @@ export class ViolationRecorder {
     this.events.emit('ratelimit.violation', violation);
     if (!this.timer) return;
     if (this.options.sampleRate < 1 && Math.random() >= this.options.sampleRate) return;
-    if (this.buffer.length >= this.options.maxBuffered) {
+    const group = groupOf(violation);
+    const held = this.buffer.get(group);
+    if (held) {
+      // The hot path of a flood: one increment, no allocation.
+      held.count += 1;
+      if (violation.atMs > held.atMs) held.atMs = violation.atMs;
+      else if (violation.atMs < held.firstAtMs) held.firstAtMs = violation.atMs;
+      return;
+    }
+    if (this.buffer.size >= this.options.maxBuffered) {
       this.dropped(1);
       return;
     }
-    this.buffer.push(violation);
+    this.buffer.set(group, { ...violation, firstAtMs: violation.atMs, count: 1 });
     // A full batch goes out now rather than waiting for the timer.
-    if (this.buffer.length >= APPEND_BATCH && !this.flushing && !this.flushScheduled) {
+    if (this.buffer.size >= APPEND_BATCH && !this.flushing && !this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => {
         this.flushScheduled = false;
@@ -90,23 +119,23 @@ export class ViolationRecorder {
   }
 
   /**
-   * Appends everything buffered when called, in batches; resolves when done. Failures keep
-   * the batch for the next try. What arrives meanwhile waits for the next flush: draining
-   * it too sent one small batch per round trip under a flood (49 calls in 2 s, not 2-6).
+   * Appends every entry buffered when called, in batches; resolves when done. Failures keep
+   * the failed batch and the rest for the next try. What arrives meanwhile is counted for
+   * the next flush: draining it too sent one small batch per round trip under a flood (49
+   * calls in 2 s, not 2-6).
    */
   async flush(): Promise<void> {
     if (this.flushing) return this.flushing;
-    if (!this.stream || this.buffer.length === 0) return;
+    if (!this.stream || this.buffer.size === 0) return;
     const stream = this.stream;
-    let pending = this.buffer.length;
+    const pending = [...this.buffer.values()];
+    this.buffer = new Map();
     this.flushing = (async () => {
-      while (pending > 0) {
-        const batch = this.buffer.splice(0, Math.min(APPEND_BATCH, pending));
-        pending -= batch.length;
+      for (let sent = 0; sent < pending.length; sent += APPEND_BATCH) {
         try {
-          await stream.append(batch);
+          await stream.append(pending.slice(sent, sent + APPEND_BATCH));
         } catch (error) {
-          this.requeue(batch);
+          this.requeue(pending.slice(sent));
           if (Date.now() - this.lastErrorAt > 10_000) {
             this.lastErrorAt = Date.now();
             this.logger.warn(`violations not written to the stream yet: ${(error as Error).message}`);
@@ -134,14 +163,27 @@ export class ViolationRecorder {
     this.log?.close();
   }
 
-  /** Puts a failed batch back in front, dropping what no longer fits. */
-  private requeue(batch: Violation[]): void {
-    this.buffer = batch.concat(this.buffer);
-    const excess = this.buffer.length - this.options.maxBuffered;
-    if (excess > 0) {
-      this.buffer.splice(this.options.maxBuffered);
-      this.dropped(excess);
+  /**
+   * Puts entries that were not written back in front of what arrived meanwhile (the same
+   * group's counts merged), dropping the newest groups that no longer fit and counting
+   * every violation they stood for.
+   */
+  private requeue(entries: readonly ViolationRecord[]): void {
+    const buffer = new Map(entries.map((entry) => [groupOf(entry), entry]));
+    for (const [group, entry] of this.buffer) {
+      const held = buffer.get(group);
+      if (held) merge(held, entry);
+      else buffer.set(group, entry);
     }
+    let excess = 0;
+    let kept = 0;
+    for (const [group, entry] of buffer) {
+      if (++kept <= this.options.maxBuffered) continue;
+      excess += entry.count;
+      buffer.delete(group);
+    }
+    this.buffer = buffer;
+    if (excess > 0) this.dropped(excess);
   }
 
   private dropped(count: number): void {

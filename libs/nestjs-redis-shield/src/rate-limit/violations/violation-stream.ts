@@ -1,8 +1,8 @@
 import type { RedisConnection, ScriptRunner } from '../../redis/redis.connection.js';
-import type { Violation } from './violation.js';
+import type { ViolationRecord } from './violation.js';
 import { VIOLATIONS_APPEND_LUA } from './violations-append.lua.js';
 
-/** Most violations one script call appends (keeps ARGV and the script's run time small). */
+/** Most entries one script call appends (keeps ARGV and the script's run time small). */
 export const APPEND_BATCH = 1000;
 /** Entries read per XREVRANGE page. */
 const PAGE = 500;
@@ -16,8 +16,9 @@ const STREAM_TIMEOUT_MS = 2000;
 
 /**
  * The capped Redis Stream of rate-limit violations (`rate_limit:violations`): appended in
- * batches by the recorder, read newest first by the system API. The only key without a
- * TTL besides the cache statistics: its length is capped instead.
+ * batches by the recorder, one entry per client, policy, tier, route and shadow flag per
+ * flush interval with its count; read newest first by the system API. The only key
+ * without a TTL besides the cache statistics: its length is capped instead.
  */
 export class ViolationStream {
   private readonly appendScript: ScriptRunner<number>;
@@ -37,19 +38,22 @@ export class ViolationStream {
     this.key = connection.keys.violations();
   }
 
-  /** Appends up to {@link APPEND_BATCH} violations in one script call. Never trips the breaker. */
-  async append(batch: readonly Violation[]): Promise<number> {
-    if (batch.length > APPEND_BATCH) throw new RangeError(`at most ${APPEND_BATCH} violations per append`);
+  /** Appends up to {@link APPEND_BATCH} entries in one script call. Never trips the breaker. */
+  async append(batch: readonly ViolationRecord[]): Promise<number> {
+    if (batch.length > APPEND_BATCH) throw new RangeError(`at most ${APPEND_BATCH} entries per append`);
     const args: (string | number)[] = [this.maxLength];
-    for (const { client, policy, tier, route, atMs, shadow } of batch) {
-      args.push(client, policy, tier, route, atMs, shadow ? '1' : '0');
+    for (const { client, policy, tier, route, atMs, shadow, count, firstAtMs } of batch) {
+      args.push(client, policy, tier, route, atMs, shadow ? '1' : '0', count, firstAtMs);
     }
     return this.appendScript([this.key], args, { timeoutMs: STREAM_TIMEOUT_MS, tripsBreaker: false });
   }
 
-  /** The newest violations at or after `sinceMs` (ms since the epoch), newest first, at most `limit`. */
-  async recent({ sinceMs = 0, limit }: { sinceMs?: number; limit: number }): Promise<Violation[]> {
-    const found: Violation[] = [];
+  /**
+   * The newest entries whose last violation is at or after `sinceMs` (ms since the epoch),
+   * newest first, at most `limit`.
+   */
+  async recent({ sinceMs = 0, limit }: { sinceMs?: number; limit: number }): Promise<ViolationRecord[]> {
+    const found: ViolationRecord[] = [];
     const lowest = Math.max(0, sinceMs - CLOCK_SLACK_MS);
     let end = '+';
     for (;;) {
@@ -68,17 +72,22 @@ export class ViolationStream {
   }
 }
 
-function parse(fields: string[]): Violation | undefined {
+/** One stream entry; entries written before counts existed (no `n`, no `f`) stand for one violation. */
+function parse(fields: string[]): ViolationRecord | undefined {
   const value: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) value[fields[i]] = fields[i + 1];
   const atMs = Number(value.ts);
   if (!value.c || !Number.isFinite(atMs)) return undefined;
+  const count = Number(value.n ?? 1);
+  const firstAtMs = Number(value.f ?? atMs);
   return {
     client: value.c,
     policy: value.p ?? '',
     tier: value.t ?? '',
     route: value.r ?? 'unknown',
     atMs,
+    firstAtMs: Number.isFinite(firstAtMs) ? firstAtMs : atMs,
+    count: Number.isSafeInteger(count) && count > 0 ? count : 1,
     shadow: value.s === '1',
   };
 }

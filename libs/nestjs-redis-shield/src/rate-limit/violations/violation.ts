@@ -1,4 +1,7 @@
-/** One rejected request, as the stream and the system API keep it. Nothing in it is a raw id. */
+/**
+ * One rejected request (or a shadow policy's would-be rejection), as the recorder sees it
+ * and the `ratelimit.violation` event carries it. Nothing in it is a raw id.
+ */
 export interface Violation {
   /** The client kind and its HMAC as in its keys: `ip:<22 chars>` or `user:<22 chars>`. */
   client: string;
@@ -17,6 +20,21 @@ export interface Violation {
   shadow: boolean;
 }
 
+/**
+ * The violations of one client under one (policy, tier, route, shadow) within one flush
+ * interval of one instance, as one stream entry and one entry of the system API: however
+ * many requests a client has rejected, it adds one entry per interval, so it cannot push
+ * other clients' violations out of the capped stream.
+ */
+export interface ViolationRecord extends Violation {
+  /** When the last of them was decided, in ms since the epoch (same clock as `firstAtMs`). */
+  atMs: number;
+  /** When the first of them was decided, in ms since the epoch. */
+  firstAtMs: number;
+  /** How many violations the entry stands for (at least 1). */
+  count: number;
+}
+
 /** Options of the violation stream and log (`RateLimitModuleOptions.violations`). */
 export interface ViolationOptions {
   /** Append violations to the capped Redis stream. Default true. */
@@ -25,7 +43,11 @@ export interface ViolationOptions {
   maxLength?: number;
   /** How often the buffer is flushed to the stream, in ms. Default 1000. */
   flushIntervalMs?: number;
-  /** Most violations held in process between flushes; beyond it they are dropped and counted. Default 10 000. */
+  /**
+   * Most entries held in process between flushes: distinct (client, policy, tier, route,
+   * shadow) of the interval, each with its count. Violations of a new one beyond it are
+   * dropped and counted; those of one already held are always counted. Default 10 000.
+   */
   maxBuffered?: number;
   /** Fraction of violations kept for the stream, 0 < rate ≤ 1. Default 1 (no sampling). */
   sampleRate?: number;
@@ -52,7 +74,7 @@ export interface ResolvedViolationOptions {
   maxLength: number;
   /** How often the buffer is flushed to the stream, in ms. */
   flushIntervalMs: number;
-  /** Most violations held in process between flushes. */
+  /** Most entries (distinct client, policy, tier, route, shadow) held in process between flushes. */
   maxBuffered: number;
   /** Fraction of violations kept for the stream (1 = all). */
   sampleRate: number;
