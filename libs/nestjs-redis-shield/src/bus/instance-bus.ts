@@ -103,8 +103,6 @@ export class InstanceBus implements OnApplicationShutdown {
   /** Whether the outage in progress was logged (one line per outage, not per retry). */
   /** Whether this outage was reported (a warning may follow after {@link DOWN_LOG_DELAY_MS}). */
   private downReported = false;
-  /** Whether this outage's warning was written (then its end is logged too). */
-  private downLogged = false;
   private downLog: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -273,11 +271,10 @@ export class InstanceBus implements OnApplicationShutdown {
     if (up) {
       clearTimeout(this.downLog);
       this.downLog = undefined;
-      // Back up: said only if the outage was (a Redis outage is the connection's to report).
-      if (this.downLogged) this.logger.log(`subscribed to ${this.channel} again`);
-      else this.logger.debug(`subscribed to ${this.channel}`);
+      this.logger.debug(`subscribed to ${this.channel}`);
+      // Back up: the connection logs the end of an outage it logged.
+      this.connection.noteOutage('instance bus', false, `subscribed to ${this.channel}`);
       this.downReported = false;
-      this.downLogged = false;
     } else {
       this.reportDown(reason);
     }
@@ -290,24 +287,21 @@ export class InstanceBus implements OnApplicationShutdown {
   }
 
   /**
-   * Reports an outage of the bus, once. A Redis outage is logged by the connection itself
-   * (one line per outage for the whole library): the bus waits a moment (its socket may
-   * notice first) and warns only if the connection is still ready, i.e. only the bus is
-   * down, and only if it has not recovered meanwhile.
+   * Reports an outage of the bus, once, to the connection's outage log (one line per
+   * outage for the whole library, whichever part noticed it first) — after a moment, so a
+   * blip the subscriber recovers from at once says nothing.
    */
   private reportDown(reason: string): void {
     this.downReported = true;
+    this.logger.debug(`down (${reason}); reconnecting`);
     clearTimeout(this.downLog);
     this.downLog = setTimeout(() => {
       this.downLog = undefined;
       if (this.up || this.closed) return;
-      if (this.connection.state !== 'ready') {
-        this.logger.debug(`down with the Redis connection (${reason})`);
-        return;
-      }
-      this.downLogged = true;
-      this.logger.warn(
-        `down (${reason}); local state is kept for at most ${this.staleAfterMs} ms until it is back, reconnecting`,
+      this.connection.noteOutage(
+        'instance bus',
+        true,
+        `${reason}; local state is kept for at most ${this.staleAfterMs} ms until it is back`,
       );
     }, DOWN_LOG_DELAY_MS);
     this.downLog.unref();

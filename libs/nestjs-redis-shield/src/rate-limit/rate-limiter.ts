@@ -59,6 +59,28 @@ export class RateLimiter implements LimiterStatusSource {
     return this;
   }
 
+  /**
+   * A client's standing in `policies` without counting: from Redis, or, when Redis is
+   * unavailable (or refuses the script), from this instance's fallback state, flagged
+   * `degraded` (whatever the fail mode: reading a standing never needs to fail).
+   */
+  async status(
+    request: IncomingMessage,
+    clientId: string,
+    policies: readonly RateLimitPolicy[],
+  ): Promise<{ result: RateLimitResult; degraded: boolean }> {
+    if (this.primary && !this.primary.connection.circuitOpen) {
+      const deadline = requestDeadline(request, this.primary.connection.commandTimeoutMs);
+      try {
+        return { result: summarize(await this.primary.store.peek({ clientId, policies, deadline })), degraded: false };
+      } catch (error) {
+        if (!(error instanceof RedisUnavailableError || error instanceof RedisCommandError)) throw error;
+      }
+    }
+    const local = this.localId(clientId);
+    return { result: summarize(await this.fallback.peek({ clientId: local, policies })), degraded: !!this.primary };
+  }
+
   async consume(
     request: IncomingMessage,
     clientId: string,

@@ -63,6 +63,10 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private everReady: boolean;
   private warnedUnreachable = false;
   private closed = false;
+  /** Parts of this connection that are down now, with why (see {@link noteOutage}). */
+  private readonly outages = new Map<string, string>();
+  private outageLogged = false;
+  private readyLogged = false;
   /** The socket corked for this event-loop turn's commands, if any (see {@link batchWrites}). */
   private corked: Writable | undefined;
 
@@ -308,6 +312,9 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       // ioredis reports every failed reconnect; the state change is the one log line.
       if (!this.everReady && this.currentState === 'down' && !this.warnedUnreachable) {
         this.warnedUnreachable = true;
+        // An outage from the start: the outage log's one line for it (see noteOutage).
+        this.outages.set('commands', error.message);
+        this.outageLogged = true;
         this.logger.warn(`unreachable (${error.message}); serving without Redis and reconnecting`);
       }
     };
@@ -363,8 +370,38 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     const state: RedisConnectionState = this.clientReady && this.breaker.allowsCalls ? 'ready' : 'down';
     if (state === this.currentState || this.closed) return;
     this.currentState = state;
-    if (state === 'ready') this.logger.log(`ready (${reason})`);
-    else this.logger.warn(`down (${reason})`);
+    this.noteOutage('commands', state === 'down', reason);
     this.events.emit('redis.state', { connection: this.name, state, reason });
+  }
+
+  /**
+   * The one place this connection's outages are logged, whoever noticed them (its
+   * commands, its instance bus): one line when the first part goes down, one when the last
+   * comes back, never one per retry or per part, so one Redis outage is one line each way.
+   *
+   * @internal For the library's parts that ride on this connection.
+   * @param part What noticed it (`commands`, `instance bus`).
+   * @param down Whether that part is down now.
+   */
+  noteOutage(part: string, down: boolean, reason: string): void {
+    if (down) {
+      if (!this.outages.has(part)) this.outages.set(part, reason);
+      if (this.outageLogged || this.closed) return;
+      this.outageLogged = true;
+      this.logger.warn(part === 'commands' ? `down (${reason})` : `${part} down (${reason})`);
+      return;
+    }
+    if (!this.outages.delete(part)) {
+      // The first connection is news too.
+      if (part === 'commands' && !this.readyLogged) {
+        this.readyLogged = true;
+        this.logger.log(`ready (${reason})`);
+      }
+      return;
+    }
+    if (this.outages.size > 0 || !this.outageLogged) return;
+    this.outageLogged = false;
+    this.readyLogged = true;
+    this.logger.log(`ready (${reason})`);
   }
 }

@@ -92,6 +92,13 @@ export class RateLimitStatusResponse {
   @ApiProperty({ enum: ['user', 'ip'], description: 'How the caller is identified (never the id itself)' })
   client: string;
 
+  /**
+   * True while Redis is unavailable: the tiers are this instance's fallback standing, not
+   * the shared one.
+   */
+  @ApiProperty({ description: "True while Redis is unavailable: the tiers are this instance's fallback standing" })
+  degraded: boolean;
+
   /** Every enforced tier of every policy that applies to the caller (shadow policies left out). */
   @ApiProperty({ type: [TierStatus] })
   tiers: TierStatus[];

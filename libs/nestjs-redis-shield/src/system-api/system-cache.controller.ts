@@ -8,6 +8,7 @@ import {
   Post,
   Query,
   UseGuards,
+  UseFilters,
   UsePipes,
   ValidationPipe,
 } from '@nestjs/common';
@@ -16,6 +17,7 @@ import { NoCache } from '../cache/cache.decorators.js';
 import { CacheService } from '../cache/cache.service.js';
 import { InvalidPatternError } from '../cache/store/pattern.js';
 import { SystemAdminGuard } from './admin.guard.js';
+import { RedisUnavailableFilter } from './redis-unavailable.filter.js';
 import { ApiAdminOperation, ApiBadParameter } from './api-docs.decorators.js';
 import { EndpointPatternQuery, PathPatternQuery } from './system-api.dto.js';
 import { CacheStatsResponse, DeletedResponse } from './system-api.responses.js';
@@ -56,6 +58,7 @@ async function deleting(parameter: string, run: () => Promise<number>): Promise<
 @NoCache()
 @UseGuards(SystemAdminGuard)
 @UsePipes(systemValidation)
+@UseFilters(RedisUnavailableFilter)
 export class SystemCacheController {
   constructor(private readonly cache: CacheService) {}
 

@@ -8,6 +8,7 @@ import {
   Param,
   Query,
   UseGuards,
+  UseFilters,
   UsePipes,
   type ExecutionContext,
 } from '@nestjs/common';
@@ -20,7 +21,7 @@ import { httpExchange } from '../http/http-facade.js';
 import { IpAllowlist, normalizeIp, userClientId } from '../rate-limit/client-id.js';
 import { buildPolicy, PolicyRegistry } from '../rate-limit/policy.js';
 import { SkipRateLimit } from '../rate-limit/rate-limit.decorator.js';
-import { RateLimitExceededException } from '../rate-limit/rate-limit.exception.js';
+import { RateLimitExceededException, RateLimitUnavailableException } from '../rate-limit/rate-limit.exception.js';
 import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { resetUnixSeconds, waitSeconds } from '../rate-limit/rate-limit-headers.js';
 import type { RateLimitModuleOptions } from '../rate-limit/rate-limit.options.js';
@@ -30,6 +31,7 @@ import type { RateLimitPolicy } from '../rate-limit/rate-limit.types.js';
 import { RateLimiter } from '../rate-limit/rate-limiter.js';
 import { ViolationStream } from '../rate-limit/violations/violation-stream.js';
 import { SystemAdminGuard } from './admin.guard.js';
+import { RedisUnavailableFilter } from './redis-unavailable.filter.js';
 import { ApiAdminOperation, ApiBadParameter } from './api-docs.decorators.js';
 import { checkUserId, systemValidation } from './system-cache.controller.js';
 import { parseSince, ViolationsQuery } from './system-api.dto.js';
@@ -52,6 +54,7 @@ const Context = createParamDecorator((_data: unknown, context: ExecutionContext)
 @ApiTags('system')
 @NoCache()
 @UsePipes(systemValidation)
+@UseFilters(RedisUnavailableFilter)
 export class SystemRateLimitController {
   /** The status endpoint's own policy (`statusLimit`), counted apart from every other. */
   private readonly statusPolicies: readonly RateLimitPolicy[];
@@ -101,9 +104,11 @@ export class SystemRateLimitController {
   async status(@Context() context: ExecutionContext) {
     const { clientId, policies } = await this.guard.identify(context);
     await this.countStatusCall(context, clientId);
-    const result = await this.limits.status(clientId, policies);
+    // Redis failing: this instance's fallback standing, flagged degraded; never a 5xx.
+    const { result, degraded } = await this.limiter.status(httpExchange(context).raw, clientId, policies);
     return {
       client: clientId.slice(0, clientId.indexOf(':')),
+      degraded,
       tiers: result.tiers
         .filter((tier) => !tier.shadow)
         .map((tier) => ({
@@ -128,7 +133,15 @@ export class SystemRateLimitController {
     const exchange = httpExchange(context);
     if (this.rateLimits.disabled || this.allowlist.has(exchange.ip)) return;
     if (this.rateLimits.skip && (await this.rateLimits.skip(context, exchange))) return;
-    const { result, fallback } = await this.limiter.consume(exchange.raw, clientId, this.statusPolicies, 1, undefined);
+    let decision;
+    try {
+      decision = await this.limiter.consume(exchange.raw, clientId, this.statusPolicies, 1, undefined);
+    } catch (error) {
+      // Fail mode closed and Redis down: a status read is still answered (from the fallback).
+      if (error instanceof RateLimitUnavailableException) return;
+      throw error;
+    }
+    const { result, fallback } = decision;
     // Metrics and the violation stream see these calls like any limited route's.
     this.events.emit('ratelimit.decision', { clientId, route: exchange.routeTemplate, result, fallback });
     if (result.allowed) return;

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { RedisUnavailableError } from '../../redis/redis.errors.js';
 import type { RateLimitDecisionEvent, ShieldEvents } from '../../events/shield-events.js';
 import type { TierResult } from '../rate-limit.types.js';
 import type { KeyBuilder } from '../../redis/key-builder.js';
@@ -136,7 +137,8 @@ export class ViolationRecorder {
           await stream.append(pending.slice(sent, sent + APPEND_BATCH));
         } catch (error) {
           this.requeue(pending.slice(sent));
-          if (Date.now() - this.lastErrorAt > 10_000) {
+          // An outage is the connection's to report (one line when it starts, one when it ends).
+          if (!(error instanceof RedisUnavailableError) && Date.now() - this.lastErrorAt > 10_000) {
             this.lastErrorAt = Date.now();
             this.logger.warn(`violations not written to the stream yet: ${(error as Error).message}`);
           }
