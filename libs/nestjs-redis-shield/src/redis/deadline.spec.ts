@@ -46,17 +46,17 @@ describe('Deadline', () => {
   });
 
   it('counts overlapping commands once, and is spent by a timeout', () => {
-    const deadline = Deadline.after(100);
+    const deadline = Deadline.after(200);
     const first = deadline.onTheWire();
     const second = deadline.onTheWire();
-    busy(150);
+    busy(300);
     first(false);
-    busy(50); // one stretch of 200 ms in flight, not 150 + 200
+    busy(100); // one stretch of 400 ms in flight, not 300 + 400, below the cap of 600
     second(false);
     second(true); // settling twice changes nothing
     expect(deadline.remainingMs()).toBeGreaterThan(0);
     const third = deadline.onTheWire();
-    busy(110); // past 3 x 100 in all
+    busy(210); // past 3 x 200 in all
     third(false);
     expect(deadline.remainingMs()).toBe(0);
 
