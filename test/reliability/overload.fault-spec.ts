@@ -7,6 +7,7 @@ import {
   type RedisStateEvent,
   ShieldEvents,
 } from 'nestjs-redis-shield';
+import { Worker } from 'node:worker_threads';
 import { createApp } from '../../src/app.factory.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { type RedisServer, startRedis } from '../harness/index.js';
@@ -14,7 +15,8 @@ import { signToken } from '../support/tokens.js';
 import { waitFor } from '../support/wait-for.js';
 
 // Security review III, item 1: a busy event loop (one client flooding three instances that
-// share this process) must not pass for a slow Redis. With Redis healthy, exactly the limit
+// share this process; the client floods from a worker thread, as an outside client would)
+// must not pass for a slow Redis. With Redis healthy, exactly the limit
 // is admitted, nothing is decided by the fallback, the breaker stays closed and another
 // client is never refused. With Redis stalled (SIGSTOP), the documented fail-open or
 // fail-closed behaviour, and a client Redis had blocked stays blocked.
@@ -49,18 +51,45 @@ interface Instance {
   commands: RedisCommandEvent[];
 }
 
+/**
+ * The flooding client, in a worker thread: it has its own event loop, so its requests reach
+ * the instances all at once, as an outside client's would, however busy their loop is.
+ * One worker for the file, so its connections stay open between floods.
+ */
+const FLOOD_WORKER = `
+const { parentPort } = require('node:worker_threads');
+const get = async (url, jwt) => {
+  try {
+    const response = await fetch(url, { headers: { authorization: 'Bearer ' + jwt } });
+    await response.arrayBuffer();
+    return { status: response.status, remaining: response.headers.get('x-ratelimit-remaining') };
+  } catch {
+    return { status: 0, remaining: null }; // the request itself failed
+  }
+};
+parentPort.on('message', async ({ id, urls, jwt, count }) => {
+  const answers = await Promise.all(urls.map((url) => Promise.all(Array.from({ length: count }, () => get(url, jwt)))));
+  parentPort.postMessage({ id, answers });
+});
+`;
+let worker: Worker;
+let floods = 0;
+
 let redis: RedisServer;
 
 beforeAll(async () => {
   redis = await startRedis();
+  worker = new Worker(FLOOD_WORKER, { eval: true });
 });
 
 afterAll(async () => {
+  await worker?.terminate();
   await redis?.resume();
   await redis?.stop();
 });
 
-async function startInstance(failMode: 'open' | 'closed'): Promise<Instance> {
+/** Starts a demo instance on the file's Redis, with `busyMs` of synchronous work per request, recording its events. */
+async function startInstance(failMode: 'open' | 'closed', busyMs = BUSY_MS): Promise<Instance> {
   const result = loadConfig({
     JWT_SECRET,
     IP_HASH_SECRET,
@@ -87,7 +116,7 @@ async function startInstance(failMode: 'open' | 'closed'): Promise<Instance> {
   events.on('bus.state', (event) => instance.bus.push(event));
   events.on('redis.command', (event) => instance.commands.push(event));
   app.use((_request: unknown, _response: unknown, next: () => void) => {
-    const until = performance.now() + BUSY_MS;
+    const until = performance.now() + busyMs;
     while (performance.now() < until);
     next();
   });
@@ -97,18 +126,31 @@ async function startInstance(failMode: 'open' | 'closed'): Promise<Instance> {
   return instance;
 }
 
-/** GETs the route as the holder of `jwt`: the status and `X-RateLimit-Remaining`. */
-async function get(url: string, jwt: string): Promise<{ status: number; remaining: string | null }> {
+/** A response: its status and `X-RateLimit-Remaining`. */
+interface Answer {
+  status: number;
+  remaining: string | null;
+}
+
+/** GETs the route as the holder of `jwt`. */
+async function get(url: string, jwt: string): Promise<Answer> {
   const response = await fetch(`${url}${ROUTE}`, { headers: { authorization: `Bearer ${jwt}` } });
   await response.arrayBuffer();
   return { status: response.status, remaining: response.headers.get('x-ratelimit-remaining') };
 }
 
-/** {@link PER_INSTANCE} concurrent requests to every instance at once; the answers per instance. */
-function flood(instances: Instance[], jwt: string) {
-  return Promise.all(
-    instances.map((instance) => Promise.all(Array.from({ length: PER_INSTANCE }, () => get(instance.url, jwt)))),
-  );
+/** {@link PER_INSTANCE} concurrent requests to every instance at once, from the worker; the answers per instance. */
+function flood(instances: Instance[], jwt: string): Promise<Answer[][]> {
+  const id = ++floods;
+  return new Promise((resolve) => {
+    const onMessage = (message: { id: number; answers: Answer[][] }) => {
+      if (message.id !== id) return;
+      worker.off('message', onMessage);
+      resolve(message.answers);
+    };
+    worker.on('message', onMessage);
+    worker.postMessage({ id, urls: instances.map((instance) => `${instance.url}${ROUTE}`), jwt, count: PER_INSTANCE });
+  });
 }
 
 /**
@@ -155,12 +197,12 @@ describe.each<'open' | 'closed'>(['open', 'closed'])(
     });
 
     it(`healthy Redis, busy event loop: exactly ${LIMIT} admitted in each of ${RUNS} runs, no fallback, breaker closed, another client never refused`, async () => {
-      for (const instance of instances) {
-        instance.states.length = 0;
-        instance.commands.length = 0;
-      }
       const runs: object[] = [];
       for (let run = 0; run < RUNS; run++) {
+        for (const instance of instances) {
+          instance.states.length = 0;
+          instance.commands.length = 0;
+        }
         const sub = `overload-${failMode}-${run}`;
         const jwt = await signToken(JWT_SECRET, { sub });
         const pro = await signToken(JWT_SECRET, { sub: `overload-pro-${failMode}-${run}`, plan: 'pro' });
@@ -180,6 +222,12 @@ describe.each<'open' | 'closed'>(['open', 'closed'])(
           fallbackDecisions: decisionsOf(`user:${sub}`).filter((event) => event.fallback).length,
           // The other client, far below its quota, is never refused.
           otherRefused: polled.filter((status) => status !== 200),
+          // The breaker never opened, and no call was taken for a Redis timeout.
+          redisStates: instances.flatMap((instance) =>
+            instance.states.map(({ state, reason }) => `${state}: ${reason}`),
+          ),
+          timeouts: instances.flatMap((instance) => instance.commands.filter((event) => event.outcome === 'timeout'))
+            .length,
         });
       }
       expect(runs).toEqual(
@@ -189,12 +237,9 @@ describe.each<'open' | 'closed'>(['open', 'closed'])(
           countdown: ['0', '1', '2'],
           fallbackDecisions: 0,
           otherRefused: [],
+          redisStates: [],
+          timeouts: 0,
         }),
-      );
-      // The breaker never opened, and no call was taken for a Redis timeout.
-      expect(instances.flatMap((instance) => instance.states)).toEqual([]);
-      expect(instances.flatMap((instance) => instance.commands.filter((event) => event.outcome === 'timeout'))).toEqual(
-        [],
       );
     }, 120_000);
 
@@ -251,3 +296,39 @@ describe.each<'open' | 'closed'>(['open', 'closed'])(
     }, 60_000);
   },
 );
+
+describe('one instance flooded on a route that is never limited', () => {
+  let instance: Instance;
+
+  beforeAll(async () => {
+    instance = await startInstance('open', 0); // no busy middleware: the flood alone loads the loop
+  });
+
+  afterAll(async () => {
+    await instance?.app.close();
+  });
+
+  it('flooding /system/rate-limit/status never opens the breaker nor fails a request', async () => {
+    instance.states.length = 0;
+    instance.commands.length = 0;
+    // As the review did: 1 500 requests at once to the status endpoint, which counts nothing.
+    // Three times: from the second on they arrive on open keep-alive connections, all in one turn.
+    const statuses: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: 10 * PER_INSTANCE }, () =>
+          fetch(`${instance.url}/api/v1/system/rate-limit/status`).then(async (response) => {
+            await response.arrayBuffer();
+            return response.status;
+          }),
+        ),
+      );
+      statuses.push(...answers);
+    }
+    expect({
+      failed: statuses.filter((status) => status !== 200).length,
+      redisStates: instance.states.map(({ state, reason }) => `${state}: ${reason}`),
+      timeouts: instance.commands.filter((event) => event.outcome === 'timeout').length,
+    }).toEqual({ failed: 0, redisStates: [], timeouts: 0 });
+  });
+});
