@@ -77,6 +77,47 @@ describe('BlockCache', () => {
     expect(cache.get('ip:1', [DEFAULT], 1)).toBeUndefined();
   });
 
+  describe('while Redis cannot be asked (the fallback would decide)', () => {
+    function staleBus() {
+      let now = 0;
+      const bus = { epoch: 1, up: true };
+      const lifetime = {
+        get epoch() {
+          return bus.epoch;
+        },
+        maxLocalLifetimeMs: (epoch: number) => (bus.up && epoch === bus.epoch ? Infinity : 1_500),
+      };
+      const cache = new BlockCache(10, () => now, lifetime);
+      cache.remember('ip:1', [DEFAULT], 1, rejection(60_000));
+      bus.up = false; // a Redis outage takes the bus down too
+      bus.epoch = 2;
+      now = 10_000;
+      return { cache, at: (ms: number) => (now = ms) };
+    }
+
+    it('a block past the bus bound still rejects, until its retry time: no fresh per-instance quota', () => {
+      const { cache, at } = staleBus();
+      expect(cache.get('ip:1', [DEFAULT], 1)).toBeUndefined(); // Redis up: it decides
+      const repeated = cache.get('ip:1', [DEFAULT], 1, undefined, { redisDown: true });
+      expect(repeated).toMatchObject({ allowed: false, retryAfterMs: 50_000 });
+      expect(cache.get('ip:1', [DEFAULT], 2, undefined, { redisDown: true })).toBeDefined();
+      expect(cache.get('ip:1', [DEFAULT], 0, undefined, { redisDown: true })).toBeUndefined(); // cheaper
+      at(60_000);
+      expect(cache.get('ip:1', [DEFAULT], 1, undefined, { redisDown: true })).toBeUndefined();
+      expect(cache.size).toBe(0);
+    });
+
+    it('a Redis admission of at least the cost drops the block: it was stale (a missed reset)', () => {
+      const { cache } = staleBus();
+      const admitted = { ...rejection(0), allowed: true, remaining: 1 };
+      cache.remember('ip:1', [DEFAULT], 0, admitted); // cheaper: proves nothing
+      expect(cache.get('ip:1', [DEFAULT], 1, undefined, { redisDown: true })).toBeDefined();
+      cache.remember('ip:1', [DEFAULT], 1, admitted);
+      expect(cache.get('ip:1', [DEFAULT], 1, undefined, { redisDown: true })).toBeUndefined();
+      expect(cache.size).toBe(0);
+    });
+  });
+
   describe('contended clients', () => {
     const admitted = (remaining: number): RateLimitResult => ({ ...rejection(0), allowed: true, remaining });
     const deferred = () => {

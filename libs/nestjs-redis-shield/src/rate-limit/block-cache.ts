@@ -36,7 +36,8 @@ export interface BlockLifetime {
  * calls. A cheaper request than the rejected one still asks Redis. The block is measured
  * from when the answer arrived, so it can only err late by the round trip (strict side).
  * A reset clears the client's blocks on every instance through the instance bus; a block
- * never outlives the bus's staleness bound while the bus is (or was) down ({@link BlockLifetime}).
+ * never spares a Redis call past the bus's staleness bound while the bus is (or was) down
+ * ({@link BlockLifetime}), but while Redis cannot be asked it rejects until its retry time.
  * Bounded: beyond `maxEntries` the oldest blocks are dropped.
  *
  * It also keeps concurrent requests of a client at its limit from racing to Redis: once a
@@ -59,28 +60,34 @@ export class BlockCache {
     private readonly lifetime?: BlockLifetime,
   ) {}
 
-  /** The rejection to repeat for this request, with its times moved on; undefined when Redis must decide. */
+  /**
+   * The rejection to repeat for this request, with its times moved on; undefined when Redis
+   * must decide. With `redisDown` (Redis cannot be asked: the fallback would decide), a block
+   * the instance bus no longer vouches for still counts: it is Redis's last word about the
+   * client, and a missed reset only keeps it rejected until its retry time (the strict side),
+   * where dropping it would hand it a fresh per-instance quota.
+   */
   get(
     clientId: string,
     policies: readonly RateLimitPolicy[],
     cost: number,
     policyCosts?: PolicyCosts,
+    { redisDown = false }: { redisDown?: boolean } = {},
   ): RateLimitResult | undefined {
     const key = keyOf(clientId, policies);
     const block = this.blocks.get(key);
     if (!block) return undefined;
     const now = this.now();
-    if (now >= block.until || (this.lifetime && now - block.since > this.lifetime.maxLocalLifetimeMs(block.epoch))) {
+    if (now >= block.until) {
       this.blocks.delete(key);
       return undefined;
     }
-    // Repeated only for a request that costs at least as much in every policy.
-    if (policyCosts === undefined && block.policyCosts === undefined) {
-      if (cost < block.cost) return undefined;
-    } else if (policies.some((p) => costIn(p, cost, policyCosts) < costIn(p, block.cost, block.policyCosts))) {
+    // Past the bus's bound Redis decides again, but the block is kept for an outage (a
+    // Redis admission of the same cost drops it, see remember).
+    if (!redisDown && this.lifetime && now - block.since > this.lifetime.maxLocalLifetimeMs(block.epoch)) {
       return undefined;
     }
-    return elapse(block.result, now - block.since);
+    return covers(block, policies, cost, policyCosts) ? elapse(block.result, now - block.since) : undefined;
   }
 
   /**
@@ -122,6 +129,9 @@ export class BlockCache {
   ): void {
     if (!result.allowed && !Number.isFinite(result.retryAfterMs)) return;
     const key = keyOf(clientId, policies);
+    // Redis admitted what a block kept past the bus's bound would reject: the block was stale.
+    const block = result.allowed && this.blocks.size > 0 ? this.blocks.get(key) : undefined;
+    if (block && covers(block, policies, cost, policyCosts)) this.blocks.delete(key);
     if (result.allowed && result.remaining > 0) {
       if (this.contended.size > 0) this.contended.delete(key);
       return;
@@ -154,6 +164,12 @@ export class BlockCache {
   get size(): number {
     return this.blocks.size;
   }
+}
+
+/** Whether a block applies to a request: one that costs at least as much in every policy. */
+function covers(block: Block, policies: readonly RateLimitPolicy[], cost: number, policyCosts: PolicyCosts): boolean {
+  if (policyCosts === undefined && block.policyCosts === undefined) return cost >= block.cost;
+  return policies.every((p) => costIn(p, cost, policyCosts) >= costIn(p, block.cost, block.policyCosts));
 }
 
 /** What a request costs in one policy. */

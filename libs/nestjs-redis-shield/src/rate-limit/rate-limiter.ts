@@ -22,7 +22,8 @@ export interface LimiterDecision {
 /**
  * The guard's counting policy, written once: Redis first, within the request's
  * deadline; when Redis is unavailable (or refuses the script), `open` counts in the
- * in-memory store with the same policies, `closed` answers 503. Distributed counting
+ * in-memory store with the same policies, `closed` answers 503; either way a client Redis
+ * had rejected until a later time stays rejected (the block cache). Distributed counting
  * resumes by itself once the connection's breaker closes.
  */
 export class RateLimiter implements LimiterStatusSource {
@@ -95,7 +96,7 @@ export class RateLimiter implements LimiterStatusSource {
     // from another instance names it by.
     const local = this.localId(clientId);
     if (this.primary) {
-      // Started before any wait: time spent queued behind another request counts too.
+      // Shared with the cache: a budget of Redis time, which waits in the app never spend.
       const deadline = requestDeadline(request, this.primary.connection.commandTimeoutMs);
       let blocked = this.blocks?.get(local, policies, cost, policyCosts);
       if (blocked) return { result: blocked, fallback: false };
@@ -121,6 +122,11 @@ export class RateLimiter implements LimiterStatusSource {
           this.lastErrorLogAt = Date.now();
           this.logger.error(`rate-limit script failed: ${error.message}`);
         }
+        // What Redis said about the client still holds, in either fail mode: a block learned
+        // while this request waited (another request's rejection), or one kept past the bus's
+        // bound. A client Redis rejected is never handed a fresh per-instance quota.
+        const known = this.blocks?.get(local, policies, cost, policyCosts, { redisDown: true });
+        if (known) return { result: known, fallback: false };
         if (this.failMode === 'closed') throw new RateLimitUnavailableException();
       }
     }

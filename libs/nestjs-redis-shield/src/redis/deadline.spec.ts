@@ -1,14 +1,68 @@
-import { Deadline, requestDeadline } from './deadline.js';
+import { Deadline, MAX_WAIT_FACTOR, requestDeadline } from './deadline.js';
+
+/** Keeps the event loop busy (no I/O, no idle time) for `ms`. */
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Deadline', () => {
-  it('counts down from its budget and never goes negative', async () => {
-    const long = Deadline.after(10_000);
-    expect(long.remainingMs()).toBeGreaterThan(9_000);
-    expect(long.remainingMs()).toBeLessThanOrEqual(10_000);
-    const short = Deadline.after(20);
-    await new Promise((resolve) => setTimeout(resolve, 40));
-    expect(short.remainingMs()).toBe(0);
-    expect(long.remainingMs()).toBeLessThan(10_000);
+  it('does not run while no command is on the wire: time in the app is not Redis time', async () => {
+    const deadline = Deadline.after(20);
+    busy(30);
+    await sleep(30);
+    expect(deadline.remainingMs()).toBe(20);
+  });
+
+  it('charges the time the process waited idle for a reply', async () => {
+    const deadline = Deadline.after(10_000);
+    const settle = deadline.onTheWire();
+    await sleep(40);
+    expect(deadline.remainingMs()).toBeLessThan(10_000);
+    settle(false);
+    const left = deadline.remainingMs();
+    expect(left).toBeLessThan(10_000);
+    await sleep(20);
+    expect(deadline.remainingMs()).toBe(left); // settled: the clock stopped
+  });
+
+  it('never charges event-loop lag: a reply read late because the loop was busy costs nothing', () => {
+    const deadline = Deadline.after(100);
+    const settle = deadline.onTheWire();
+    busy(150); // longer than the budget, but the process never waited for Redis
+    settle(false);
+    expect(deadline.remainingMs()).toBe(100);
+  });
+
+  it(`caps the wall time with commands in flight at ${MAX_WAIT_FACTOR}x the budget, so a request never hangs`, () => {
+    const deadline = Deadline.after(10);
+    const settle = deadline.onTheWire();
+    busy(10 * MAX_WAIT_FACTOR + 5);
+    expect(deadline.remainingMs()).toBe(0);
+    settle(false);
+    expect(deadline.remainingMs()).toBe(0);
+  });
+
+  it('counts overlapping commands once, and is spent by a timeout', () => {
+    const deadline = Deadline.after(200);
+    const first = deadline.onTheWire();
+    const second = deadline.onTheWire();
+    busy(300);
+    first(false);
+    busy(100); // one stretch of 400 ms in flight, not 300 + 400, below the cap of 600
+    second(false);
+    second(true); // settling twice changes nothing
+    expect(deadline.remainingMs()).toBeGreaterThan(0);
+    const third = deadline.onTheWire();
+    busy(210); // past 3 x 200 in all
+    third(false);
+    expect(deadline.remainingMs()).toBe(0);
+
+    const timedOut = Deadline.after(100);
+    timedOut.onTheWire()(true);
+    expect(timedOut.remainingMs()).toBe(0);
   });
 
   it('is shared per request object', () => {

@@ -6,6 +6,7 @@ import type { ShieldStatus } from '../events/shield-status.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
 import type { Deadline } from './deadline.js';
+import { ReplyTimer } from './reply-timer.js';
 import { KeyBuilder } from './key-builder.js';
 import { createRedisClient } from './redis-client.factory.js';
 import { RedisCommandError, RedisUnavailableError } from './redis.errors.js';
@@ -31,7 +32,8 @@ type ScriptMethod = (...keysAndArgs: (string | number)[]) => Promise<unknown>;
 /** Redis replies that mean "not available now" rather than "your command is wrong". */
 const UNAVAILABLE_REPLIES = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)\b/;
 
-const TIMED_OUT = Symbol('timed out');
+/** What the race against a reply resolves with when the reply is late (see `ReplyTimer`). */
+const LATE = Symbol('late');
 /** How long shutdown waits for buffers to reach Redis before closing the connection, in ms. */
 const DRAIN_TIMEOUT_MS = 2000;
 
@@ -69,6 +71,8 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readyLogged = false;
   /** The socket corked for this event-loop turn's commands, if any (see {@link batchWrites}). */
   private corked: Writable | undefined;
+  /** Waiting for the corked batch to be written (see {@link afterWrite}). */
+  private written: ((at: number) => void)[] = [];
 
   /** @internal Created by `RedisModule`; inject it with `@InjectRedisConnection()`. */
   constructor(
@@ -106,33 +110,45 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Runs one operation against Redis within the deadline. Never waits longer than the
-   * budget, never sends while the breaker is open.
+   * Runs one operation against Redis within the deadline. Never sends while the breaker
+   * is open. The budget is Redis time: its clock starts when the command is written to
+   * the socket, and a reply counts as late (a timeout, and evidence for the breaker) only
+   * when it is still missing after the budget once the socket was read, so a busy event
+   * loop is never taken for a slow Redis (see {@link Deadline} and `ReplyTimer`).
    */
   async run<T>(operation: (client: RedisClient) => Promise<T>, options: RunOptions = {}): Promise<T> {
     if (!this.breaker.allowsCalls) throw new RedisUnavailableError('circuit-open', this.name);
-    const budgetMs = options.deadline ? options.deadline.remainingMs() : (options.timeoutMs ?? this.commandTimeoutMs);
+    const { deadline } = options;
+    const budgetMs = deadline ? deadline.remainingMs() : (options.timeoutMs ?? this.commandTimeoutMs);
     // Budget (nearly) spent by earlier calls of this request: Redis is not to blame.
     if (budgetMs < 1) throw new RedisUnavailableError('timeout', this.name);
     const startedAt = performance.now();
-    let timer: NodeJS.Timeout | undefined;
     let outcome: RedisCommandOutcome = 'ok';
-    this.batchWrites();
+    let settle: ((timedOut: boolean) => void) | undefined;
+    let done = false;
+    let silentForMs = 0;
+    let writtenAt = startedAt;
+    let resolveLate: (late: typeof LATE) => void = () => undefined;
+    const late = new Promise<typeof LATE>((resolve) => (resolveLate = resolve));
+    const timer = new ReplyTimer(budgetMs, (silent, at) => {
+      silentForMs = silent;
+      writtenAt = at;
+      resolveLate(LATE);
+    });
     try {
-      const result = await Promise.race([
-        operation(this.client),
-        new Promise<typeof TIMED_OUT>((resolve) => {
-          // The timers phase runs before the poll phase: on a busy event loop a reply may
-          // already sit in the socket when the timer fires. One setImmediate lets it be
-          // read first, so CPU saturation is not mistaken for a slow Redis.
-          timer = setTimeout(() => setImmediate(resolve, TIMED_OUT), budgetMs);
-        }),
-      ]);
-      if (result === TIMED_OUT) {
+      this.batchWrites();
+      const reply = operation(this.client);
+      this.afterWrite((at) => {
+        if (done) return;
+        settle = deadline?.onTheWire();
+        timer.written(at);
+      });
+      const result = await Promise.race([reply, late]);
+      if (result === LATE) {
         outcome = 'timeout';
-        // Only a call that had a fair share of the deadline is evidence against Redis: the
-        // tail of a budget another call of the same request used up proves nothing.
-        if (budgetMs >= this.commandTimeoutMs / 2) this.failed(startedAt, options);
+        // Evidence against Redis only when it left the command unanswered for a fair share of
+        // the deadline: the tail of a budget another call of the same request used up proves nothing.
+        if (silentForMs >= this.commandTimeoutMs / 2) this.failed(writtenAt, options);
         throw new RedisUnavailableError('timeout', this.name);
       }
       this.breaker.recordSuccess();
@@ -147,7 +163,9 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       this.failed(startedAt, options);
       throw new RedisUnavailableError('connection', this.name, { cause: error });
     } finally {
-      clearTimeout(timer);
+      done = true;
+      timer.stop();
+      settle?.(outcome === 'timeout');
       if (this.events.has('redis.command')) {
         this.events.emit('redis.command', {
           connection: this.name,
@@ -291,9 +309,22 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     stream.cork();
     this.corked = stream;
     setImmediate(() => {
+      const written = this.written;
       this.corked = undefined;
+      this.written = [];
       stream.uncork();
+      const at = performance.now();
+      for (const onWritten of written) onWritten(at);
     });
+  }
+
+  /**
+   * Calls `onWritten` with the time (`performance.now()`, ms) the commands handed to the
+   * client so far left for the socket: when this turn's corked batch is written, or now.
+   */
+  private afterWrite(onWritten: (at: number) => void): void {
+    if (this.corked) this.written.push(onWritten);
+    else onWritten(performance.now());
   }
 
   private watchClient(): () => void {

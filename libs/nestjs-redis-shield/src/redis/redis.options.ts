@@ -54,7 +54,11 @@ export interface RedisModuleOptions {
    * every instance. Default: an insecure development value (a warning is logged).
    */
   hashSecret?: string;
-  /** The per-request Redis deadline, in ms, shared by everything one request asks. Default 100. */
+  /**
+   * The per-request Redis deadline, in ms of Redis time (from each command's write; the
+   * app's own event-loop lag is not counted), shared by everything one request asks; a
+   * request spends at most three times it waiting on Redis in all. Default 100.
+   */
   commandTimeoutMs?: number;
   /** Circuit breaker tuning (ms). Default: open after 3 failures within 1000 ms, probe every 1000 ms. */
   breaker?: Partial<CircuitBreakerOptions>;
