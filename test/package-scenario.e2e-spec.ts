@@ -316,6 +316,7 @@ describe('the packed library in a fresh Nest app', () => {
       expect(status.status).toBe(200);
       expect(await status.json()).toEqual({
         client: 'ip',
+        degraded: false,
         tiers: [expect.objectContaining({ policy: 'default', tier: 'minute', limit: 100, window_seconds: 60 })],
         generated_at: expect.any(String),
       });

@@ -13,8 +13,10 @@ export interface CacheKeyParts {
   /** `GET` (HEAD is answered from the GET entry). */
   method: string;
   /**
-   * The host the adapter reports (with its port), lower-case; undefined when the module
-   * keys without it (`keyByHost: false`, on a route that does not route by host).
+   * The host name the adapter reports, lower-case, without the port (the instances of one
+   * deployment may listen on different ports; a name selects content, a port does not);
+   * undefined when the module keys without it (`keyByHost: false`, on a route that does
+   * not route by host).
    */
   host?: string;
   /** `http` or `https` as the adapter reports it (it trusts a proxy's `X-Forwarded-Proto` only when told to). */

@@ -10,8 +10,8 @@ interface ExpressLikeRequest extends IncomingMessage {
   baseUrl?: string;
   route?: { path?: unknown };
   params?: Record<string, unknown>;
-  /** Express 5: the `Host` (with port), or `X-Forwarded-Host` when trust proxy says so. */
-  host?: string;
+  /** Express 5: the `Host` name (without port), or `X-Forwarded-Host`'s when trust proxy says so. */
+  hostname?: string;
   /** Express: `http`/`https`, or `X-Forwarded-Proto` when trust proxy says so. */
   protocol?: string;
 }
@@ -25,7 +25,7 @@ interface FastifyLikeRequest {
   method: string;
   routeOptions?: { url?: string };
   params?: unknown;
-  host?: string;
+  hostname?: string;
   protocol?: string;
 }
 
@@ -64,7 +64,7 @@ export interface HttpExchange {
   /**
    * The address of the peer that opened the connection (a proxy, or the client itself),
    * also once the connection has closed when the server was watched by
-   * {@link rememberConnectingAddresses}; `undefined` on a Unix socket.
+   * `rememberConnectingAddresses`; `undefined` on a Unix socket.
    */
   readonly connectingAddress: string | undefined;
   /** `request.user` (Express) or `request.user` / `request.raw.user` (Fastify). */
@@ -74,8 +74,9 @@ export interface HttpExchange {
   /** The matched route's parameters as the adapter decoded them, e.g. `{ id: 'gpt-4' }`. */
   readonly params: Readonly<Record<string, unknown>>;
   /**
-   * The host the adapter reports (with its port), lower-case: the `Host` header, or
-   * `X-Forwarded-Host` where the adapter trusts the proxy that sent it; `''` without one.
+   * The host name the adapter reports, lower-case and without the port: the `Host`
+   * header's, or `X-Forwarded-Host`'s where the adapter trusts the proxy that sent it;
+   * `''` without one.
    */
   readonly host: string;
   /** `http` or `https` as the adapter reports it (`X-Forwarded-Proto` where it trusts the proxy). */
@@ -148,7 +149,7 @@ export function cacheStatusOf(rawRequest: IncomingMessage): string | undefined {
   return (rawRequest as unknown as Record<symbol, string | undefined>)[CACHE_STATUS];
 }
 
-/** Servers {@link rememberConnectingAddresses} already listens to. */
+/** Servers `rememberConnectingAddresses` already listens to. */
 const watchedServers = new WeakSet<EventEmitter>();
 
 /**
@@ -180,6 +181,14 @@ function connectingAddressOf(raw: IncomingMessage): string | undefined {
 
 function isFastify(request: ExpressLikeRequest | FastifyLikeRequest): request is FastifyLikeRequest {
   return 'raw' in request && typeof (request as FastifyLikeRequest).raw === 'object';
+}
+
+/** The name of a `Host` header value, without its port (`[::1]:80` → `[::1]`). */
+function hostnameOf(host: string | undefined): string {
+  if (!host) return '';
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const colon = host.indexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
 }
 
 /** RFC 9112 §6.3: a request has a body when it says so with `Transfer-Encoding` or a non-zero `Content-Length`. */
@@ -251,7 +260,7 @@ class ExpressExchange implements HttpExchange {
   }
 
   get host(): string {
-    return (this.raw.host ?? this.raw.headers.host ?? '').toLowerCase();
+    return (this.raw.hostname ?? hostnameOf(this.raw.headers.host)).toLowerCase();
   }
 
   get protocol(): string {
@@ -324,7 +333,7 @@ class FastifyExchange implements HttpExchange {
   }
 
   get host(): string {
-    return (this.request.host ?? this.request.headers.host ?? '').toLowerCase();
+    return (this.request.hostname ?? hostnameOf(this.request.headers.host)).toLowerCase();
   }
 
   get protocol(): string {

@@ -119,7 +119,7 @@ export const MAX_CLIENT_ID_LENGTH = 256;
 const DIGEST_PREFIX = 'sha256:';
 
 /**
- * An id as the library keeps it: as given when at most {@link MAX_CLIENT_ID_LENGTH}
+ * An id as the library keeps it: as given when at most `MAX_CLIENT_ID_LENGTH`
  * characters, else `sha256:<base64url SHA-256 of its UTF-8>` (50 characters), which keeps
  * distinct ids distinct. An id that itself starts with `sha256:` is digested too, so no id
  * can pose as the digest of another.
@@ -137,7 +137,7 @@ export function boundedClientId(id: string): string {
 
 /**
  * The client id of an authenticated request: `user:<id>`, the id bounded by
- * {@link boundedClientId} (`user:sha256:…` beyond {@link MAX_CLIENT_ID_LENGTH} characters).
+ * {@link boundedClientId} (`user:sha256:…` beyond `MAX_CLIENT_ID_LENGTH` characters).
  */
 export function userClientId(id: string): string {
   return `user:${boundedClientId(id)}`;

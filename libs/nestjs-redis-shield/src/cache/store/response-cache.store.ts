@@ -113,7 +113,7 @@ interface RegisteredPath {
  * the entry, (3) re-read the generation and delete its entry if it changed. An
  * invalidation runs (a) bump the generation; (b) read its registries (HSCAN pages),
  * unregister what it clears, then take those indexes, each in steps that pop at most
- * {@link ADMIN_BATCH} members, until a step leaves the index empty; (c) bump again;
+ * `ADMIN_BATCH` members, until a step leaves the index empty; (c) bump again;
  * (d) UNLINK the entries taken. Each step waits for the previous one's replies and every
  * key lives on one master, so Redis executes them in that order. Hence:
  * - A miss that began before (a): if its step 3 ran after (a), it sees a new generation
@@ -148,25 +148,25 @@ interface RegisteredPath {
  * that loses acknowledged writes (asynchronous replication) can lose a bump or a delete;
  * index members outlive their entry by {@link INDEX_GRACE_MS}, which must cover the
  * delay between steps 1 and 2. A take ends at the first step that leaves the index
- * empty: writes would have to add more than {@link ADMIN_BATCH} members to that one
+ * empty: writes would have to add more than `ADMIN_BATCH` members to that one
  * index between two of its steps to prolong it.
  *
  * **Cost of the admin calls.** No single command or script does work proportional to
  * the keyspace: admin calls work in bounded batches, so Redis serves other clients
- * between them. With B = {@link ADMIN_BATCH} (500):
+ * between them. With B = `ADMIN_BATCH` (500):
  * - a registry (R fields, E of them expired) is read with `HSCAN … COUNT B`, about
  *   ⌈R / B⌉ calls (`COUNT` is a hint: a small hash comes whole in one), then
  *   ⌈E / B⌉ prune scripts of at most B fields; the M fields an invalidation clears are
  *   unregistered by ⌈M / B⌉ `HDEL`s of at most B fields;
  * - an index of n members is taken by max(1, ⌈n / B⌉) scripts, each popping at most B
- *   members (`ZPOPMIN`); at most {@link TAKES_IN_FLIGHT} indexes are taken at a time;
+ *   members (`ZPOPMIN`); at most `TAKES_IN_FLIGHT` indexes are taken at a time;
  * - each entry taken costs one `UNLINK` (they live in different slots), 1 000 in flight;
  * - the two generation bumps are O(1).
  *
  * The largest script reads or deletes at most B fields or B members (plus O(1)); the
  * largest command returns or deletes about B fields. Round trips grow with what is
  * deleted, as they must (each entry is named), but each one is short. Expired index
- * members are pruned by writes and counts, at most {@link PRUNE_BATCH} per call.
+ * members are pruned by writes and counts, at most `PRUNE_BATCH` per call.
  *
  * Request-path calls take the caller's {@link RunOptions}; `write` and `remove` never
  * trip the breaker. Admin calls (clear*, stats) use a 5 s budget per command.
@@ -207,7 +207,7 @@ export class ResponseCacheStore {
 
   /**
    * Live entries of a route in one scope (one user's, or the shared ones when `userId`
-   * is undefined), pruning at most {@link PRUNE_BATCH} expired members: one script call,
+   * is undefined), pruning at most `PRUNE_BATCH` expired members: one script call,
    * O(log n + PRUNE_BATCH) in Redis. Counted per scope, so one user's variants never
    * fill another's (or the shared) quota. Entries deleted by an invalidation that did
    * not take this index still count until their TTL ends (see {@link clearRoutes}).
@@ -319,7 +319,7 @@ export class ResponseCacheStore {
    *
    * Cost, for n members in the user's index: 2 generation bumps, max(1, ⌈n / 500⌉) take
    * steps, one `UNLINK` per live entry (1 000 per round trip). Largest script: one take
-   * step, popping at most {@link ADMIN_BATCH} members.
+   * step, popping at most `ADMIN_BATCH` members.
    */
   clearUser(userId: string): Promise<number> {
     return this.invalidate((taken) => this.take([this.keys.cacheIndex('user', userId)], taken));
@@ -328,7 +328,7 @@ export class ResponseCacheStore {
   /**
    * Deletes every entry carrying any of `tags`; returns how many existed.
    *
-   * Cost: as {@link clearUser}, per tag index (at most {@link TAKES_IN_FLIGHT} at a time).
+   * Cost: as {@link clearUser}, per tag index (at most `TAKES_IN_FLIGHT` at a time).
    */
   clearTags(tags: readonly string[]): Promise<number> {
     return this.invalidate((taken) =>
@@ -348,7 +348,7 @@ export class ResponseCacheStore {
    * routes, plus ⌈E / 500⌉ prune scripts for E expired fields); ⌈M / 500⌉ `HDEL`s for M
    * matched routes; each matched route's index and shared-variant index taken in
    * max(1, ⌈n / 500⌉) steps for n members; one `UNLINK` per live entry. Largest script:
-   * {@link ADMIN_BATCH} fields or members.
+   * `ADMIN_BATCH` fields or members.
    */
   clearRoutes(match: (template: string) => boolean): Promise<number> {
     return this.invalidate(async (taken) => {
@@ -368,7 +368,7 @@ export class ResponseCacheStore {
    * Cost: 2 generation bumps; the paths registry read (about ⌈P / 500⌉ `HSCAN`s for P
    * paths, plus ⌈E / 500⌉ prune scripts for E expired fields); ⌈M / 500⌉ `HDEL`s for M
    * matched paths; each matched path's index taken in max(1, ⌈n / 500⌉) steps for n
-   * members; one `UNLINK` per live entry. Largest script: {@link ADMIN_BATCH} fields or
+   * members; one `UNLINK` per live entry. Largest script: `ADMIN_BATCH` fields or
    * members, however many paths the registry lists.
    */
   clearPaths(match: (path: string) => boolean): Promise<number> {
@@ -390,7 +390,7 @@ export class ResponseCacheStore {
    * Cost: both registries read (as in {@link clearRoutes} and {@link clearPaths}) and
    * unregistered whole in `HDEL`s of 500 fields; 2 indexes per route and 1 per path taken
    * in max(1, ⌈n / 500⌉) steps each; 2 generation bumps; one `UNLINK` per live entry.
-   * Largest script: {@link ADMIN_BATCH} fields or members.
+   * Largest script: `ADMIN_BATCH` fields or members.
    */
   clearAll(): Promise<number> {
     return this.invalidate(async (taken) => {
@@ -425,7 +425,7 @@ export class ResponseCacheStore {
    * Hits, misses, approximate entries, Redis memory and a TTL sample; never a SCAN.
    *
    * Cost: the routes registry read (as in {@link clearRoutes}), one count script per
-   * route (O(log n), at most {@link PRUNE_BATCH} expired members pruned, a sample of
+   * route (O(log n), at most `PRUNE_BATCH` expired members pruned, a sample of
    * ⌈{@link STATS_SAMPLE_SIZE} / routes⌉ members), one `PTTL` per sampled entry (1 000 at
    * most), one `INFO memory` per master.
    */
@@ -490,7 +490,7 @@ export class ResponseCacheStore {
     return this.registryAdd([this.keys.cacheMeta(registry)], [now, field, payload, lifetime], options);
   }
 
-  /** Removes fields from a registry, {@link ADMIN_BATCH} per `HDEL`, one at a time. */
+  /** Removes fields from a registry, `ADMIN_BATCH` per `HDEL`, one at a time. */
   private async unregister(registry: 'routes' | 'paths', fields: readonly { field: string }[]): Promise<void> {
     const key = this.keys.cacheMeta(registry);
     for (let start = 0; start < fields.length; start += ADMIN_BATCH) {
@@ -520,8 +520,8 @@ export class ResponseCacheStore {
 
   /**
    * The live fields of a registry, as `[field, payload]`: `HSCAN` pages of about
-   * {@link ADMIN_BATCH} fields, then the fields seen expired removed by compare-and-delete
-   * scripts of at most {@link ADMIN_BATCH} fields (one at a time, after the scan, so their
+   * `ADMIN_BATCH` fields, then the fields seen expired removed by compare-and-delete
+   * scripts of at most `ADMIN_BATCH` fields (one at a time, after the scan, so their
    * number is ⌈expired / 500⌉ whatever the pages held).
    */
   private async registry(registry: 'routes' | 'paths'): Promise<[field: string, payload: string][]> {
@@ -583,8 +583,8 @@ export class ResponseCacheStore {
   }
 
   /**
-   * Empties indexes, {@link TAKES_IN_FLIGHT} at a time, each in steps of at most
-   * {@link ADMIN_BATCH} members until one leaves it empty; adds the live digests to `taken`.
+   * Empties indexes, `TAKES_IN_FLIGHT` at a time, each in steps of at most
+   * `ADMIN_BATCH` members until one leaves it empty; adds the live digests to `taken`.
    */
   private async take(indexes: readonly string[], taken: Set<string>): Promise<void> {
     const queue = [...new Set(indexes)];
