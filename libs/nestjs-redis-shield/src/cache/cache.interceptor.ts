@@ -13,7 +13,7 @@ import onHeaders from 'on-headers';
 import { finalize, from, mergeMap, type Observable, of, takeLast } from 'rxjs';
 import { RequestPrefetch } from '../events/request-prefetch.js';
 import { ShieldEvents } from '../events/shield-events.js';
-import { type HttpExchange, httpExchange, recordCacheStatus } from '../http/http-facade.js';
+import { type HttpExchange, httpExchange, recordCacheStatus, writtenHeader } from '../http/http-facade.js';
 import { defaultUserId } from '../rate-limit/client-id.js';
 import { requestDeadline } from '../redis/deadline.js';
 import type { RedisConnection } from '../redis/redis.connection.js';
@@ -391,7 +391,7 @@ export class CacheInterceptor implements NestInterceptor {
   private decide(exchange: HttpExchange, route: CacheRoute, lookup: Lookup, bodyBytes: number): StorageDecision {
     const response = exchange.rawResponse;
     const decision = decideStorage(
-      { status: response.statusCode, header: (name) => headerValue(response.getHeader(name)), bodyBytes },
+      { status: response.statusCode, header: (name) => writtenHeader(response, name), bodyBytes },
       {
         routeTtlMs: route.ttlMs!,
         shared: lookup.scope.kind === 'shared',
@@ -432,7 +432,7 @@ export class CacheInterceptor implements NestInterceptor {
     const response = exchange.rawResponse;
     const headers: Record<string, string> = {};
     for (const name of this.storedHeaders) {
-      const value = headerValue(response.getHeader(name));
+      const value = writtenHeader(response, name);
       if (value !== undefined) headers[name] = value;
     }
     const entry: CachedResponse = {
@@ -533,10 +533,4 @@ export class CacheInterceptor implements NestInterceptor {
 /** The raw user id of a per-user scope; undefined when shared. */
 function userIdOf(scope: KeyedScope): string | undefined {
   return scope.kind === 'user' ? scope.userId : undefined;
-}
-
-/** A Node response header as text, joined when repeated. */
-function headerValue(value: number | string | string[] | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  return Array.isArray(value) ? value.join(', ') : String(value);
 }

@@ -1,4 +1,6 @@
-import { MetadataScanner, type ModulesContainer, type Reflector } from '@nestjs/core';
+import type { Type } from '@nestjs/common';
+import type { ModulesContainer, Reflector } from '@nestjs/core';
+import { applicationControllers, controllerMethods } from '../common/controllers.js';
 import { InvalidateCacheOn } from './cache.decorators.js';
 import { checkPattern, InvalidPatternError, type PatternLimits } from './store/pattern.js';
 
@@ -14,21 +16,10 @@ export function checkInvalidationPatterns(
   reflector: Reflector,
   limits: PatternLimits,
 ): void {
-  const scanner = new MetadataScanner();
-  const seen = new Set<object>();
-  for (const module of modules.values()) {
-    for (const wrapper of module.controllers.values()) {
-      const type = wrapper.metatype;
-      if (typeof type !== 'function' || seen.has(type)) continue;
-      seen.add(type);
-      checkTargets(reflector.get(InvalidateCacheOn, type), type.name, limits);
-      const prototype = type.prototype as Record<string, unknown>;
-      for (const name of scanner.getAllMethodNames(prototype)) {
-        const method = prototype[name];
-        if (typeof method === 'function') {
-          checkTargets(reflector.get(InvalidateCacheOn, method), `${type.name}.${name}`, limits);
-        }
-      }
+  for (const controller of applicationControllers(modules)) {
+    checkTargets(reflector.get(InvalidateCacheOn, controller), controller.name, limits);
+    for (const [name, method] of controllerMethods(controller)) {
+      checkTargets(reflector.get(InvalidateCacheOn, method as Type), `${controller.name}.${name}`, limits);
     }
   }
 }

@@ -198,6 +198,14 @@ function requestHasBody(headers: IncomingHttpHeaders): boolean {
   return length !== undefined && length !== '0';
 }
 
+/**
+ * A header of a Node response as it stands, joined when repeated. Once the headers are
+ * being written (an `on-headers` hook, `finish`), every header either adapter set is here.
+ */
+export function writtenHeader(response: ServerResponse, name: string): string | undefined {
+  return headerText(response.getHeader(name));
+}
+
 function headerText(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
   return Array.isArray(value) ? value.join(', ') : String(value);

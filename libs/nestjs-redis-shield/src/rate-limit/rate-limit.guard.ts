@@ -10,7 +10,8 @@ import {
   type Type,
 } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants.js';
-import { HttpAdapterHost, MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
+import { HttpAdapterHost, ModulesContainer, Reflector } from '@nestjs/core';
+import { applicationControllers, controllerMethods } from '../common/controllers.js';
 import type { IncomingMessage } from 'node:http';
 import { messages } from '../errors/messages.js';
 import { RequestPrefetch } from '../events/request-prefetch.js';
@@ -126,17 +127,10 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
    * registry, so a client's reset reaches its buckets on routes this instance never served.
    */
   onModuleInit(): void {
-    const scanner = new MetadataScanner();
-    for (const module of this.modules?.values() ?? []) {
-      for (const { metatype } of module.controllers.values()) {
-        if (typeof metatype !== 'function') continue;
-        const prototype = metatype.prototype as Record<string, unknown>;
-        for (const name of scanner.getAllMethodNames(prototype)) {
-          const handler = prototype[name];
-          if (typeof handler === 'function' && Reflect.getMetadata(PATH_METADATA, handler) !== undefined) {
-            this.routeOf(metatype as Type, handler);
-          }
-        }
+    if (!this.modules) return;
+    for (const controller of applicationControllers(this.modules)) {
+      for (const [, handler] of controllerMethods(controller)) {
+        if (Reflect.getMetadata(PATH_METADATA, handler) !== undefined) this.routeOf(controller, handler);
       }
     }
   }
