@@ -786,7 +786,7 @@ function clientAddress(i) {
 }
 
 function hasBlockCacheOption() {
-  const declarations = join(ROOT, 'libs/nestjs-redis-shield/dist/rate-limit/rate-limit.options.d.ts');
+  const declarations = join(ROOT, 'libs/nestjs-redis-shield/dist/rate-limit/engine/rate-limit.options.d.ts');
   return existsSync(declarations) && readFileSync(declarations, 'utf8').includes('localBlockCache');
 }
 

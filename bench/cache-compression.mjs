@@ -1,7 +1,7 @@
 // Memory saved by entry compression: a 200-model JSON list as the cache stores it.
 // Usage: npm run bench:cache-compression
 // The codec is internal to the package, so it is loaded from the build output.
-import { encodeEntry } from '../libs/nestjs-redis-shield/dist/cache/entry-codec.js';
+import { encodeEntry } from '../libs/nestjs-redis-shield/dist/cache/engine/entry-codec.js';
 
 const body = Buffer.from(
   JSON.stringify({

@@ -4,7 +4,7 @@ import { DEFAULT_METRIC_PREFIX, METRIC_NAMES } from 'nestjs-redis-shield';
 import { REPO_ROOT } from './support/paths.js';
 
 // The Grafana dashboard and the README's Monitoring section must only query metrics and
-// labels the library exports (libs/nestjs-redis-shield/src/metrics/metric-names.ts).
+// labels the library exports (libs/nestjs-redis-shield/src/metrics/engine/metric-names.ts).
 
 const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
 
@@ -21,7 +21,7 @@ interface MetricSpec {
  * (`Counter {route, outcome="allowed"|"rejected"}: ...`): the one place they are written down.
  */
 function metricSpecs(): MetricSpec[] {
-  const source = read('libs/nestjs-redis-shield/src/metrics/metric-names.ts');
+  const source = read('libs/nestjs-redis-shield/src/metrics/engine/metric-names.ts');
   return [...source.matchAll(/\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*(\w+):\s*'([^']+)'/g)].map(([, doc, key, name]) => {
     const type = /^\s*(Counter|Gauge|Histogram)\b/.exec(doc)?.[1].toLowerCase();
     if (!type) throw new Error(`metric-names.ts: no type in the JSDoc of ${key}`);

@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { PolicyRegistry, type RateLimitDecisionEvent, RedisConnection, ShieldEvents } from 'nestjs-redis-shield';
 import request from 'supertest';
-import { stateFields } from '../libs/nestjs-redis-shield/src/rate-limit/stores/redis.store.js';
+import { stateFields } from '../libs/nestjs-redis-shield/src/rate-limit/store/redis.store.js';
 import { createApp, type HttpAdapterName } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { type RecordedCommand, type RedisServer, type RespProxy, startRedis, startRespProxy } from './harness/index.js';

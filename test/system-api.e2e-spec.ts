@@ -27,7 +27,7 @@ import {
 } from 'nestjs-redis-shield';
 import { createHash } from 'node:crypto';
 import request from 'supertest';
-import { RATE_LIMIT_LUA } from '../libs/nestjs-redis-shield/src/rate-limit/stores/rate-limit.lua.js';
+import { RATE_LIMIT_LUA } from '../libs/nestjs-redis-shield/src/rate-limit/store/lua/rate-limit.lua.js';
 import { createApp, type HttpAdapterName } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { type RedisServer, type RespProxy, startRedis, startRespProxy } from './harness/index.js';

@@ -11,10 +11,10 @@ import {
   type RedisModuleOptions,
   ShieldEvents,
 } from 'nestjs-redis-shield';
-import type { BusMessage } from '../../libs/nestjs-redis-shield/src/bus/bus-message.js';
-import { clusterSlot } from '../../libs/nestjs-redis-shield/src/bus/cluster-slot.js';
-import { type BusOrigin, InstanceBus } from '../../libs/nestjs-redis-shield/src/bus/instance-bus.js';
-import { getInstanceBusToken } from '../../libs/nestjs-redis-shield/src/bus/instance-bus.tokens.js';
+import type { BusMessage } from '../../libs/nestjs-redis-shield/src/bus/engine/bus-message.js';
+import { clusterSlot } from '../../libs/nestjs-redis-shield/src/bus/engine/cluster-slot.js';
+import { type BusOrigin, InstanceBus } from '../../libs/nestjs-redis-shield/src/bus/store/instance-bus.js';
+import { getInstanceBusToken } from '../../libs/nestjs-redis-shield/src/bus/nest/bus.constants.js';
 import { freePort, type RedisCluster, type RedisServer, startRedis, startRedisCluster } from '../harness/index.js';
 import { CaptureLogger } from '../support/capture-logger.js';
 import { waitFor } from '../support/wait-for.js';

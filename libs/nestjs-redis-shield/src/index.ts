@@ -5,9 +5,9 @@
  *
  * @module nestjs-redis-shield
  */
-export { type InstanceBusOptions } from './bus/bus.options.js';
-export { HASHED_ID_LENGTH, hashId } from './common/hmac-id.js';
-export { ShieldCoreModule } from './events/shield-core.module.js';
+export { type InstanceBusOptions } from './bus/engine/bus.options.js';
+export { HASHED_ID_LENGTH, hashId } from './core/hmac-id.js';
+export { ShieldCoreModule } from './core/shield-core.module.js';
 export {
   type BusState,
   type BusStateEvent,
@@ -25,16 +25,16 @@ export {
   type ShieldEventMap,
   ShieldEvents,
   type ViolationsDroppedEvent,
-} from './events/shield-events.js';
-export { type ConnectionStatusSource, type LimiterStatusSource, ShieldStatus } from './events/shield-status.js';
-export { DEFAULT_METRIC_PREFIX, METRIC_NAMES, PER_USER_ROUTE } from './metrics/metric-names.js';
-export { type ShieldMetricsModuleExtras, ShieldMetricsModule } from './metrics/metrics.module.js';
-export { type PerUserEntrySizes, type ShieldMetricsModuleOptions } from './metrics/metrics.options.js';
-export { METRICS_MODULE_OPTIONS } from './metrics/metrics.tokens.js';
-export { ShieldMetrics } from './metrics/shield-metrics.js';
-export { type CircuitBreakerOptions, type CircuitState, DEFAULT_BREAKER_OPTIONS } from './redis/circuit-breaker.js';
-export { appClock, type Clock, ManualClock, redisClock } from './redis/clock.js';
-export { Deadline, requestDeadline } from './redis/deadline.js';
+} from './core/events/shield-events.js';
+export { type ConnectionStatusSource, type LimiterStatusSource, ShieldStatus } from './core/events/shield-status.js';
+export { DEFAULT_METRIC_PREFIX, METRIC_NAMES, PER_USER_ROUTE } from './metrics/engine/metric-names.js';
+export { type ShieldMetricsModuleExtras, ShieldMetricsModule } from './metrics/nest/metrics.module.js';
+export { type PerUserEntrySizes, type ShieldMetricsModuleOptions } from './metrics/engine/metrics.options.js';
+export { METRICS_MODULE_OPTIONS } from './metrics/nest/metrics.constants.js';
+export { ShieldMetrics } from './metrics/nest/shield-metrics.js';
+export { type CircuitBreakerOptions, type CircuitState, DEFAULT_BREAKER_OPTIONS } from './redis/engine/circuit-breaker.js';
+export { appClock, type Clock, ManualClock, redisClock } from './core/clock.js';
+export { Deadline, requestDeadline } from './core/deadline.js';
 export {
   type CacheIndexKind,
   type CacheMetaKey,
@@ -42,33 +42,33 @@ export {
   KEY_AREAS,
   KeyBuilder,
   type KeyBuilderOptions,
-} from './redis/key-builder.js';
-export { RedisConnection, type RunOptions, type ScriptRunner } from './redis/redis.connection.js';
+} from './redis/engine/key-builder.js';
+export { RedisConnection, type RunOptions, type ScriptRunner } from './redis/store/redis.connection.js';
 export {
   RedisCommandError,
   RedisJsonError,
   RedisUnavailableError,
   type RedisUnavailableReason,
-} from './redis/redis.errors.js';
-export { REDIS_MODULE_OPTIONS, type RedisModuleExtras } from './redis/redis.module-definition.js';
-export { RedisModule } from './redis/redis.module.js';
+} from './redis/engine/redis.errors.js';
+export { REDIS_MODULE_OPTIONS, type RedisModuleExtras } from './redis/nest/redis.providers.js';
+export { RedisModule } from './redis/nest/redis.module.js';
 export {
   DEFAULT_REDIS_URL,
   DEV_HASH_SECRET,
   type RedisClient,
   type RedisModuleOptions,
   type RedisNodeAddress,
-} from './redis/redis.options.js';
-export { RedisService, type RedisValue, type SetOptions } from './redis/redis.service.js';
+} from './redis/engine/redis.options.js';
+export { RedisService, type RedisValue, type SetOptions } from './redis/store/redis.service.js';
 export {
   DEFAULT_REDIS_CONNECTION,
   getRedisConnectionToken,
   getRedisServiceToken,
   InjectRedis,
   InjectRedisConnection,
-} from './redis/redis.tokens.js';
-export { ALGORITHMS } from './rate-limit/algorithms/index.js';
-export type { RateLimitAlgorithm, TierParams, TierVerdict } from './rate-limit/algorithms/algorithm.js';
+} from './redis/nest/redis.constants.js';
+export { ALGORITHMS } from './rate-limit/engine/algorithms/index.js';
+export type { RateLimitAlgorithm, TierParams, TierVerdict } from './rate-limit/engine/algorithms/algorithm.js';
 export {
   buildPolicy,
   DEFAULT_POLICY,
@@ -77,17 +77,17 @@ export {
   type PolicyDefinition,
   PolicyRegistry,
   type TierDefinition,
-} from './rate-limit/policy.js';
-export { type RateLimitModuleExtras } from './rate-limit/rate-limit.module-definition.js';
-export { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit/rate-limit.tokens.js';
-export { RateLimitModule } from './rate-limit/rate-limit.module.js';
+} from './rate-limit/engine/policy.js';
+export { type RateLimitModuleExtras } from './rate-limit/nest/rate-limit.providers.js';
+export { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit/nest/rate-limit.constants.js';
+export { RateLimitModule } from './rate-limit/nest/rate-limit.module.js';
 export {
   DEFAULT_TIERS,
   type FailMode,
   resolveViolationOptions,
   type RateLimitModuleOptions,
   type Resolvable,
-} from './rate-limit/rate-limit.options.js';
+} from './rate-limit/engine/rate-limit.options.js';
 export {
   type InlineRateLimit,
   RateLimit,
@@ -96,25 +96,25 @@ export {
   type RateLimitCostSpec,
   type RateLimitSpec,
   SkipRateLimit,
-} from './rate-limit/rate-limit.decorator.js';
-export { RateLimitGuard } from './rate-limit/rate-limit.guard.js';
+} from './rate-limit/nest/rate-limit.decorators.js';
+export { RateLimitGuard } from './rate-limit/nest/rate-limit.guard.js';
 export {
   RateLimitTestingModule,
   type RateLimitTestingOptions,
-} from './rate-limit/testing/rate-limit-testing.module.js';
+} from './rate-limit/nest/rate-limit-testing.module.js';
 export {
   type CostExceedsLimitBody,
   CostExceedsLimitException,
   type RateLimitExceededBody,
   RateLimitExceededException,
   RateLimitUnavailableException,
-} from './rate-limit/rate-limit.exception.js';
+} from './rate-limit/nest/rate-limit.exceptions.js';
 export {
   type HeaderOptions,
   type HeaderTemplate,
   headerTemplate,
   rateLimitHeaders,
-} from './rate-limit/rate-limit-headers.js';
+} from './rate-limit/engine/rate-limit-headers.js';
 export {
   boundedClientId,
   type ClientAddressOptions,
@@ -123,9 +123,9 @@ export {
   ipClientId,
   normalizeIp,
   userClientId,
-} from './rate-limit/client-id.js';
-export { cacheStatusOf, clientIdOf, type HttpExchange, httpExchange, routeTemplateOf } from './http/http-facade.js';
-export { type RateLimitCallOptions, RateLimitService } from './rate-limit/rate-limit.service.js';
+} from './rate-limit/engine/client-id.js';
+export { cacheStatusOf, clientIdOf, type HttpExchange, httpExchange, routeTemplateOf } from './core/http/http-facade.js';
+export { type RateLimitCallOptions, RateLimitService } from './rate-limit/nest/rate-limit.service.js';
 export {
   RATE_LIMIT_ALGORITHMS,
   type RateLimitAlgorithmName,
@@ -133,24 +133,24 @@ export {
   type RateLimitResult,
   type RateLimitTier,
   type TierResult,
-} from './rate-limit/rate-limit.types.js';
+} from './rate-limit/engine/rate-limit.types.js';
 export {
   RateLimitStore,
   type RateLimitStoreDecision,
   type RateLimitStoreRequest,
-} from './rate-limit/store.interface.js';
-export { MemoryRateLimitStore, type MemoryStoreOptions } from './rate-limit/stores/memory.store.js';
-export { RedisRateLimitStore } from './rate-limit/stores/redis.store.js';
+} from './rate-limit/store/store.interface.js';
+export { MemoryRateLimitStore, type MemoryStoreOptions } from './rate-limit/store/memory.store.js';
+export { RedisRateLimitStore } from './rate-limit/store/redis.store.js';
 export {
   type ResolvedViolationOptions,
   type Violation,
   type ViolationOptions,
   type ViolationRecord,
-} from './rate-limit/violations/violation.js';
-export { ViolationLog } from './rate-limit/violations/violation-log.js';
-export { ViolationRecorder } from './rate-limit/violations/violation-recorder.js';
-export { APPEND_BATCH, ViolationStream } from './rate-limit/violations/violation-stream.js';
-export { mostRestrictive, summarize } from './rate-limit/summarize.js';
+} from './rate-limit/engine/violation.js';
+export { ViolationLog } from './rate-limit/engine/violation-log.js';
+export { ViolationRecorder } from './rate-limit/store/violation-recorder.js';
+export { APPEND_BATCH, ViolationStream } from './rate-limit/store/violation-stream.js';
+export { mostRestrictive, summarize } from './rate-limit/engine/summarize.js';
 export {
   CacheShared,
   CacheTags,
@@ -159,15 +159,15 @@ export {
   InvalidateCache,
   type InvalidationTargets,
   NoCache,
-} from './cache/cache.decorators.js';
-export { CacheInterceptor, type CacheStatus } from './cache/cache.interceptor.js';
-export { type CacheStats, CacheService } from './cache/cache.service.js';
-export { CacheStatsCounter, STATS_FLUSH_INTERVAL_MS } from './cache/cache-stats.counter.js';
-export { type ResponseCacheModuleExtras } from './cache/cache.module-definition.js';
-export { ResponseCacheModule } from './cache/cache.module.js';
-export { type HonorRequestCacheControl, type ResponseCacheModuleOptions } from './cache/cache.options.js';
-export { type CachedResponse, CorruptEntryError } from './cache/entry-codec.js';
-export { ResponseCacheWriter } from './cache/response-cache.writer.js';
+} from './cache/nest/cache.decorators.js';
+export { CacheInterceptor, type CacheStatus } from './cache/nest/cache.interceptor.js';
+export { type CacheStats, CacheService } from './cache/nest/cache.service.js';
+export { CacheStatsCounter, STATS_FLUSH_INTERVAL_MS } from './cache/nest/cache-stats.counter.js';
+export { type ResponseCacheModuleExtras } from './cache/nest/cache.providers.js';
+export { ResponseCacheModule } from './cache/nest/cache.module.js';
+export { type HonorRequestCacheControl, type ResponseCacheModuleOptions } from './cache/engine/cache.options.js';
+export { type CachedResponse, CorruptEntryError } from './cache/engine/entry-codec.js';
+export { ResponseCacheWriter } from './cache/nest/response-cache.writer.js';
 export {
   type CacheEntryRef,
   compilePattern,
@@ -177,9 +177,9 @@ export {
   type ResponseCacheStats,
   STATS_SAMPLE_SIZE,
 } from './cache/store/response-cache.store.js';
-export { InvalidPatternError, type InvalidPatternReason } from './cache/store/pattern.js';
-export { SystemAdminGuard } from './system-api/admin.guard.js';
-export { SystemApiModule } from './system-api/system-api.module.js';
+export { InvalidPatternError, type InvalidPatternReason } from './cache/engine/pattern.js';
+export { SystemAdminGuard } from './system-api/nest/admin.guard.js';
+export { SystemApiModule } from './system-api/nest/system-api.module.js';
 export {
   type AdminVerdict,
   type AuthorizeOption,
@@ -187,13 +187,13 @@ export {
   type StatusLimitOption,
   SYSTEM_API_OPTIONS,
   type SystemApiModuleOptions,
-} from './system-api/system-api.options.js';
+} from './system-api/nest/system-api.options.js';
 export {
   ApiAdminOperation,
   ApiBadParameter,
   ApiRateLimited,
   RATE_LIMIT_HEADERS,
-} from './system-api/api-docs.decorators.js';
+} from './system-api/nest/api-docs.decorators.js';
 export {
   CacheStatsResponse,
   DeletedResponse,
@@ -205,5 +205,5 @@ export {
   TtlSample,
   ViolationEntry,
   ViolationsResponse,
-} from './system-api/system-api.responses.js';
-export { parseSince, ViolationsQuery } from './system-api/system-api.dto.js';
+} from './system-api/nest/system-api.responses.js';
+export { parseSince, ViolationsQuery } from './system-api/nest/system-api.dto.js';

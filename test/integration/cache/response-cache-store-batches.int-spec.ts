@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import type { INestApplication } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { type RedisConnection, type RedisModuleOptions, type RunOptions } from 'nestjs-redis-shield';
-import { GENERATION_BUMP_LUA } from '../../../libs/nestjs-redis-shield/src/cache/store/generation-bump.lua.js';
-import { INDEX_TAKE_LUA } from '../../../libs/nestjs-redis-shield/src/cache/store/index-take.lua.js';
-import { REGISTRY_PRUNE_LUA } from '../../../libs/nestjs-redis-shield/src/cache/store/registry-prune.lua.js';
+import { GENERATION_BUMP_LUA } from '../../../libs/nestjs-redis-shield/src/cache/store/lua/generation-bump.lua.js';
+import { INDEX_TAKE_LUA } from '../../../libs/nestjs-redis-shield/src/cache/store/lua/index-take.lua.js';
+import { REGISTRY_PRUNE_LUA } from '../../../libs/nestjs-redis-shield/src/cache/store/lua/registry-prune.lua.js';
 import {
   ADMIN_BATCH,
   type CacheEntryRef,

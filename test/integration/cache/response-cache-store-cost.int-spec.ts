@@ -9,7 +9,7 @@ import {
   INDEX_GRACE_MS,
   ResponseCacheStore,
 } from '../../../libs/nestjs-redis-shield/src/cache/store/response-cache.store.js';
-import { REGISTRY_PRUNE_LUA } from '../../../libs/nestjs-redis-shield/src/cache/store/registry-prune.lua.js';
+import { REGISTRY_PRUNE_LUA } from '../../../libs/nestjs-redis-shield/src/cache/store/lua/registry-prune.lua.js';
 import { type RedisServer, type RespProxy, startRedis, startRespProxy } from '../../harness/index.js';
 import { startRedisApp } from '../support/redis-app.js';
 

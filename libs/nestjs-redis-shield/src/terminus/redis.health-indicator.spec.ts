@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import type { ConnectionStatusSource } from '../events/shield-status.js';
-import { ShieldStatus } from '../events/shield-status.js';
+import type { ConnectionStatusSource } from '../core/events/shield-status.js';
+import { ShieldStatus } from '../core/events/shield-status.js';
 import { RedisHealthIndicator } from './redis.health-indicator.js';
 
 type Ping = ConnectionStatusSource['ping'];

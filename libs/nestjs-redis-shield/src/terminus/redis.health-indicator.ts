@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
-import { type ConnectionStatusSource, ShieldStatus } from '../events/shield-status.js';
-import { messages } from '../errors/messages.js';
-import { DEFAULT_REDIS_CONNECTION } from '../redis/redis.tokens.js';
+import { type ConnectionStatusSource, ShieldStatus } from '../core/events/shield-status.js';
+import { messages } from '../core/errors.js';
+import { DEFAULT_REDIS_CONNECTION } from '../redis/nest/redis.constants.js';
 
 /** Default PING budget of {@link RedisHealthIndicator.isHealthy}, in ms. */
 export const DEFAULT_HEALTH_PING_TIMEOUT_MS = 1000;

@@ -1,14 +1,14 @@
 import { Cluster } from 'ioredis';
-import type { KeyBuilder } from '../../redis/key-builder.js';
-import type { RedisConnection, RunOptions, ScriptRunner } from '../../redis/redis.connection.js';
-import { GENERATION_BUMP_LUA } from './generation-bump.lua.js';
-import { INDEX_ADD_LUA } from './index-add.lua.js';
-import { INDEX_PEEK_LUA } from './index-peek.lua.js';
-import { INDEX_TAKE_LUA } from './index-take.lua.js';
-import { REGISTRY_ADD_LUA } from './registry-add.lua.js';
-import { REGISTRY_PRUNE_LUA } from './registry-prune.lua.js';
+import type { KeyBuilder } from '../../redis/engine/key-builder.js';
+import type { RedisConnection, RunOptions, ScriptRunner } from '../../redis/store/redis.connection.js';
+import { GENERATION_BUMP_LUA } from './lua/generation-bump.lua.js';
+import { INDEX_ADD_LUA } from './lua/index-add.lua.js';
+import { INDEX_PEEK_LUA } from './lua/index-peek.lua.js';
+import { INDEX_TAKE_LUA } from './lua/index-take.lua.js';
+import { REGISTRY_ADD_LUA } from './lua/registry-add.lua.js';
+import { REGISTRY_PRUNE_LUA } from './lua/registry-prune.lua.js';
 
-export { compilePattern } from './pattern.js';
+export { compilePattern } from '../engine/pattern.js';
 
 /**
  * Extra lifetime, in ms, of index members and registry fields beyond the entry's TTL.

@@ -1,0 +1,116 @@
+import { messages } from '../../core/errors.js';
+
+/** How request `Cache-Control` directives are honoured (SPEC §6). */
+export type HonorRequestCacheControl = 'never' | 'per-user' | 'always';
+
+/** Options of `ResponseCacheModule.forRoot`. Durations in seconds where named so. */
+export interface ResponseCacheModuleOptions {
+  /** `false` turns caching off: cacheable routes answer `BYPASS`. Default true. */
+  enabled?: boolean;
+  /** TTL profiles in seconds for `@CacheTtl('name')`; `default` is used by `cacheAllGet`. Default `{ default: 300 }`. */
+  ttlProfiles?: Record<string, number>;
+  /** Cache every GET route without `@CacheTtl` (with the `default` profile). Default false. */
+  cacheAllGet?: boolean;
+  /** Part of every key: bump on deploy to drop old shapes. Default `1`. */
+  keyVersion?: string;
+  /** Larger (uncompressed) bodies are served, not stored. Default 1 048 576. */
+  maxEntryBytes?: number;
+  /** Bodies of at least this many bytes are stored Brotli-compressed. Default 1024. */
+  compressAboveBytes?: number;
+  /** Request directives: `per-user` (default) honours them for per-user entries only. */
+  honorRequestCacheControl?: HonorRequestCacheControl;
+  /** Request headers that split every route's entries (plus each route's `@CacheVary`). */
+  vary?: string[];
+  /** Response headers stored besides the allowlist (Content-Type, Content-Language, ...). */
+  storeHeaders?: string[];
+  /**
+   * Most stored variants (distinct paths and query strings) per route and scope: per user
+   * on per-user routes, per route for shared entries. Further variants answer `BYPASS`, so
+   * neither spellings nor query strings can fill Redis; one user's variants never count
+   * against another's. Default 1000.
+   */
+  maxVariants?: number;
+  /** @deprecated Use {@link maxVariants} (which counts path variants too). */
+  maxQueryVariants?: number;
+  /**
+   * Key entries by the host the adapter reports (`Host`, or `X-Forwarded-Host` where the
+   * adapter trusts the proxy) and its scheme. Default true: one app serving several hosts
+   * must not serve one host's response to another. `false` suits one site under several
+   * names (`www.` and the bare domain) whose responses never mention the host, at the
+   * risk of cache poisoning if one ever does. Routes of a host-routed controller
+   * (`@Controller({ host })`) are always keyed by host.
+   */
+  keyByHost?: boolean;
+  /**
+   * More of the identity that shapes a per-user response than the user id, e.g. the
+   * plan from a JWT: `(user) => [user.plan]`. Part of per-user keys (hashed), so a user
+   * whose plan changed gets a fresh entry. Default: the user id alone.
+   */
+  identityParts?: (user: unknown) => readonly string[] | string | undefined;
+  /** How long concurrent misses of one key wait for the first one's result, in ms. Default 5000. */
+  followerTimeoutMs?: number;
+  /**
+   * Longest invalidation pattern in characters (system API, `CacheService.invalidatePattern` /
+   * `clearEndpoint`, `@InvalidateCache`); longer ones are refused. Default 256.
+   */
+  maxPatternLength?: number;
+  /** Most `*` in an invalidation pattern; more are refused. Default 16. */
+  maxPatternStars?: number;
+  /** The id of `request.user`. Default: its `id`, `sub` or `userId`. */
+  userId?: (user: unknown) => string | undefined;
+}
+
+/** Resolved options with defaults applied. */
+export type ResolvedCacheOptions = Required<
+  Omit<ResponseCacheModuleOptions, 'userId' | 'identityParts' | 'maxQueryVariants'>
+> &
+  Pick<ResponseCacheModuleOptions, 'userId' | 'identityParts'>;
+
+/** Validates options at start-up (throws naming the option) and applies defaults. */
+export function resolveCacheOptions(options: ResponseCacheModuleOptions): ResolvedCacheOptions {
+  const resolved: ResolvedCacheOptions = {
+    enabled: options.enabled ?? true,
+    ttlProfiles: { default: 300, ...options.ttlProfiles },
+    cacheAllGet: options.cacheAllGet ?? false,
+    keyVersion: options.keyVersion ?? '1',
+    maxEntryBytes: options.maxEntryBytes ?? 1_048_576,
+    compressAboveBytes: options.compressAboveBytes ?? 1024,
+    honorRequestCacheControl: options.honorRequestCacheControl ?? 'per-user',
+    vary: (options.vary ?? []).map((header) => header.toLowerCase()),
+    storeHeaders: (options.storeHeaders ?? []).map((header) => header.toLowerCase()),
+    maxVariants: options.maxVariants ?? options.maxQueryVariants ?? 1000,
+    keyByHost: options.keyByHost ?? true,
+    identityParts: options.identityParts,
+    followerTimeoutMs: options.followerTimeoutMs ?? 5000,
+    maxPatternLength: options.maxPatternLength ?? 256,
+    maxPatternStars: options.maxPatternStars ?? 16,
+    userId: options.userId,
+  };
+  for (const [name, seconds] of Object.entries(resolved.ttlProfiles)) positive(`ttlProfiles.${name}`, seconds);
+  for (const key of ['maxEntryBytes', 'compressAboveBytes', 'maxVariants', 'followerTimeoutMs'] as const) {
+    positive(key, resolved[key]);
+  }
+  for (const key of ['maxPatternLength', 'maxPatternStars'] as const) {
+    if (!Number.isInteger(resolved[key]) || resolved[key] <= 0) {
+      throw new Error(messages.invalidOption(key, resolved[key], 'a positive integer'));
+    }
+  }
+  if (!['never', 'per-user', 'always'].includes(resolved.honorRequestCacheControl)) {
+    throw new Error(
+      messages.invalidOption(
+        'honorRequestCacheControl',
+        resolved.honorRequestCacheControl,
+        'never, per-user or always',
+      ),
+    );
+  }
+  if (!/^[A-Za-z0-9._-]{1,32}$/.test(resolved.keyVersion)) {
+    throw new Error(messages.invalidOption('keyVersion', resolved.keyVersion, '1-32 of A-Z a-z 0-9 . _ -'));
+  }
+  return resolved;
+}
+
+function positive(option: string, value: number): void {
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(messages.invalidOption(option, value, 'a positive number'));
+}

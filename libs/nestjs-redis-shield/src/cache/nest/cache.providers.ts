@@ -1,0 +1,52 @@
+import { ConfigurableModuleBuilder, type Provider } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import type { RedisConnection } from '../../redis/store/redis.connection.js';
+import { DEFAULT_REDIS_CONNECTION, getRedisConnectionToken } from '../../redis/nest/redis.constants.js';
+import { CacheInterceptor } from './cache.interceptor.js';
+import type { ResponseCacheModuleOptions } from '../engine/cache.options.js';
+import { CACHE_CONNECTION, CACHE_MODULE_OPTIONS } from './cache.constants.js';
+import { ResponseCacheStore } from '../store/response-cache.store.js';
+
+/** Options of `ResponseCacheModule.forRoot/forRootAsync` fixed when the module is declared. */
+export interface ResponseCacheModuleExtras {
+  /** Register globally. Default true. */
+  isGlobal: boolean;
+  /** The Redis connection for entries (`RedisModule.forRoot({ name })`). Default `default`. */
+  connection: string;
+  /** Register `CacheInterceptor` globally. Default true; with `false` apply it with `@UseInterceptors`. */
+  interceptor: boolean;
+}
+
+export const {
+  ConfigurableModuleClass: ResponseCacheConfigurableModule,
+  OPTIONS_TYPE: RESPONSE_CACHE_OPTIONS_TYPE,
+  ASYNC_OPTIONS_TYPE: RESPONSE_CACHE_ASYNC_OPTIONS_TYPE,
+} = new ConfigurableModuleBuilder<ResponseCacheModuleOptions>({
+  moduleName: 'ResponseCache',
+  optionsInjectionToken: CACHE_MODULE_OPTIONS,
+})
+  .setClassMethodName('forRoot')
+  .setFactoryMethodName('createResponseCacheOptions')
+  .setExtras<ResponseCacheModuleExtras>(
+    { isGlobal: true, connection: DEFAULT_REDIS_CONNECTION, interceptor: true },
+    (definition, extras) => ({
+      ...definition,
+      global: extras.isGlobal,
+      providers: [...(definition.providers ?? []), ...cacheProviders(extras)],
+    }),
+  )
+  .build();
+
+function cacheProviders(extras: ResponseCacheModuleExtras): Provider[] {
+  const providers: Provider[] = [
+    {
+      provide: ResponseCacheStore,
+      useFactory: (connection: RedisConnection) => new ResponseCacheStore(connection),
+      inject: [getRedisConnectionToken(extras.connection)],
+    },
+    // The interceptor needs the chosen connection (deadline, key builder) under one token.
+    { provide: CACHE_CONNECTION, useExisting: getRedisConnectionToken(extras.connection) },
+  ];
+  if (extras.interceptor) providers.push({ provide: APP_INTERCEPTOR, useExisting: CacheInterceptor });
+  return providers;
+}

@@ -1,0 +1,132 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { ModulesContainer, Reflector } from '@nestjs/core';
+import type { RedisConnection } from '../../redis/store/redis.connection.js';
+import { RedisUnavailableError } from '../../redis/engine/redis.errors.js';
+import { CacheStatsCounter } from './cache-stats.counter.js';
+import type { ResolvedCacheOptions } from '../engine/cache.options.js';
+import { CACHE_CONNECTION, CACHE_OPTIONS } from './cache.constants.js';
+import { checkInvalidationPatterns } from './invalidation-patterns.js';
+import { checkPattern } from '../engine/pattern.js';
+import { compilePattern, ResponseCacheStore, type ResponseCacheStats } from '../store/response-cache.store.js';
+
+/** Statistics of SPEC §6: store figures plus the hit ratio over all instances. */
+export interface CacheStats extends ResponseCacheStats {
+  /** hits / (hits + misses), 0 before any lookup. */
+  hitRatio: number;
+}
+
+/**
+ * Cache management and programmatic caching (the seed's `cache_service`). Every
+ * invalidation goes through indexes: cost O(matched routes or paths + entries removed),
+ * never `KEYS`, `SCAN` or `FLUSH*`, and only this library's entries are touched.
+ * Patterns: a plain string matches every path or template containing it; `*` matches
+ * any run of characters (then the pattern must match the whole text). Patterns are
+ * bounded by the module's `maxPatternLength` and `maxPatternStars`; at start-up the
+ * service checks every `@InvalidateCache` pattern of the application's controllers
+ * against them and throws naming the handler.
+ */
+@Injectable()
+export class CacheService implements OnModuleInit {
+  private readonly inflight = new Map<string, Promise<unknown>>();
+
+  /** @internal Instantiated by Nest; import `ResponseCacheModule` and inject the service. */
+  constructor(
+    private readonly store: ResponseCacheStore,
+    private readonly counter: CacheStatsCounter,
+    @Inject(CACHE_CONNECTION) private readonly connection: RedisConnection,
+    @Inject(CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
+    private readonly modules: ModulesContainer,
+    private readonly reflector: Reflector,
+  ) {}
+
+  /** @internal Refuses to start with an `@InvalidateCache` pattern over the caps (a programming error). */
+  onModuleInit(): void {
+    checkInvalidationPatterns(this.modules, this.reflector, this.options);
+  }
+
+  /**
+   * Removes entries whose concrete request path matches (`/api/v1/models/gpt-4`).
+   * Rejects with `InvalidPatternError` when the pattern is empty or over
+   * `maxPatternLength` / `maxPatternStars`, before touching Redis.
+   */
+  async invalidatePattern(pattern: string): Promise<number> {
+    return this.store.clearPaths(compilePattern(checkPattern(pattern, this.options)));
+  }
+
+  /**
+   * Removes entries whose route template matches (`/api/v1/models/:id`). Rejects with
+   * `InvalidPatternError` as {@link invalidatePattern} does.
+   */
+  async clearEndpoint(pattern: string): Promise<number> {
+    return this.store.clearRoutes(compilePattern(checkPattern(pattern, this.options)));
+  }
+
+  /** Removes every per-user entry of one user (shared entries stay). */
+  clearUser(userId: string): Promise<number> {
+    return this.store.clearUser(userId);
+  }
+
+  /** Removes entries of routes tagged with any of the tags (`@CacheTags`). */
+  clearTags(...tags: string[]): Promise<number> {
+    return this.store.clearTags(tags);
+  }
+
+  /** Removes every response entry of this library; nothing else in Redis. */
+  clearAll(): Promise<number> {
+    return this.store.clearAll();
+  }
+
+  /** Hits, misses and ratio over all instances (counts flushed at least every second), entries, memory, TTLs. */
+  async getStats(): Promise<CacheStats> {
+    await this.counter.flush();
+    const stats = await this.store.stats();
+    const lookups = stats.hits + stats.misses;
+    return { ...stats, hitRatio: lookups === 0 ? 0 : stats.hits / lookups };
+  }
+
+  /** A programmatic value, or undefined when absent (or Redis is unavailable). */
+  async get<T>(key: string): Promise<T | undefined> {
+    try {
+      const raw = await this.connection.run((client) => client.get(this.connection.keys.cacheValue(key)));
+      return raw === null ? undefined : (JSON.parse(raw) as T);
+    } catch (error) {
+      if (error instanceof RedisUnavailableError || error instanceof SyntaxError) return undefined;
+      throw error;
+    }
+  }
+
+  /** Stores a JSON-serialisable value for `ttlSeconds`. */
+  async set(key: string, value: unknown, { ttlSeconds }: { ttlSeconds: number }): Promise<void> {
+    if (!(ttlSeconds > 0)) throw new RangeError(`ttlSeconds must be positive, got ${ttlSeconds}`);
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new TypeError(`cache value for '${key}' has no JSON form`);
+    await this.connection.run(
+      (client) => client.set(this.connection.keys.cacheValue(key), text, 'PX', Math.round(ttlSeconds * 1000)),
+      { tripsBreaker: false },
+    );
+  }
+
+  /** Deletes a programmatic value. */
+  async del(key: string): Promise<void> {
+    await this.connection.run((client) => client.del(this.connection.keys.cacheValue(key)));
+  }
+
+  /**
+   * The cached value of `key`, or `fn()`'s result stored for `ttlSeconds`. Concurrent
+   * calls for one key on this instance run `fn` once; with Redis unavailable `fn` runs
+   * and nothing is stored.
+   */
+  async wrap<T>(key: string, fn: () => T | Promise<T>, options: { ttlSeconds: number }): Promise<T> {
+    const cached = await this.get<T>(key);
+    if (cached !== undefined) return cached;
+    const running = this.inflight.get(key) as Promise<T> | undefined;
+    if (running) return running;
+    const job = (async () => {
+      const value = await fn();
+      await this.set(key, value, options).catch(() => undefined);
+      return value;
+    })().finally(() => this.inflight.delete(key));
+    this.inflight.set(key, job);
+    return job;
+  }
+}

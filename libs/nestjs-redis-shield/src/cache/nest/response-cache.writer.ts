@@ -1,0 +1,64 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ShieldEvents } from '../../core/events/shield-events.js';
+import type { RedisConnection } from '../../redis/store/redis.connection.js';
+import { RedisUnavailableError } from '../../redis/engine/redis.errors.js';
+import type { ResolvedCacheOptions } from '../engine/cache.options.js';
+import { CACHE_CONNECTION, CACHE_OPTIONS } from './cache.constants.js';
+import { type CachedResponse, encodeEntry } from '../engine/entry-codec.js';
+import { type CacheEntryRef, ResponseCacheStore } from '../store/response-cache.store.js';
+
+/**
+ * Stores fresh responses after they were sent: compression and the Redis writes never
+ * delay the response. A write that Redis refused (e.g. OOM) is logged at most once per
+ * 10 s; one that found Redis unavailable is not (the connection logs the outage); neither
+ * trips the circuit breaker.
+ */
+@Injectable()
+export class ResponseCacheWriter {
+  private readonly logger = new Logger('ResponseCache');
+  private readonly pending = new Set<Promise<unknown>>();
+  private lastErrorAt = 0;
+
+  /** @internal Instantiated by Nest as part of `ResponseCacheModule`. */
+  constructor(
+    @Inject(CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
+    private readonly store: ResponseCacheStore,
+    private readonly events: ShieldEvents,
+    @Inject(CACHE_CONNECTION) connection: RedisConnection,
+  ) {
+    // Writes in flight finish before the connection closes on shutdown.
+    connection.beforeClose(() => this.flush());
+  }
+
+  /**
+   * Encodes and stores one response in the background; returns at once, with a promise
+   * that settles (never rejects) when the write is done or failed.
+   *
+   * @param ttlMs The entry's time to live, in ms.
+   * @param generation The invalidation generation read when the miss began; the entry is dropped if it changed.
+   */
+  write(ref: CacheEntryRef, response: CachedResponse, ttlMs: number, generation: string): Promise<void> {
+    const job = encodeEntry(response, this.options.compressAboveBytes)
+      .then(async (value) => {
+        if (await this.store.write(ref, value, ttlMs, generation)) {
+          const perUser = ref.userId !== undefined;
+          this.events.emit('cache.store', { route: ref.route.template, bytes: value.length, perUser });
+        }
+      })
+      .catch((error: unknown) => {
+        // An outage is the connection's to report (one line when it starts, one when it ends).
+        if (error instanceof RedisUnavailableError) return;
+        if (Date.now() - this.lastErrorAt < 10_000) return;
+        this.lastErrorAt = Date.now();
+        this.logger.warn(`cache write failed: ${error instanceof Error ? error.message : String(error)}`);
+      })
+      .finally(() => this.pending.delete(job));
+    this.pending.add(job);
+    return job;
+  }
+
+  /** Resolves when every write started so far has finished (tests, shutdown). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+}

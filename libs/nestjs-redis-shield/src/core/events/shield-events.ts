@@ -1,0 +1,156 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { RateLimitResult } from '../../rate-limit/engine/rate-limit.types.js';
+import type { Violation } from '../../rate-limit/engine/violation.js';
+
+/** A connection's health as the rest of the library and operators see it. */
+export type RedisConnectionState = 'ready' | 'down';
+
+/** Emitted once per change of a connection's state. */
+export interface RedisStateEvent {
+  /** The connection's name. */
+  connection: string;
+  /** The new state. */
+  state: RedisConnectionState;
+  /** Why it changed, e.g. `connected`, `circuit open after 3 failures`, `connection closed`. */
+  reason: string;
+}
+
+/** Emitted for every request the rate-limit guard decided. */
+export interface RateLimitDecisionEvent {
+  /** The raw client id (`user:42`, `ip:…`): in-process only; hash it before it leaves. */
+  clientId: string;
+  /** The route template, when known. */
+  route: string | undefined;
+  /** The decision, with every tier. */
+  result: RateLimitResult;
+  /** Whether the in-memory fallback decided (Redis unavailable). */
+  fallback: boolean;
+}
+
+/** How a Redis call ended: a reply, an error reply, out of time, or not sent / no connection. */
+export type RedisCommandOutcome = 'ok' | 'error' | 'timeout' | 'unavailable';
+
+/** Emitted for every call through `RedisConnection.run` that reached Redis or timed out. */
+export interface RedisCommandEvent {
+  /** The connection's name. */
+  connection: string;
+  /** The script name (`ratelimit`, `cache_index_add`, ...), or the command family (`ping`, `scan`, `other`). */
+  command: string;
+  /** Wall time of the call, in ms. */
+  durationMs: number;
+  /** How the call ended. */
+  outcome: RedisCommandOutcome;
+}
+
+/** `X-Cache-Status` of one response the cache interceptor handled. */
+export type CacheLookupStatus = 'HIT' | 'MISS' | 'BYPASS';
+
+/** Emitted once per cacheable request, with its final status. */
+export interface CacheLookupEvent {
+  /** The route template (`/api/v1/models/:id`), never the concrete path. */
+  route: string;
+  /** The `X-Cache-Status` the response got. */
+  status: CacheLookupStatus;
+}
+
+/** Emitted when a response was stored in the cache. */
+export interface CacheStoreEvent {
+  /** The route template (`/api/v1/models/:id`), never the concrete path. */
+  route: string;
+  /** The stored value's size in bytes (after compression). */
+  bytes: number;
+  /** True for a per-user entry (a route not `@CacheShared()`): its size is one user's, not every caller's. */
+  perUser: boolean;
+}
+
+/** Emitted when a stored cache entry could not be decoded (it is deleted and recomputed). */
+export interface CacheCorruptEvent {
+  /** The route template (`/api/v1/models/:id`), never the concrete path. */
+  route: string;
+}
+
+/** Emitted for every violation recorded: a rejection, or a shadow policy's would-be rejection. */
+export type RateLimitViolationEvent = Violation;
+
+/** Emitted when violations could not be kept for the stream (buffer full). */
+export interface ViolationsDroppedEvent {
+  /** How many violations were dropped at once. */
+  count: number;
+}
+
+/** Whether a connection's instance bus is subscribed (`up`) or not (`down`). */
+export type BusState = 'up' | 'down';
+
+/** Emitted once per change of an instance bus's state (not per failed reconnect). */
+export interface BusStateEvent {
+  /** The connection the bus rides on. */
+  connection: string;
+  /** The new state. */
+  state: BusState;
+  /** Why it changed, e.g. `subscribed`, `connection closed`, `no answer to PING within 1000 ms`. */
+  reason: string;
+  /** The bus's epoch after the change (it changes on every change of state). */
+  epoch: number;
+}
+
+/** Every internal event by name; later features add theirs here. */
+export interface ShieldEventMap {
+  /** A connection became ready or went down. */
+  'redis.state': RedisStateEvent;
+  /** A Redis call finished (or timed out). */
+  'redis.command': RedisCommandEvent;
+  /** The guard decided a request. */
+  'ratelimit.decision': RateLimitDecisionEvent;
+  /** A violation was recorded (`shadow: true` for a shadow policy's would-be rejection). */
+  'ratelimit.violation': RateLimitViolationEvent;
+  /** Violations were dropped because the stream buffer was full. */
+  'ratelimit.violations.dropped': ViolationsDroppedEvent;
+  /** A cacheable request got its final cache status. */
+  'cache.lookup': CacheLookupEvent;
+  /** A response was written to the cache. */
+  'cache.store': CacheStoreEvent;
+  /** A stored entry failed to decode and was deleted. */
+  'cache.corrupt': CacheCorruptEvent;
+  /** An instance bus subscribed, or lost its subscription: local state must then age out. */
+  'bus.state': BusStateEvent;
+}
+
+/** A subscriber of one {@link ShieldEvents} event; it runs synchronously on the emitter's path, so keep it cheap. */
+export type Listener<K extends keyof ShieldEventMap> = (event: ShieldEventMap[K]) => void;
+
+/**
+ * The library's internal event bus. The hot path emits small synchronous events;
+ * metrics, logs and the violation stream subscribe, so nothing on the hot path knows
+ * about them. A throwing listener is logged and never breaks the emitter.
+ */
+@Injectable()
+export class ShieldEvents {
+  private readonly logger = new Logger('RedisShield');
+  private readonly listeners = new Map<keyof ShieldEventMap, Set<Listener<never>>>();
+
+  /** Subscribes; returns the function that unsubscribes. */
+  on<K extends keyof ShieldEventMap>(type: K, listener: Listener<K>): () => void {
+    let set = this.listeners.get(type);
+    if (!set) this.listeners.set(type, (set = new Set()));
+    set.add(listener as Listener<never>);
+    return () => set.delete(listener as Listener<never>);
+  }
+
+  /** Whether anything listens to `type`: lets emitters skip building an event nobody reads. */
+  has(type: keyof ShieldEventMap): boolean {
+    return (this.listeners.get(type)?.size ?? 0) > 0;
+  }
+
+  /** Calls every listener of `type` synchronously, in subscription order; a throwing listener is logged and skipped. */
+  emit<K extends keyof ShieldEventMap>(type: K, event: ShieldEventMap[K]): void {
+    const set = this.listeners.get(type);
+    if (!set) return;
+    for (const listener of set) {
+      try {
+        (listener as Listener<K>)(event);
+      } catch (error) {
+        this.logger.error(`listener of '${type}' failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+}

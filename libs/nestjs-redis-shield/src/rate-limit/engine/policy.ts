@@ -1,0 +1,118 @@
+import { messages } from '../../core/errors.js';
+import { RATE_LIMIT_ALGORITHMS, type RateLimitAlgorithmName, type RateLimitPolicy } from './rate-limit.types.js';
+
+/** One tier as users write it. */
+export interface TierDefinition {
+  /** Units allowed per window: an integer from 1 to {@link MAX_TIER_LIMIT} (10^9). */
+  limit: number;
+  /** The window in milliseconds: an integer from 1 to {@link MAX_TIER_WINDOW_MS} (31 days). */
+  windowMs: number;
+  /** Overrides the policy's algorithm for this tier. */
+  algorithm?: RateLimitAlgorithmName;
+}
+
+/** A policy as users write it: named tiers, e.g. `{ tiers: { minute: { limit: 60, windowMs: 60_000 } } }`. */
+export interface PolicyDefinition {
+  /** Tiers by name (at least one); names are 1–64 of `A-Z a-z 0-9 _ . : -`. */
+  tiers: Record<string, TierDefinition>;
+  /** Algorithm of every tier without its own. Default: the module's `algorithm`. */
+  algorithm?: RateLimitAlgorithmName;
+  /** Count and report, never reject. Default false. */
+  shadow?: boolean;
+}
+
+/** The name of the policy every limited route uses unless told otherwise. */
+export const DEFAULT_POLICY = 'default';
+
+const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** Policy names may name a plan variant: `<policy>@<plan>`. */
+const POLICY_NAME = /^[A-Za-z0-9_.:-]{1,64}(@[A-Za-z0-9_.:-]{1,32})?$/;
+/**
+ * The largest limit of a tier, 10^9 units per window. Every algorithm is exact up to it
+ * (for every window in range and every cost up to the limit): the arithmetic on Redis's
+ * doubles is sized for it (see algorithms/exact-arithmetic.ts).
+ */
+export const MAX_TIER_LIMIT = 1_000_000_000;
+
+/** The longest window of a tier, 31 days in ms (2 678 400 000 < 2^32, as the exact arithmetic needs). */
+export const MAX_TIER_WINDOW_MS = 31 * 86_400_000;
+
+/** Validates a policy definition and applies the default algorithm; throws naming the bad option. */
+export function buildPolicy(
+  name: string,
+  definition: PolicyDefinition,
+  defaultAlgorithm: RateLimitAlgorithmName,
+): RateLimitPolicy {
+  const where = `policies.${name}`;
+  if (!POLICY_NAME.test(name)) {
+    throw new Error(messages.invalidOption('policy name', name, '1-64 of A-Z a-z 0-9 _ . : -, optionally @<plan>'));
+  }
+  const algorithm = definition.algorithm ?? defaultAlgorithm;
+  checkAlgorithm(`${where}.algorithm`, algorithm);
+  const entries = Object.entries(definition.tiers ?? {});
+  if (entries.length === 0) throw new Error(messages.invalidOption(`${where}.tiers`, 0, 'at least one tier'));
+  const tiers = entries.map(([tierName, tier]) => {
+    const at = `${where}.tiers.${tierName}`;
+    if (!NAME.test(tierName))
+      throw new Error(messages.invalidOption('tier name', tierName, '1-64 of A-Z a-z 0-9 _ . : -'));
+    integerWithin(`${at}.limit`, tier.limit, MAX_TIER_LIMIT, 'units per window');
+    integerWithin(`${at}.windowMs`, tier.windowMs, MAX_TIER_WINDOW_MS, 'ms: 1 ms to 31 days');
+    const tierAlgorithm = tier.algorithm ?? algorithm;
+    checkAlgorithm(`${at}.algorithm`, tierAlgorithm);
+    return { name: tierName, limit: tier.limit, windowMs: tier.windowMs, algorithm: tierAlgorithm };
+  });
+  return { name, tiers, shadow: definition.shadow ?? false };
+}
+
+/**
+ * The configured policies by name, and the inline policies of the application's routes
+ * (`<Controller>.<handler>`, from `@RateLimit({ ... })`), so that a client's reset can
+ * reach every bucket it may have.
+ */
+export class PolicyRegistry {
+  private readonly byName: ReadonlyMap<string, RateLimitPolicy>;
+  /** Inline route policies, by name (the first of a name is kept: keys are by name). */
+  private readonly inline = new Map<string, RateLimitPolicy>();
+
+  /** Holds `policies` (already validated, e.g. by {@link buildPolicy}) by name. */
+  constructor(policies: readonly RateLimitPolicy[]) {
+    this.byName = new Map(policies.map((policy) => [policy.name, policy]));
+  }
+
+  /** The policy named `name`; throws for an unknown name (a configuration error). */
+  get(name: string): RateLimitPolicy {
+    const policy = this.byName.get(name);
+    if (!policy) throw new Error(messages.unknownPolicy(name, [...this.byName.keys()]));
+    return policy;
+  }
+
+  /** Whether a policy named `name` is configured. */
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  /** Records the inline policies among a route's policies (configured ones are known already). */
+  addRoutePolicies(policies: readonly RateLimitPolicy[]): void {
+    for (const policy of policies) {
+      if (this.byName.get(policy.name) !== policy && !this.inline.has(policy.name))
+        this.inline.set(policy.name, policy);
+    }
+  }
+
+  /** Every configured policy (plan variants included) and every route's inline policy seen so far. */
+  all(): RateLimitPolicy[] {
+    return [...this.byName.values(), ...this.inline.values()];
+  }
+}
+
+/** Throws, naming the option and the supported range, unless `value` is an integer from 1 to `max`. */
+function integerWithin(option: string, value: number, max: number, unit: string): void {
+  if (!Number.isSafeInteger(value) || value <= 0 || value > max)
+    throw new Error(messages.invalidOption(option, value, `a positive integer, at most ${max} (${unit})`));
+}
+
+function checkAlgorithm(option: string, algorithm: string): void {
+  if (!(RATE_LIMIT_ALGORITHMS as readonly string[]).includes(algorithm)) {
+    throw new Error(messages.invalidOption(option, algorithm, `one of ${RATE_LIMIT_ALGORITHMS.join(', ')}`));
+  }
+}

@@ -1,0 +1,157 @@
+import type { ExecutionContext } from '@nestjs/common';
+import { messages } from '../../core/errors.js';
+import type { HttpExchange } from '../../core/http/http-facade.js';
+import { ipv6SubnetOf } from './client-id.js';
+import { DEFAULT_POLICY, type PolicyDefinition, PolicyRegistry, type TierDefinition, buildPolicy } from './policy.js';
+import type { HeaderOptions } from './rate-limit-headers.js';
+import type { RateLimitAlgorithmName } from './rate-limit.types.js';
+import type { ResolvedViolationOptions, ViolationOptions } from './violation.js';
+
+/** What Redis failure means for requests: `open` counts in memory per instance, `closed` answers 503. */
+export type FailMode = 'open' | 'closed';
+
+/** A value, or a function of the request that returns it (possibly async). */
+export type Resolvable<T> = (context: ExecutionContext, exchange: HttpExchange) => T | Promise<T>;
+
+/** Options of `RateLimitModule.forRoot`. */
+export interface RateLimitModuleOptions {
+  /** Algorithm of every tier that names none. Default `sliding-window`. */
+  algorithm?: RateLimitAlgorithmName;
+  /**
+   * Tiers of the `default` policy. Default: `minute` 60 per 60 s, `hour` 1000 per
+   * 3600 s, `burst` 10 per 10 s.
+   */
+  defaultTiers?: Record<string, TierDefinition>;
+  /**
+   * Named policies, selected with `@RateLimit('name')` or by the service. A policy
+   * named `<policy>@<plan>` replaces `<policy>` for clients of that plan (see `plan`).
+   */
+  policies?: Record<string, PolicyDefinition>;
+  /** When Redis fails: `open` (default) counts in memory per instance; `closed` answers 503. */
+  failMode?: FailMode;
+  /** Clients the in-memory fallback keeps (least recently seen dropped first). Default 100 000. */
+  fallbackMaxClients?: number;
+  /** Response headers: `false` sends none; or pick the families. Default: both. */
+  headers?: boolean | HeaderOptions;
+  /** Turns the guard into a no-op (tests, local development). */
+  disabled?: boolean;
+  /** Requests for which this returns true are not limited (and never reach Redis). */
+  skip?: Resolvable<boolean>;
+  /** IP addresses and CIDR subnets that are never limited. */
+  allowlist?: string[];
+  /** The cost of a request when its route sets none with `@RateLimitCost`. Default 1. */
+  cost?: Resolvable<number>;
+  /**
+   * The client id of a request. Default: `user:<id>` when `request.user` has an id
+   * (see `userId`), else `ip:<address>` (IPv6 carrying an IPv4 keyed as that IPv4, other
+   * IPv6 by its `ipv6Subnet`; see `normalizeIp`). A result over 256 characters is
+   * replaced by `sha256:<digest>` (see `boundedClientId`).
+   */
+  clientId?: Resolvable<string | undefined>;
+  /**
+   * Prefix length (bits, an integer from 1 to 128) by which anonymous IPv6 clients share
+   * a bucket: one customer line usually owns a whole /64 (often a /56 or /48) and could
+   * otherwise rotate addresses for fresh buckets. 128 keys each IPv6 address alone.
+   * Default 64 (express-rate-limit v8 uses 56, which is stricter for home lines but puts
+   * more unrelated hosting customers into one bucket). Applies to the guard's default
+   * client id and to the admin reset of an IP address; never to IPv4 clients.
+   */
+  ipv6Subnet?: number;
+  /**
+   * The id of `request.user`. Default: its `id`, `sub` or `userId`. Keyed as `user:<id>`;
+   * an id over 256 characters as `user:sha256:<digest>` (see `boundedClientId`).
+   */
+  userId?: (user: unknown) => string | undefined;
+  /**
+   * The client's plan (e.g. from `request.user.plan`). When a policy `<name>@<plan>` is
+   * configured it replaces policy `<name>` for this request; anonymous clients can have
+   * a plan too (e.g. `anonymous`).
+   */
+  plan?: Resolvable<string | undefined>;
+  /** Shadow policies applied to every limited route (counted and reported, never rejecting). */
+  shadowPolicies?: string[];
+  /**
+   * Answer a client already over its limit from memory until its retry time, instead of
+   * asking Redis again (a flood from one client then costs one Redis call per retry
+   * window). Exact: nothing could pass before the retry time. An admin reset clears the
+   * blocks of this instance only; other instances keep theirs until they expire. Also,
+   * while a client is at its limit, its concurrent requests wait for one Redis decision
+   * instead of racing. Default on, at most 10 000 blocked clients; `false` turns it off.
+   */
+  localBlockCache?:
+    | false
+    | {
+        /** Most clients blocked in memory at once; the oldest blocks are dropped beyond it. Default 10 000. */
+        maxEntries?: number;
+      };
+  /**
+   * Rejected requests: the capped Redis stream read by `GET /system/rate-limit/violations`,
+   * and the aggregated log lines. Default: stream on (cap 10 000, flushed every second,
+   * no sampling), at most 5 lines plus one summary per 10 s.
+   */
+  violations?: ViolationOptions;
+}
+
+/** The default policy's tiers when `defaultTiers` is not given: 60 per minute, 1000 per hour, 10 per 10 s (`burst`). */
+export const DEFAULT_TIERS: Readonly<Record<string, TierDefinition>> = {
+  minute: { limit: 60, windowMs: 60_000 },
+  hour: { limit: 1000, windowMs: 3_600_000 },
+  burst: { limit: 10, windowMs: 10_000 },
+};
+
+/** Validates the options at start-up and builds every policy (throws naming the bad option). */
+export function buildRegistry(options: RateLimitModuleOptions): PolicyRegistry {
+  const algorithm = options.algorithm ?? 'sliding-window';
+  const definitions: Record<string, PolicyDefinition> = {
+    [DEFAULT_POLICY]: { tiers: { ...(options.defaultTiers ?? DEFAULT_TIERS) } },
+    ...options.policies,
+  };
+  const registry = new PolicyRegistry(
+    Object.entries(definitions).map(([name, def]) => buildPolicy(name, def, algorithm)),
+  );
+  for (const name of options.shadowPolicies ?? []) {
+    if (!registry.get(name).shadow) {
+      throw new Error(messages.invalidOption('shadowPolicies', name, 'policies defined with shadow: true'));
+    }
+  }
+  resolveViolationOptions(options.violations);
+  const maxBlocked = options.localBlockCache === false ? 1 : (options.localBlockCache?.maxEntries ?? 1);
+  if (!Number.isInteger(maxBlocked) || maxBlocked < 1) {
+    throw new Error(messages.invalidOption('localBlockCache.maxEntries', maxBlocked, 'a positive integer'));
+  }
+  ipv6SubnetOf(options);
+  if (options.failMode !== undefined && options.failMode !== 'open' && options.failMode !== 'closed') {
+    throw new Error(messages.invalidOption('failMode', options.failMode, 'open or closed'));
+  }
+  return registry;
+}
+
+/** Applies the defaults to `violations` and validates it (throws naming the bad option). */
+export function resolveViolationOptions(options: ViolationOptions = {}): ResolvedViolationOptions {
+  const resolved: ResolvedViolationOptions = {
+    stream: options.stream ?? true,
+    maxLength: options.maxLength ?? 10_000,
+    flushIntervalMs: options.flushIntervalMs ?? 1000,
+    maxBuffered: options.maxBuffered ?? 10_000,
+    sampleRate: options.sampleRate ?? 1,
+    log:
+      options.log === false ? false : { lines: options.log?.lines ?? 5, intervalMs: options.log?.intervalMs ?? 10_000 },
+  };
+  const positive: [string, number][] = [
+    ['violations.maxLength', resolved.maxLength],
+    ['violations.flushIntervalMs', resolved.flushIntervalMs],
+    ['violations.maxBuffered', resolved.maxBuffered],
+  ];
+  if (resolved.log) positive.push(['violations.log.intervalMs', resolved.log.intervalMs]);
+  for (const [name, value] of positive) {
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(messages.invalidOption(name, value, 'a positive integer'));
+  }
+  if (resolved.log && (!Number.isInteger(resolved.log.lines) || resolved.log.lines < 0)) {
+    throw new Error(messages.invalidOption('violations.log.lines', resolved.log.lines, 'an integer >= 0'));
+  }
+  if (!(resolved.sampleRate > 0 && resolved.sampleRate <= 1)) {
+    throw new Error(messages.invalidOption('violations.sampleRate', resolved.sampleRate, 'a number in (0, 1]'));
+  }
+  return resolved;
+}

@@ -1,0 +1,97 @@
+import type { IncomingMessage } from 'node:http';
+import { ManualClock } from '../../core/clock.js';
+import type { RedisConnection } from '../../redis/store/redis.connection.js';
+import { RedisUnavailableError } from '../../redis/engine/redis.errors.js';
+import { BlockCache } from './block-cache.js';
+import { buildPolicy } from './policy.js';
+import { RateLimitUnavailableException } from '../nest/rate-limit.exceptions.js';
+import type { FailMode } from './rate-limit.options.js';
+import { RateLimiter } from './rate-limiter.js';
+import type { RateLimitStore, RateLimitStoreDecision } from '../store/store.interface.js';
+import { MemoryRateLimitStore } from '../store/memory.store.js';
+
+const LIMIT = 3;
+const POLICY = buildPolicy('default', { tiers: { minute: { limit: LIMIT, windowMs: 60_000 } } }, 'fixed-window');
+
+/** Redis's answer for the default policy: admitted with `remaining` left, or rejected for a minute. */
+function decision(allowed: boolean, remaining = 0): RateLimitStoreDecision {
+  return {
+    allowed,
+    nowMs: 0,
+    tiers: [
+      {
+        policy: 'default',
+        tier: 'minute',
+        limit: LIMIT,
+        windowMs: 60_000,
+        shadow: false,
+        allowed,
+        remaining,
+        resetMs: 60_000,
+        retryAfterMs: allowed ? 0 : 60_000,
+      },
+    ],
+  };
+}
+
+/** A Redis store whose calls the test answers one by one, in the order they were made. */
+function pendingStore() {
+  const calls: { resolve: (d: RateLimitStoreDecision) => void; reject: (e: unknown) => void }[] = [];
+  const store = {
+    consume: () => new Promise<RateLimitStoreDecision>((resolve, reject) => calls.push({ resolve, reject })),
+  } as unknown as RateLimitStore;
+  return { store, calls };
+}
+
+/** A limiter with a Redis store the test controls, the real fallback and block cache. */
+function setup(failMode: FailMode) {
+  const { store, calls } = pendingStore();
+  const connection = {
+    name: 'default',
+    commandTimeoutMs: 100,
+    circuitOpen: false,
+    state: 'ready',
+    keys: { hashId: (id: string) => `h:${id}` },
+  } as unknown as RedisConnection;
+  const fallback = new MemoryRateLimitStore({ clock: new ManualClock(0) });
+  const limiter = new RateLimiter(fallback, failMode, { store, connection }, new BlockCache(100, () => 0));
+  const consume = () => limiter.consume({} as IncomingMessage, 'ip:1', [POLICY], 1, undefined);
+  return { limiter, calls, consume };
+}
+
+describe('RateLimiter, when a Redis call fails', () => {
+  it.each<FailMode>(['open', 'closed'])(
+    '%s: a rejection that arrived while the request waited answers it, never a fresh fallback quota',
+    async (failMode) => {
+      const { limiter, calls, consume } = setup(failMode);
+      try {
+        // Two requests of a client in flight together; Redis rejects the first...
+        const first = consume();
+        const second = consume();
+        calls[0].resolve(decision(false));
+        expect(await first).toMatchObject({ result: { allowed: false }, fallback: false });
+        // ... and the second's call fails (a timeout): it is rejected by what Redis said.
+        calls[1].reject(new RedisUnavailableError('timeout', 'default'));
+        expect(await second).toMatchObject({ result: { allowed: false, retryAfterMs: 60_000 }, fallback: false });
+      } finally {
+        limiter.close();
+      }
+    },
+  );
+
+  it('without a block, open mode counts in the fallback and closed mode answers 503', async () => {
+    const open = setup('open');
+    const closed = setup('closed');
+    try {
+      const admitted = open.consume();
+      open.calls[0].reject(new RedisUnavailableError('timeout', 'default'));
+      expect(await admitted).toMatchObject({ result: { allowed: true, remaining: LIMIT - 1 }, fallback: true });
+      const refused = closed.consume();
+      closed.calls[0].reject(new RedisUnavailableError('timeout', 'default'));
+      await expect(refused).rejects.toBeInstanceOf(RateLimitUnavailableException);
+    } finally {
+      open.limiter.close();
+      closed.limiter.close();
+    }
+  });
+});

@@ -1,0 +1,52 @@
+import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { PolicyRegistry } from '../engine/policy.js';
+import { RateLimitConfigurableModule } from './rate-limit.providers.js';
+import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
+import { buildRegistry, type RateLimitModuleOptions } from '../engine/rate-limit.options.js';
+import { RateLimitGuard } from './rate-limit.guard.js';
+import { RateLimitService } from './rate-limit.service.js';
+import { RateLimiter } from '../engine/rate-limiter.js';
+import { RateLimitStore } from '../store/store.interface.js';
+import { ViolationRecorder } from '../store/violation-recorder.js';
+import { ViolationStream } from '../store/violation-stream.js';
+
+/**
+ * Distributed rate limiting on Redis: policies, the store, `RateLimitService` and the
+ * global `RateLimitGuard`. Needs a `RedisModule` connection (extra `connection`,
+ * default `default`).
+ *
+ * @example
+ * RateLimitModule.forRoot({ policies: { completions: { tiers: { minute: { limit: 10, windowMs: 60_000 } } } } })
+ */
+@Module({
+  providers: [
+    {
+      provide: PolicyRegistry,
+      useFactory: (options: RateLimitModuleOptions) => buildRegistry(options),
+      inject: [RATE_LIMIT_MODULE_OPTIONS],
+    },
+    RateLimitService,
+  ],
+  // RateLimiter and the options: for the system API's status endpoint, which counts in a policy of its own.
+  exports: [
+    RateLimitService,
+    PolicyRegistry,
+    RateLimitStore,
+    RateLimitGuard,
+    ViolationStream,
+    ViolationRecorder,
+    RateLimiter,
+    RATE_LIMIT_MODULE_OPTIONS,
+  ],
+})
+export class RateLimitModule extends RateLimitConfigurableModule implements OnApplicationShutdown {
+  /** @internal Instantiated by Nest. */
+  constructor(@Inject(RateLimiter) private readonly limiter: RateLimiter) {
+    super();
+  }
+
+  /** After the HTTP server closed: in-flight requests may still have needed the fallback. */
+  onApplicationShutdown(): void {
+    this.limiter.close();
+  }
+}

@@ -1,0 +1,99 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { Deadline } from '../../core/deadline.js';
+import { DEFAULT_POLICY, PolicyRegistry } from '../engine/policy.js';
+import type { RateLimitPolicy, RateLimitResult } from '../engine/rate-limit.types.js';
+import { RateLimiter } from '../engine/rate-limiter.js';
+import { RateLimitStore } from '../store/store.interface.js';
+import { summarize } from '../engine/summarize.js';
+
+/** Options of one service call. */
+export interface RateLimitCallOptions {
+  /** The request's Redis deadline, when called on behalf of a request. */
+  deadline?: Deadline;
+  /**
+   * `consume` only: what the call costs in some of its policies (policy name → integer
+   * ≥ 0; 0 checks the policy without charging it). The other policies cost `cost`.
+   *
+   * @example
+   * // One request against `default`, 750 tokens against `completions`.
+   * await rateLimits.consume('user:42', ['default', 'completions'], 1, { policyCosts: { completions: 750 } });
+   */
+  policyCosts?: Readonly<Record<string, number>>;
+}
+
+/**
+ * Rate limiting for code outside HTTP (queues, WebSockets, RPC) and for tests. Results
+ * are data: a denial is `{ allowed: false }`; a store failure (Redis down) throws a
+ * typed error and is never reported as a denial.
+ *
+ * @example
+ * const result = await rateLimits.consume('user:42', 'completions', 3);
+ * if (!result.allowed) throw new TooManyRequests(result.retryAfterMs);
+ */
+@Injectable()
+export class RateLimitService {
+  /** @internal Instantiated by Nest; import `RateLimitModule` and inject the service. */
+  constructor(
+    /** The configured policies. */
+    readonly policies: PolicyRegistry,
+    @Inject(RateLimitStore) private readonly store: RateLimitStore,
+    @Optional() private readonly limiter?: RateLimiter,
+  ) {}
+
+  /**
+   * Counts `cost` units for `client` against every tier of the named policies, in one
+   * atomic step: admitted only if every tier admits; a rejection counts nothing.
+   *
+   * @param client a client id such as `user:42` or `ip:203.0.113.7` (hashed before it reaches a key)
+   * @param policy a policy name, or several (all must admit). Default `default`.
+   * @param cost units this call costs (a positive integer) in every policy not listed in
+   *   `options.policyCosts`. Default 1. A cost above a tier's limit is never admitted:
+   *   `retryAfterMs` is `Infinity` and `costExceedsLimit` true.
+   */
+  async consume(
+    client: string,
+    policy: string | readonly string[] = DEFAULT_POLICY,
+    cost = 1,
+    options: RateLimitCallOptions = {},
+  ): Promise<RateLimitResult> {
+    if (!Number.isSafeInteger(cost) || cost < 1) throw new RangeError(`cost must be a positive integer, got ${cost}`);
+    const { deadline, policyCosts } = options;
+    for (const [name, units] of Object.entries(policyCosts ?? {})) {
+      if (!Number.isSafeInteger(units) || units < 0) {
+        throw new RangeError(`policyCosts.${name} must be a non-negative integer, got ${units}`);
+      }
+    }
+    const policies = this.resolve(policy);
+    return summarize(await this.store.consume({ clientId: client, policies, cost, policyCosts, deadline }));
+  }
+
+  /** The client's standing in the named policies (or the policies given), without counting anything. */
+  async status(
+    client: string,
+    policy: string | readonly string[] | readonly RateLimitPolicy[] = DEFAULT_POLICY,
+    options: RateLimitCallOptions = {},
+  ): Promise<RateLimitResult> {
+    const policies = isPolicyList(policy) ? policy : this.resolve(policy);
+    return summarize(await this.store.peek({ clientId: client, policies, deadline: options.deadline }));
+  }
+
+  /**
+   * Forgets the client's buckets in every policy of the application (configured ones,
+   * plan variants and routes' inline policies), and has every instance drop its local
+   * state of the client through the instance bus.
+   */
+  async reset(client: string, options: RateLimitCallOptions = {}): Promise<void> {
+    await this.store.reset(client, this.policies.all(), options);
+    // Every instance drops its local state of the client (blocks, fallback buckets).
+    await this.limiter?.forget(client);
+  }
+
+  private resolve(policy: string | readonly string[]) {
+    const names = typeof policy === 'string' ? [policy] : [...new Set(policy)];
+    return names.map((name) => this.policies.get(name));
+  }
+}
+
+function isPolicyList(value: unknown): value is readonly RateLimitPolicy[] {
+  return Array.isArray(value) && value.length > 0 && typeof value[0] === 'object';
+}

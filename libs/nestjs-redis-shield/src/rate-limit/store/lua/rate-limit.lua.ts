@@ -1,0 +1,122 @@
+import { WINDOW_EPOCH_MS } from '../../engine/algorithms/algorithm.js';
+import { EXACT_ARITHMETIC_LUA } from '../../engine/algorithms/exact-arithmetic.js';
+import { ALGORITHMS } from '../../engine/algorithms/index.js';
+import { WINDOW_INDEX_LUA } from '../../engine/algorithms/window-index.js';
+
+/** Fields per tier in ARGV: field name, algorithm code, limit, window (ms). */
+export const ARGS_PER_TIER = 4;
+/** Fields per policy in ARGV before its tiers: cost, shadow flag, tier count. */
+export const ARGS_PER_POLICY = 3;
+/** Integers per tier in the reply: allowed, remaining, resetMs, retryAfterMs. */
+export const REPLY_PER_TIER = 4;
+
+/** Shared by the algorithms: the verdict for a cost above the limit, from the verdict for cost 0. */
+const PRELUDE_LUA = `
+local function fmt(n) return string.format('%.0f', n) end
+local EPOCH = ${WINDOW_EPOCH_MS}
+local function never(ok, remaining, reset, retry, nextState, at, horizon)
+  return 0, remaining, reset, -1, nil, at, horizon
+end
+`;
+
+const MAIN = `
+-- Decides every tier of every policy of one request in one call, all-or-nothing.
+-- KEYS[p]  the hash of policy p for this client; every key carries the client's hash tag
+--          (one Cluster slot); its fields are the tier names.
+-- ARGV[1]  now in ms, or '' to read Redis TIME (one clock for every instance)
+-- ARGV[2]  'c' to consume, 'p' to peek (nothing is written; every cost is 0)
+-- ARGV[3..] per policy: cost (units), shadow ('1'/'0'), tier count, then per tier:
+--          field, algorithm code, limit, window ms
+-- Reply: { admitted, now, then per tier: allowed, remaining, resetMs, retryAfterMs }, where
+-- retryAfterMs -1 means never (the cost exceeds the tier's limit).
+-- Admitted only when every tier of every non-shadow policy admits. A rejected request
+-- writes nothing anywhere; a shadow policy counts only what it would admit itself. A tier
+-- whose policy is not written reports its standing without the cost (remaining, resetMs:
+-- the admitting tiers are decided again with cost 0, on this path only) and keeps its own
+-- verdict (allowed, retryAfterMs).
+-- A written key expires ttl (twice its longest window, which the window algorithms also
+-- use to shorten their stored window index: window_index) after the latest instant its
+-- tiers stand at (now, or later when the clock reads behind the bucket), and before any
+-- of its window tiers' wrapped index could be misread (window_horizon).
+local now = tonumber(ARGV[1])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+now = math.floor(now)
+local consume = ARGV[2] == 'c'
+local algorithms = { fixed_window, sliding_window, token_bucket, gcra }
+local reply = { 1, now }
+local policies = {}
+local i = 3
+for p = 1, #KEYS do
+  local cost, shadow, count = tonumber(ARGV[i]), ARGV[i + 1] == '1', tonumber(ARGV[i + 2])
+  local first = i + ${ARGS_PER_POLICY}
+  local fields, longest = {}, 0
+  for t = 1, count do
+    local base = first + (t - 1) * ${ARGS_PER_TIER}
+    fields[t] = ARGV[base]
+    local window = tonumber(ARGV[base + 3])
+    if window > longest then longest = window end
+  end
+  local states = redis.call('HMGET', KEYS[p], unpack(fields))
+  local policy = {
+    cost = cost, first = first, count = count, states = states, ttl = 2 * longest, reply = #reply + 1,
+    admits = true, writes = {}, at = now, horizon = math.huge,
+  }
+  for t = 1, count do
+    local base = first + (t - 1) * ${ARGS_PER_TIER}
+    local ok, remaining, reset, retry, nextState, at, horizon = algorithms[tonumber(ARGV[base + 1])](
+      states[t] or nil, tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3]), cost, now, policy.ttl)
+    reply[#reply + 1] = ok
+    reply[#reply + 1] = remaining
+    reply[#reply + 1] = reset
+    reply[#reply + 1] = retry
+    if ok == 0 then
+      policy.admits = false
+    else
+      policy.writes[#policy.writes + 1] = fields[t]
+      policy.writes[#policy.writes + 1] = nextState
+      if at > policy.at then policy.at = at end
+      if horizon < policy.horizon then policy.horizon = horizon end
+    end
+  end
+  if not policy.admits and not shadow then reply[1] = 0 end
+  policies[p] = policy
+  i = first + count * ${ARGS_PER_TIER}
+end
+local admitted = consume and reply[1] == 1
+for p = 1, #KEYS do
+  local policy = policies[p]
+  if admitted and policy.admits then
+    redis.call('HSET', KEYS[p], unpack(policy.writes))
+    redis.call('PEXPIRE', KEYS[p], math.min(policy.at + policy.ttl, policy.horizon - 1) - now)
+  elseif policy.cost > 0 then
+    for t = 1, policy.count do
+      local r = policy.reply + (t - 1) * ${REPLY_PER_TIER}
+      if reply[r] == 1 then
+        local base = policy.first + (t - 1) * ${ARGS_PER_TIER}
+        local _, remaining, reset = algorithms[tonumber(ARGV[base + 1])](
+          policy.states[t] or nil, tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3]), 0, now, policy.ttl)
+        reply[r + 1] = remaining
+        reply[r + 2] = reset
+      end
+    end
+  end
+end
+return reply
+`;
+
+/**
+ * The one rate-limit script: the algorithms' Lua functions, then the dispatcher above.
+ * Registered once per connection (EVALSHA, NOSCRIPT handled by ioredis).
+ */
+export const RATE_LIMIT_LUA = [
+  PRELUDE_LUA,
+  WINDOW_INDEX_LUA,
+  EXACT_ARITHMETIC_LUA,
+  ...Object.values(ALGORITHMS)
+    .sort((a, b) => a.code - b.code)
+    .map((algorithm) => algorithm.lua),
+  MAIN,
+].join('\n');

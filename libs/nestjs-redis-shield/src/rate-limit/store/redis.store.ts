@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import type { Deadline } from '../../core/deadline.js';
+import type { RedisConnection, ScriptRunner } from '../../redis/store/redis.connection.js';
+import { ALGORITHMS } from '../engine/algorithms/index.js';
+import type { RateLimitPolicy, TierResult } from '../engine/rate-limit.types.js';
+import {
+  policyCost,
+  type RateLimitStore,
+  type RateLimitStoreDecision,
+  type RateLimitStoreRequest,
+} from './store.interface.js';
+import { RATE_LIMIT_LUA, REPLY_PER_TIER } from './lua/rate-limit.lua.js';
+import { tierResult } from './tier-result.js';
+
+/**
+ * Counters in Redis: one hash per (policy, client) whose fields are the tiers, all
+ * keys of a client under one hash tag. Every decision is one script call (EVALSHA):
+ * one round trip whatever the number of tiers and policies.
+ */
+export class RedisRateLimitStore implements RateLimitStore {
+  private readonly script: ScriptRunner<number[]>;
+
+  /** Registers the rate-limit script on `connection`; every call goes through its deadline and breaker. */
+  constructor(private readonly connection: RedisConnection) {
+    this.script = connection.defineScript<number[]>('rate_limit', RATE_LIMIT_LUA);
+  }
+
+  consume(request: RateLimitStoreRequest): Promise<RateLimitStoreDecision> {
+    return this.run(request, (policy) => policyCost(request, policy), 'c');
+  }
+
+  peek(request: Omit<RateLimitStoreRequest, 'cost'>): Promise<RateLimitStoreDecision> {
+    return this.run(request, () => 0, 'p');
+  }
+
+  async reset(clientId: string, policies: readonly RateLimitPolicy[], options: { deadline?: Deadline } = {}) {
+    const keys = policies.map((policy) => this.connection.keys.rateLimit(clientId, policy.name));
+    if (keys.length === 0) return;
+    // One DEL: the keys share the client's hash tag, so this is valid on a Cluster too.
+    await this.connection.run((client) => client.del(...keys), options);
+  }
+
+  private async run(
+    { clientId, policies, deadline }: Omit<RateLimitStoreRequest, 'cost'>,
+    costOf: (policy: RateLimitPolicy) => number,
+    mode: 'c' | 'p',
+  ): Promise<RateLimitStoreDecision> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [this.connection.clock.source === 'app' ? this.connection.clock.now() : '', mode];
+    for (const policy of policies) {
+      keys.push(this.connection.keys.rateLimit(clientId, policy.name));
+      args.push(costOf(policy));
+      for (const arg of policyArgs(policy)) args.push(arg);
+    }
+    const reply = await this.script(keys, args, { deadline });
+    return decode(reply, policies);
+  }
+}
+
+const FIELDS = new WeakMap<RateLimitPolicy, string[]>();
+const ARGS = new WeakMap<RateLimitPolicy, string[]>();
+
+/**
+ * A policy's part of the script's ARGV after its cost, built once per policy: shadow flag,
+ * tier count, then field, algorithm code, limit and window of each tier.
+ */
+function policyArgs(policy: RateLimitPolicy): string[] {
+  let args = ARGS.get(policy);
+  if (!args) {
+    const fields = stateFields(policy);
+    args = [policy.shadow ? '1' : '0', String(policy.tiers.length)];
+    policy.tiers.forEach((tier, t) =>
+      args!.push(fields[t], String(ALGORITHMS[tier.algorithm].code), String(tier.limit), String(tier.windowMs)),
+    );
+    ARGS.set(policy, args);
+  }
+  return args;
+}
+
+/**
+ * The hash field of each tier of a policy: a small integer (0-127) taken from a SHA-1 of
+ * the tier's name, algorithm and window, unique within the policy. Redis stores such a
+ * field in one byte of the client's listpack, which keeps the three default tiers about
+ * 16 B per client smaller than their names. Deriving it from the tier, not its
+ * position, keeps state across a reordering; a changed window or algorithm starts from a
+ * fresh state, as it must.
+ */
+export function stateFields(policy: RateLimitPolicy): string[] {
+  let fields = FIELDS.get(policy);
+  if (!fields) {
+    const digests = policy.tiers.map((tier) =>
+      createHash('sha1').update(`${tier.name}|${tier.algorithm}|${tier.windowMs}`).digest(),
+    );
+    // Byte i of each digest, for the first i that separates every tier; names as a last resort.
+    fields = policy.tiers.map((tier) => tier.name);
+    for (let i = 0; i < 20; i++) {
+      const candidate = digests.map((digest) => String(digest[i] & 127));
+      if (new Set(candidate).size === candidate.length) {
+        fields = candidate;
+        break;
+      }
+    }
+    FIELDS.set(policy, fields);
+  }
+  return fields;
+}
+
+/** Maps the script's flat integer reply back onto the policies' tiers. */
+function decode(reply: number[], policies: readonly RateLimitPolicy[]): RateLimitStoreDecision {
+  const tiers: TierResult[] = [];
+  let offset = 2;
+  for (const policy of policies) {
+    for (const tier of policy.tiers) {
+      tiers.push(
+        tierResult(policy, tier, {
+          allowed: reply[offset] === 1,
+          remaining: reply[offset + 1],
+          resetMs: reply[offset + 2],
+          // -1: the cost exceeds the tier's limit, no wait lets it pass.
+          retryAfterMs: reply[offset + 3] < 0 ? Infinity : reply[offset + 3],
+        }),
+      );
+      offset += REPLY_PER_TIER;
+    }
+  }
+  return { allowed: reply[0] === 1, nowMs: reply[1], tiers };
+}
