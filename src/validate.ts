@@ -8,7 +8,7 @@ import { loadConfig } from './config/load-config.js';
 
 /**
  * `npm run validate`: checks a live deployment from the demo's environment variables
- * (SPEC §10). One PASS/FAIL line per check; exit 1 on any failure. Scratch keys are
+ *. One PASS/FAIL line per check; exit 1 on any failure. Scratch keys are
  * removed afterwards.
  */
 const line = (ok: boolean, check: string, detail: string) =>

@@ -71,7 +71,7 @@ type Env = Readonly<Record<string, string | undefined>>;
 export const MAX_RATE_LIMIT = Math.floor(MAX_TIER_LIMIT / PRO_MULTIPLIER);
 
 /**
- * Builds the demo's configuration from environment variables (SPEC §3).
+ * Builds the demo's configuration from environment variables.
  *
  * Pure: reads only `env`, never exits or logs, so it runs before Nest starts and is
  * tested directly. An empty variable counts as unset. Every bad variable yields one

@@ -32,7 +32,11 @@ export { type ShieldMetricsModuleExtras, ShieldMetricsModule } from './metrics/n
 export { type PerUserEntrySizes, type ShieldMetricsModuleOptions } from './metrics/engine/metrics.options.js';
 export { METRICS_MODULE_OPTIONS } from './metrics/nest/metrics.constants.js';
 export { ShieldMetrics } from './metrics/nest/shield-metrics.js';
-export { type CircuitBreakerOptions, type CircuitState, DEFAULT_BREAKER_OPTIONS } from './redis/engine/circuit-breaker.js';
+export {
+  type CircuitBreakerOptions,
+  type CircuitState,
+  DEFAULT_BREAKER_OPTIONS,
+} from './redis/engine/circuit-breaker.js';
 export { appClock, type Clock, ManualClock, redisClock } from './core/clock.js';
 export { Deadline, requestDeadline } from './core/deadline.js';
 export {
@@ -98,10 +102,7 @@ export {
   SkipRateLimit,
 } from './rate-limit/nest/rate-limit.decorators.js';
 export { RateLimitGuard } from './rate-limit/nest/rate-limit.guard.js';
-export {
-  RateLimitTestingModule,
-  type RateLimitTestingOptions,
-} from './rate-limit/nest/rate-limit-testing.module.js';
+export { RateLimitTestingModule, type RateLimitTestingOptions } from './rate-limit/nest/rate-limit-testing.module.js';
 export {
   type CostExceedsLimitBody,
   CostExceedsLimitException,
@@ -124,7 +125,13 @@ export {
   normalizeIp,
   userClientId,
 } from './rate-limit/engine/client-id.js';
-export { cacheStatusOf, clientIdOf, type HttpExchange, httpExchange, routeTemplateOf } from './core/http/http-facade.js';
+export {
+  cacheStatusOf,
+  clientIdOf,
+  type HttpExchange,
+  httpExchange,
+  routeTemplateOf,
+} from './core/http/http-facade.js';
 export { type RateLimitCallOptions, RateLimitService } from './rate-limit/nest/rate-limit.service.js';
 export {
   RATE_LIMIT_ALGORITHMS,

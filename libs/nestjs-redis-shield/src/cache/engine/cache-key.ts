@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { BoundedMemo } from '../../core/bounded-memo.js';
 import type { RouteParams } from './canonical-path.js';
 
-/** Everything that makes two requests share a cached response (SPEC §6). */
+/** Everything that makes two requests share a cached response. */
 export interface CacheKeyParts {
   /** `CACHE_KEY_VERSION`: bump on deploy to drop old shapes. */
   keyVersion: string;

@@ -1,6 +1,6 @@
 import { messages } from '../../core/errors.js';
 
-/** How request `Cache-Control` directives are honoured (SPEC §6). */
+/** How request `Cache-Control` directives are honoured. */
 export type HonorRequestCacheControl = 'never' | 'per-user' | 'always';
 
 /** Options of `ResponseCacheModule.forRoot`. Durations in seconds where named so. */

@@ -9,7 +9,7 @@ import { checkInvalidationPatterns } from './invalidation-patterns.js';
 import { checkPattern } from '../engine/pattern.js';
 import { compilePattern, ResponseCacheStore, type ResponseCacheStats } from '../store/response-cache.store.js';
 
-/** Statistics of SPEC §6: store figures plus the hit ratio over all instances. */
+/** Cache statistics: store figures plus the hit ratio over all instances. */
 export interface CacheStats extends ResponseCacheStats {
   /** hits / (hits + misses), 0 before any lookup. */
   hitRatio: number;

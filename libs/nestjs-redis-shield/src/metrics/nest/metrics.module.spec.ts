@@ -3,7 +3,11 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 import { metricValue, parseMetrics, type Sample } from '../../../../../test/support/prometheus.js';
 import { type RateLimitDecisionEvent, ShieldEvents } from '../../core/events/shield-events.js';
-import { type ConnectionStatusSource, type LimiterStatusSource, ShieldStatus } from '../../core/events/shield-status.js';
+import {
+  type ConnectionStatusSource,
+  type LimiterStatusSource,
+  ShieldStatus,
+} from '../../core/events/shield-status.js';
 import type { TierResult } from '../../rate-limit/engine/rate-limit.types.js';
 import { METRIC_NAMES, PER_USER_ROUTE } from '../engine/metric-names.js';
 import { ShieldMetricsModule } from './metrics.module.js';

@@ -43,7 +43,7 @@ const {
 export { METRICS_ASYNC_OPTIONS_TYPE, METRICS_OPTIONS_TYPE };
 
 /**
- * Prometheus metrics of rate limiting, caching and Redis (SPEC §9), fed by the library's
+ * Prometheus metrics of rate limiting, caching and Redis, fed by the library's
  * internal events, and a `GET /metrics` endpoint for them.
  *
  * @example

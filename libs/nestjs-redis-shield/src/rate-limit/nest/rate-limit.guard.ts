@@ -18,7 +18,14 @@ import { RequestPrefetch } from '../../core/events/request-prefetch.js';
 import { ShieldEvents } from '../../core/events/shield-events.js';
 import { type HttpExchange, httpExchange, recordClientId, recordRouteTemplate } from '../../core/http/http-facade.js';
 import { watchClientAddresses } from '../engine/client-addresses.js';
-import { boundedClientId, defaultUserId, IpAllowlist, ipClientId, normalizeIp, userClientId } from '../engine/client-id.js';
+import {
+  boundedClientId,
+  defaultUserId,
+  IpAllowlist,
+  ipClientId,
+  normalizeIp,
+  userClientId,
+} from '../engine/client-id.js';
 import { PolicyRegistry } from '../engine/policy.js';
 import { RateLimit, RateLimitCostOn, type RateLimitCostSpec, SkipRateLimit } from './rate-limit.decorators.js';
 import { CostExceedsLimitException, RateLimitExceededException } from './rate-limit.exceptions.js';
@@ -87,7 +94,7 @@ function costsOf(
 const decided = new WeakSet<IncomingMessage>();
 
 /**
- * Limits HTTP requests by the route's policies (SPEC §5). Registered globally by
+ * Limits HTTP requests by the route's policies. Registered globally by
  * `RateLimitModule` (extra `guard: false` opts out); other execution contexts (RPC,
  * WebSockets) pass through untouched. Sets the rate-limit headers on every response it
  * lets through or rejects; a rejection is a 429 with `Retry-After`.

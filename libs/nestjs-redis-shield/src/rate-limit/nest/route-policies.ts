@@ -10,7 +10,7 @@ const SHORTHANDS: readonly [keyof InlineRateLimit, string, number][] = [
 ];
 
 /**
- * Resolves a route's policies from its class and handler metadata (SPEC §5): none →
+ * Resolves a route's policies from its class and handler metadata: none →
  * the default policy; a name or names → those policies; inline limits → one policy
  * `<Controller>.<handler>` whose tiers are the inherited ones (class level, else the
  * default policy) with same-named tiers replaced. Handler metadata wins over class.

@@ -6,7 +6,7 @@ import { SystemCacheController } from './system-cache.controller.js';
 import { SystemRateLimitController } from './system-rate-limit.controller.js';
 
 /**
- * The `/system` endpoints (SPEC §7): cache statistics and invalidation, rate-limit
+ * The `/system` endpoints: cache statistics and invalidation, rate-limit
  * status and client reset. Mounted at `system/...` under the app's prefix (the demo's
  * `api/v1`); re-mount with `RouterModule`. Needs `ResponseCacheModule` and
  * `RateLimitModule`. Admin endpoints are disabled (403) unless `authorize` is given. The

@@ -21,7 +21,7 @@ export class SystemErrorResponse {
   error: string;
 }
 
-/** The 429 body, exactly as sent (SPEC §5). */
+/** The 429 body, exactly as sent. */
 export class RateLimitExceededResponse {
   /** Always `Rate limit exceeded`. */
   @ApiProperty({ example: 'Rate limit exceeded' })

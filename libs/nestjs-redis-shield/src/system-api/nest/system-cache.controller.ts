@@ -51,7 +51,7 @@ async function deleting(parameter: string, run: () => Promise<number>): Promise<
   }
 }
 
-/** Cache statistics and invalidation (SPEC §7); admin only, never cached. */
+/** Cache statistics and invalidation; admin only, never cached. */
 @Controller('system/cache')
 @ApiTags('system')
 @ApiAdminOperation()

@@ -21,7 +21,10 @@ import { httpExchange } from '../../core/http/http-facade.js';
 import { IpAllowlist, normalizeIp, userClientId } from '../../rate-limit/engine/client-id.js';
 import { buildPolicy, PolicyRegistry } from '../../rate-limit/engine/policy.js';
 import { SkipRateLimit } from '../../rate-limit/nest/rate-limit.decorators.js';
-import { RateLimitExceededException, RateLimitUnavailableException } from '../../rate-limit/nest/rate-limit.exceptions.js';
+import {
+  RateLimitExceededException,
+  RateLimitUnavailableException,
+} from '../../rate-limit/nest/rate-limit.exceptions.js';
 import { RateLimitGuard } from '../../rate-limit/nest/rate-limit.guard.js';
 import { resetUnixSeconds, waitSeconds } from '../../rate-limit/engine/rate-limit-headers.js';
 import type { RateLimitModuleOptions } from '../../rate-limit/engine/rate-limit.options.js';
@@ -49,7 +52,7 @@ const STATUS_POLICY = 'SystemRateLimitController.status';
 /** The execution context itself, so the status endpoint can ask the guard who is calling. */
 const Context = createParamDecorator((_data: unknown, context: ExecutionContext) => context);
 
-/** Rate-limit status for any caller; client reset and recent violations for admins (SPEC §7); never cached. */
+/** Rate-limit status for any caller; client reset and recent violations for admins; never cached. */
 @Controller('system/rate-limit')
 @ApiTags('system')
 @NoCache()
