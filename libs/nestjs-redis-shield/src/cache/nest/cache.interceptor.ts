@@ -16,6 +16,7 @@ import { ShieldEvents } from '../../core/events/shield-events.js';
 import { type HttpExchange, httpExchange, recordCacheStatus, writtenHeader } from '../../core/http/http-facade.js';
 import { defaultUserId } from '../../rate-limit/engine/client-id.js';
 import { requestDeadline } from '../../core/deadline.js';
+import { SingleFlight } from '../../core/single-flight.js';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
 import { cacheDigest } from '../engine/cache-key.js';
 import { type CacheRoute, MAX_LEARNED_VARY, resolveCacheRoute } from './cache-route.js';
@@ -74,7 +75,7 @@ export class CacheInterceptor implements NestInterceptor {
   private readonly routes = new WeakMap<object, CacheRoute>();
   private readonly warned = new Set<string>();
   /** Misses being computed on this instance, by digest: followers wait for the leader. */
-  private readonly inflight = new Map<string, Promise<CachedResponse | undefined>>();
+  private readonly flights = new SingleFlight<CachedResponse | undefined>();
   /** What a stored entry may hold; an entry beyond it is corrupt (see `decodeEntry`). */
   private readonly decodeLimits: DecodeLimits;
   private readonly storedHeaders: readonly string[];
@@ -269,9 +270,9 @@ export class CacheInterceptor implements NestInterceptor {
           this.store.remove(digest, { deadline }).catch(() => undefined);
         }
       }
-      const leader = this.inflight.get(digest);
-      if (leader) {
-        const shared = await this.follow(leader);
+      const following = this.flights.follow(digest, this.options.followerTimeoutMs);
+      if (following) {
+        const shared = await following;
         if (shared) return this.hit(exchange, shared, perUser);
       }
     }
@@ -288,23 +289,11 @@ export class CacheInterceptor implements NestInterceptor {
     const perUser = scope.kind === 'user';
     // A HEAD is answered from the GET entry but never writes one: its body is empty.
     const write = lookup.directives.write && exchange.method === 'GET';
-    let settle: (entry: CachedResponse | undefined) => void = () => undefined;
-    const result = new Promise<CachedResponse | undefined>((resolve) => (settle = resolve));
-    const leads = !this.inflight.has(digest);
-    if (leads) this.inflight.set(digest, result);
-    // The leader stays registered until its entry is in Redis (or known not to be): a
+    // Undefined when another request leads this digest: this one runs on its own.
+    const flight = this.flights.claim(digest);
+    // The leader keeps the digest until its entry is in Redis (or known not to be): a
     // request arriving before that would read a miss and run the handler again.
-    let finished = false;
-    const finish = (entry: CachedResponse | undefined, stored?: Promise<void>) => {
-      if (finished) return;
-      finished = true;
-      settle(entry);
-      const unregister = () => {
-        if (leads && this.inflight.get(digest) === result) this.inflight.delete(digest);
-      };
-      if (stored) void stored.finally(unregister);
-      else unregister();
-    };
+    const finish = (entry: CachedResponse | undefined, stored?: Promise<void>) => flight?.settle(entry, stored);
     // Read while the handler runs: the generation (for the stale-store check) and the
     // stored variants of the route in this scope (for the cap).
     const before = write
@@ -485,19 +474,6 @@ export class CacheInterceptor implements NestInterceptor {
   /** One `cache.lookup` event per cacheable request, with its final status. */
   private lookedUp(exchange: HttpExchange, status: CacheStatus): void {
     this.events.emit('cache.lookup', { route: exchange.routeTemplate ?? 'unknown', status });
-  }
-
-  /** Waits for the leader's result up to `followerTimeoutMs`; undefined when it failed or took too long. */
-  private async follow(leader: Promise<CachedResponse | undefined>): Promise<CachedResponse | undefined> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), this.options.followerTimeoutMs);
-    });
-    try {
-      return await Promise.race([leader, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /** After a 2xx, runs the handler's `@InvalidateCache` targets. */
