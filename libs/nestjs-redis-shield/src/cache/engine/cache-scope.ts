@@ -21,6 +21,9 @@ export type CacheScope =
       readonly reason: BypassReason;
     };
 
+/** A scope under which a request reads and writes entries (never `bypass`). */
+export type KeyedScope = Exclude<CacheScope, { kind: 'bypass' }>;
+
 /** Why a request on a per-user route cannot be cached. */
 export type BypassReason = 'user-without-id' | 'credentials-without-user';
 

@@ -16,7 +16,7 @@ export interface Directives {
  * so no client can make a shared route rerun its handler at will.
  */
 export function requestDirectives(
-  exchange: HttpExchange,
+  exchange: Pick<HttpExchange, 'header'>,
   perUser: boolean,
   mode: HonorRequestCacheControl,
 ): Directives {

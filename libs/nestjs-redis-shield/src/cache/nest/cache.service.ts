@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { ModulesContainer, Reflector } from '@nestjs/core';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
 import { RedisUnavailableError } from '../../redis/engine/redis.errors.js';
+import { SingleFlight } from '../../core/single-flight.js';
 import { CacheStatsCounter } from './cache-stats.counter.js';
 import type { ResolvedCacheOptions } from '../engine/cache.options.js';
 import { CACHE_CONNECTION, CACHE_OPTIONS } from './cache.constants.js';
@@ -27,7 +28,8 @@ export interface CacheStats extends ResponseCacheStats {
  */
 @Injectable()
 export class CacheService implements OnModuleInit {
-  private readonly inflight = new Map<string, Promise<unknown>>();
+  /** {@link wrap} calls running `fn`, by key: concurrent calls share one run. */
+  private readonly flights = new SingleFlight<unknown>();
 
   /** @internal Instantiated by Nest; import `ResponseCacheModule` and inject the service. */
   constructor(
@@ -119,14 +121,10 @@ export class CacheService implements OnModuleInit {
   async wrap<T>(key: string, fn: () => T | Promise<T>, options: { ttlSeconds: number }): Promise<T> {
     const cached = await this.get<T>(key);
     if (cached !== undefined) return cached;
-    const running = this.inflight.get(key) as Promise<T> | undefined;
-    if (running) return running;
-    const job = (async () => {
+    return this.flights.run(key, async () => {
       const value = await fn();
       await this.set(key, value, options).catch(() => undefined);
       return value;
-    })().finally(() => this.inflight.delete(key));
-    this.inflight.set(key, job);
-    return job;
+    }) as Promise<T>;
   }
 }

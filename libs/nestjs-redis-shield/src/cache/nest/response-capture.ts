@@ -1,5 +1,4 @@
 import { StreamableFile } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { HttpExchange } from '../../core/http/http-facade.js';
 
@@ -37,13 +36,8 @@ export function capture(data: unknown): CapturedBody | undefined {
   return { body: Buffer.from(json), contentType: 'application/json; charset=utf-8' };
 }
 
-/** The strong ETag of a body: a quoted base64url SHA-256 prefix (27 characters). */
-export function etagOf(body: Buffer): string {
-  return `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
-}
-
 /** Per-user entries must never be shared by a proxy downstream. */
-export function markPrivate(exchange: HttpExchange): void {
+export function markPrivate(exchange: Pick<HttpExchange, 'responseHeader' | 'setHeader'>): void {
   const cacheControl = exchange.responseHeader('cache-control');
   if (!cacheControl || !/\bprivate\b/i.test(cacheControl)) {
     exchange.setHeader('Cache-Control', cacheControl ? `private, ${cacheControl}` : 'private');
@@ -51,11 +45,4 @@ export function markPrivate(exchange: HttpExchange): void {
   const vary = exchange.responseHeader('vary');
   if (!vary || !/\bauthorization\b/i.test(vary))
     exchange.setHeader('Vary', vary ? `${vary}, Authorization` : 'Authorization');
-}
-
-/** `If-None-Match` against a strong ETag (`*` matches anything; weak comparison allowed). */
-export function matchesEtag(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (!ifNoneMatch) return false;
-  if (ifNoneMatch.trim() === '*') return true;
-  return ifNoneMatch.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
 }

@@ -1,13 +1,14 @@
 import { CACHE_LUA_PRELUDE } from './lua-prelude.js';
 
 /** Moves the cache generation forward; see the header of the script. */
-export const GENERATION_BUMP_LUA = `${CACHE_LUA_PRELUDE}
--- Moves the cache generation forward (a miss that captured an older value drops its
--- write) and refreshes its TTL.
+export const GENERATION_BUMP_LUA = `
+-- Moves the cache generation forward and refreshes its TTL.
 -- KEYS[1]  the generation (an integer string; missing reads as '0')
 -- ARGV[1]  now in ms, or '' to read Redis TIME
 -- ARGV[2]  TTL in ms
 -- Reply: the new generation.
+-- A miss that captured an older value drops its write.
+${CACHE_LUA_PRELUDE}
 local value = redis.call('INCR', KEYS[1])
 if value == 1 then
   -- The key had expired (or never existed). Restart from the clock, not from 1, so a

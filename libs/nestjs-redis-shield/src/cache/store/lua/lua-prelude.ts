@@ -1,5 +1,6 @@
 /**
- * Helpers every response-cache script starts with. `clock(ARGV[1])` reads the time the
+ * Helpers every response-cache script holds right after its header (what it does, its
+ * `KEYS` and `ARGV`, its reply). `clock(ARGV[1])` reads the time the
  * way the rate-limit script does: the application's ms when the connection's clock
  * passes one, Redis `TIME` otherwise (one clock per node, no extra round trip).
  * `keepAlive` applies the "TTL = max(current, needed)" rule: a key never expires before
