@@ -2,6 +2,7 @@ import { Cluster, type Redis, type RedisOptions } from 'ioredis';
 import type { RedisClient } from '../../redis/engine/redis.options.js';
 import { clusterSlot } from '../engine/cluster-slot.js';
 import { withTimeout } from '../../core/timeout.js';
+import { shieldError } from '../../core/errors.js';
 
 /** How the subscriber connects and what it listens to. */
 export interface BusSubscriberOptions {
@@ -191,7 +192,7 @@ export class BusSubscriber {
     const owner = this.source.slots[clusterSlot(this.options.channel)]?.[0];
     const node =
       owner && this.source.nodes('master').find(({ options }) => `${options.host}:${options.port}` === owner);
-    if (!node) throw new Error("the Cluster's slot map names no master for the bus channel yet");
+    if (!node) throw shieldError('busChannelUnowned');
     return node.duplicate(overrides);
   }
 }

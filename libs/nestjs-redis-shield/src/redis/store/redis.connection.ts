@@ -8,6 +8,7 @@ import type { Clock } from '../../core/clock.js';
 import type { Deadline } from '../../core/deadline.js';
 import { ReplyTimer } from './reply-timer.js';
 import { TIMED_OUT, withTimeout } from '../../core/timeout.js';
+import { shieldError } from '../../core/errors.js';
 import { KeyBuilder } from '../engine/key-builder.js';
 import { createRedisClient } from './redis-client.factory.js';
 import { RedisCommandError, RedisUnavailableError } from '../engine/redis.errors.js';
@@ -192,7 +193,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       this.client.defineCommand(method, { lua });
       this.scripts.set(method, lua);
     } else if (known !== lua) {
-      throw new Error(`nestjs-redis-shield: script '${name}' is already defined with another body`);
+      throw shieldError('scriptConflict', name);
     }
     return (keys, args, options) =>
       this.run(
