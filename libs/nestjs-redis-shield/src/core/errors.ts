@@ -80,10 +80,13 @@ export const ERROR_CODES = {
 const CODES: ReadonlySet<string> = new Set(Object.values(ERROR_CODES));
 
 /** One of the codes in {@link ERROR_CODES}. */
-export type ShieldErrorCode = (typeof ERROR_CODES)[ShieldMessageKind];
+export type ShieldErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 
 /** An error the library threw, carrying its stable {@link ShieldErrorCode}. */
-export type ShieldError<E extends Error = Error> = E & { readonly code: ShieldErrorCode };
+export type ShieldError<E extends Error = Error> = E & {
+  /** The error's stable code, e.g. `SHIELD_E001`. */
+  readonly code: ShieldErrorCode;
+};
 
 /**
  * Tags `error` with the code of the message it carries and returns it, for `throw`: the
