@@ -39,6 +39,8 @@ export {
 } from './redis/engine/circuit-breaker.js';
 export { appClock, type Clock, ManualClock, redisClock } from './core/clock.js';
 export { Deadline, requestDeadline } from './core/deadline.js';
+/** The stable codes (`SHIELD_E<nnn>`) every error of the library carries, and how to read one. */
+export { ERROR_CODES, type ShieldError, type ShieldErrorCode, shieldErrorCode } from './core/errors.js';
 export {
   type CacheIndexKind,
   type CacheMetaKey,

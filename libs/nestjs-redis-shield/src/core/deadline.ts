@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { requestState } from './request-state.js';
 
 /**
  * How many times its budget a request may spend, in wall time, with a Redis command in
@@ -81,17 +82,12 @@ export class Deadline {
   }
 }
 
-const deadlines = new WeakMap<object, Deadline>();
-
 /**
  * The deadline of one request, created on first use with `budgetMs`: every later
- * caller for the same request object gets the same deadline.
+ * caller for the same request object gets the same deadline (kept in the request's
+ * state, see `requestState`).
  */
 export function requestDeadline(request: object, budgetMs: number): Deadline {
-  let deadline = deadlines.get(request);
-  if (!deadline) {
-    deadline = Deadline.after(budgetMs);
-    deadlines.set(request, deadline);
-  }
-  return deadline;
+  const state = requestState(request);
+  return (state.deadline ??= Deadline.after(budgetMs));
 }

@@ -1,6 +1,7 @@
 /**
- * Every message the library throws for bad options, in one place so wording stays
- * consistent and tests can match it.
+ * Every message the library throws, in one place so wording stays consistent and tests
+ * can match it; each has a stable code in {@link ERROR_CODES}. Option messages name the
+ * option, the value given and what is allowed.
  */
 export const messages = {
   invalidOption: (option: string, value: unknown, expected: string) =>
@@ -12,7 +13,111 @@ export const messages = {
     `(registered: ${known.map((k) => `'${k}'`).join(', ') || 'none; is RedisModule.forRoot imported?'})`,
   unknownPolicy: (name: string, known: string[]) =>
     `nestjs-redis-shield: unknown rate-limit policy '${name}' (configured: ${known.join(', ') || 'none'})`,
+  redisUnavailable: (connection: string, reason: string) => `Redis connection '${connection}' unavailable: ${reason}`,
+  redisCommandFailed: (connection: string, cause: unknown) =>
+    `Redis connection '${connection}' command failed: ${describe(cause)}`,
+  redisJsonParse: (key: string, cause: unknown) => `Value at key '${key}' is not valid JSON: ${describe(cause)}`,
+  redisJsonSerialise: (key: string, cause: unknown) =>
+    `Value for key '${key}' cannot be serialised to JSON: ${describe(cause)}`,
+  invalidArgument: (name: string, value: unknown, expected: string) =>
+    `${name} must be ${expected}, got ${String(value)}`,
+  scriptConflict: (name: string) => `nestjs-redis-shield: script '${name}' is already defined with another body`,
+  busChannelUnowned: () => "the Cluster's slot map names no master for the bus channel yet",
+  adminDisabled: () => 'admin endpoints disabled',
+  authenticationRequired: () => 'authentication required',
+  adminRoleRequired: () => 'admin role required',
+  metricsAccessDenied: () => 'metrics access denied',
+  invalidUserId: () => 'user_id must be 1-256 characters',
+  invalidPatternParameter: (parameter: string, reason: string) => `${parameter}: ${reason}`,
 };
+
+/** The name of one of the library's {@link messages}. */
+export type ShieldMessageKind = keyof typeof messages;
+
+/**
+ * The stable code of every error the library throws, by message: `SHIELD_E<nnn>`, never
+ * reused or renumbered, so logs and alerts can match the code while the wording improves.
+ * The README's "Error codes" section says when each is thrown and what to do.
+ */
+export const ERROR_CODES = {
+  /** An option of a module (or of a call such as `RedisHealthIndicator.isHealthy`) is out of its range. */
+  invalidOption: 'SHIELD_E001',
+  /** Two options that exclude each other were both given. */
+  conflictingOptions: 'SHIELD_E002',
+  /** A module or the health indicator names a Redis connection that was not registered. */
+  unknownConnection: 'SHIELD_E003',
+  /** A route or call names a rate-limit policy that is not configured. */
+  unknownPolicy: 'SHIELD_E004',
+  /** `RedisUnavailableError`: Redis could not serve a call in time (timeout, connection, breaker open). */
+  redisUnavailable: 'SHIELD_E005',
+  /** `RedisCommandError`: Redis answered a command with an error (`OOM`, `WRONGTYPE`, a script error). */
+  redisCommandFailed: 'SHIELD_E006',
+  /** `RedisJsonError` from `RedisService.getJson`: the stored value is not JSON. */
+  redisJsonParse: 'SHIELD_E007',
+  /** `RedisJsonError` from `RedisService.setJson`: the value has no JSON form. */
+  redisJsonSerialise: 'SHIELD_E008',
+  /** A `RangeError`: an argument of a call is out of its range (a TTL, a cache digest). */
+  invalidArgument: 'SHIELD_E009',
+  /** One Lua script name was defined twice on a connection with different bodies. */
+  scriptConflict: 'SHIELD_E010',
+  /** The instance bus found no master for its channel in the Cluster's slot map (it retries). */
+  busChannelUnowned: 'SHIELD_E011',
+  /** HTTP 403 `{"error":"admin endpoints disabled"}`: `SystemApiModule` has no `authorize`. */
+  adminDisabled: 'SHIELD_E012',
+  /** HTTP 401 `{"error":"authentication required"}`: `authorize` answered `unauthenticated`. */
+  authenticationRequired: 'SHIELD_E013',
+  /** HTTP 403 `{"error":"admin role required"}`: the system API's `authorize` answered `forbidden`. */
+  adminRoleRequired: 'SHIELD_E014',
+  /** HTTP 403 `{"error":"metrics access denied"}`: the metrics endpoint's `authorize` answered `forbidden`. */
+  metricsAccessDenied: 'SHIELD_E015',
+  /** HTTP 400: a system API `user_id` is not 1-256 characters. */
+  invalidUserId: 'SHIELD_E016',
+  /** HTTP 400: an invalidation pattern of the system API exceeds the cache's caps. */
+  invalidPatternParameter: 'SHIELD_E017',
+} as const satisfies Record<ShieldMessageKind, `SHIELD_E${number}`>;
+
+/** Every code, to tell the library's errors from others. */
+const CODES: ReadonlySet<string> = new Set(Object.values(ERROR_CODES));
+
+/** One of the codes in {@link ERROR_CODES}. */
+export type ShieldErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/** An error the library threw, carrying its stable {@link ShieldErrorCode}. */
+export type ShieldError<E extends Error = Error> = E & {
+  /** The error's stable code, e.g. `SHIELD_E001`. */
+  readonly code: ShieldErrorCode;
+};
+
+/**
+ * Tags `error` with the code of the message it carries and returns it, for `throw`: the
+ * form for errors that are not a plain `Error` (a `RangeError`, an `HttpException`).
+ *
+ * @example
+ * throw withCode(new RangeError(messages.invalidArgument('ttlSeconds', 0, 'positive')), 'invalidArgument');
+ */
+export function withCode<E extends Error>(error: E, kind: ShieldMessageKind): ShieldError<E> {
+  return Object.assign(error, { code: ERROR_CODES[kind] });
+}
+
+/**
+ * A new `Error` with the text of `messages[kind](...args)` and its code.
+ *
+ * @example
+ * throw shieldError('invalidOption', 'commandTimeoutMs', 0, 'a positive integer');
+ */
+export function shieldError<K extends ShieldMessageKind>(
+  kind: K,
+  ...args: Parameters<(typeof messages)[K]>
+): ShieldError {
+  const text = (messages[kind] as (...params: Parameters<(typeof messages)[K]>) => string)(...args);
+  return withCode(new Error(text), kind);
+}
+
+/** The {@link ShieldErrorCode} of an error the library threw; undefined for any other value. */
+export function shieldErrorCode(error: unknown): ShieldErrorCode | undefined {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' && CODES.has(code) ? (code as ShieldErrorCode) : undefined;
+}
 
 function formatValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -20,4 +125,8 @@ function formatValue(value: unknown): string {
     return String(value);
   }
   return typeof value;
+}
+
+function describe(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
 }

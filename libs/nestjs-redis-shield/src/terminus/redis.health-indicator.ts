@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { type ConnectionStatusSource, ShieldStatus } from '../core/events/shield-status.js';
-import { messages } from '../core/errors.js';
+import { shieldError } from '../core/errors.js';
+import { checkOneOf, checkPositiveNumber } from '../core/validators.js';
 import { DEFAULT_REDIS_CONNECTION } from '../redis/nest/redis.constants.js';
 
 /** Default PING budget of {@link RedisHealthIndicator.isHealthy}, in ms. */
@@ -122,16 +123,12 @@ export class RedisHealthIndicator {
   ): Promise<RedisHealthResult<Key>> {
     const connectionName = options.connection ?? DEFAULT_REDIS_CONNECTION;
     const timeoutMs = options.timeoutMs ?? DEFAULT_HEALTH_PING_TIMEOUT_MS;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw new Error(messages.invalidOption('timeoutMs', timeoutMs, 'ms > 0'));
-    }
-    if (options.failMode !== undefined && options.failMode !== 'open' && options.failMode !== 'closed') {
-      throw new Error(messages.invalidOption('failMode', options.failMode, 'open or closed'));
-    }
+    checkPositiveNumber('timeoutMs', timeoutMs, 'ms');
+    if (options.failMode !== undefined) checkOneOf('failMode', options.failMode, ['open', 'closed'], 'open or closed');
     const connection = this.status.connection(connectionName);
     if (!connection) {
       const known = this.status.connections().map(({ name }) => name);
-      throw new Error(messages.unknownConnection('RedisHealthIndicator', connectionName, known));
+      throw shieldError('unknownConnection', 'RedisHealthIndicator', connectionName, known);
     }
 
     const session = this.health.check(key);

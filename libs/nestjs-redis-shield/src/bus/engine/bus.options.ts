@@ -1,4 +1,4 @@
-import { messages } from '../../core/errors.js';
+import { checkBoolean, checkIntegerInRange, checkPositiveInteger } from '../../core/validators.js';
 
 /**
  * Options of a connection's instance bus (`RedisModule.forRoot({ bus })`): the Redis
@@ -39,16 +39,9 @@ const MAX_HEARTBEAT_MS = 1000;
 
 /** Validates the bus options at start-up and throws at once with a message naming the option. */
 export function resolveBusOptions(options: InstanceBusOptions = {}, maxReconnectDelayMs = 2000): ResolvedBusOptions {
-  const enabled = options.enabled ?? true;
-  if (typeof enabled !== 'boolean') throw new Error(messages.invalidOption('bus.enabled', enabled, 'a boolean'));
-  const staleAfterMs = options.staleAfterMs ?? 5000;
-  if (!Number.isInteger(staleAfterMs) || staleAfterMs < MIN_STALE_AFTER_MS) {
-    throw new Error(messages.invalidOption('bus.staleAfterMs', staleAfterMs, `an integer >= ${MIN_STALE_AFTER_MS}`));
-  }
-  const publishTimeoutMs = options.publishTimeoutMs ?? 1000;
-  if (!Number.isInteger(publishTimeoutMs) || publishTimeoutMs <= 0) {
-    throw new Error(messages.invalidOption('bus.publishTimeoutMs', publishTimeoutMs, 'a positive integer'));
-  }
+  const enabled = checkBoolean('bus.enabled', options.enabled ?? true);
+  const staleAfterMs = checkIntegerInRange('bus.staleAfterMs', options.staleAfterMs ?? 5000, MIN_STALE_AFTER_MS);
+  const publishTimeoutMs = checkPositiveInteger('bus.publishTimeoutMs', options.publishTimeoutMs ?? 1000);
   return {
     enabled,
     staleAfterMs,

@@ -1,6 +1,8 @@
 import { Cluster, type Redis, type RedisOptions } from 'ioredis';
 import type { RedisClient } from '../../redis/engine/redis.options.js';
 import { clusterSlot } from '../engine/cluster-slot.js';
+import { withTimeout } from '../../core/timeout.js';
+import { shieldError } from '../../core/errors.js';
 
 /** How the subscriber connects and what it listens to. */
 export interface BusSubscriberOptions {
@@ -26,6 +28,8 @@ export interface BusSubscriberListener {
 
 /** How long one attempt may take from connecting to the subscription's confirmation, in ms. */
 export const SUBSCRIBE_TIMEOUT_MS = 2000;
+/** How long a discarded client may take to close its socket before the subscriber moves on, in ms. */
+const DISCONNECT_GRACE_MS = 1000;
 
 /**
  * The instance bus's own Redis connection: subscriber mode blocks other commands on a
@@ -165,12 +169,9 @@ export class BusSubscriber {
     client.removeAllListeners();
     client.on('error', () => undefined);
     if (client.status === 'end') return;
-    const ended = new Promise<void>((resolve) => {
-      client.once('end', resolve);
-      setTimeout(resolve, 1000).unref();
-    });
+    const ended = new Promise<void>((resolve) => client.once('end', resolve));
     client.disconnect();
-    await ended;
+    await withTimeout(ended, DISCONNECT_GRACE_MS, { unref: true });
   }
 
   /** A fresh client for one attempt: the source's options, never reconnecting by itself. */
@@ -191,7 +192,7 @@ export class BusSubscriber {
     const owner = this.source.slots[clusterSlot(this.options.channel)]?.[0];
     const node =
       owner && this.source.nodes('master').find(({ options }) => `${options.host}:${options.port}` === owner);
-    if (!node) throw new Error("the Cluster's slot map names no master for the bus channel yet");
+    if (!node) throw shieldError('busChannelUnowned');
     return node.duplicate(overrides);
   }
 }

@@ -3,6 +3,7 @@ import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Cluster } from 'ioredis';
 import type { ShieldEvents } from '../../core/events/shield-events.js';
 import type { Deadline } from '../../core/deadline.js';
+import { IntervalLog } from '../../core/interval-log.js';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
 import {
   type BusMessage,
@@ -97,10 +98,10 @@ export class InstanceBus implements OnApplicationShutdown {
   private readonly logger: Logger;
   private readonly handlers = new Map<BusMessageType, Set<StoredHandler>>();
   private readonly subscriber: BusSubscriber | undefined;
-  private readonly lastWarned = new Map<string, number>();
+  /** One warning per topic per {@link BUS_WARN_INTERVAL_MS}. */
+  private readonly warnings = new IntervalLog(BUS_WARN_INTERVAL_MS);
   private currentEpoch = 0;
   private up = false;
-  /** Whether the outage in progress was logged (one line per outage, not per retry). */
   /** Whether this outage was reported (a warning may follow after {@link DOWN_LOG_DELAY_MS}). */
   private downReported = false;
   private downLog: NodeJS.Timeout | undefined;
@@ -308,11 +309,7 @@ export class InstanceBus implements OnApplicationShutdown {
   }
 
   private warnAtMostEvery(topic: string, text: string): void {
-    const now = Date.now();
-    const last = this.lastWarned.get(topic);
-    if (last !== undefined && now - last < BUS_WARN_INTERVAL_MS) return;
-    this.lastWarned.set(topic, now);
-    this.logger.warn(text);
+    if (this.warnings.due(topic)) this.logger.warn(text);
   }
 }
 

@@ -2,6 +2,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { existingRequestState, requestState } from '../request-state.js';
 
 /** Express hands out the Node request itself, with extras. */
 interface ExpressLikeRequest extends IncomingMessage {
@@ -36,11 +37,12 @@ interface FastifyLikeReply {
   getHeader(name: string): unknown;
 }
 
-const ROUTE_TEMPLATE = Symbol.for('nestjs-redis-shield.route-template');
-const CLIENT_ID = Symbol.for('nestjs-redis-shield.client-id');
-const CACHE_STATUS = Symbol.for('nestjs-redis-shield.cache-status');
-/** The peer address of a socket, as read when its connection opened. */
-const REMOTE_ADDRESS = Symbol.for('nestjs-redis-shield.remote-address');
+/**
+ * The peer address of each watched socket, as read when its connection opened: a fact of
+ * the connection (known before any request on it, shared by every request of a keep-alive
+ * connection), so it is kept per socket, not in the per-request state.
+ */
+const connectingAddresses = new WeakMap<Socket, string>();
 
 /**
  * One HTTP exchange seen through the only facade the library uses over Express and
@@ -113,19 +115,18 @@ export function httpExchange(context: ExecutionContext): HttpExchange {
  * and metrics that run outside Nest's context, e.g. in a `finish` listener.
  */
 export function routeTemplateOf(rawRequest: IncomingMessage): string | undefined {
-  return (rawRequest as unknown as Record<symbol, string | undefined>)[ROUTE_TEMPLATE];
+  return existingRequestState(rawRequest)?.routeTemplate;
 }
 
 /** Records the route template on the Node request so {@link routeTemplateOf} finds it later. */
 export function recordRouteTemplate(exchange: HttpExchange): void {
-  if (exchange.routeTemplate !== undefined) {
-    (exchange.raw as unknown as Record<symbol, string>)[ROUTE_TEMPLATE] = exchange.routeTemplate;
-  }
+  const template = exchange.routeTemplate;
+  if (template !== undefined) requestState(exchange.raw).routeTemplate = template;
 }
 
 /** Records the client id the guard keyed a request by, for {@link clientIdOf}. */
 export function recordClientId(rawRequest: IncomingMessage, clientId: string): void {
-  (rawRequest as unknown as Record<symbol, string>)[CLIENT_ID] = clientId;
+  requestState(rawRequest).clientId = clientId;
 }
 
 /**
@@ -133,12 +134,12 @@ export function recordClientId(rawRequest: IncomingMessage, clientId: string): v
  * so logs can hash exactly what the keys hash; undefined when the guard did not decide.
  */
 export function clientIdOf(rawRequest: IncomingMessage): string | undefined {
-  return (rawRequest as unknown as Record<symbol, string | undefined>)[CLIENT_ID];
+  return existingRequestState(rawRequest)?.clientId;
 }
 
 /** Records the `X-Cache-Status` the interceptor answered, for {@link cacheStatusOf}. */
 export function recordCacheStatus(rawRequest: IncomingMessage, status: string): void {
-  (rawRequest as unknown as Record<symbol, string>)[CACHE_STATUS] = status;
+  requestState(rawRequest).cacheStatus = status;
 }
 
 /**
@@ -146,7 +147,7 @@ export function recordCacheStatus(rawRequest: IncomingMessage, status: string): 
  * Nest's context (Fastify writes response headers where `getHeader` cannot read them).
  */
 export function cacheStatusOf(rawRequest: IncomingMessage): string | undefined {
-  return (rawRequest as unknown as Record<symbol, string | undefined>)[CACHE_STATUS];
+  return existingRequestState(rawRequest)?.cacheStatus;
 }
 
 /** Servers `rememberConnectingAddresses` already listens to. */
@@ -166,7 +167,7 @@ export function rememberConnectingAddresses(server: EventEmitter): boolean {
   watchedServers.add(server);
   const remember = (socket: Socket) => {
     const address = socket.remoteAddress;
-    if (address !== undefined) (socket as unknown as Record<symbol, string>)[REMOTE_ADDRESS] = address;
+    if (address !== undefined) connectingAddresses.set(socket, address);
   };
   server.on('connection', remember);
   server.on('secureConnection', remember);
@@ -175,8 +176,9 @@ export function rememberConnectingAddresses(server: EventEmitter): boolean {
 
 /** The connecting address of a request: remembered when its connection opened, else read from the socket. */
 function connectingAddressOf(raw: IncomingMessage): string | undefined {
-  const socket = raw.socket as (Socket & Record<symbol, string | undefined>) | null | undefined;
-  return socket?.[REMOTE_ADDRESS] ?? socket?.remoteAddress;
+  const socket = raw.socket as Socket | null | undefined;
+  if (!socket) return undefined;
+  return connectingAddresses.get(socket) ?? socket.remoteAddress;
 }
 
 function isFastify(request: ExpressLikeRequest | FastifyLikeRequest): request is FastifyLikeRequest {

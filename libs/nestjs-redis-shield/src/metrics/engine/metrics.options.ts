@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
-import { messages } from '../../core/errors.js';
+import { shieldError } from '../../core/errors.js';
+import { checkOneOf } from '../../core/validators.js';
 import type { AuthorizeOption } from '../../system-api/nest/system-api.options.js';
 
 /**
@@ -49,16 +50,15 @@ export interface ShieldMetricsModuleOptions {
 /** Throws at start-up on an option of the wrong shape (the forms TypeScript cannot see: async factories, JS). */
 export function validateMetricsOptions(options: ShieldMetricsModuleOptions): void {
   const { perUserEntrySizes, authorize } = options;
-  if (perUserEntrySizes !== undefined && !PER_USER_ENTRY_SIZES.includes(perUserEntrySizes)) {
-    throw new Error(
-      messages.invalidOption(
-        'perUserEntrySizes',
-        perUserEntrySizes,
-        PER_USER_ENTRY_SIZES.map((v) => `'${v}'`).join(', '),
-      ),
+  if (perUserEntrySizes !== undefined) {
+    checkOneOf(
+      'perUserEntrySizes',
+      perUserEntrySizes,
+      PER_USER_ENTRY_SIZES,
+      PER_USER_ENTRY_SIZES.map((v) => `'${v}'`).join(', '),
     );
   }
   if (authorize !== undefined && typeof authorize !== 'function') {
-    throw new Error(messages.invalidOption('authorize', authorize, 'a function of the request, or a guard class'));
+    throw shieldError('invalidOption', 'authorize', authorize, 'a function of the request, or a guard class');
   }
 }

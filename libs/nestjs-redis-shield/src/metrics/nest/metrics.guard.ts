@@ -15,7 +15,7 @@ export class ShieldMetricsGuard implements CanActivate {
 
   /** @internal Instantiated by Nest as part of `ShieldMetricsModule`. */
   constructor(@Inject(METRICS_MODULE_OPTIONS) options: ShieldMetricsModuleOptions, moduleRef: ModuleRef) {
-    this.authorizer = options.authorize && new RequestAuthorizer(options.authorize, moduleRef, 'metrics access denied');
+    this.authorizer = options.authorize && new RequestAuthorizer(options.authorize, moduleRef, 'metricsAccessDenied');
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {

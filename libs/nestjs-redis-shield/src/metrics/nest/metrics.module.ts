@@ -1,6 +1,6 @@
 import { ConfigurableModuleBuilder, Module } from '@nestjs/common';
 import { ShieldCoreModule } from '../../core/shield-core.module.js';
-import { messages } from '../../core/errors.js';
+import { shieldError } from '../../core/errors.js';
 import { metricsController } from './metrics.controller.js';
 import type { ShieldMetricsModuleOptions } from '../engine/metrics.options.js';
 import { METRICS_MODULE_OPTIONS } from './metrics.constants.js';
@@ -29,7 +29,7 @@ const {
   .setFactoryMethodName('createShieldMetricsOptions')
   .setExtras<ShieldMetricsModuleExtras>({ path: 'metrics', isGlobal: true }, (definition, extras) => {
     if (extras.path !== false && (typeof extras.path !== 'string' || extras.path.trim() === '')) {
-      throw new Error(messages.invalidOption('path', extras.path, 'a route path, or false'));
+      throw shieldError('invalidOption', 'path', extras.path, 'a route path, or false');
     }
     return {
       ...definition,

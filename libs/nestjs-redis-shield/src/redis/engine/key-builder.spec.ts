@@ -53,6 +53,21 @@ describe('KeyBuilder', () => {
       expect(() => keys.cacheEntry('/api/v1/models/gpt-4')).toThrow(RangeError);
       expect(() => keys.cacheEntry('short')).toThrow(/16-128 base64url/);
       expect(() => keys.cacheEntry('a'.repeat(129))).toThrow(RangeError);
+      expect(() => keys.cacheEntry('short')).toThrow(
+        expect.objectContaining({
+          code: 'SHIELD_E009',
+          message: 'a cache digest must be 16-128 base64url characters, got 5 characters',
+        }) as never,
+      );
+    });
+
+    it('refuses a prefix with hash-tag braces and an empty secret, with code SHIELD_E001', () => {
+      expect(() => new KeyBuilder({ prefix: 'a{', hashSecret: 's' })).toThrow(
+        expect.objectContaining({ code: 'SHIELD_E001' }) as never,
+      );
+      expect(() => new KeyBuilder({ prefix: '', hashSecret: '' })).toThrow(
+        /invalid option hashSecret="": expected a non-empty secret/,
+      );
     });
 
     it('hashes route ids, user ids, tags and paths into index keys, never raw', () => {

@@ -1,4 +1,4 @@
-import { messages } from '../../core/errors.js';
+import { shieldError, messages, withCode } from '../../core/errors.js';
 import { hashId } from '../../core/hmac-id.js';
 import { BoundedMemo } from '../../core/bounded-memo.js';
 
@@ -62,9 +62,9 @@ export class KeyBuilder {
   /** @throws Error when `prefix` contains `{` or `}`, or `hashSecret` is empty. */
   constructor(options: KeyBuilderOptions) {
     if (/[{}]/.test(options.prefix)) {
-      throw new Error(messages.invalidOption('keyPrefix', options.prefix, 'no { or } (they break Cluster hash tags)'));
+      throw shieldError('invalidOption', 'keyPrefix', options.prefix, 'no { or } (they break Cluster hash tags)');
     }
-    if (options.hashSecret === '') throw new Error(messages.invalidOption('hashSecret', '', 'a non-empty secret'));
+    if (options.hashSecret === '') throw shieldError('invalidOption', 'hashSecret', '', 'a non-empty secret');
     this.prefix = options.prefix;
     const secret = options.hashSecret;
     this.hashed = new BoundedMemo((id) => hashId(secret, id), HASHED_IDS_KEPT);
@@ -104,7 +104,12 @@ export class KeyBuilder {
    */
   cacheEntry(digest: string): string {
     if (!CACHE_DIGEST.test(digest)) {
-      throw new RangeError(`a cache digest must be 16-128 base64url characters, got ${digest.length} characters`);
+      throw withCode(
+        new RangeError(
+          messages.invalidArgument('a cache digest', `${digest.length} characters`, '16-128 base64url characters'),
+        ),
+        'invalidArgument',
+      );
     }
     return `${this.prefix}${KEY_AREAS.cacheResponse}${digest}`;
   }

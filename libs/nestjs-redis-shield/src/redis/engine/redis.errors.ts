@@ -1,3 +1,5 @@
+import { ERROR_CODES, messages, type ShieldErrorCode } from '../../core/errors.js';
+
 /**
  * Why Redis could not serve a call. `timeout`: the request's deadline passed;
  * `connection`: the client is not connected or the socket failed; `circuit-open`: the
@@ -12,6 +14,8 @@ export type RedisUnavailableReason = 'timeout' | 'connection' | 'circuit-open';
 export class RedisUnavailableError extends Error {
   /** Always `'RedisUnavailableError'`. */
   override readonly name = 'RedisUnavailableError';
+  /** Always `'SHIELD_E005'` (see the README's error codes). */
+  readonly code: ShieldErrorCode = ERROR_CODES.redisUnavailable;
 
   /**
    * Creates the error; the library raises it, applications normally only catch it.
@@ -25,7 +29,7 @@ export class RedisUnavailableError extends Error {
     readonly connection: string,
     options?: { cause?: unknown },
   ) {
-    super(`Redis connection '${connection}' unavailable: ${reason}`, options);
+    super(messages.redisUnavailable(connection, reason), options);
   }
 }
 
@@ -36,6 +40,8 @@ export class RedisUnavailableError extends Error {
 export class RedisCommandError extends Error {
   /** Always `'RedisCommandError'`. */
   override readonly name = 'RedisCommandError';
+  /** Always `'SHIELD_E006'` (see the README's error codes). */
+  readonly code: ShieldErrorCode = ERROR_CODES.redisCommandFailed;
 
   /**
    * Wraps an error reply of Redis.
@@ -47,7 +53,7 @@ export class RedisCommandError extends Error {
     readonly connection: string,
     options: { cause: unknown },
   ) {
-    super(`Redis connection '${connection}' command failed: ${describe(options.cause)}`, options);
+    super(messages.redisCommandFailed(connection, options.cause), options);
   }
 }
 
@@ -55,6 +61,8 @@ export class RedisCommandError extends Error {
 export class RedisJsonError extends Error {
   /** Always `'RedisJsonError'`. */
   override readonly name = 'RedisJsonError';
+  /** `'SHIELD_E007'` for `parse`, `'SHIELD_E008'` for `serialise` (see the README's error codes). */
+  readonly code: ShieldErrorCode;
 
   /**
    * Wraps a JSON failure of `RedisService.getJson` or `setJson`.
@@ -68,15 +76,8 @@ export class RedisJsonError extends Error {
     readonly operation: 'parse' | 'serialise',
     options: { cause: unknown },
   ) {
-    super(
-      operation === 'parse'
-        ? `Value at key '${key}' is not valid JSON: ${describe(options.cause)}`
-        : `Value for key '${key}' cannot be serialised to JSON: ${describe(options.cause)}`,
-      options,
-    );
+    const kind = operation === 'parse' ? 'redisJsonParse' : 'redisJsonSerialise';
+    super(messages[kind](key, options.cause), options);
+    this.code = ERROR_CODES[kind];
   }
-}
-
-function describe(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
 }

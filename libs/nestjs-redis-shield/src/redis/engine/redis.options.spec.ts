@@ -1,3 +1,4 @@
+import { shieldErrorCode } from '../../core/errors.js';
 import { resolveRedisOptions } from './redis.options.js';
 
 describe('resolveRedisOptions', () => {
@@ -30,5 +31,27 @@ describe('resolveRedisOptions', () => {
     [{ clusterNodes: [{ host: 'h', port: 70000 }] }, /clusterNodes/],
   ])('refuses %j', (options, message) => {
     expect(() => resolveRedisOptions(options)).toThrow(message);
+  });
+
+  it.each([
+    [{ clusterNodes: [{ host: 'h', port: 70000 }] }, 'clusterNodes[0].port=70000: expected an integer from 1 to 65535'],
+    [{ sentinels: [{ host: '', port: 1 }], sentinelName: 'm' }, 'sentinels[0].host="": expected a non-empty host name'],
+    [{ maxReconnectDelayMs: 1.5 }, 'maxReconnectDelayMs=1.5: expected a positive integer'],
+    [{ bus: { staleAfterMs: 50 } }, 'bus.staleAfterMs=50: expected an integer >= 100'],
+  ])('names the option, the value and what is allowed, with code SHIELD_E001: %j', (options, message) => {
+    let error: unknown;
+    try {
+      resolveRedisOptions(options);
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as Error).message).toContain(message);
+    expect(shieldErrorCode(error)).toBe('SHIELD_E001');
+  });
+
+  it('gives conflicting options code SHIELD_E002', () => {
+    expect(() => resolveRedisOptions({ client: {} as never, url: 'redis://h' })).toThrow(
+      expect.objectContaining({ code: 'SHIELD_E002' }) as never,
+    );
   });
 });

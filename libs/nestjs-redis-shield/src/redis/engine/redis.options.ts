@@ -1,7 +1,8 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import { type InstanceBusOptions, type ResolvedBusOptions, resolveBusOptions } from '../../bus/engine/bus.options.js';
-import { messages } from '../../core/errors.js';
+import { shieldError } from '../../core/errors.js';
+import { checkIntegerInRange, checkPositiveInteger } from '../../core/validators.js';
 import { type CircuitBreakerOptions, DEFAULT_BREAKER_OPTIONS } from './circuit-breaker.js';
 import { type Clock, redisClock } from '../../core/clock.js';
 
@@ -108,34 +109,29 @@ export interface ResolvedRedisOptions {
 export function resolveRedisOptions(options: RedisModuleOptions): ResolvedRedisOptions {
   const url = parseUrl(options.url ?? DEFAULT_REDIS_URL);
   if (options.client && (options.url || options.sentinels || options.clusterNodes)) {
-    throw new Error(
-      messages.conflictingOptions('client', options.url ? 'url' : options.sentinels ? 'sentinels' : 'clusterNodes'),
+    throw shieldError(
+      'conflictingOptions',
+      'client',
+      options.url ? 'url' : options.sentinels ? 'sentinels' : 'clusterNodes',
     );
   }
-  if (options.sentinels && options.clusterNodes)
-    throw new Error(messages.conflictingOptions('sentinels', 'clusterNodes'));
+  if (options.sentinels && options.clusterNodes) throw shieldError('conflictingOptions', 'sentinels', 'clusterNodes');
   if (options.sentinels && !options.sentinelName) {
-    throw new Error(
-      messages.invalidOption('sentinelName', options.sentinelName, 'the master name when sentinels are set'),
-    );
+    throw shieldError('invalidOption', 'sentinelName', options.sentinelName, 'the master name when sentinels are set');
   }
   for (const [option, nodes] of [
     ['sentinels', options.sentinels],
     ['clusterNodes', options.clusterNodes],
   ] as const) {
-    if (nodes && (nodes.length === 0 || !nodes.every(isNodeAddress))) {
-      throw new Error(messages.invalidOption(option, nodes.length, 'a non-empty list of { host, port }'));
-    }
+    if (nodes) checkNodeAddresses(option, nodes);
   }
   if (options.clusterNodes && database(url) !== 0) {
-    throw new Error(messages.invalidOption('url', redact(url), 'database 0 with clusterNodes'));
+    throw shieldError('invalidOption', 'url', redact(url), 'database 0 with clusterNodes');
   }
-  const commandTimeoutMs = options.commandTimeoutMs ?? 100;
-  positiveInteger('commandTimeoutMs', commandTimeoutMs);
+  const commandTimeoutMs = checkPositiveInteger('commandTimeoutMs', options.commandTimeoutMs ?? 100);
   const breaker = { ...DEFAULT_BREAKER_OPTIONS, ...options.breaker };
-  for (const [key, value] of Object.entries(breaker)) positiveInteger(`breaker.${key}`, value);
-  const maxReconnectDelayMs = options.maxReconnectDelayMs ?? 2000;
-  positiveInteger('maxReconnectDelayMs', maxReconnectDelayMs);
+  for (const [key, value] of Object.entries(breaker)) checkPositiveInteger(`breaker.${key}`, value);
+  const maxReconnectDelayMs = checkPositiveInteger('maxReconnectDelayMs', options.maxReconnectDelayMs ?? 2000);
   return {
     url,
     sentinels: options.sentinels,
@@ -168,14 +164,17 @@ function parseUrl(raw: string): URL {
   try {
     url = new URL(raw);
   } catch {
-    throw new Error(
-      messages.invalidOption('url', raw.replace(/(\/\/[^:@/]*:)[^@/]*@/, '$1***@'), 'a redis:// or rediss:// URL'),
+    throw shieldError(
+      'invalidOption',
+      'url',
+      raw.replace(/(\/\/[^:@/]*:)[^@/]*@/, '$1***@'),
+      'a redis:// or rediss:// URL',
     );
   }
   if ((url.protocol !== 'redis:' && url.protocol !== 'rediss:') || !url.hostname) {
-    throw new Error(messages.invalidOption('url', redact(url), 'a redis:// or rediss:// URL'));
+    throw shieldError('invalidOption', 'url', redact(url), 'a redis:// or rediss:// URL');
   }
-  if (!/^\/?\d*$/.test(url.pathname)) throw new Error(messages.invalidOption('url', redact(url), 'a database number'));
+  if (!/^\/?\d*$/.test(url.pathname)) throw shieldError('invalidOption', 'url', redact(url), 'a database number');
   return url;
 }
 
@@ -185,17 +184,23 @@ function redact(url: URL): string {
   return copy.toString();
 }
 
-function isNodeAddress(node: RedisNodeAddress): boolean {
-  return (
-    typeof node?.host === 'string' &&
-    node.host !== '' &&
-    Number.isInteger(node.port) &&
-    node.port > 0 &&
-    node.port < 65536
-  );
-}
-
-function positiveInteger(option: string, value: number): void {
-  if (!Number.isInteger(value) || value <= 0)
-    throw new Error(messages.invalidOption(option, value, 'a positive integer'));
+/** Throws naming the list, or its first bad entry, unless `nodes` is a non-empty list of `{ host, port }`. */
+function checkNodeAddresses(option: string, nodes: readonly RedisNodeAddress[]): void {
+  if (!Array.isArray(nodes) || nodes.length === 0) {
+    throw shieldError(
+      'invalidOption',
+      option,
+      Array.isArray(nodes) ? nodes.length : nodes,
+      'a non-empty list of { host, port }',
+    );
+  }
+  nodes.forEach((node, index) => {
+    if (typeof node !== 'object' || node === null) {
+      throw shieldError('invalidOption', `${option}[${index}]`, node, '{ host, port }');
+    }
+    if (typeof node.host !== 'string' || node.host === '') {
+      throw shieldError('invalidOption', `${option}[${index}].host`, node.host, 'a non-empty host name or IP address');
+    }
+    checkIntegerInRange(`${option}[${index}].port`, node.port, 1, 65535);
+  });
 }

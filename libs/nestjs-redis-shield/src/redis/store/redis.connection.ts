@@ -7,6 +7,8 @@ import { CircuitBreaker } from '../engine/circuit-breaker.js';
 import type { Clock } from '../../core/clock.js';
 import type { Deadline } from '../../core/deadline.js';
 import { ReplyTimer } from './reply-timer.js';
+import { TIMED_OUT, withTimeout } from '../../core/timeout.js';
+import { shieldError } from '../../core/errors.js';
 import { KeyBuilder } from '../engine/key-builder.js';
 import { createRedisClient } from './redis-client.factory.js';
 import { RedisCommandError, RedisUnavailableError } from '../engine/redis.errors.js';
@@ -36,6 +38,8 @@ const UNAVAILABLE_REPLIES = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|
 const LATE = Symbol('late');
 /** How long shutdown waits for buffers to reach Redis before closing the connection, in ms. */
 const DRAIN_TIMEOUT_MS = 2000;
+/** How long shutdown waits for `QUIT` to close the socket before cutting it, in ms. */
+const QUIT_GRACE_MS = 1000;
 
 /**
  * One Redis connection: the ioredis client, its circuit breaker, its key builder and
@@ -189,7 +193,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       this.client.defineCommand(method, { lua });
       this.scripts.set(method, lua);
     } else if (known !== lua) {
-      throw new Error(`nestjs-redis-shield: script '${name}' is already defined with another body`);
+      throw shieldError('scriptConflict', name);
     }
     return (keys, args, options) =>
       this.run(
@@ -236,9 +240,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     let done: () => void = () => undefined;
     const settled = new Promise<void>((resolve) => (done = resolve));
     for (const event of events) this.client.once(event, done);
-    const timer = setTimeout(done, 2000);
-    await settled;
-    clearTimeout(timer);
+    await withTimeout(settled, 2000);
     for (const event of events) this.client.off(event, done);
   }
 
@@ -266,29 +268,21 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     const ended = () => this.client.status === 'end';
     if (!this.ownsClient || ended()) return this.detach();
     const closedSocket = new Promise<void>((resolve) => this.client.once('end', resolve));
-    const grace = () => new Promise<void>((resolve) => setTimeout(resolve, 1000).unref());
     // QUIT lets replies in flight arrive; wait for the socket to close so the app leaves
     // no handle behind, and cut it if Redis does not answer.
-    await Promise.race([
-      this.client.quit().then(
-        () => closedSocket,
-        () => undefined,
-      ),
-      grace(),
-    ]);
+    const quit = this.client.quit().then(
+      () => closedSocket,
+      () => undefined,
+    );
+    await withTimeout(quit, QUIT_GRACE_MS, { unref: true });
     if (!ended()) this.client.disconnect();
     this.detach();
   }
 
   private async drain(): Promise<void> {
     if (this.drains.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
     const jobs = [...this.drains].map((drain) => drain().catch((error: unknown) => this.logger.warn(String(error))));
-    await Promise.race([
-      Promise.all(jobs),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_TIMEOUT_MS))),
-    ]);
-    clearTimeout(timer);
+    await withTimeout(Promise.all(jobs), DRAIN_TIMEOUT_MS);
   }
 
   private failed(startedAt: number, options: RunOptions): void {
@@ -385,16 +379,10 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   /** One PING per interval while open; its answer closes the circuit. */
   private probe(options?: { now?: boolean }): void {
     if (!this.breaker.tryAcquireProbe(options)) return;
-    let timer: NodeJS.Timeout | undefined;
-    Promise.race([
-      this.client.ping(),
-      new Promise((_, reject) => (timer = setTimeout(reject, this.options.breaker.probeIntervalMs))),
-    ])
-      .then(
-        () => this.breaker.probeSucceeded(),
-        () => this.breaker.probeFailed(),
-      )
-      .finally(() => clearTimeout(timer));
+    void withTimeout(this.client.ping(), this.options.breaker.probeIntervalMs).then(
+      (reply) => (reply === TIMED_OUT ? this.breaker.probeFailed() : this.breaker.probeSucceeded()),
+      () => this.breaker.probeFailed(),
+    );
   }
 
   private update(reason: string): void {

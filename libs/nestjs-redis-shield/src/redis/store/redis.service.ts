@@ -1,4 +1,5 @@
 import { Cluster } from 'ioredis';
+import { messages, withCode } from '../../core/errors.js';
 import { RedisJsonError } from '../engine/redis.errors.js';
 import type { RedisConnection, RunOptions, ScriptRunner } from './redis.connection.js';
 
@@ -46,7 +47,10 @@ export class RedisService {
       return;
     }
     if (!(ttlSeconds > 0) || !Number.isFinite(ttlSeconds)) {
-      throw new RangeError(`ttlSeconds must be a positive number of seconds, got ${ttlSeconds}`);
+      throw withCode(
+        new RangeError(messages.invalidArgument('ttlSeconds', ttlSeconds, 'a positive number of seconds')),
+        'invalidArgument',
+      );
     }
     const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000));
     await this.connection.run((client) => client.set(this.key(key), value, 'PX', ttlMs), options);

@@ -13,6 +13,7 @@ import {
   ValidationPipe,
 } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { messages, withCode } from '../../core/errors.js';
 import { NoCache } from '../../cache/nest/cache.decorators.js';
 import { CacheService } from '../../cache/nest/cache.service.js';
 import { InvalidPatternError } from '../../cache/engine/pattern.js';
@@ -28,7 +29,7 @@ export const systemValidation = new ValidationPipe({ whitelist: true, forbidNonW
 /** A user id of 1-256 Unicode code points (after URL decoding), or 400 naming `user_id`. */
 export function checkUserId(userId: string): string {
   const length = [...userId].length;
-  if (length < 1 || length > 256) throw new BadRequestException('user_id must be 1-256 characters');
+  if (length < 1 || length > 256) throw withCode(new BadRequestException(messages.invalidUserId()), 'invalidUserId');
   return userId;
 }
 
@@ -46,7 +47,12 @@ async function deleting(parameter: string, run: () => Promise<number>): Promise<
   try {
     return { deleted: await run() };
   } catch (error) {
-    if (error instanceof InvalidPatternError) throw new BadRequestException(`${parameter}: ${error.message}`);
+    if (error instanceof InvalidPatternError) {
+      throw withCode(
+        new BadRequestException(messages.invalidPatternParameter(parameter, error.message)),
+        'invalidPatternParameter',
+      );
+    }
     throw error;
   }
 }
