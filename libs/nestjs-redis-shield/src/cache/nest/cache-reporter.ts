@@ -1,10 +1,13 @@
 import { Logger, type LoggerService } from '@nestjs/common';
-import type { ShieldEvents } from '../../core/events/shield-events.js';
+import type { CacheLookupStatus, ShieldEvents } from '../../core/events/shield-events.js';
 import { type HttpExchange, recordCacheStatus } from '../../core/http/http-facade.js';
 import type { CacheStatsCounter } from './cache-stats.counter.js';
 
-/** `X-Cache-Status` values. */
-export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
+/**
+ * `X-Cache-Status` values: the {@link CacheLookupStatus} the `cache.lookup` event carries,
+ * under the cache's name for it.
+ */
+export type CacheStatus = CacheLookupStatus;
 
 /** What {@link CacheReporter} reads of a request. */
 type Reported = Pick<HttpExchange, 'raw' | 'routeTemplate' | 'setHeader'>;
