@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ShieldEvents } from '../../core/events/shield-events.js';
+import { IntervalLog } from '../../core/interval-log.js';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
 import { RedisUnavailableError } from '../../redis/engine/redis.errors.js';
 import type { ResolvedCacheOptions } from '../engine/cache.options.js';
@@ -17,7 +18,8 @@ import { type CacheEntryRef, ResponseCacheStore } from '../store/response-cache.
 export class ResponseCacheWriter {
   private readonly logger = new Logger('ResponseCache');
   private readonly pending = new Set<Promise<unknown>>();
-  private lastErrorAt = 0;
+  /** Refused writes are logged at most once per 10 s. */
+  private readonly failures = new IntervalLog(10_000);
 
   /** @internal Instantiated by Nest as part of `ResponseCacheModule`. */
   constructor(
@@ -48,8 +50,7 @@ export class ResponseCacheWriter {
       .catch((error: unknown) => {
         // An outage is the connection's to report (one line when it starts, one when it ends).
         if (error instanceof RedisUnavailableError) return;
-        if (Date.now() - this.lastErrorAt < 10_000) return;
-        this.lastErrorAt = Date.now();
+        if (!this.failures.due()) return;
         this.logger.warn(`cache write failed: ${error instanceof Error ? error.message : String(error)}`);
       })
       .finally(() => this.pending.delete(job));
