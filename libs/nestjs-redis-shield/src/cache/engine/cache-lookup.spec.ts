@@ -1,6 +1,7 @@
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { requestDeadline } from '../../core/deadline.js';
+import { requestState } from '../../core/request-state.js';
 import type { CacheRoute } from '../nest/cache-route.js';
 import { type LookupOptions, type LookupRequest, lookupOf, userIdOf } from './cache-lookup.js';
 import type { KeyedScope } from './cache-scope.js';
@@ -140,6 +141,14 @@ describe('lookupOf', () => {
     expect(decided.digest).not.toBe(prefetched.digest);
     const other = lookupOf(exchange, route({ id: 'Other.route' }), ALICE, undefined, OPTIONS, 1000);
     expect(other).not.toBe(decided);
+  });
+
+  it("is kept in the request's state, not on the request", () => {
+    const exchange = request('/items');
+    const keys = Reflect.ownKeys(exchange.raw);
+    const lookup = lookupOf(exchange, route(), SHARED, undefined, OPTIONS, 1000);
+    expect(requestState(exchange.raw).cacheLookup).toBe(lookup);
+    expect(Reflect.ownKeys(exchange.raw)).toEqual(keys);
   });
 });
 

@@ -1,5 +1,6 @@
 import { type Deadline, requestDeadline } from '../../core/deadline.js';
 import type { HttpExchange } from '../../core/http/http-facade.js';
+import { requestState } from '../../core/request-state.js';
 import type { CacheRoute } from '../nest/cache-route.js';
 import { cacheDigest } from './cache-key.js';
 import type { KeyedScope } from './cache-scope.js';
@@ -7,7 +8,7 @@ import type { ResolvedCacheOptions } from './cache.options.js';
 import { canonicalPath } from './canonical-path.js';
 import { type Directives, requestDirectives, splitUrl } from './request-directives.js';
 
-/** The cache lookup of one request, kept on the raw request (see {@link lookupOf}). */
+/** The cache lookup of one request, kept in its request state (see {@link lookupOf}). */
 export interface Lookup {
   route: CacheRoute;
   scope: KeyedScope;
@@ -28,14 +29,13 @@ export type LookupOptions = Pick<ResolvedCacheOptions, 'keyVersion' | 'keyByHost
 /** What {@link lookupOf} reads of a request. */
 export type LookupRequest = Pick<HttpExchange, 'raw' | 'routeTemplate' | 'params' | 'header' | 'host' | 'protocol'>;
 
-const LOOKUP = Symbol('nestjs-redis-shield:cache-lookup');
-
 /**
  * Everything the key of a request is made of, once per request and scope: the lookup is
- * kept on the raw request, and a later call with the same route and scope gets it back
- * (with the read its prefetch started). A lookup made under another scope (prefetched
- * before a later guard set `request.user`) is replaced, its read discarded; the request
- * keeps one deadline throughout.
+ * kept in the request's state (`requestState(raw).cacheLookup`), and a later call with
+ * the same route and scope gets it back (with the read its prefetch started). A lookup
+ * made under another scope (prefetched before a later guard set `request.user`) is
+ * replaced, its read discarded; the request keeps one deadline throughout (the
+ * request's, see `requestDeadline`).
  *
  * @param apiVersion The API version the request asked for (see `apiVersionOf`), part of the key.
  * @param commandTimeoutMs The request's Redis budget, in ms, when its deadline is created here.
@@ -48,8 +48,8 @@ export function lookupOf(
   options: LookupOptions,
   commandTimeoutMs: number,
 ): Lookup {
-  const raw = exchange.raw as unknown as Record<symbol, Lookup | undefined>;
-  const known = raw[LOOKUP];
+  const state = requestState(exchange.raw);
+  const known = state.cacheLookup as Lookup | undefined;
   if (known && known.route === route && known.scope.key === scope.key) return known;
   const url = splitUrl(exchange.raw.url ?? '/');
   const template = exchange.routeTemplate;
@@ -78,9 +78,9 @@ export function lookupOf(
       scope: scope.key,
       vary,
     }),
-    deadline: known?.deadline ?? requestDeadline(exchange.raw, commandTimeoutMs),
+    deadline: requestDeadline(exchange.raw, commandTimeoutMs),
   };
-  raw[LOOKUP] = lookup;
+  state.cacheLookup = lookup;
   return lookup;
 }
 
