@@ -42,12 +42,24 @@ describe('VariantRecounts', () => {
     expect(recounts.due('R.a', 'shared', 3, '5')).toBe(false);
   });
 
-  it('forgets everything past 10 000 routes and scopes, so memory stays bounded', () => {
+  it('forgets past 10 000 routes and scopes, so memory stays bounded', () => {
     const { recounts } = setup();
     for (let i = 0; i < 10_000; i++) expect(recounts.due('R.a', `user:${i}`, 3, '5')).toBe(true);
     expect(recounts.due('R.a', 'user:0', 3, '5')).toBe(false); // still remembered
-    expect(recounts.due('R.a', 'user:new', 3, '5')).toBe(true); // clears, then notes this one
+    expect(recounts.due('R.a', 'user:new', 3, '5')).toBe(true); // forgets the oldest, then notes this one
     expect(recounts.due('R.a', 'user:0', 3, '5')).toBe(true); // forgotten
     expect(recounts.due('R.a', 'user:new', 3, '5')).toBe(false);
+  });
+
+  it('forgets the route and scope recounted longest ago first, keeping the others', () => {
+    const { recounts, advance } = setup();
+    for (let i = 0; i < 10_000; i++) expect(recounts.due('R.a', `user:${i}`, 3, '5')).toBe(true);
+    advance(1);
+    expect(recounts.due('R.a', 'user:new', 3, '5')).toBe(true); // forgets user:0 only
+    expect(recounts.due('R.a', 'user:1', 3, '5')).toBe(false);
+    expect(recounts.due('R.a', 'user:9999', 3, '5')).toBe(false);
+    expect(recounts.due('R.a', 'user:0', 3, '5')).toBe(true); // forgets user:1
+    expect(recounts.due('R.a', 'user:1', 3, '5')).toBe(true); // forgets user:2
+    expect(recounts.due('R.a', 'user:3', 3, '5')).toBe(false);
   });
 });

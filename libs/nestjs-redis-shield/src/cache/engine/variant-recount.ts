@@ -1,7 +1,9 @@
+import { BoundedMap } from '../../core/lru.js';
+
 /** How often, at most, a route and scope at its variant cap is recounted within one generation, in ms. */
 export const VARIANT_RECOUNT_MS = 60_000;
 
-/** Most routes and scopes remembered; beyond, every one is forgotten (and recounted when next at its cap). */
+/** Most routes and scopes remembered; beyond, the one recounted longest ago is forgotten (and recounted when next at its cap). */
 const MAX_REMEMBERED = 10_000;
 
 /**
@@ -15,7 +17,7 @@ const MAX_REMEMBERED = 10_000;
  */
 export class VariantRecounts {
   /** When each route and scope at its cap was last recounted, and in which generation. */
-  private readonly recounted = new Map<string, { generation: string; at: number }>();
+  private readonly recounted = new BoundedMap<string, { generation: string; at: number }>(MAX_REMEMBERED);
 
   constructor(
     private readonly maxVariants: number,
@@ -36,7 +38,6 @@ export class VariantRecounts {
     const last = this.recounted.get(key);
     const now = this.now();
     if (last && last.generation === generation && now - last.at < VARIANT_RECOUNT_MS) return false;
-    if (this.recounted.size >= MAX_REMEMBERED) this.recounted.clear();
     this.recounted.set(key, { generation, at: now });
     return true;
   }
