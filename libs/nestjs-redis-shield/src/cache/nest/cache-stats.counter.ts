@@ -1,10 +1,17 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { BufferedFlush } from '../../core/buffered-flush.js';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
 import { CACHE_CONNECTION } from './cache.constants.js';
 import { ResponseCacheStore } from '../store/response-cache.store.js';
 
 /** How often counts are flushed to Redis, in ms. */
 export const STATS_FLUSH_INTERVAL_MS = 1000;
+
+/** The counts one instance has not added to Redis yet. */
+interface Counts {
+  hits: number;
+  misses: number;
+}
 
 /**
  * Hit and miss counts, kept in process and added to Redis once per second (and on
@@ -13,51 +20,35 @@ export const STATS_FLUSH_INTERVAL_MS = 1000;
  */
 @Injectable()
 export class CacheStatsCounter {
-  private readonly logger = new Logger('ResponseCache');
-  private hits = 0;
-  private misses = 0;
-  private readonly timer: NodeJS.Timeout;
-  private flushing: Promise<void> | undefined;
+  private readonly counts: BufferedFlush<Counts>;
 
   /** @internal Instantiated by Nest as part of `ResponseCacheModule`. */
-  constructor(
-    private readonly store: ResponseCacheStore,
-    @Inject(CACHE_CONNECTION) connection: RedisConnection,
-  ) {
-    this.timer = setInterval(() => void this.flush(), STATS_FLUSH_INTERVAL_MS);
-    this.timer.unref();
+  constructor(store: ResponseCacheStore, @Inject(CACHE_CONNECTION) connection: RedisConnection) {
+    this.counts = new BufferedFlush<Counts>({
+      intervalMs: STATS_FLUSH_INTERVAL_MS,
+      empty: () => ({ hits: 0, misses: 0 }),
+      isEmpty: (counts) => counts.hits === 0 && counts.misses === 0,
+      // One command; a rejection (Redis down) puts the counts back, silently: the
+      // connection reports the outage.
+      send: (counts) => store.addCounts(counts.hits, counts.misses),
+      restore: (unsent, current) => ({ hits: unsent.hits + current.hits, misses: unsent.misses + current.misses }),
+    });
     // The last counts reach Redis before the connection closes on shutdown.
-    connection.beforeClose(() => this.close());
+    connection.beforeClose(() => this.counts.close().then(() => undefined));
   }
 
   /** Counts one lookup answered from the cache. */
   hit(): void {
-    this.hits += 1;
+    this.counts.current.hits += 1;
   }
 
   /** Counts one lookup that ran the handler. */
   miss(): void {
-    this.misses += 1;
+    this.counts.current.misses += 1;
   }
 
-  /** Adds the counts so far to Redis (one command); resolves when done. */
-  async flush(): Promise<void> {
-    await this.flushing;
-    const hits = this.hits;
-    const misses = this.misses;
-    if (hits === 0 && misses === 0) return;
-    this.hits = 0;
-    this.misses = 0;
-    this.flushing = this.store.addCounts(hits, misses).catch(() => {
-      this.hits += hits;
-      this.misses += misses;
-    });
-    await this.flushing;
-    this.flushing = undefined;
-  }
-
-  private async close(): Promise<void> {
-    clearInterval(this.timer);
-    await this.flush().catch((error: unknown) => this.logger.warn(`stats not flushed: ${String(error)}`));
+  /** Adds every count so far to Redis (after a flush in flight, if any); resolves when done, never rejects. */
+  flush(): Promise<void> {
+    return this.counts.drain();
   }
 }
