@@ -1,3 +1,4 @@
+import { shieldErrorCode } from '../../core/errors.js';
 import { resolveCacheOptions } from './cache.options.js';
 
 describe('resolveCacheOptions', () => {
@@ -52,5 +53,26 @@ describe('resolveCacheOptions', () => {
     [{ maxPatternStars: '16' as never }, /maxPatternStars="16": expected a positive integer/],
   ])('refuses %j', (options, message) => {
     expect(() => resolveCacheOptions(options)).toThrow(message);
+  });
+
+  it.each([
+    [{ ttlProfiles: { models: 0 } }, 'ttlProfiles.models=0: expected a positive number of seconds'],
+    [{ compressAboveBytes: Number.NaN }, 'compressAboveBytes=NaN: expected a positive number of bytes'],
+    [{ followerTimeoutMs: -5 }, 'followerTimeoutMs=-5: expected a positive number of ms'],
+    [{ maxVariants: '10' as never }, 'maxVariants="10": expected a positive number'],
+    [
+      { honorRequestCacheControl: 'sometimes' as never },
+      'honorRequestCacheControl="sometimes": expected never, per-user or always',
+    ],
+    [{ keyVersion: '' }, 'keyVersion="": expected 1-32 of A-Z a-z 0-9 . _ -'],
+  ])('refuses %j with SHIELD_E001, naming the option, the value and what is allowed', (options, message) => {
+    let error: unknown;
+    try {
+      resolveCacheOptions(options);
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as Error).message).toBe(`nestjs-redis-shield: invalid option ${message}`);
+    expect(shieldErrorCode(error)).toBe('SHIELD_E001');
   });
 });

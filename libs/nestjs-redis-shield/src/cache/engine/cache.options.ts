@@ -1,4 +1,5 @@
-import { messages } from '../../core/errors.js';
+import { shieldError } from '../../core/errors.js';
+import { checkOneOf, checkPositiveInteger, checkPositiveNumber } from '../../core/validators.js';
 
 /** How request `Cache-Control` directives are honoured. */
 export type HonorRequestCacheControl = 'never' | 'per-user' | 'always';
@@ -86,31 +87,23 @@ export function resolveCacheOptions(options: ResponseCacheModuleOptions): Resolv
     maxPatternStars: options.maxPatternStars ?? 16,
     userId: options.userId,
   };
-  for (const [name, seconds] of Object.entries(resolved.ttlProfiles)) positive(`ttlProfiles.${name}`, seconds);
-  for (const key of ['maxEntryBytes', 'compressAboveBytes', 'maxVariants', 'followerTimeoutMs'] as const) {
-    positive(key, resolved[key]);
+  for (const [name, seconds] of Object.entries(resolved.ttlProfiles)) {
+    checkPositiveNumber(`ttlProfiles.${name}`, seconds, 'seconds');
   }
-  for (const key of ['maxPatternLength', 'maxPatternStars'] as const) {
-    if (!Number.isInteger(resolved[key]) || resolved[key] <= 0) {
-      throw new Error(messages.invalidOption(key, resolved[key], 'a positive integer'));
-    }
-  }
-  if (!['never', 'per-user', 'always'].includes(resolved.honorRequestCacheControl)) {
-    throw new Error(
-      messages.invalidOption(
-        'honorRequestCacheControl',
-        resolved.honorRequestCacheControl,
-        'never, per-user or always',
-      ),
-    );
-  }
+  checkPositiveNumber('maxEntryBytes', resolved.maxEntryBytes, 'bytes');
+  checkPositiveNumber('compressAboveBytes', resolved.compressAboveBytes, 'bytes');
+  checkPositiveNumber('maxVariants', resolved.maxVariants);
+  checkPositiveNumber('followerTimeoutMs', resolved.followerTimeoutMs, 'ms');
+  checkPositiveInteger('maxPatternLength', resolved.maxPatternLength);
+  checkPositiveInteger('maxPatternStars', resolved.maxPatternStars);
+  checkOneOf(
+    'honorRequestCacheControl',
+    resolved.honorRequestCacheControl,
+    ['never', 'per-user', 'always'],
+    'never, per-user or always',
+  );
   if (!/^[A-Za-z0-9._-]{1,32}$/.test(resolved.keyVersion)) {
-    throw new Error(messages.invalidOption('keyVersion', resolved.keyVersion, '1-32 of A-Z a-z 0-9 . _ -'));
+    throw shieldError('invalidOption', 'keyVersion', resolved.keyVersion, '1-32 of A-Z a-z 0-9 . _ -');
   }
   return resolved;
-}
-
-function positive(option: string, value: number): void {
-  if (!Number.isFinite(value) || value <= 0)
-    throw new Error(messages.invalidOption(option, value, 'a positive number'));
 }
