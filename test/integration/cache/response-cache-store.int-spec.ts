@@ -117,6 +117,10 @@ describe.each<{ name: string; start: () => Promise<RedisServer | RedisCluster> }
   it('refuses a bad TTL or digest before sending anything', async () => {
     await expect(store.write(entry('bad'), VALUE, 0, '0')).rejects.toThrow(RangeError);
     await expect(store.write(entry('bad'), VALUE, 1.5, '0')).rejects.toThrow(RangeError);
+    await expect(store.write(entry('bad'), VALUE, 1.5, '0')).rejects.toMatchObject({
+      code: 'SHIELD_E009',
+      message: 'ttlMs must be a positive integer, got 1.5',
+    });
     await expect(store.write({ ...entry('bad'), digest: '/api/v1/models' }, VALUE, TTL_MS, '0')).rejects.toThrow(
       /base64url/,
     );
@@ -313,6 +317,7 @@ describe.each<{ name: string; start: () => Promise<RedisServer | RedisCluster> }
     await store.addCounts(1, 0);
     await store.addCounts(0, 0);
     await expect(store.addCounts(-1, 0)).rejects.toThrow(RangeError);
+    await expect(store.addCounts(0, 0.5)).rejects.toMatchObject({ code: 'SHIELD_E009' });
     for (const [i, ttlMs] of [10_000, 20_000, 30_000, 40_000, 50_000].entries()) {
       await writeAll([entry(`stats-${i}`, { route: i % 2 ? MODELS_ONE : USAGE, path: `/p${i}` })], ttlMs);
     }

@@ -29,6 +29,20 @@ export const messages = {
   metricsAccessDenied: () => 'metrics access denied',
   invalidUserId: () => 'user_id must be 1-256 characters',
   invalidPatternParameter: (parameter: string, reason: string) => `${parameter}: ${reason}`,
+  // cache
+  invalidCacheTtl: (ttl: unknown, routeId: string, profiles: string[]) =>
+    `nestjs-redis-shield: @CacheTtl(${JSON.stringify(ttl)}) on ${routeId}: unknown TTL profile or non-positive seconds; ` +
+    `expected a positive number of seconds or one of the ttlProfiles: ${profiles.join(', ')}`,
+  invalidPattern: (rule: 'empty' | 'maxPatternLength' | 'maxPatternStars', found = 0, cap = 0) =>
+    rule === 'empty'
+      ? 'pattern is empty'
+      : rule === 'maxPatternLength'
+        ? `pattern is ${found} characters long, more than maxPatternLength (${cap})`
+        : `pattern has ${found} '*', more than maxPatternStars (${cap})`,
+  invalidDeclaredPattern: (pattern: string, owner: string, reason: string) =>
+    `nestjs-redis-shield: @InvalidateCache(${JSON.stringify(pattern.slice(0, 64))}) on ${owner}: ${reason}`,
+  corruptEntry: (problem: string) => problem,
+  cacheValueNotJson: (key: string) => `cache value for '${key}' has no JSON form`,
 };
 
 /** The name of one of the library's {@link messages}. */
@@ -74,6 +88,17 @@ export const ERROR_CODES = {
   invalidUserId: 'SHIELD_E016',
   /** HTTP 400: an invalidation pattern of the system API exceeds the cache's caps. */
   invalidPatternParameter: 'SHIELD_E017',
+  // cache
+  /** A route's `@CacheTtl` names no TTL profile or gives non-positive seconds (thrown on the route's first request). */
+  invalidCacheTtl: 'SHIELD_E018',
+  /** `InvalidPatternError` from `CacheService.invalidatePattern` / `clearEndpoint`: the pattern is empty or over a cap. */
+  invalidPattern: 'SHIELD_E019',
+  /** `InvalidPatternError` at start-up: an `@InvalidateCache` pattern is empty or over a cap. */
+  invalidDeclaredPattern: 'SHIELD_E020',
+  /** `CorruptEntryError`: a stored cache entry cannot be decoded (the interceptor deletes it and runs the handler). */
+  corruptEntry: 'SHIELD_E021',
+  /** A `TypeError` from `CacheService.set`: the value has no JSON form. */
+  cacheValueNotJson: 'SHIELD_E022',
 } as const satisfies Record<ShieldMessageKind, `SHIELD_E${number}`>;
 
 /** Every code, to tell the library's errors from others. */

@@ -1,5 +1,6 @@
 import { promisify } from 'node:util';
 import { brotliCompress } from 'node:zlib';
+import { shieldErrorCode } from '../../core/errors.js';
 import { type CachedResponse, CorruptEntryError, decodeEntry, encodeEntry } from './entry-codec.js';
 
 const entry = (body: Buffer): CachedResponse => ({
@@ -61,6 +62,8 @@ describe('entry codec', () => {
     ],
   ])('rejects %s as corrupt', async (_name, value) => {
     await expect(decodeEntry(value)).rejects.toBeInstanceOf(CorruptEntryError);
+    const error: unknown = await decodeEntry(value).catch((caught: unknown) => caught);
+    expect(shieldErrorCode(error)).toBe('SHIELD_E021');
   });
 
   describe('a stored value is not trusted', () => {

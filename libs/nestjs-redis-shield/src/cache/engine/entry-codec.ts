@@ -1,3 +1,4 @@
+import { ERROR_CODES, messages, type ShieldErrorCode } from '../../core/errors.js';
 import { promisify } from 'node:util';
 import { brotliCompress, brotliDecompress, constants } from 'node:zlib';
 
@@ -22,6 +23,18 @@ export interface CachedResponse {
 export class CorruptEntryError extends Error {
   /** Always `'CorruptEntryError'`. */
   override readonly name = 'CorruptEntryError';
+  /** Always `'SHIELD_E021'` (see the README's error codes). */
+  readonly code: ShieldErrorCode = ERROR_CODES.corruptEntry;
+
+  /**
+   * Creates the error; the library raises it from `decodeEntry`.
+   *
+   * @param problem What is wrong with the stored value (`truncated entry`, ...).
+   * @param options `cause`: the underlying error, if any.
+   */
+  constructor(problem: string, options?: ErrorOptions) {
+    super(messages.corruptEntry(problem), options);
+  }
 }
 
 /** What a stored entry may contain; anything else is treated as corrupt. */

@@ -1,3 +1,4 @@
+import { shieldErrorCode } from '../../core/errors.js';
 import { checkPattern, compilePattern, InvalidPatternError, matchGlob } from './pattern.js';
 
 /**
@@ -185,6 +186,7 @@ describe('checkPattern', () => {
     }
     expect(error).toBeInstanceOf(InvalidPatternError);
     expect(error).toMatchObject({ name: 'InvalidPatternError', reason, message });
+    expect(shieldErrorCode(error)).toBe('SHIELD_E019');
   });
 
   it('follows the configured caps', () => {

@@ -1,3 +1,5 @@
+import { ERROR_CODES, messages, type ShieldErrorCode } from '../../core/errors.js';
+
 const STAR = 0x2a; // '*'
 
 /**
@@ -88,6 +90,11 @@ export type InvalidPatternReason = 'empty' | 'maxPatternLength' | 'maxPatternSta
 export class InvalidPatternError extends Error {
   /** Always `'InvalidPatternError'`. */
   override readonly name = 'InvalidPatternError';
+  /**
+   * `'SHIELD_E019'`, or `'SHIELD_E020'` for an `@InvalidateCache` pattern refused at
+   * start-up (see the README's error codes).
+   */
+  readonly code: ShieldErrorCode = ERROR_CODES.invalidPattern;
 
   /**
    * Creates the error; the library raises it through `checkPattern`.
@@ -113,7 +120,7 @@ export class InvalidPatternError extends Error {
  * // throws InvalidPatternError: pattern has 20 '*', more than maxPatternStars (16)
  */
 export function checkPattern(pattern: string, limits: PatternLimits): string {
-  if (pattern.length === 0) throw new InvalidPatternError('empty', 'pattern is empty');
+  if (pattern.length === 0) throw new InvalidPatternError('empty', messages.invalidPattern('empty'));
   // Code points, as class-validator's MaxLength and the system API's user_id count them;
   // the cheap code-unit length is an upper bound, so most patterns skip the count.
   if (pattern.length > limits.maxPatternLength) {
@@ -121,7 +128,7 @@ export function checkPattern(pattern: string, limits: PatternLimits): string {
     if (length > limits.maxPatternLength) {
       throw new InvalidPatternError(
         'maxPatternLength',
-        `pattern is ${length} characters long, more than maxPatternLength (${limits.maxPatternLength})`,
+        messages.invalidPattern('maxPatternLength', length, limits.maxPatternLength),
       );
     }
   }
@@ -130,7 +137,7 @@ export function checkPattern(pattern: string, limits: PatternLimits): string {
   if (stars > limits.maxPatternStars) {
     throw new InvalidPatternError(
       'maxPatternStars',
-      `pattern has ${stars} '*', more than maxPatternStars (${limits.maxPatternStars})`,
+      messages.invalidPattern('maxPatternStars', stars, limits.maxPatternStars),
     );
   }
   return pattern;

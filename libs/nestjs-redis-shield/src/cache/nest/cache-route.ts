@@ -8,6 +8,7 @@ import {
   SSE_METADATA,
 } from '@nestjs/common/constants.js';
 import type { Reflector } from '@nestjs/core';
+import { shieldError } from '../../core/errors.js';
 import { CacheShared, CacheTagsOn, CacheTtl, CacheVaryOn, NoCache } from './cache.decorators.js';
 import type { ResolvedCacheOptions } from '../engine/cache.options.js';
 
@@ -39,7 +40,11 @@ const RESPONSE_PARAM = '1:'; // RouteParamtypes.RESPONSE
 /** Most undeclared `Vary` headers a route learns; beyond, such responses are not stored. */
 export const MAX_LEARNED_VARY = 8;
 
-/** Reads a handler's cache metadata (handler wins over class) and validates its TTL profile. */
+/**
+ * Reads a handler's cache metadata (handler wins over class) and validates its TTL profile.
+ *
+ * @throws SHIELD_E018 when `@CacheTtl` names no profile of `ttlProfiles` or gives seconds that are not positive.
+ */
 export function resolveCacheRoute(
   context: ExecutionContext,
   reflector: Reflector,
@@ -64,9 +69,7 @@ export function resolveCacheRoute(
   if (ttl === undefined) return route;
   const seconds = typeof ttl === 'number' ? ttl : options.ttlProfiles[ttl];
   if (!(typeof seconds === 'number' && seconds > 0)) {
-    throw new Error(
-      `nestjs-redis-shield: @CacheTtl(${JSON.stringify(ttl)}) on ${id}: unknown TTL profile or non-positive seconds`,
-    );
+    throw shieldError('invalidCacheTtl', ttl, id, Object.keys(options.ttlProfiles));
   }
   route.ttlMs = Math.round(seconds * 1000);
   const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, target, handler.name) ?? {}) as Record<string, unknown>;

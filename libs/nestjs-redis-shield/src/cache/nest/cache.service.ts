@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { ModulesContainer, Reflector } from '@nestjs/core';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
 import { RedisUnavailableError } from '../../redis/engine/redis.errors.js';
+import { messages, withCode } from '../../core/errors.js';
 import { SingleFlight } from '../../core/single-flight.js';
 import { CacheStatsCounter } from './cache-stats.counter.js';
 import type { ResolvedCacheOptions } from '../engine/cache.options.js';
@@ -97,11 +98,17 @@ export class CacheService implements OnModuleInit {
     }
   }
 
-  /** Stores a JSON-serialisable value for `ttlSeconds`. */
+  /**
+   * Stores a JSON-serialisable value for `ttlSeconds`. Throws a `RangeError` (SHIELD_E009)
+   * when `ttlSeconds` is not positive and a `TypeError` (SHIELD_E022) when the value has
+   * no JSON form.
+   */
   async set(key: string, value: unknown, { ttlSeconds }: { ttlSeconds: number }): Promise<void> {
-    if (!(ttlSeconds > 0)) throw new RangeError(`ttlSeconds must be positive, got ${ttlSeconds}`);
+    if (!(ttlSeconds > 0)) {
+      throw withCode(new RangeError(messages.invalidArgument('ttlSeconds', ttlSeconds, 'positive')), 'invalidArgument');
+    }
     const text = JSON.stringify(value);
-    if (text === undefined) throw new TypeError(`cache value for '${key}' has no JSON form`);
+    if (text === undefined) throw withCode(new TypeError(messages.cacheValueNotJson(key)), 'cacheValueNotJson');
     await this.connection.run(
       (client) => client.set(this.connection.keys.cacheValue(key), text, 'PX', Math.round(ttlSeconds * 1000)),
       { tripsBreaker: false },

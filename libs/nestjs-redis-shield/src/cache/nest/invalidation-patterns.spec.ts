@@ -4,6 +4,7 @@ import { Test } from '@nestjs/testing';
 import { InvalidateCache } from './cache.decorators.js';
 import { checkInvalidationPatterns } from './invalidation-patterns.js';
 import { InvalidPatternError } from '../engine/pattern.js';
+import { shieldErrorCode } from '../../core/errors.js';
 
 const limits = { maxPatternLength: 32, maxPatternStars: 4 };
 
@@ -43,6 +44,13 @@ describe('checkInvalidationPatterns', () => {
     expect(check).toThrow(InvalidPatternError);
     expect(check).toThrow(/^nestjs-redis-shield: @InvalidateCache\(.*\) on Bad\.update: /);
     expect(check).toThrow(message);
+    let error: unknown;
+    try {
+      check();
+    } catch (caught) {
+      error = caught;
+    }
+    expect(shieldErrorCode(error)).toBe('SHIELD_E020'); // not E019: the fix is in the code, not the call
   });
 
   it('refuses a bad pattern on the controller class, naming the class', async () => {

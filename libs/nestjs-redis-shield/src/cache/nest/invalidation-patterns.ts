@@ -1,6 +1,7 @@
 import type { Type } from '@nestjs/common';
 import type { ModulesContainer, Reflector } from '@nestjs/core';
 import { applicationControllers, controllerMethods } from '../../core/controllers.js';
+import { messages, withCode } from '../../core/errors.js';
 import { InvalidateCacheOn } from './cache.decorators.js';
 import { checkPattern, InvalidPatternError, type PatternLimits } from '../engine/pattern.js';
 
@@ -9,7 +10,7 @@ import { checkPattern, InvalidPatternError, type PatternLimits } from '../engine
  * the class and on each method) against `limits`, so a bad pattern stops the start-up
  * instead of failing after the first successful mutation it was meant to follow.
  *
- * @throws InvalidPatternError naming the controller (and handler) that declares it.
+ * @throws InvalidPatternError (SHIELD_E020) naming the controller (and handler) that declares it.
  */
 export function checkInvalidationPatterns(
   modules: ModulesContainer,
@@ -34,9 +35,9 @@ function checkTargets(
       checkPattern(pattern, limits);
     } catch (error) {
       if (!(error instanceof InvalidPatternError)) throw error;
-      throw new InvalidPatternError(
-        error.reason,
-        `nestjs-redis-shield: @InvalidateCache(${JSON.stringify(pattern.slice(0, 64))}) on ${owner}: ${error.message}`,
+      throw withCode(
+        new InvalidPatternError(error.reason, messages.invalidDeclaredPattern(pattern, owner, error.message)),
+        'invalidDeclaredPattern',
       );
     }
   }

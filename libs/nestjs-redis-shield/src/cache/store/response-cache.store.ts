@@ -1,4 +1,5 @@
 import { Cluster } from 'ioredis';
+import { messages, withCode } from '../../core/errors.js';
 import type { KeyBuilder } from '../../redis/engine/key-builder.js';
 import type { RedisConnection, RunOptions, ScriptRunner } from '../../redis/store/redis.connection.js';
 import { GENERATION_BUMP_LUA } from './lua/generation-bump.lua.js';
@@ -273,7 +274,9 @@ export class ResponseCacheStore {
     generation: string,
     options: RunOptions = {},
   ): Promise<boolean> {
-    if (!Number.isInteger(ttlMs) || ttlMs <= 0) throw new RangeError(`ttlMs must be a positive integer, got ${ttlMs}`);
+    if (!Number.isInteger(ttlMs) || ttlMs <= 0) {
+      throw withCode(new RangeError(messages.invalidArgument('ttlMs', ttlMs, 'a positive integer')), 'invalidArgument');
+    }
     const run: RunOptions = { ...options, tripsBreaker: false };
     const entry = this.keys.cacheEntry(ref.digest);
     const now = this.now();
@@ -414,7 +417,12 @@ export class ResponseCacheStore {
       ['hits', hits],
       ['misses', misses],
     ] as const) {
-      if (!Number.isInteger(count) || count < 0) throw new RangeError(`${field} must be a non-negative integer`);
+      if (!Number.isInteger(count) || count < 0) {
+        throw withCode(
+          new RangeError(messages.invalidArgument(field, count, 'a non-negative integer')),
+          'invalidArgument',
+        );
+      }
       // Issued together, so ioredis pipelines them: one round trip.
       if (count > 0) jobs.push(this.connection.run((client) => client.hincrby(key, field, count), BOOKKEEPING));
     }
