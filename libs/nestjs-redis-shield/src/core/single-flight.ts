@@ -1,3 +1,5 @@
+import { TIMED_OUT, withTimeout } from './timeout.js';
+
 /**
  * One computation per key at a time on this instance: the first caller (the leader) runs
  * it, and callers that arrive while it is in flight (followers) take its result instead
@@ -88,13 +90,6 @@ export interface Flight<T> {
 
 /** `promise`'s outcome, or undefined when it has not settled within `timeoutMs`. */
 async function within<T>(promise: Promise<T>, timeoutMs: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const outcome = await withTimeout(promise, timeoutMs);
+  return outcome === TIMED_OUT ? undefined : outcome;
 }
