@@ -13,7 +13,7 @@ import { ShieldEvents } from '../../core/events/shield-events.js';
 import { type HttpExchange, httpExchange } from '../../core/http/http-facade.js';
 import { SingleFlight } from '../../core/single-flight.js';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
-import { defaultUserId } from '../../rate-limit/engine/client-id.js';
+import { defaultUserId } from '../../core/user-id.js';
 import { type Lookup, lookupOf } from '../engine/cache-lookup.js';
 import { bypassWarning, type CacheScope, type KeyedScope, resolveScope } from '../engine/cache-scope.js';
 import type { ResolvedCacheOptions } from '../engine/cache.options.js';

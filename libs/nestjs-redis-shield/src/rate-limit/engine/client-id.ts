@@ -143,16 +143,7 @@ export function userClientId(id: string): string {
   return `user:${boundedClientId(id)}`;
 }
 
-/** The user id of `request.user`: its `id`, `sub` or `userId` (string or number). */
-export function defaultUserId(user: unknown): string | undefined {
-  if (typeof user !== 'object' || user === null) return undefined;
-  const { id, sub, userId } = user as Record<string, unknown>;
-  for (const candidate of [id, sub, userId]) {
-    if (typeof candidate === 'string' && candidate !== '') return candidate;
-    if (typeof candidate === 'number' && Number.isFinite(candidate)) return String(candidate);
-  }
-  return undefined;
-}
+export { defaultUserId } from '../../core/user-id.js';
 
 /** Addresses and CIDR subnets (IPv4 and IPv6) exempt from rate limiting. */
 export class IpAllowlist {
