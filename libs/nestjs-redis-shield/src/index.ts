@@ -71,8 +71,18 @@ export {
   InjectRedis,
   InjectRedisConnection,
 } from './redis/nest/redis.constants.js';
-export { ALGORITHMS } from './rate-limit/engine/algorithms/index.js';
-export type { RateLimitAlgorithm, TierParams, TierVerdict } from './rate-limit/engine/algorithms/algorithm.js';
+export {
+  ALGORITHMS,
+  DEFAULT_ALGORITHM,
+  RATE_LIMIT_ALGORITHMS,
+  type RateLimitAlgorithmName,
+} from './rate-limit/engine/algorithms/registry.js';
+export type {
+  RateLimitAlgorithm,
+  TierDecider,
+  TierParams,
+  TierVerdict,
+} from './rate-limit/engine/algorithms/algorithm.js';
 export {
   buildPolicy,
   DEFAULT_POLICY,
@@ -134,8 +144,6 @@ export {
 } from './core/http/http-facade.js';
 export { type RateLimitCallOptions, RateLimitService } from './rate-limit/nest/rate-limit.service.js';
 export {
-  RATE_LIMIT_ALGORITHMS,
-  type RateLimitAlgorithmName,
   type RateLimitPolicy,
   type RateLimitResult,
   type RateLimitTier,

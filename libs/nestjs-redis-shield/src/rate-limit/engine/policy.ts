@@ -1,5 +1,6 @@
 import { messages } from '../../core/errors.js';
-import { RATE_LIMIT_ALGORITHMS, type RateLimitAlgorithmName, type RateLimitPolicy } from './rate-limit.types.js';
+import { RATE_LIMIT_ALGORITHMS, type RateLimitAlgorithmName } from './algorithms/registry.js';
+import type { RateLimitPolicy } from './rate-limit.types.js';
 
 /** One tier as users write it. */
 export interface TierDefinition {

@@ -4,7 +4,7 @@ import type { HttpExchange } from '../../core/http/http-facade.js';
 import { ipv6SubnetOf } from './client-id.js';
 import { DEFAULT_POLICY, type PolicyDefinition, PolicyRegistry, type TierDefinition, buildPolicy } from './policy.js';
 import type { HeaderOptions } from './rate-limit-headers.js';
-import type { RateLimitAlgorithmName } from './rate-limit.types.js';
+import type { RateLimitAlgorithmName } from './algorithms/registry.js';
 import type { ResolvedViolationOptions, ViolationOptions } from './violation.js';
 
 /** What Redis failure means for requests: `open` counts in memory per instance, `closed` answers 503. */

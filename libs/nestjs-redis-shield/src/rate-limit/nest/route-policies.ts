@@ -1,6 +1,7 @@
 import { buildPolicy, type PolicyRegistry, type TierDefinition, DEFAULT_POLICY } from '../engine/policy.js';
 import type { InlineRateLimit, RateLimitSpec } from './rate-limit.decorators.js';
-import type { RateLimitAlgorithmName, RateLimitPolicy } from '../engine/rate-limit.types.js';
+import type { RateLimitAlgorithmName } from '../engine/algorithms/registry.js';
+import type { RateLimitPolicy } from '../engine/rate-limit.types.js';
 
 const SHORTHANDS: readonly [keyof InlineRateLimit, string, number][] = [
   ['perSecond', 'second', 1_000],
