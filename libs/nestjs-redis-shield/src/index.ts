@@ -112,6 +112,8 @@ export {
   SkipRateLimit,
 } from './rate-limit/nest/rate-limit.decorators.js';
 export { RateLimitGuard } from './rate-limit/nest/rate-limit.guard.js';
+/** Who is calling and which policies apply to them: the guard's client id, exemptions and route policies, injectable. */
+export { ClientIdentity } from './rate-limit/nest/client-identity.js';
 export { RateLimitTestingModule, type RateLimitTestingOptions } from './rate-limit/nest/rate-limit-testing.module.js';
 export {
   type CostExceedsLimitBody,

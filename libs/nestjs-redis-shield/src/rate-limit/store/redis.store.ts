@@ -14,7 +14,7 @@ import { tierResult } from './tier-result.js';
 
 /**
  * Counters in Redis: one hash per (policy, client) with one field per tier (see
- * {@link stateFields}), all keys of a client under one hash tag. Every decision is one script call (EVALSHA):
+ * `stateFields`), all keys of a client under one hash tag. Every decision is one script call (EVALSHA):
  * one round trip whatever the number of tiers and policies.
  */
 export class RedisRateLimitStore implements RateLimitStore {

@@ -2,10 +2,10 @@ import type { IncomingMessage } from 'node:http';
 import { ManualClock } from '../../core/clock.js';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
 import { RedisUnavailableError } from '../../redis/engine/redis.errors.js';
-import { BlockCache } from './block-cache.js';
-import { buildPolicy } from './policy.js';
-import { RateLimitUnavailableException } from '../nest/rate-limit.exceptions.js';
-import type { FailMode } from './rate-limit.options.js';
+import { BlockCache } from '../engine/block-cache.js';
+import { buildPolicy } from '../engine/policy.js';
+import { RateLimitUnavailableException } from './rate-limit.exceptions.js';
+import type { FailMode } from '../engine/rate-limit.options.js';
 import { RateLimiter } from './rate-limiter.js';
 import type { RateLimitStore, RateLimitStoreDecision } from '../store/store.interface.js';
 import { MemoryRateLimitStore } from '../store/memory.store.js';
@@ -54,8 +54,9 @@ function setup(failMode: FailMode) {
     keys: { hashId: (id: string) => `h:${id}` },
   } as unknown as RedisConnection;
   const fallback = new MemoryRateLimitStore({ clock: new ManualClock(0) });
-  const limiter = new RateLimiter(fallback, failMode, { store, connection }, new BlockCache(100, () => 0));
-  const consume = () => limiter.consume({} as IncomingMessage, 'ip:1', [POLICY], 1, undefined);
+  const limiter = new RateLimiter({ fallback, failMode, store, connection, blocks: new BlockCache(100, () => 0) });
+  const consume = () =>
+    limiter.consume({ request: {} as IncomingMessage, clientId: 'ip:1', policies: [POLICY], cost: 1 });
   return { limiter, calls, consume };
 }
 
