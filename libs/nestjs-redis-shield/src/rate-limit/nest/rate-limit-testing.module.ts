@@ -56,7 +56,7 @@ export class RateLimitTestingModule {
         {
           provide: RateLimiter,
           useFactory: (events: ShieldEvents) =>
-            new RateLimiter({ fallback: memory, failMode: options.failMode ?? 'open', store: options.store, events }),
+            new RateLimiter({ fallback: memory, failMode: options.failMode, store: options.store, events }),
           inject: [ShieldEvents],
         },
         storeProvider,

@@ -49,8 +49,8 @@ export interface LimiterCall {
 export interface RateLimiterParts {
   /** Decides when the store cannot (and everything when there is no store). */
   fallback: MemoryRateLimitStore;
-  /** What a store failure means for a request (see `RateLimitModuleOptions.failMode`). */
-  failMode: FailMode;
+  /** What a store failure means for a request (the `failMode` option). Default `open`. */
+  failMode?: FailMode;
   /** The store asked first; none in the testing module, where the fallback decides everything. */
   store?: RateLimitStore;
   /**
@@ -102,7 +102,7 @@ export class RateLimiter implements LimiterStatusSource {
 
   constructor(parts: RateLimiterParts) {
     this.fallback = parts.fallback;
-    this.failMode = parts.failMode;
+    this.failMode = parts.failMode ?? 'open';
     this.store = parts.store;
     this.redis = parts.connection;
     this.hashId = parts.hashId ?? (parts.connection && ((id) => parts.connection!.keys.hashId(id)));
@@ -125,7 +125,7 @@ export class RateLimiter implements LimiterStatusSource {
   ): RateLimiter {
     return new RateLimiter({
       fallback: new MemoryRateLimitStore({ clock: connection.clock, maxClients: options.fallbackMaxClients }),
-      failMode: options.failMode ?? 'open',
+      failMode: options.failMode,
       store: options.store ?? new RedisRateLimitStore(connection),
       connection: options.store ? undefined : connection,
       hashId: (id) => connection.keys.hashId(id),
