@@ -71,12 +71,14 @@ export {
   InjectRedis,
   InjectRedisConnection,
 } from './redis/nest/redis.constants.js';
+/** The algorithm registry; new here: DEFAULT_ALGORITHM (names and the list moved from rate-limit.types). */
 export {
   ALGORITHMS,
   DEFAULT_ALGORITHM,
   RATE_LIMIT_ALGORITHMS,
   type RateLimitAlgorithmName,
 } from './rate-limit/engine/algorithms/registry.js';
+/** An algorithm's halves; new here: TierDecider, the TypeScript half. */
 export type {
   RateLimitAlgorithm,
   TierDecider,
