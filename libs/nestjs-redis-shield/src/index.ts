@@ -73,8 +73,20 @@ export {
   InjectRedis,
   InjectRedisConnection,
 } from './redis/nest/redis.constants.js';
-export { ALGORITHMS } from './rate-limit/engine/algorithms/index.js';
-export type { RateLimitAlgorithm, TierParams, TierVerdict } from './rate-limit/engine/algorithms/algorithm.js';
+/** The algorithm registry; new here: DEFAULT_ALGORITHM (names and the list moved from rate-limit.types). */
+export {
+  ALGORITHMS,
+  DEFAULT_ALGORITHM,
+  RATE_LIMIT_ALGORITHMS,
+  type RateLimitAlgorithmName,
+} from './rate-limit/engine/algorithms/registry.js';
+/** An algorithm's halves; new here: TierDecider, the TypeScript half. */
+export type {
+  RateLimitAlgorithm,
+  TierDecider,
+  TierParams,
+  TierVerdict,
+} from './rate-limit/engine/algorithms/algorithm.js';
 export {
   buildPolicy,
   DEFAULT_POLICY,
@@ -104,6 +116,8 @@ export {
   SkipRateLimit,
 } from './rate-limit/nest/rate-limit.decorators.js';
 export { RateLimitGuard } from './rate-limit/nest/rate-limit.guard.js';
+/** Who is calling and which policies apply to them: the guard's client id, exemptions and route policies, injectable. */
+export { ClientIdentity } from './rate-limit/nest/client-identity.js';
 export { RateLimitTestingModule, type RateLimitTestingOptions } from './rate-limit/nest/rate-limit-testing.module.js';
 export {
   type CostExceedsLimitBody,
@@ -136,8 +150,6 @@ export {
 } from './core/http/http-facade.js';
 export { type RateLimitCallOptions, RateLimitService } from './rate-limit/nest/rate-limit.service.js';
 export {
-  RATE_LIMIT_ALGORITHMS,
-  type RateLimitAlgorithmName,
   type RateLimitPolicy,
   type RateLimitResult,
   type RateLimitTier,

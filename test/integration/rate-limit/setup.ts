@@ -3,6 +3,7 @@ import {
   type Clock,
   type PolicyDefinition,
   RateLimitModule,
+  type RateLimitModuleOptions,
   RateLimitService,
   RateLimitStore,
   type RedisConnection,
@@ -26,11 +27,13 @@ export async function startLimiter(
     policies?: Record<string, PolicyDefinition>;
     clock?: Clock;
     defaultTiers?: PolicyDefinition['tiers'];
+    /** Any other module option (`failMode`, `localBlockCache`, ...). */
+    limits?: RateLimitModuleOptions;
   } = {},
 ): Promise<LimiterApp> {
   const { app, connection } = await startRedisApp(
     { hashSecret: 'rate-limit-tests', commandTimeoutMs: 2000, ...redis, clock: options.clock },
-    [RateLimitModule.forRoot({ policies: options.policies, defaultTiers: options.defaultTiers })],
+    [RateLimitModule.forRoot({ ...options.limits, policies: options.policies, defaultTiers: options.defaultTiers })],
   );
   return {
     app,

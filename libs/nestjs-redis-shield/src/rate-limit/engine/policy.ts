@@ -1,5 +1,6 @@
 import { messages } from '../../core/errors.js';
-import { RATE_LIMIT_ALGORITHMS, type RateLimitAlgorithmName, type RateLimitPolicy } from './rate-limit.types.js';
+import { DEFAULT_ALGORITHM, RATE_LIMIT_ALGORITHMS, type RateLimitAlgorithmName } from './algorithms/registry.js';
+import type { RateLimitPolicy } from './rate-limit.types.js';
 
 /** One tier as users write it. */
 export interface TierDefinition {
@@ -74,9 +75,26 @@ export class PolicyRegistry {
   /** Inline route policies, by name (the first of a name is kept: keys are by name). */
   private readonly inline = new Map<string, RateLimitPolicy>();
 
-  /** Holds `policies` (already validated, e.g. by {@link buildPolicy}) by name. */
-  constructor(policies: readonly RateLimitPolicy[]) {
+  /** The algorithm of tiers whose policy names none (the module's `algorithm` option), for {@link PolicyRegistry.build}. */
+  readonly defaultAlgorithm: RateLimitAlgorithmName;
+
+  /**
+   * Holds `policies` (already validated, e.g. by {@link buildPolicy}) by name.
+   *
+   * @param defaultAlgorithm The module's `algorithm` option, as applied to `policies`.
+   */
+  constructor(policies: readonly RateLimitPolicy[], defaultAlgorithm: RateLimitAlgorithmName = DEFAULT_ALGORITHM) {
     this.byName = new Map(policies.map((policy) => [policy.name, policy]));
+    this.defaultAlgorithm = defaultAlgorithm;
+  }
+
+  /**
+   * Validates a policy made after start-up (a route's inline limits, an endpoint's own
+   * policy) with the module's default algorithm; it is not registered (see
+   * {@link PolicyRegistry.addRoutePolicies}).
+   */
+  build(name: string, definition: PolicyDefinition): RateLimitPolicy {
+    return buildPolicy(name, definition, this.defaultAlgorithm);
   }
 
   /** The policy named `name`; throws for an unknown name (a configuration error). */

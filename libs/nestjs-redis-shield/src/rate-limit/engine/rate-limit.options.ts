@@ -4,7 +4,8 @@ import type { HttpExchange } from '../../core/http/http-facade.js';
 import { ipv6SubnetOf } from './client-id.js';
 import { DEFAULT_POLICY, type PolicyDefinition, PolicyRegistry, type TierDefinition, buildPolicy } from './policy.js';
 import type { HeaderOptions } from './rate-limit-headers.js';
-import type { RateLimitAlgorithmName } from './rate-limit.types.js';
+import { DEFAULT_ALGORITHM, type RateLimitAlgorithmName } from './algorithms/registry.js';
+import type { RateLimitStore } from '../store/store.interface.js';
 import type { ResolvedViolationOptions, ViolationOptions } from './violation.js';
 
 /** What Redis failure means for requests: `open` counts in memory per instance, `closed` answers 503. */
@@ -29,6 +30,15 @@ export interface RateLimitModuleOptions {
   policies?: Record<string, PolicyDefinition>;
   /** When Redis fails: `open` (default) counts in memory per instance; `closed` answers 503. */
   failMode?: FailMode;
+  /**
+   * Where the counters live instead of Redis: a {@link RateLimitStore} of your own (the
+   * `storage` option of @nestjs/throttler). It decides every request the guard, the service
+   * and the system API count; when it throws `RedisUnavailableError` or `RedisCommandError`
+   * the fail mode applies as for Redis, and the local block cache works as usual. The module's
+   * Redis connection still carries the violation stream, the instance bus and client-id
+   * hashing. Default: the Redis store on the module's connection.
+   */
+  store?: RateLimitStore;
   /** Clients the in-memory fallback keeps (least recently seen dropped first). Default 100 000. */
   fallbackMaxClients?: number;
   /** Response headers: `false` sends none; or pick the families. Default: both. */
@@ -99,22 +109,25 @@ export const DEFAULT_TIERS: Readonly<Record<string, TierDefinition>> = {
   burst: { limit: 10, windowMs: 10_000 },
 };
 
-/** Validates the options at start-up and builds every policy (throws naming the bad option). */
+/**
+ * Validates the options at start-up and builds every policy (throws naming the bad option);
+ * `violations` is validated where it is resolved, once (the module's violation options provider).
+ */
 export function buildRegistry(options: RateLimitModuleOptions): PolicyRegistry {
-  const algorithm = options.algorithm ?? 'sliding-window';
+  const algorithm = options.algorithm ?? DEFAULT_ALGORITHM;
   const definitions: Record<string, PolicyDefinition> = {
     [DEFAULT_POLICY]: { tiers: { ...(options.defaultTiers ?? DEFAULT_TIERS) } },
     ...options.policies,
   };
   const registry = new PolicyRegistry(
     Object.entries(definitions).map(([name, def]) => buildPolicy(name, def, algorithm)),
+    algorithm,
   );
   for (const name of options.shadowPolicies ?? []) {
     if (!registry.get(name).shadow) {
       throw new Error(messages.invalidOption('shadowPolicies', name, 'policies defined with shadow: true'));
     }
   }
-  resolveViolationOptions(options.violations);
   const maxBlocked = options.localBlockCache === false ? 1 : (options.localBlockCache?.maxEntries ?? 1);
   if (!Number.isInteger(maxBlocked) || maxBlocked < 1) {
     throw new Error(messages.invalidOption('localBlockCache.maxEntries', maxBlocked, 'a positive integer'));

@@ -1,7 +1,4 @@
-/** The four algorithms; see each file in `algorithms/` for its guarantee and cost. */
-export const RATE_LIMIT_ALGORITHMS = ['fixed-window', 'sliding-window', 'token-bucket', 'gcra'] as const;
-/** One of {@link RATE_LIMIT_ALGORITHMS}: `fixed-window`, `sliding-window` (the default), `token-bucket` or `gcra`. */
-export type RateLimitAlgorithmName = (typeof RATE_LIMIT_ALGORITHMS)[number];
+import type { RateLimitAlgorithmName } from './algorithms/registry.js';
 
 /** One limit of a policy: at most `limit` units per `windowMs` milliseconds. */
 export interface RateLimitTier {

@@ -49,7 +49,7 @@ afterEach(() => {
 
 describe('ViolationLog', () => {
   it('logs the first `lines` violations one by one with client, policy, tier, route and retry-after', () => {
-    const log = new ViolationLog(3, INTERVAL_MS);
+    const log = new ViolationLog(3, INTERVAL_MS, new Logger('RateLimit'));
     for (let i = 0; i < 10; i++) log.violation(violation(i), 1500 + i);
     expect(singles()).toEqual([
       `rate limit exceeded: client=ip:${'A'.repeat(21)}0 policy=default tier=minute route=/api/v1/x retry_after_ms=1500`,
@@ -62,7 +62,7 @@ describe('ViolationLog', () => {
   });
 
   it('ends the interval with one summary line giving the exact number not logged', () => {
-    const log = new ViolationLog(3, INTERVAL_MS);
+    const log = new ViolationLog(3, INTERVAL_MS, new Logger('RateLimit'));
     for (let i = 0; i < 10; i++) log.violation(violation(i), 1000);
     jest.advanceTimersByTime(INTERVAL_MS - 1);
     expect(summaries()).toEqual([]);
@@ -73,7 +73,7 @@ describe('ViolationLog', () => {
   });
 
   it('writes at most lines + 1 lines per interval under a flood', () => {
-    const log = new ViolationLog(5, INTERVAL_MS);
+    const log = new ViolationLog(5, INTERVAL_MS, new Logger('RateLimit'));
     for (let i = 0; i < 100_000; i++) log.violation(violation(i), 1000);
     jest.advanceTimersByTime(INTERVAL_MS);
     expect(singles()).toHaveLength(5);
@@ -82,7 +82,7 @@ describe('ViolationLog', () => {
   });
 
   it('reports drops from the stream buffer in the summary, summed over the interval', () => {
-    const log = new ViolationLog(1, INTERVAL_MS);
+    const log = new ViolationLog(1, INTERVAL_MS, new Logger('RateLimit'));
     for (let i = 0; i < 3; i++) log.violation(violation(i), 1000);
     log.droppedFromStream(4);
     log.droppedFromStream(2);
@@ -94,7 +94,7 @@ describe('ViolationLog', () => {
   });
 
   it('writes a summary for drops alone, when every violation was logged one by one', () => {
-    const log = new ViolationLog(5, INTERVAL_MS);
+    const log = new ViolationLog(5, INTERVAL_MS, new Logger('RateLimit'));
     log.violation(violation(0), 1000);
     log.droppedFromStream(1);
     jest.advanceTimersByTime(INTERVAL_MS);
@@ -103,7 +103,7 @@ describe('ViolationLog', () => {
   });
 
   it('writes no summary when nothing was suppressed or dropped', () => {
-    const log = new ViolationLog(5, INTERVAL_MS);
+    const log = new ViolationLog(5, INTERVAL_MS, new Logger('RateLimit'));
     for (let i = 0; i < 5; i++) log.violation(violation(i), 1000);
     jest.advanceTimersByTime(3 * INTERVAL_MS);
     expect(singles()).toHaveLength(5);
@@ -113,7 +113,7 @@ describe('ViolationLog', () => {
   });
 
   it('starts every interval afresh: lines, suppressed and dropped counts reset', () => {
-    const log = new ViolationLog(3, INTERVAL_MS);
+    const log = new ViolationLog(3, INTERVAL_MS, new Logger('RateLimit'));
     for (let i = 0; i < 8; i++) log.violation(violation(i), 1000);
     log.droppedFromStream(2);
     jest.advanceTimersByTime(INTERVAL_MS);
@@ -129,7 +129,7 @@ describe('ViolationLog', () => {
   });
 
   it('with lines: 0 writes the summary only', () => {
-    const log = new ViolationLog(0, INTERVAL_MS);
+    const log = new ViolationLog(0, INTERVAL_MS, new Logger('RateLimit'));
     for (let i = 0; i < 4; i++) log.violation(violation(i), 1000);
     jest.advanceTimersByTime(INTERVAL_MS);
     expect(singles()).toEqual([]);
@@ -138,7 +138,7 @@ describe('ViolationLog', () => {
   });
 
   it('names the interval length in seconds', () => {
-    const log = new ViolationLog(0, 60_000);
+    const log = new ViolationLog(0, 60_000, new Logger('RateLimit'));
     log.violation(violation(0), 1000);
     jest.advanceTimersByTime(60_000);
     expect(summaries()).toEqual(['1 more rate-limit violation not logged one by one in the last 60 s']);
@@ -146,7 +146,7 @@ describe('ViolationLog', () => {
   });
 
   it('close() writes the pending summary at once and stops the timer', () => {
-    const log = new ViolationLog(1, INTERVAL_MS);
+    const log = new ViolationLog(1, INTERVAL_MS, new Logger('RateLimit'));
     for (let i = 0; i < 3; i++) log.violation(violation(i), 1000);
     log.droppedFromStream(1);
     jest.advanceTimersByTime(INTERVAL_MS / 2);

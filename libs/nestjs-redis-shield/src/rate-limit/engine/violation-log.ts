@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import type { LoggerService } from '@nestjs/common';
 import type { Violation } from './violation.js';
 
 /**
@@ -8,7 +8,6 @@ import type { Violation } from './violation.js';
  * Only HMAC'd client ids and route templates appear.
  */
 export class ViolationLog {
-  private readonly logger = new Logger('RateLimit');
   private readonly timer: NodeJS.Timeout;
   private logged = 0;
   private suppressed = 0;
@@ -19,10 +18,12 @@ export class ViolationLog {
    *
    * @param lines Violations logged one by one per interval.
    * @param intervalMs The interval, in ms.
+   * @param logger Where the lines go (the module passes Nest's `Logger` with context `RateLimit`).
    */
   constructor(
     private readonly lines: number,
     private readonly intervalMs: number,
+    private readonly logger: Pick<LoggerService, 'log' | 'warn'>,
   ) {
     this.timer = setInterval(() => this.summarize(), intervalMs);
     this.timer.unref();

@@ -1,15 +1,18 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { ShieldCoreModule } from '../../core/shield-core.module.js';
 import { type Clock, redisClock } from '../../core/clock.js';
+import { ShieldEvents } from '../../core/events/shield-events.js';
+import { ShieldCoreModule } from '../../core/shield-core.module.js';
 import { PolicyRegistry } from '../engine/policy.js';
-import { RateLimitGuard } from './rate-limit.guard.js';
 import { buildRegistry, type RateLimitModuleOptions } from '../engine/rate-limit.options.js';
-import { RateLimitService } from './rate-limit.service.js';
-import { RateLimiter } from '../engine/rate-limiter.js';
-import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
-import { RateLimitStore } from '../store/store.interface.js';
 import { MemoryRateLimitStore } from '../store/memory.store.js';
+import { RateLimitStore } from '../store/store.interface.js';
+import { ClientIdentity } from './client-identity.js';
+import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
+import { RateLimitGuard } from './rate-limit.guard.js';
+import { storeProvider, violationOptionsProvider } from './rate-limit.providers.js';
+import { RateLimitService } from './rate-limit.service.js';
+import { RateLimiter } from './rate-limiter.js';
 
 /** Options of {@link RateLimitTestingModule}: the module's options plus a clock. */
 export interface RateLimitTestingOptions extends RateLimitModuleOptions {
@@ -21,7 +24,8 @@ export interface RateLimitTestingOptions extends RateLimitModuleOptions {
 
 /**
  * `RateLimitModule` for users' own test suites: the same policies, decorators, guard,
- * headers and service, counting in memory, so tests need no Redis. Import it instead
+ * headers and service, counting in memory (or in the `store` option's store), so tests
+ * need no Redis. Import it instead
  * of `RateLimitModule` (and `RedisModule`) in `Test.createTestingModule`.
  *
  * To swap it into an existing `AppModule`, override the very object `AppModule` imports:
@@ -37,7 +41,7 @@ export interface RateLimitTestingOptions extends RateLimitModuleOptions {
 export class RateLimitTestingModule {
   /** A global module that counts in memory with the given options; `guard: false` leaves the guard unregistered. */
   static forRoot(options: RateLimitTestingOptions = {}): DynamicModule {
-    const store = new MemoryRateLimitStore({
+    const memory = new MemoryRateLimitStore({
       clock: options.clock ?? redisClock,
       maxClients: options.fallbackMaxClients,
     });
@@ -48,8 +52,15 @@ export class RateLimitTestingModule {
       providers: [
         { provide: RATE_LIMIT_MODULE_OPTIONS, useValue: options },
         { provide: PolicyRegistry, useFactory: () => buildRegistry(options) },
-        { provide: RateLimitStore, useValue: store },
-        { provide: RateLimiter, useValue: new RateLimiter(store, 'open') },
+        violationOptionsProvider,
+        {
+          provide: RateLimiter,
+          useFactory: (events: ShieldEvents) =>
+            new RateLimiter({ fallback: memory, failMode: options.failMode, store: options.store, events }),
+          inject: [ShieldEvents],
+        },
+        storeProvider,
+        ClientIdentity,
         RateLimitService,
         RateLimitGuard,
         ...(options.guard === false ? [] : [{ provide: APP_GUARD, useExisting: RateLimitGuard }]),
@@ -59,6 +70,7 @@ export class RateLimitTestingModule {
         PolicyRegistry,
         RateLimitStore,
         RateLimitGuard,
+        ClientIdentity,
         RateLimiter,
         RATE_LIMIT_MODULE_OPTIONS,
       ],

@@ -11,37 +11,25 @@ import {
 } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, ModulesContainer, Reflector } from '@nestjs/core';
-import { applicationControllers, controllerMethods } from '../../core/controllers.js';
 import type { IncomingMessage } from 'node:http';
+import { applicationControllers, controllerMethods } from '../../core/controllers.js';
 import { messages } from '../../core/errors.js';
 import { RequestPrefetch } from '../../core/events/request-prefetch.js';
-import { ShieldEvents } from '../../core/events/shield-events.js';
 import { type HttpExchange, httpExchange, recordClientId, recordRouteTemplate } from '../../core/http/http-facade.js';
 import { watchClientAddresses } from '../engine/client-addresses.js';
-import {
-  boundedClientId,
-  defaultUserId,
-  IpAllowlist,
-  ipClientId,
-  normalizeIp,
-  userClientId,
-} from '../engine/client-id.js';
-import { PolicyRegistry } from '../engine/policy.js';
-import { RateLimit, RateLimitCostOn, type RateLimitCostSpec, SkipRateLimit } from './rate-limit.decorators.js';
-import { CostExceedsLimitException, RateLimitExceededException } from './rate-limit.exceptions.js';
 import {
   headerTemplate,
   type HeaderOptions,
   type HeaderTemplate,
   rateLimitHeaders,
-  resetUnixSeconds,
-  waitSeconds,
 } from '../engine/rate-limit-headers.js';
-import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
 import type { RateLimitModuleOptions } from '../engine/rate-limit.options.js';
-import type { RateLimitPolicy } from '../engine/rate-limit.types.js';
-import { RateLimiter } from '../engine/rate-limiter.js';
-import { resolveRoutePolicies } from './route-policies.js';
+import type { RateLimitPolicy, RateLimitResult } from '../engine/rate-limit.types.js';
+import { ClientIdentity } from './client-identity.js';
+import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
+import { RateLimitCostOn, type RateLimitCostSpec, SkipRateLimit } from './rate-limit.decorators.js';
+import { rejectionOf } from './rate-limit.exceptions.js';
+import { RateLimiter } from './rate-limiter.js';
 
 /** What the guard reads of a route's metadata, once per handler. */
 interface GuardedRoute {
@@ -56,21 +44,6 @@ interface GuardedRoute {
 /** A bad cost from user code must never make a request free. */
 function validCost(cost: number): number {
   return Number.isFinite(cost) && cost >= 1 ? Math.floor(cost) : 1;
-}
-
-/**
- * The 429 of a rejected request, built without capturing a stack trace: a rejection is
- * control flow, never a bug, and the trace cost 6 % of a flood's CPU (bench/profile.mjs
- * shield-flood). Exceptions users create themselves keep theirs.
- */
-function rejection(resetTime: number, retryAfter: number): RateLimitExceededException {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return new RateLimitExceededException(resetTime, retryAfter);
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
 }
 
 /** A policy's name without its plan (`default@pro` → `default`). */
@@ -98,33 +71,41 @@ const decided = new WeakSet<IncomingMessage>();
  * `RateLimitModule` (extra `guard: false` opts out); other execution contexts (RPC,
  * WebSockets) pass through untouched. Sets the rate-limit headers on every response it
  * lets through or rejects; a rejection is a 429 with `Retry-After`.
+ *
+ * Options cover most needs (`clientId`, `skip`, `plan`, ...). For what they do not, subclass
+ * it and override {@link RateLimitGuard.getTracker | getTracker},
+ * {@link RateLimitGuard.generateKey | generateKey} or
+ * {@link RateLimitGuard.throwRejection | throwRejection}, then register the subclass with
+ * `RateLimitModule.forRoot({ ...options, guard: false })` and
+ * `{ provide: APP_GUARD, useClass: MyGuard }`.
+ *
+ * @example
+ * class TenantGuard extends RateLimitGuard {
+ *   protected override getTracker(context: ExecutionContext) {
+ *     return `tenant:${context.switchToHttp().getRequest().headers['x-tenant'] ?? 'none'}`;
+ *   }
+ * }
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger('RateLimit');
-  private readonly allowlist: IpAllowlist;
   private readonly headerOptions: HeaderOptions | false;
   private readonly routes = new WeakMap<object, GuardedRoute>();
-  /** Each route's policies as a plan selects them, built once per (route, plan). */
-  private readonly planPolicies = new WeakMap<RateLimitPolicy[], Map<string, RateLimitPolicy[]>>();
   /** The draft headers' fixed part, once per policy set. */
   private readonly templates = new WeakMap<readonly RateLimitPolicy[], HeaderTemplate>();
-  private warnedForwardedFor = false;
-  private warnedNotAnIp = false;
-  private warnedNoAddress = false;
 
   /** @internal Instantiated by Nest; register the guard through `RateLimitModule`. */
   constructor(
     private readonly reflector: Reflector,
-    private readonly registry: PolicyRegistry,
+    /** Who is calling and what applies to them (the module's options), shared with the system API. */
+    private readonly identity: ClientIdentity,
+    /** The one way into the counters: block cache, store, fallback, events. */
     private readonly limiter: RateLimiter,
-    private readonly events: ShieldEvents,
     @Inject(RATE_LIMIT_MODULE_OPTIONS) private readonly options: RateLimitModuleOptions,
     @Optional() private readonly prefetch?: RequestPrefetch,
     @Optional() private readonly modules?: ModulesContainer,
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
-    this.allowlist = new IpAllowlist(options.allowlist ?? []);
     this.headerOptions = options.headers === false ? false : options.headers === true ? {} : (options.headers ?? {});
   }
 
@@ -160,14 +141,14 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     decided.add(exchange.raw);
     const route = this.routeOf(context.getClass(), context.getHandler());
     if (route.skip) return true;
-    if (this.allowlist.has(exchange.ip)) return true;
-    if (this.options.skip && (await this.options.skip(context, exchange))) return true;
+    const exempt = this.identity.exempt(context, exchange);
+    if (exempt === true || (exempt !== false && (await exempt))) return true;
 
     // Each of these awaits only when a user hook returned a promise: no extra ticks per request.
-    const clientId = this.clientIdOf(context, exchange);
-    const id = typeof clientId === 'string' ? clientId : await clientId;
+    const tracker = this.getTracker(context, exchange);
+    const id = this.generateKey(context, typeof tracker === 'string' ? tracker : await tracker);
     recordClientId(exchange.raw, id);
-    const selected = this.policiesFor(context, exchange, route.policies);
+    const selected = this.identity.policiesFor(context, exchange, route.policies);
     const policies = Array.isArray(selected) ? selected : await selected;
     const weighed = this.costOf(context, exchange, route.cost);
     const weight = typeof weighed === 'number' ? weighed : await weighed;
@@ -175,9 +156,15 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     const cost = route.costPolicies ? 1 : weight;
     const policyCosts = route.costPolicies && costsOf(policies, route.costPolicies, weight);
     // The cache read (if the route is cached) goes out right behind the script: one round trip for both.
-    const { result, fallback } = await this.limiter.consume(exchange.raw, id, policies, cost, policyCosts, () =>
-      this.prefetch?.run(context),
-    );
+    const { result } = await this.limiter.consume({
+      request: exchange.raw,
+      route: exchange.routeTemplate,
+      clientId: id,
+      policies,
+      cost,
+      policyCosts,
+      beforeStore: () => this.prefetch?.run(context),
+    });
 
     if (this.headerOptions) {
       let template = this.templates.get(policies);
@@ -185,14 +172,8 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
       for (const [name, value] of Object.entries(rateLimitHeaders(result, this.headerOptions, template)))
         exchange.setHeader(name, value);
     }
-    this.events.emit('ratelimit.decision', { clientId: id, route: exchange.routeTemplate, result, fallback });
     if (result.allowed) return true;
-    if (result.costExceedsLimit) {
-      throw new CostExceedsLimitException(result, policyCosts?.[result.policy] ?? cost, result.limit);
-    }
-    const retryAfter = waitSeconds(result.retryAfterMs);
-    exchange.setHeader('Retry-After', String(retryAfter));
-    throw rejection(resetUnixSeconds(result), retryAfter);
+    return this.throwRejection(context, exchange, result, policyCosts?.[result.policy] ?? cost);
   }
 
   /**
@@ -207,8 +188,8 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
   }> {
     const exchange = httpExchange(context);
     return {
-      clientId: await this.clientIdOf(context, exchange),
-      policies: await this.policiesFor(
+      clientId: this.generateKey(context, await this.getTracker(context, exchange)),
+      policies: await this.identity.policiesFor(
         context,
         exchange,
         this.routeOf(context.getClass(), context.getHandler()).policies,
@@ -216,65 +197,49 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     };
   }
 
-  private clientIdOf(context: ExecutionContext, exchange: HttpExchange): string | Promise<string> {
-    if (this.options.clientId) {
-      // Bounded here, before the memo, the local caches or the events see the id.
-      return Promise.resolve(this.options.clientId(context, exchange)).then((custom) =>
-        custom ? boundedClientId(custom) : this.defaultClientId(exchange),
-      );
-    }
-    return this.defaultClientId(exchange);
-  }
-
-  private defaultClientId(exchange: HttpExchange): string {
-    const userId = (this.options.userId ?? defaultUserId)(exchange.user);
-    if (userId !== undefined) return userClientId(userId);
-    if (!this.warnedForwardedFor && exchange.header('x-forwarded-for') && exchange.ip === exchange.connectingAddress) {
-      this.warnedForwardedFor = true;
-      this.logger.warn(
-        'X-Forwarded-For received but the HTTP adapter does not trust it: clients are keyed by the connecting address. ' +
-          'Behind a proxy, set trust proxy (Express) / trustProxy (Fastify) to the proxy addresses.',
-      );
-    }
-    return this.addressClientId(exchange);
-  }
-
   /**
    * The client id of an IP address (a raw one, as an admin types it) under this module's
    * `ipv6Subnet`: `ip:<normalised>`, or `ip:unknown` when it is not an address.
    */
   clientIdOfAddress(address: string): string {
-    return ipClientId(address, this.options);
+    return this.identity.ofAddress(address);
   }
 
   /**
-   * `ip:<address>` of the address the adapter resolved; when that is not an IP address
-   * (e.g. a malformed `X-Forwarded-For` relayed by a trusted proxy), of the connecting
-   * address instead: keyed by its text, every forged value would get a fresh bucket.
-   * Never logs the raw value (it is client input, and personal data).
+   * Override to choose who a request is counted for (the tracker, as in @nestjs/throttler):
+   * default the `clientId` option, else `user:<id>`, else `ip:<address>`. Keep a `kind:`
+   * prefix (`tenant:…`): it is how the violation stream and the status endpoint name the
+   * client kind. Only this guard sees the override; the `clientId` option changes the id
+   * for the system API and `RateLimitService` callers too.
    */
-  private addressClientId(exchange: HttpExchange): string {
-    const reported = normalizeIp(exchange.ip, this.options);
-    if (reported !== undefined) return `ip:${reported}`;
-    const connecting = normalizeIp(exchange.connectingAddress, this.options);
-    if (connecting !== undefined) {
-      if (!this.warnedNotAnIp) {
-        this.warnedNotAnIp = true;
-        this.logger.warn(
-          'The HTTP adapter reported a client address that is not an IP address (a malformed X-Forwarded-For?): ' +
-            'such requests are keyed by the connecting address.',
-        );
-      }
-      return `ip:${connecting}`;
-    }
-    if (!this.warnedNoAddress) {
-      this.warnedNoAddress = true;
-      this.logger.warn(
-        'Neither the client address nor the connecting address of a request is an IP address (a Unix socket ' +
-          'without a trusted proxy header?): such requests share the one bucket ip:unknown.',
-      );
-    }
-    return ipClientId(undefined);
+  protected getTracker(context: ExecutionContext, exchange: HttpExchange): string | Promise<string> {
+    return this.identity.clientId(context, exchange);
+  }
+
+  /**
+   * Override to turn the tracker into the id the buckets are keyed by (e.g. to scope
+   * clients per tenant or per API version); default the tracker itself. The store hashes
+   * the result before it reaches a key.
+   */
+  protected generateKey(context: ExecutionContext, tracker: string): string {
+    return tracker;
+  }
+
+  /**
+   * Override to answer a rejected request your own way (another body or status, a log
+   * line); it must throw. Default: the documented 429 with `Retry-After`, or the 429 of a
+   * cost above a tier's limit. The rate-limit headers are already set.
+   *
+   * @param result The rejected decision (its `policy`, `tier`, `retryAfterMs`, every tier).
+   * @param cost What the request cost in the rejecting tier's policy.
+   */
+  protected throwRejection(
+    context: ExecutionContext,
+    exchange: HttpExchange,
+    result: RateLimitResult,
+    cost: number,
+  ): never {
+    throw rejectionOf(result, cost, (name, value) => exchange.setHeader(name, value));
   }
 
   /** What the guard needs of a route, resolved once per handler (and class). */
@@ -282,15 +247,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     const known = this.routes.get(handler);
     // One handler may serve several controller classes (inherited methods): keyed by both.
     if (known?.controller === controller) return known;
-    const policies = resolveRoutePolicies(
-      this.registry,
-      this.options.algorithm ?? 'sliding-window',
-      { controller: controller.name, handler: (handler as { name: string }).name },
-      this.reflector.get(RateLimit, controller),
-      this.reflector.get(RateLimit, handler as Type),
-    );
-    for (const name of this.options.shadowPolicies ?? []) policies.push(this.registry.get(name));
-    this.registry.addRoutePolicies(policies);
+    const policies = this.identity.routePolicies(controller, handler);
     const cost = this.reflector.getAllAndOverride(RateLimitCostOn, [handler as Type, controller]);
     const costPolicies = cost?.policies && new Set(cost.policies);
     for (const name of costPolicies ?? []) {
@@ -313,31 +270,6 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     };
     this.routes.set(handler, route);
     return route;
-  }
-
-  private policiesFor(
-    context: ExecutionContext,
-    exchange: HttpExchange,
-    policies: RateLimitPolicy[],
-  ): RateLimitPolicy[] | Promise<RateLimitPolicy[]> {
-    if (!this.options.plan) return policies;
-    return Promise.resolve(this.options.plan(context, exchange)).then((plan) => this.forPlan(policies, plan));
-  }
-
-  private forPlan(policies: RateLimitPolicy[], plan: string | undefined): RateLimitPolicy[] {
-    if (!plan) return policies;
-    let byPlan = this.planPolicies.get(policies);
-    if (!byPlan) this.planPolicies.set(policies, (byPlan = new Map()));
-    let selected = byPlan.get(plan);
-    if (!selected) {
-      selected = policies.map((policy) => {
-        const variant = `${policy.name}@${plan}`;
-        return this.registry.has(variant) ? this.registry.get(variant) : policy;
-      });
-      // Plans come from user input (e.g. a JWT claim): never grow without bound.
-      if (byPlan.size < 100) byPlan.set(plan, selected);
-    }
-    return selected;
   }
 
   private costOf(

@@ -1,14 +1,15 @@
 import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { PolicyRegistry } from '../engine/policy.js';
-import { RateLimitConfigurableModule } from './rate-limit.providers.js';
-import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
 import { buildRegistry, type RateLimitModuleOptions } from '../engine/rate-limit.options.js';
-import { RateLimitGuard } from './rate-limit.guard.js';
-import { RateLimitService } from './rate-limit.service.js';
-import { RateLimiter } from '../engine/rate-limiter.js';
 import { RateLimitStore } from '../store/store.interface.js';
 import { ViolationRecorder } from '../store/violation-recorder.js';
 import { ViolationStream } from '../store/violation-stream.js';
+import { ClientIdentity } from './client-identity.js';
+import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
+import { RateLimitGuard } from './rate-limit.guard.js';
+import { RateLimitConfigurableModule } from './rate-limit.providers.js';
+import { RateLimitService } from './rate-limit.service.js';
+import { RateLimiter } from './rate-limiter.js';
 
 /**
  * Distributed rate limiting on Redis: policies, the store, `RateLimitService` and the
@@ -25,14 +26,16 @@ import { ViolationStream } from '../store/violation-stream.js';
       useFactory: (options: RateLimitModuleOptions) => buildRegistry(options),
       inject: [RATE_LIMIT_MODULE_OPTIONS],
     },
+    ClientIdentity,
     RateLimitService,
   ],
-  // RateLimiter and the options: for the system API's status endpoint, which counts in a policy of its own.
+  // The limiter and the client identity: for the system API, whose status endpoint counts in a policy of its own.
   exports: [
     RateLimitService,
     PolicyRegistry,
     RateLimitStore,
     RateLimitGuard,
+    ClientIdentity,
     ViolationStream,
     ViolationRecorder,
     RateLimiter,

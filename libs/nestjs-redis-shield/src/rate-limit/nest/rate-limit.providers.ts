@@ -6,16 +6,14 @@ import type { InstanceBus } from '../../bus/store/instance-bus.js';
 import { getInstanceBusToken } from '../../bus/nest/bus.constants.js';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
 import { DEFAULT_REDIS_CONNECTION, getRedisConnectionToken } from '../../redis/nest/redis.constants.js';
-import { RateLimitGuard } from './rate-limit.guard.js';
 import { type RateLimitModuleOptions, resolveViolationOptions } from '../engine/rate-limit.options.js';
-import { BlockCache } from '../engine/block-cache.js';
-import { RateLimiter } from '../engine/rate-limiter.js';
-import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
+import type { ResolvedViolationOptions } from '../engine/violation.js';
 import { RateLimitStore } from '../store/store.interface.js';
-import { MemoryRateLimitStore } from '../store/memory.store.js';
-import { RedisRateLimitStore } from '../store/redis.store.js';
 import { ViolationRecorder } from '../store/violation-recorder.js';
 import { ViolationStream } from '../store/violation-stream.js';
+import { RATE_LIMIT_MODULE_OPTIONS, VIOLATION_OPTIONS } from './rate-limit.constants.js';
+import { RateLimitGuard } from './rate-limit.guard.js';
+import { RateLimiter } from './rate-limiter.js';
 
 /** Options of `RateLimitModule.forRoot/forRootAsync` fixed when the module is declared. */
 export interface RateLimitModuleExtras {
@@ -50,73 +48,70 @@ export const {
       global: extras.isGlobal,
       providers: [
         ...(definition.providers ?? []),
-        ...storeProviders(extras.connection),
+        ...connectionProviders(extras.connection),
         ...guardProviders(extras.guard),
       ],
     }),
   )
   .build();
 
-/** The Redis store and the limiter (Redis first, the in-memory fallback when it fails). */
-function storeProviders(connectionName: string): Provider[] {
+/** The `violations` option resolved and validated once, at start-up (both modules). */
+export const violationOptionsProvider: Provider = {
+  provide: VIOLATION_OPTIONS,
+  useFactory: (options: RateLimitModuleOptions) => resolveViolationOptions(options.violations),
+  inject: [RATE_LIMIT_MODULE_OPTIONS],
+};
+
+/** The active store: the limiter's (the Redis store, or the `store` option). */
+export const storeProvider: Provider = {
+  provide: RateLimitStore,
+  useFactory: (limiter: RateLimiter) => limiter.primary,
+  inject: [RateLimiter],
+};
+
+/** What lives on the Redis connection: the limiter (which chooses the store) and the violation stream. */
+function connectionProviders(connectionName: string): Provider[] {
   const connectionToken = getRedisConnectionToken(connectionName);
   return [
-    {
-      provide: RateLimitStore,
-      useFactory: (connection: RedisConnection) => new RedisRateLimitStore(connection),
-      inject: [connectionToken],
-    },
     {
       provide: RateLimiter,
       useFactory: (
         options: RateLimitModuleOptions,
-        store: RateLimitStore,
         connection: RedisConnection,
         status: ShieldStatus,
+        events: ShieldEvents,
         bus: InstanceBus,
-      ) =>
-        new RateLimiter(
-          new MemoryRateLimitStore({ clock: connection.clock, maxClients: options.fallbackMaxClients }),
-          options.failMode ?? 'open',
-          { store, connection },
-          options.localBlockCache === false
-            ? undefined
-            : new BlockCache(options.localBlockCache?.maxEntries, Date.now, bus),
-          bus,
-        ).register(status),
+      ) => RateLimiter.create(options, connection, { status, events, bus }),
       inject: [
         RATE_LIMIT_MODULE_OPTIONS,
-        RateLimitStore,
         connectionToken,
         ShieldStatus,
+        ShieldEvents,
         getInstanceBusToken(connectionName),
       ],
     },
+    storeProvider,
+    violationOptionsProvider,
     {
       provide: ViolationStream,
-      useFactory: (options: RateLimitModuleOptions, connection: RedisConnection) =>
-        new ViolationStream(connection, resolveViolationOptions(options.violations).maxLength),
-      inject: [RATE_LIMIT_MODULE_OPTIONS, connectionToken],
+      useFactory: (violations: ResolvedViolationOptions, connection: RedisConnection) =>
+        new ViolationStream(connection, violations.maxLength),
+      inject: [VIOLATION_OPTIONS, connectionToken],
     },
     {
       provide: ViolationRecorder,
       useFactory: (
-        options: RateLimitModuleOptions,
+        violations: ResolvedViolationOptions,
         connection: RedisConnection,
         events: ShieldEvents,
         stream: ViolationStream,
       ) => {
-        const recorder = new ViolationRecorder(
-          resolveViolationOptions(options.violations),
-          connection.keys,
-          events,
-          stream,
-        );
+        const recorder = new ViolationRecorder(violations, connection.keys, events, stream);
         // Violations of requests still in flight at shutdown are written before the connection closes.
         connection.beforeClose(() => recorder.close());
         return recorder;
       },
-      inject: [RATE_LIMIT_MODULE_OPTIONS, connectionToken, ShieldEvents, ViolationStream],
+      inject: [VIOLATION_OPTIONS, connectionToken, ShieldEvents, ViolationStream],
     },
   ];
 }

@@ -1,10 +1,9 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { Deadline } from '../../core/deadline.js';
 import { DEFAULT_POLICY, PolicyRegistry } from '../engine/policy.js';
 import type { RateLimitPolicy, RateLimitResult } from '../engine/rate-limit.types.js';
-import { RateLimiter } from '../engine/rate-limiter.js';
-import { RateLimitStore } from '../store/store.interface.js';
-import { summarize } from '../engine/summarize.js';
+import { RateLimitUnavailableException } from './rate-limit.exceptions.js';
+import { RateLimiter } from './rate-limiter.js';
 
 /** Options of one service call. */
 export interface RateLimitCallOptions {
@@ -22,9 +21,12 @@ export interface RateLimitCallOptions {
 }
 
 /**
- * Rate limiting for code outside HTTP (queues, WebSockets, RPC) and for tests. Results
- * are data: a denial is `{ allowed: false }`; a store failure (Redis down) throws a
- * typed error and is never reported as a denial.
+ * Rate limiting for code outside HTTP (queues, WebSockets, RPC) and for tests, through the
+ * same limiter as the guard: a client over its limit is answered from the local block
+ * cache, and while Redis is unavailable `failMode: 'open'` (the default) counts in this
+ * instance's memory and `status` reads it. Results are data: a denial is
+ * `{ allowed: false }`; with `failMode: 'closed'` a store failure throws its typed error
+ * (`RedisUnavailableError`, `RedisCommandError`) and is never reported as a denial.
  *
  * @example
  * const result = await rateLimits.consume('user:42', 'completions', 3);
@@ -36,8 +38,7 @@ export class RateLimitService {
   constructor(
     /** The configured policies. */
     readonly policies: PolicyRegistry,
-    @Inject(RateLimitStore) private readonly store: RateLimitStore,
-    @Optional() private readonly limiter?: RateLimiter,
+    private readonly limiter: RateLimiter,
   ) {}
 
   /**
@@ -64,17 +65,26 @@ export class RateLimitService {
       }
     }
     const policies = this.resolve(policy);
-    return summarize(await this.store.consume({ clientId: client, policies, cost, policyCosts, deadline }));
+    try {
+      return (await this.limiter.consume({ clientId: client, policies, cost, policyCosts, deadline })).result;
+    } catch (error) {
+      // Fail mode closed: the store's own typed error, as callers outside HTTP expect it.
+      if (error instanceof RateLimitUnavailableException && error.cause) throw error.cause;
+      throw error;
+    }
   }
 
-  /** The client's standing in the named policies (or the policies given), without counting anything. */
+  /**
+   * The client's standing in the named policies (or the policies given), without counting
+   * anything; this instance's fallback standing while Redis is unavailable.
+   */
   async status(
     client: string,
     policy: string | readonly string[] | readonly RateLimitPolicy[] = DEFAULT_POLICY,
     options: RateLimitCallOptions = {},
   ): Promise<RateLimitResult> {
     const policies = isPolicyList(policy) ? policy : this.resolve(policy);
-    return summarize(await this.store.peek({ clientId: client, policies, deadline: options.deadline }));
+    return (await this.limiter.status({ clientId: client, policies, deadline: options.deadline })).result;
   }
 
   /**
@@ -83,9 +93,7 @@ export class RateLimitService {
    * state of the client through the instance bus.
    */
   async reset(client: string, options: RateLimitCallOptions = {}): Promise<void> {
-    await this.store.reset(client, this.policies.all(), options);
-    // Every instance drops its local state of the client (blocks, fallback buckets).
-    await this.limiter?.forget(client);
+    await this.limiter.reset(client, this.policies.all(), { deadline: options.deadline });
   }
 
   private resolve(policy: string | readonly string[]) {

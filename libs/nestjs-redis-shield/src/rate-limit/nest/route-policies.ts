@@ -1,6 +1,6 @@
-import { buildPolicy, type PolicyRegistry, type TierDefinition, DEFAULT_POLICY } from '../engine/policy.js';
+import { type PolicyRegistry, type TierDefinition, DEFAULT_POLICY } from '../engine/policy.js';
 import type { InlineRateLimit, RateLimitSpec } from './rate-limit.decorators.js';
-import type { RateLimitAlgorithmName, RateLimitPolicy } from '../engine/rate-limit.types.js';
+import type { RateLimitPolicy } from '../engine/rate-limit.types.js';
 
 const SHORTHANDS: readonly [keyof InlineRateLimit, string, number][] = [
   ['perSecond', 'second', 1_000],
@@ -17,7 +17,6 @@ const SHORTHANDS: readonly [keyof InlineRateLimit, string, number][] = [
  */
 export function resolveRoutePolicies(
   registry: PolicyRegistry,
-  algorithm: RateLimitAlgorithmName,
   route: { controller: string; handler: string },
   classSpec: RateLimitSpec | undefined,
   handlerSpec: RateLimitSpec | undefined,
@@ -49,6 +48,6 @@ export function resolveRoutePolicies(
       tiers.burst = { limit: spec.burst, windowMs, algorithm: tiers.burst?.algorithm };
     }
     Object.assign(tiers, spec.tiers);
-    return buildPolicy(name, { tiers }, algorithm);
+    return registry.build(name, { tiers });
   }
 }

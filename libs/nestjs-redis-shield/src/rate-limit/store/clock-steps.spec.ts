@@ -2,7 +2,7 @@ import { AdmissionLog, clockWalk, guaranteeViolations } from '../../../../../tes
 import { ManualClock } from '../../core/clock.js';
 import { WINDOW_EPOCH_MS } from '../engine/algorithms/algorithm.js';
 import { buildPolicy } from '../engine/policy.js';
-import { RATE_LIMIT_ALGORITHMS } from '../engine/rate-limit.types.js';
+import { RATE_LIMIT_ALGORITHMS } from '../engine/algorithms/registry.js';
 import { MemoryRateLimitStore } from './memory.store.js';
 
 const N = 5;

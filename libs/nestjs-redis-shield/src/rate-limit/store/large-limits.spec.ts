@@ -6,7 +6,8 @@ import {
 } from '../../../../../test/integration/rate-limit/exact-walk.js';
 import { ManualClock } from '../../core/clock.js';
 import { buildPolicy } from '../engine/policy.js';
-import { RATE_LIMIT_ALGORITHMS, type TierResult } from '../engine/rate-limit.types.js';
+import { RATE_LIMIT_ALGORITHMS } from '../engine/algorithms/registry.js';
+import type { TierResult } from '../engine/rate-limit.types.js';
 import { MemoryRateLimitStore } from './memory.store.js';
 
 /** Every algorithm, limit and window of the supported ranges' grid (the Redis twin: large-limits.int-spec.ts). */

@@ -2,7 +2,7 @@ import { ManualClock } from '../../core/clock.js';
 import { WINDOW_EPOCH_MS } from '../engine/algorithms/algorithm.js';
 import { buildPolicy } from '../engine/policy.js';
 import { rateLimitHeaders } from '../engine/rate-limit-headers.js';
-import { RATE_LIMIT_ALGORITHMS } from '../engine/rate-limit.types.js';
+import { RATE_LIMIT_ALGORITHMS } from '../engine/algorithms/registry.js';
 import { summarize } from '../engine/summarize.js';
 import { MemoryRateLimitStore } from './memory.store.js';
 

@@ -1,5 +1,5 @@
 import type { Clock } from '../../core/clock.js';
-import { ALGORITHMS } from '../engine/algorithms/index.js';
+import { ALGORITHMS } from '../engine/algorithms/registry.js';
 import type { RateLimitPolicy, TierResult } from '../engine/rate-limit.types.js';
 import {
   policyCost,

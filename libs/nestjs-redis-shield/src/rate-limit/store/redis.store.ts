@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Deadline } from '../../core/deadline.js';
 import type { RedisConnection, ScriptRunner } from '../../redis/store/redis.connection.js';
-import { ALGORITHMS } from '../engine/algorithms/index.js';
 import type { RateLimitPolicy, TierResult } from '../engine/rate-limit.types.js';
 import {
   policyCost,
@@ -9,12 +8,13 @@ import {
   type RateLimitStoreDecision,
   type RateLimitStoreRequest,
 } from './store.interface.js';
-import { RATE_LIMIT_LUA, REPLY_PER_TIER } from './lua/rate-limit.lua.js';
+import { clockArg } from './lua/prelude.lua.js';
+import { ALGORITHM_CODES, RATE_LIMIT_LUA, REPLY_PER_TIER } from './lua/rate-limit.lua.js';
 import { tierResult } from './tier-result.js';
 
 /**
- * Counters in Redis: one hash per (policy, client) whose fields are the tiers, all
- * keys of a client under one hash tag. Every decision is one script call (EVALSHA):
+ * Counters in Redis: one hash per (policy, client) with one field per tier (see
+ * `stateFields`), all keys of a client under one hash tag. Every decision is one script call (EVALSHA):
  * one round trip whatever the number of tiers and policies.
  */
 export class RedisRateLimitStore implements RateLimitStore {
@@ -46,7 +46,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     mode: 'c' | 'p',
   ): Promise<RateLimitStoreDecision> {
     const keys: string[] = [];
-    const args: (string | number)[] = [this.connection.clock.source === 'app' ? this.connection.clock.now() : '', mode];
+    const args: (string | number)[] = [clockArg(this.connection.clock), mode];
     for (const policy of policies) {
       keys.push(this.connection.keys.rateLimit(clientId, policy.name));
       args.push(costOf(policy));
@@ -70,7 +70,7 @@ function policyArgs(policy: RateLimitPolicy): string[] {
     const fields = stateFields(policy);
     args = [policy.shadow ? '1' : '0', String(policy.tiers.length)];
     policy.tiers.forEach((tier, t) =>
-      args!.push(fields[t], String(ALGORITHMS[tier.algorithm].code), String(tier.limit), String(tier.windowMs)),
+      args!.push(fields[t], String(ALGORITHM_CODES[tier.algorithm]), String(tier.limit), String(tier.windowMs)),
     );
     ARGS.set(policy, args);
   }

@@ -54,7 +54,7 @@ export class ViolationRecorder {
     private readonly events: ShieldEvents,
     private readonly stream: ViolationStream | undefined,
   ) {
-    if (options.log) this.log = new ViolationLog(options.log.lines, options.log.intervalMs);
+    if (options.log) this.log = new ViolationLog(options.log.lines, options.log.intervalMs, this.logger);
     if (stream && options.stream) {
       this.timer = setInterval(() => void this.flush(), options.flushIntervalMs);
       this.timer.unref();

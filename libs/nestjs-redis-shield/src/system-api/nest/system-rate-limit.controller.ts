@@ -16,22 +16,16 @@ import { createParamDecorator } from '@nestjs/common';
 import { isIP } from 'node:net';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import { NoCache } from '../../cache/nest/cache.decorators.js';
-import { ShieldEvents } from '../../core/events/shield-events.js';
-import { httpExchange } from '../../core/http/http-facade.js';
-import { IpAllowlist, normalizeIp, userClientId } from '../../rate-limit/engine/client-id.js';
-import { buildPolicy, PolicyRegistry } from '../../rate-limit/engine/policy.js';
-import { SkipRateLimit } from '../../rate-limit/nest/rate-limit.decorators.js';
-import {
-  RateLimitExceededException,
-  RateLimitUnavailableException,
-} from '../../rate-limit/nest/rate-limit.exceptions.js';
-import { RateLimitGuard } from '../../rate-limit/nest/rate-limit.guard.js';
-import { resetUnixSeconds, waitSeconds } from '../../rate-limit/engine/rate-limit-headers.js';
-import type { RateLimitModuleOptions } from '../../rate-limit/engine/rate-limit.options.js';
-import { RateLimitService } from '../../rate-limit/nest/rate-limit.service.js';
-import { RATE_LIMIT_MODULE_OPTIONS } from '../../rate-limit/nest/rate-limit.constants.js';
+import { type HttpExchange, httpExchange } from '../../core/http/http-facade.js';
+import { normalizeIp, userClientId } from '../../rate-limit/engine/client-id.js';
+import { PolicyRegistry } from '../../rate-limit/engine/policy.js';
+import { waitSeconds } from '../../rate-limit/engine/rate-limit-headers.js';
 import type { RateLimitPolicy } from '../../rate-limit/engine/rate-limit.types.js';
-import { RateLimiter } from '../../rate-limit/engine/rate-limiter.js';
+import { ClientIdentity } from '../../rate-limit/nest/client-identity.js';
+import { SkipRateLimit } from '../../rate-limit/nest/rate-limit.decorators.js';
+import { rejectionOf, RateLimitUnavailableException } from '../../rate-limit/nest/rate-limit.exceptions.js';
+import { RateLimitService } from '../../rate-limit/nest/rate-limit.service.js';
+import { RateLimiter } from '../../rate-limit/nest/rate-limiter.js';
 import { ViolationStream } from '../../rate-limit/store/violation-stream.js';
 import { SystemAdminGuard } from './admin.guard.js';
 import { RedisUnavailableFilter } from './redis-unavailable.filter.js';
@@ -49,7 +43,7 @@ import {
 /** The name of the status endpoint's own policy: the name `@RateLimit({...})` would give it. */
 const STATUS_POLICY = 'SystemRateLimitController.status';
 
-/** The execution context itself, so the status endpoint can ask the guard who is calling. */
+/** The execution context itself, so the status endpoint can ask who is calling. */
 const Context = createParamDecorator((_data: unknown, context: ExecutionContext) => context);
 
 /** Rate-limit status for any caller; client reset and recent violations for admins; never cached. */
@@ -61,30 +55,20 @@ const Context = createParamDecorator((_data: unknown, context: ExecutionContext)
 export class SystemRateLimitController {
   /** The status endpoint's own policy (`statusLimit`), counted apart from every other. */
   private readonly statusPolicies: readonly RateLimitPolicy[];
-  private readonly allowlist: IpAllowlist;
 
   constructor(
     private readonly limits: RateLimitService,
-    private readonly guard: RateLimitGuard,
+    private readonly identity: ClientIdentity,
     private readonly limiter: RateLimiter,
-    private readonly events: ShieldEvents,
     registry: PolicyRegistry,
-    @Inject(RATE_LIMIT_MODULE_OPTIONS) private readonly rateLimits: RateLimitModuleOptions,
     @Inject(SYSTEM_API_OPTIONS) options: SystemApiModuleOptions,
     /** Absent with `RateLimitTestingModule` (no Redis): the list is then empty. */
     @Optional() private readonly violations?: ViolationStream,
   ) {
     const limit = options.statusLimit?.perMinute ?? DEFAULT_STATUS_PER_MINUTE;
-    this.statusPolicies = [
-      buildPolicy(
-        STATUS_POLICY,
-        { tiers: { minute: { limit, windowMs: 60_000 } } },
-        rateLimits.algorithm ?? 'sliding-window',
-      ),
-    ];
+    this.statusPolicies = [registry.build(STATUS_POLICY, { tiers: { minute: { limit, windowMs: 60_000 } } })];
     // Known to the registry, so a client's reset gives it back its status calls too.
     registry.addRoutePolicies(this.statusPolicies);
-    this.allowlist = new IpAllowlist(rateLimits.allowlist ?? []);
   }
 
   /**
@@ -105,10 +89,11 @@ export class SystemRateLimitController {
     headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } },
   })
   async status(@Context() context: ExecutionContext) {
-    const { clientId, policies } = await this.guard.identify(context);
-    await this.countStatusCall(context, clientId);
+    const exchange = httpExchange(context);
+    const { clientId, policies } = await this.identity.identify(context);
+    await this.countStatusCall(context, exchange, clientId);
     // Redis failing: this instance's fallback standing, flagged degraded; never a 5xx.
-    const { result, degraded } = await this.limiter.status(httpExchange(context).raw, clientId, policies);
+    const { result, degraded } = await this.limiter.status({ request: exchange.raw, clientId, policies });
     return {
       client: clientId.slice(0, clientId.indexOf(':')),
       degraded,
@@ -128,29 +113,30 @@ export class SystemRateLimitController {
   }
 
   /**
-   * Counts one status call in the endpoint's own policy, as the guard counts a limited route
-   * (the local block cache answers a client over it without Redis; Redis down: the module's
-   * fail mode), exempting what the guard exempts; throws the 429 when over.
+   * Counts one status call in the endpoint's own policy through the guard's limiter (the
+   * local block cache answers a client over it without Redis; Redis down: the module's fail
+   * mode; metrics and the violation stream see it like any limited route's), exempting what
+   * the guard exempts; throws the guard's 429 when over.
    */
-  private async countStatusCall(context: ExecutionContext, clientId: string): Promise<void> {
-    const exchange = httpExchange(context);
-    if (this.rateLimits.disabled || this.allowlist.has(exchange.ip)) return;
-    if (this.rateLimits.skip && (await this.rateLimits.skip(context, exchange))) return;
+  private async countStatusCall(context: ExecutionContext, exchange: HttpExchange, clientId: string): Promise<void> {
+    const exempt = this.identity.exempt(context, exchange);
+    if (exempt === true || (exempt !== false && (await exempt))) return;
     let decision;
     try {
-      decision = await this.limiter.consume(exchange.raw, clientId, this.statusPolicies, 1, undefined);
+      decision = await this.limiter.consume({
+        request: exchange.raw,
+        route: exchange.routeTemplate,
+        clientId,
+        policies: this.statusPolicies,
+        cost: 1,
+      });
     } catch (error) {
       // Fail mode closed and Redis down: a status read is still answered (from the fallback).
       if (error instanceof RateLimitUnavailableException) return;
       throw error;
     }
-    const { result, fallback } = decision;
-    // Metrics and the violation stream see these calls like any limited route's.
-    this.events.emit('ratelimit.decision', { clientId, route: exchange.routeTemplate, result, fallback });
-    if (result.allowed) return;
-    const retryAfter = waitSeconds(result.retryAfterMs);
-    exchange.setHeader('Retry-After', String(retryAfter));
-    throw new RateLimitExceededException(resetUnixSeconds(result), retryAfter);
+    if (!decision.result.allowed)
+      throw rejectionOf(decision.result, 1, (name, value) => exchange.setHeader(name, value));
   }
 
   /**
@@ -178,9 +164,9 @@ export class SystemRateLimitController {
     if (client.startsWith('ip:')) {
       const address = client.slice('ip:'.length);
       if (normalizeIp(address) === undefined) throw new BadRequestException('client: ip:<address> needs an IP address');
-      return this.guard.clientIdOfAddress(address);
+      return this.identity.ofAddress(address);
     }
-    return isIP(client) ? this.guard.clientIdOfAddress(client) : userClientId(checkUserId(client));
+    return isIP(client) ? this.identity.ofAddress(client) : userClientId(checkUserId(client));
   }
 
   /** Recent violations from the capped stream (one entry per client, policy, tier, route and interval, with its count), newest first. */

@@ -1,5 +1,3 @@
-import type { RateLimitAlgorithmName } from '../rate-limit.types.js';
-
 /**
  * Window indexes count from 2025-01-01T00:00:00Z (a multiple of a day, so minute, hour
  * and day windows stay aligned to the clock) to keep stored numbers short.
@@ -51,22 +49,12 @@ export function costAboveLimit(standing: TierVerdict): TierVerdict {
 }
 
 /**
- * One rate-limit algorithm, implemented twice with the same arithmetic: in TypeScript
- * for the in-memory store and in Lua (a `function(state, limit, window, cost, now, ttl)`
- * returning `ok, remaining, reset, retry, next, at, horizon`; retry -1 for "never") for the
- * Redis script. The conformance suite runs both.
- *
- * Every algorithm keeps a bucket's time monotonic: when the clock reads behind the
- * bucket's state (an NTP step back, another instance's skew), it decides as if the clock
- * stood at the bucket's time, and reports waits from the clock as it reads.
+ * An algorithm's TypeScript half, which the in-memory store runs. Every algorithm keeps a
+ * bucket's time monotonic: when the clock reads behind the bucket's state (an NTP step
+ * back, another instance's skew), it decides as if the clock stood at the bucket's time,
+ * and reports waits from the clock as it reads.
  */
-export interface RateLimitAlgorithm {
-  /** The name used in options (`algorithm: 'gcra'`). */
-  readonly name: RateLimitAlgorithmName;
-  /** Index of the algorithm in the Lua dispatcher (1-based). */
-  readonly code: number;
-  /** The Lua function; its state is the `next` numbers joined with `:`. */
-  readonly lua: string;
+export interface TierDecider {
   /**
    * Decides `cost` units at `nowMs` from `state` (undefined: a fresh bucket). Cost 0 peeks.
    * `ttlMs` is how long the key lives past its state's time (twice the policy's longest
@@ -80,3 +68,31 @@ export interface RateLimitAlgorithm {
     ttlMs?: number,
   ): TierVerdict;
 }
+
+/**
+ * One rate-limit algorithm as the registry (`registry.ts`) holds it: its TypeScript half,
+ * and its Lua twin for the Redis script, with the same arithmetic. The conformance suite
+ * runs both.
+ *
+ * The Lua twin defines `local function decide(state, limit, window, cost, now, ttl)`: the
+ * tier's stored state (the `next` numbers joined with `:`, or nil for a fresh bucket), its
+ * limit, its window in ms, the cost (0 peeks), the clock in ms and the key's ttl in ms; it
+ * returns `ok, remaining, reset, retry, next, at, horizon` as in {@link TierVerdict}
+ * (`ok` 1 or 0, `next` the state string or nil, retry -1 for "never"). The script gives each
+ * algorithm a block of its own, so its helpers and its `decide` never meet another's.
+ */
+export interface RateLimitAlgorithm extends TierDecider {
+  /** The Lua twin: a chunk defining `decide` (see above). */
+  readonly lua: string;
+}
+
+/**
+ * Lua twins of {@link WINDOW_EPOCH_MS} (`EPOCH`) and {@link costAboveLimit} (`never`, applied
+ * to the returns of a cost-0 decision), shared by every algorithm's Lua.
+ */
+export const ALGORITHM_PRELUDE_LUA = `
+local EPOCH = ${WINDOW_EPOCH_MS}
+local function never(ok, remaining, reset, retry, nextState, at, horizon)
+  return 0, remaining, reset, -1, nil, at, horizon
+end
+`;

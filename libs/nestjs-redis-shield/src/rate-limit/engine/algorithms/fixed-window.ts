@@ -1,5 +1,4 @@
-import { costAboveLimit, type RateLimitAlgorithm, WINDOW_EPOCH_MS } from './algorithm.js';
-import { FIXED_WINDOW_LUA } from '../../store/lua/fixed-window.lua.js';
+import { costAboveLimit, type TierDecider, WINDOW_EPOCH_MS } from './algorithm.js';
 import { windowHorizon, windowOffset } from './window-index.js';
 
 /**
@@ -14,10 +13,7 @@ import { windowHorizon, windowOffset } from './window-index.js';
  * starts afresh. Cost: O(1) time, one field `index:count` per tier (index: the window
  * number, wrapped by the script).
  */
-export const fixedWindow: RateLimitAlgorithm = {
-  name: 'fixed-window',
-  code: 1,
-  lua: FIXED_WINDOW_LUA,
+export const fixedWindow: TierDecider = {
   decide(state, tier, cost, nowMs, ttlMs = 2 * tier.windowMs) {
     const { limit, windowMs } = tier;
     if (cost > limit) return costAboveLimit(fixedWindow.decide(state, tier, 0, nowMs, ttlMs));

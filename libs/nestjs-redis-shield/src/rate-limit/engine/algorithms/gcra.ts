@@ -1,6 +1,5 @@
-import { costAboveLimit, type RateLimitAlgorithm } from './algorithm.js';
+import { costAboveLimit, type TierDecider } from './algorithm.js';
 import { mulDivMod } from './exact-arithmetic.js';
-import { GCRA_LUA } from '../../store/lua/gcra.lua.js';
 
 /**
  * GCRA (generic cell rate algorithm, a leaky bucket as a meter): one "theoretical
@@ -19,10 +18,7 @@ import { GCRA_LUA } from '../../store/lua/gcra.lua.js';
  * is rounded up to the next millisecond. Cost: O(1), one field `tatMs`, or `tatMs:frac`
  * between whole milliseconds.
  */
-export const gcra: RateLimitAlgorithm = {
-  name: 'gcra',
-  code: 4,
-  lua: GCRA_LUA,
+export const gcra: TierDecider = {
   decide(state, tier, cost, nowMs) {
     const { limit, windowMs } = tier;
     if (cost > limit) return costAboveLimit(gcra.decide(state, tier, 0, nowMs));

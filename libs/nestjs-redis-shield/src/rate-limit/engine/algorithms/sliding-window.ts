@@ -1,6 +1,5 @@
-import { costAboveLimit, type RateLimitAlgorithm, WINDOW_EPOCH_MS } from './algorithm.js';
+import { costAboveLimit, type TierDecider, WINDOW_EPOCH_MS } from './algorithm.js';
 import { WEIGHT_ONE } from './exact-arithmetic.js';
-import { SLIDING_WINDOW_LUA } from '../../store/lua/sliding-window.lua.js';
 import { windowHorizon, windowOffset } from './window-index.js';
 
 /**
@@ -26,10 +25,7 @@ import { windowHorizon, windowOffset } from './window-index.js';
  * `index:current[:previous]` per tier (index: the window number, wrapped by the script) —
  * no per-request log.
  */
-export const slidingWindow: RateLimitAlgorithm = {
-  name: 'sliding-window',
-  code: 2,
-  lua: SLIDING_WINDOW_LUA,
+export const slidingWindow: TierDecider = {
   decide(state, tier, cost, nowMs, ttlMs = 2 * tier.windowMs) {
     const { limit, windowMs } = tier;
     if (cost > limit) return costAboveLimit(slidingWindow.decide(state, tier, 0, nowMs, ttlMs));

@@ -1,6 +1,5 @@
-import { costAboveLimit, type RateLimitAlgorithm } from './algorithm.js';
+import { costAboveLimit, type TierDecider } from './algorithm.js';
 import { mulDivMod } from './exact-arithmetic.js';
-import { TOKEN_BUCKET_LUA } from '../../store/lua/token-bucket.lua.js';
 
 /**
  * Token bucket: capacity N, refilled continuously at N per `windowMs`. Bursts up to N,
@@ -18,10 +17,7 @@ import { TOKEN_BUCKET_LUA } from '../../store/lua/token-bucket.lua.js';
  * waits are the first whole milliseconds at which the bucket holds enough.
  * Cost: O(1), one field `tokens:lastMs`, or `tokens:frac:lastMs` between whole tokens.
  */
-export const tokenBucket: RateLimitAlgorithm = {
-  name: 'token-bucket',
-  code: 3,
-  lua: TOKEN_BUCKET_LUA,
+export const tokenBucket: TierDecider = {
   decide(state, tier, cost, nowMs) {
     const { limit, windowMs } = tier;
     if (cost > limit) return costAboveLimit(tokenBucket.decide(state, tier, 0, nowMs));

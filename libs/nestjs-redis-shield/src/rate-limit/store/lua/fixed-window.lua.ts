@@ -1,7 +1,10 @@
-/** Lua twin of `fixedWindow.decide`; state `index:count` (index: see `window_index`). */
+/**
+ * Lua twin of `fixedWindow.decide` (its contract: `RateLimitAlgorithm` in algorithm.ts);
+ * state `index:count`, index the window number wrapped by `window_index`.
+ */
 export const FIXED_WINDOW_LUA = `
-local function fixed_window(state, limit, window, cost, now, ttl)
-  if cost > limit then return never(fixed_window(state, limit, window, 0, now, ttl)) end
+local function decide(state, limit, window, cost, now, ttl)
+  if cost > limit then return never(decide(state, limit, window, 0, now, ttl)) end
   local w = math.floor((now - EPOCH) / window)
   local count = 0
   if state then

@@ -1,4 +1,7 @@
-/** Lua twin of `gcra.decide`; state `tatMs` or `tatMs:frac` (the theoretical arrival time tatMs + frac / limit). */
+/**
+ * Lua twin of `gcra.decide` (its contract: `RateLimitAlgorithm` in algorithm.ts); state
+ * `tatMs` or `tatMs:frac`, the theoretical arrival time tatMs + frac / limit. Ignores `ttl`.
+ */
 export const GCRA_LUA = `
 local function units_within(ms, frac, limit, window)
   if ms <= 0 then return 0 end
@@ -6,8 +9,8 @@ local function units_within(ms, frac, limit, window)
   if part >= frac then return whole end
   return whole - math.ceil((frac - part) / window)
 end
-local function gcra(state, limit, window, cost, now)
-  if cost > limit then return never(gcra(state, limit, window, 0, now)) end
+local function decide(state, limit, window, cost, now, ttl)
+  if cost > limit then return never(decide(state, limit, window, 0, now, ttl)) end
   local tat, frac = now, 0
   if state then
     local st, sf = string.match(state, '^(%d+):?(%d*)$')

@@ -1,7 +1,8 @@
-import { WINDOW_EPOCH_MS } from '../../engine/algorithms/algorithm.js';
+import { ALGORITHM_PRELUDE_LUA, type RateLimitAlgorithm } from '../../engine/algorithms/algorithm.js';
 import { EXACT_ARITHMETIC_LUA } from '../../engine/algorithms/exact-arithmetic.js';
-import { ALGORITHMS } from '../../engine/algorithms/index.js';
+import { ALGORITHMS, RATE_LIMIT_ALGORITHMS, type RateLimitAlgorithmName } from '../../engine/algorithms/registry.js';
 import { WINDOW_INDEX_LUA } from '../../engine/algorithms/window-index.js';
+import { SCRIPT_PRELUDE_LUA } from './prelude.lua.js';
 
 /** Fields per tier in ARGV: field name, algorithm code, limit, window (ms). */
 export const ARGS_PER_TIER = 4;
@@ -10,25 +11,38 @@ export const ARGS_PER_POLICY = 3;
 /** Integers per tier in the reply: allowed, remaining, resetMs, retryAfterMs. */
 export const REPLY_PER_TIER = 4;
 
-/** Shared by the algorithms: the verdict for a cost above the limit, from the verdict for cost 0. */
-const PRELUDE_LUA = `
-local function fmt(n) return string.format('%.0f', n) end
-local EPOCH = ${WINDOW_EPOCH_MS}
-local function never(ok, remaining, reset, retry, nextState, at, horizon)
-  return 0, remaining, reset, -1, nil, at, horizon
-end
-`;
+/** Each algorithm's code in ARGV: its 1-based position in the registry. */
+export const ALGORITHM_CODES: Readonly<Record<RateLimitAlgorithmName, number>> = Object.fromEntries(
+  RATE_LIMIT_ALGORITHMS.map((name, index) => [name, index + 1]),
+) as Record<RateLimitAlgorithmName, number>;
 
-const MAIN = `
+const HEADER = `
 -- Decides every tier of every policy of one request in one call, all-or-nothing.
--- KEYS[p]  the hash of policy p for this client; every key carries the client's hash tag
---          (one Cluster slot); its fields are the tier names.
--- ARGV[1]  now in ms, or '' to read Redis TIME (one clock for every instance)
--- ARGV[2]  'c' to consume, 'p' to peek (nothing is written; every cost is 0)
+-- KEYS[p]   policy p's hash for this client; every key carries the client's hash tag (one
+--           Cluster slot). One field per tier, named by a small integer derived from the
+--           tier's name, algorithm and window (stateFields in redis.store.ts), holding the
+--           algorithm's state.
+-- ARGV[1]   clock: now in ms, or '' to read Redis TIME (one clock for every instance)
+-- ARGV[2]   mode: 'c' to consume, 'p' to peek (nothing is written; every cost is 0)
 -- ARGV[3..] per policy: cost (units), shadow ('1'/'0'), tier count, then per tier:
---          field, algorithm code, limit, window ms
+--           field, algorithm code (its position in the registry), limit, window ms
 -- Reply: { admitted, now, then per tier: allowed, remaining, resetMs, retryAfterMs }, where
 -- retryAfterMs -1 means never (the cost exceeds the tier's limit).
+local clock_arg, mode = ARGV[1], ARGV[2]
+`;
+
+/**
+ * The dispatcher: each algorithm's Lua in a block of its own (its helpers and `decide`
+ * stay local to it), `decide` stored at the algorithm's code.
+ */
+export function dispatcherLua(algorithms: Readonly<Record<string, RateLimitAlgorithm>> = ALGORITHMS): string {
+  const blocks = Object.entries(algorithms).map(
+    ([name, algorithm], index) => `do -- ${name}\n${algorithm.lua.trim()}\nalgorithms[${index + 1}] = decide\nend`,
+  );
+  return ['local algorithms = {}', ...blocks].join('\n');
+}
+
+const MAIN = `
 -- Admitted only when every tier of every non-shadow policy admits. A rejected request
 -- writes nothing anywhere; a shadow policy counts only what it would admit itself. A tier
 -- whose policy is not written reports its standing without the cost (remaining, resetMs:
@@ -38,14 +52,8 @@ const MAIN = `
 -- use to shorten their stored window index: window_index) after the latest instant its
 -- tiers stand at (now, or later when the clock reads behind the bucket), and before any
 -- of its window tiers' wrapped index could be misread (window_horizon).
-local now = tonumber(ARGV[1])
-if not now then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-now = math.floor(now)
-local consume = ARGV[2] == 'c'
-local algorithms = { fixed_window, sliding_window, token_bucket, gcra }
+local now = clock(clock_arg)
+local consume = mode == 'c'
 local reply = { 1, now }
 local policies = {}
 local i = 3
@@ -108,15 +116,16 @@ return reply
 `;
 
 /**
- * The one rate-limit script: the algorithms' Lua functions, then the dispatcher above.
- * Registered once per connection (EVALSHA, NOSCRIPT handled by ioredis).
+ * The one rate-limit script, composed from the algorithm registry: its KEYS and ARGV, the
+ * shared helpers, every algorithm's Lua behind the generated dispatcher, then the decision
+ * above. Registered once per connection (EVALSHA, NOSCRIPT handled by ioredis).
  */
 export const RATE_LIMIT_LUA = [
-  PRELUDE_LUA,
+  HEADER,
+  SCRIPT_PRELUDE_LUA,
+  ALGORITHM_PRELUDE_LUA,
   WINDOW_INDEX_LUA,
   EXACT_ARITHMETIC_LUA,
-  ...Object.values(ALGORITHMS)
-    .sort((a, b) => a.code - b.code)
-    .map((algorithm) => algorithm.lua),
+  dispatcherLua(),
   MAIN,
 ].join('\n');

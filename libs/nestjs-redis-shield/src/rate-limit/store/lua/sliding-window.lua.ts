@@ -1,8 +1,9 @@
 import { WEIGHT_ONE } from '../../engine/algorithms/exact-arithmetic.js';
 
 /**
- * Lua twin of `slidingWindow.decide`; state `index:current[:previous]`, where index is the
- * window number wrapped by `window_index` (see window-index.ts).
+ * Lua twin of `slidingWindow.decide` (its contract: `RateLimitAlgorithm` in algorithm.ts);
+ * state `index:current[:previous]`, index the window number wrapped by `window_index`
+ * (see window-index.ts).
  */
 export const SLIDING_WINDOW_LUA = `
 local WEIGHT_ONE = ${WEIGHT_ONE}
@@ -10,8 +11,8 @@ local function first_elapsed_within(room, count, window)
   local most = math.floor(room * WEIGHT_ONE / count)
   return window - math.ceil((most + 1) * window / WEIGHT_ONE) + 1
 end
-local function sliding_window(state, limit, window, cost, now, ttl)
-  if cost > limit then return never(sliding_window(state, limit, window, 0, now, ttl)) end
+local function decide(state, limit, window, cost, now, ttl)
+  if cost > limit then return never(decide(state, limit, window, 0, now, ttl)) end
   local w = math.floor((now - EPOCH) / window)
   local current, previous = 0, 0
   if state then

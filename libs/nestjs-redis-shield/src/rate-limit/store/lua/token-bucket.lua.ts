@@ -1,12 +1,15 @@
-/** Lua twin of `tokenBucket.decide`; state `tokens:lastMs` or `tokens:frac:lastMs` (level: tokens + frac / window). */
+/**
+ * Lua twin of `tokenBucket.decide` (its contract: `RateLimitAlgorithm` in algorithm.ts);
+ * state `tokens:lastMs` or `tokens:frac:lastMs`, the level tokens + frac / window. Ignores `ttl`.
+ */
 export const TOKEN_BUCKET_LUA = `
 local function refill_ms(tokens, frac, limit, window)
   local whole, part = muldivmod(tokens, window, limit)
   if part > frac then return whole + 1 end
   return whole - math.floor((frac - part) / limit)
 end
-local function token_bucket(state, limit, window, cost, now)
-  if cost > limit then return never(token_bucket(state, limit, window, 0, now)) end
+local function decide(state, limit, window, cost, now, ttl)
+  if cost > limit then return never(decide(state, limit, window, 0, now, ttl)) end
   local tokens, frac, last = limit, 0, now
   if state then
     local a, b, c = string.match(state, '^(%d+):(%d+):?(%d*)$')

@@ -1,11 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import { ManualClock } from '../../core/clock.js';
+import { type RateLimitDecisionEvent, ShieldEvents } from '../../core/events/shield-events.js';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
 import { RedisUnavailableError } from '../../redis/engine/redis.errors.js';
-import { BlockCache } from './block-cache.js';
-import { buildPolicy } from './policy.js';
-import { RateLimitUnavailableException } from '../nest/rate-limit.exceptions.js';
-import type { FailMode } from './rate-limit.options.js';
+import { BlockCache } from '../engine/block-cache.js';
+import { buildPolicy } from '../engine/policy.js';
+import { RateLimitUnavailableException } from './rate-limit.exceptions.js';
+import type { FailMode } from '../engine/rate-limit.options.js';
 import { RateLimiter } from './rate-limiter.js';
 import type { RateLimitStore, RateLimitStoreDecision } from '../store/store.interface.js';
 import { MemoryRateLimitStore } from '../store/memory.store.js';
@@ -54,8 +55,9 @@ function setup(failMode: FailMode) {
     keys: { hashId: (id: string) => `h:${id}` },
   } as unknown as RedisConnection;
   const fallback = new MemoryRateLimitStore({ clock: new ManualClock(0) });
-  const limiter = new RateLimiter(fallback, failMode, { store, connection }, new BlockCache(100, () => 0));
-  const consume = () => limiter.consume({} as IncomingMessage, 'ip:1', [POLICY], 1, undefined);
+  const limiter = new RateLimiter({ fallback, failMode, store, connection, blocks: new BlockCache(100, () => 0) });
+  const consume = () =>
+    limiter.consume({ request: {} as IncomingMessage, clientId: 'ip:1', policies: [POLICY], cost: 1 });
   return { limiter, calls, consume };
 }
 
@@ -92,6 +94,47 @@ describe('RateLimiter, when a Redis call fails', () => {
     } finally {
       open.limiter.close();
       closed.limiter.close();
+    }
+  });
+});
+
+describe('RateLimiter, the one way into the counters', () => {
+  it('reports the decisions of HTTP requests as ratelimit.decision, never those of service calls', async () => {
+    const events = new ShieldEvents();
+    const seen: RateLimitDecisionEvent[] = [];
+    events.on('ratelimit.decision', (event) => seen.push(event));
+    const limiter = new RateLimiter({ fallback: new MemoryRateLimitStore({ clock: new ManualClock(0) }), events });
+    try {
+      const call = { clientId: 'ip:1', policies: [POLICY], cost: 1 };
+      await limiter.consume(call);
+      expect(seen).toEqual([]);
+      await limiter.consume({ ...call, request: {} as IncomingMessage, route: '/r' });
+      expect(seen).toMatchObject([
+        { clientId: 'ip:1', route: '/r', fallback: false, result: { remaining: LIMIT - 2 } },
+      ]);
+    } finally {
+      limiter.close();
+    }
+  });
+
+  it('asks a custom store (no connection) first, and falls back when it throws a Redis error', async () => {
+    const { store, calls } = pendingStore();
+    const fallback = new MemoryRateLimitStore({ clock: new ManualClock(0) });
+    const limiter = new RateLimiter({ fallback, store, hashId: (id) => `h:${id}` });
+    try {
+      expect(limiter.primary).toBe(store);
+      expect(limiter.connection).toBe('custom');
+      expect(limiter.fallbackActive).toBe(false);
+      const first = limiter.consume({ clientId: 'ip:1', policies: [POLICY], cost: 1 });
+      calls[0].resolve(decision(true, LIMIT - 1));
+      expect(await first).toMatchObject({ result: { allowed: true, remaining: LIMIT - 1 }, fallback: false });
+      const second = limiter.consume({ clientId: 'ip:1', policies: [POLICY], cost: 1 });
+      calls[1].reject(new RedisUnavailableError('connection', 'custom'));
+      // The fallback counts from zero, under the hashed id.
+      expect(await second).toMatchObject({ result: { allowed: true, remaining: LIMIT - 1 }, fallback: true });
+      expect((await fallback.peek({ clientId: 'h:ip:1', policies: [POLICY] })).tiers[0].remaining).toBe(LIMIT - 1);
+    } finally {
+      limiter.close();
     }
   });
 });
