@@ -454,8 +454,25 @@ const FACTORY_METHODS = [
   [...readFileSync(join(LIB, file), 'utf8').matchAll(/setFactoryMethodName\('(\w+)'\)/g)].map((match) => match[1]),
 );
 
+/** The protected methods `RateLimitGuard` documents for subclasses (throttler's guard members map to them). */
+const GUARD_SEAMS = (() => {
+  for (const statement of parse(join(LIB, 'rate-limit/nest/rate-limit.guard.ts')).statements) {
+    if (ts.isClassDeclaration(statement) && statement.name?.text === 'RateLimitGuard') {
+      return statement.members
+        .filter((member) =>
+          (ts.getModifiers(member as ts.MethodDeclaration) ?? []).some(
+            (m) => m.kind === ts.SyntaxKind.ProtectedKeyword,
+          ),
+        )
+        .flatMap((member) => (member.name && ts.isIdentifier(member.name) ? [member.name.text] : []));
+    }
+  }
+  return [];
+})();
+
 const KNOWN_LOWER = new Set([
   ...[...MEMBERS.values()].flat(),
+  ...GUARD_SEAMS,
   ...ASYNC_OPTION_KEYS,
   ...FACTORY_METHODS,
   ...[...ALL_EXPORTS].filter((name) => /^[a-z]/.test(name)),

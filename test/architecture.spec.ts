@@ -79,10 +79,13 @@ describe('library layout (ARCHITECTURE.md)', () => {
     expect(offending).toEqual([]);
   });
 
-  it('keeps every engine/ free of nest/ and store/ code (type imports aside)', () => {
+  it('keeps every engine/ free of nest/ and store/ code (type imports and Lua text aside)', () => {
+    // A `store/lua/*.lua.ts` file is a script's text, data with no I/O: the algorithm
+    // registry pairs each TypeScript decision with its Lua twin.
     const offending = imports
       .filter((i) => layer(rel(i.file)) === 'engine' && !i.typeOnly)
       .filter((i) => ['nest', 'store'].includes(layer(target(i) ?? '') ?? ''))
+      .filter((i) => !/\/store\/lua\/[a-z-]+\.lua\.js$/.test(target(i)!))
       .map((i) => `${rel(i.file)} imports ${target(i)}`);
     expect(offending).toEqual([]);
   });
@@ -112,5 +115,36 @@ describe('library layout (ARCHITECTURE.md)', () => {
   it('cites no document outside the repository', () => {
     const citing = files.filter((file) => /SPEC §|seed\/|\.\.\/shared\//.test(readFileSync(file, 'utf8'))).map(rel);
     expect(citing).toEqual([]);
+  });
+
+  it('reaches the rate-limit script from the guard in at most three hops: guard, limiter, store, script', () => {
+    const graph = new Map<string, string[]>();
+    for (const i of imports.filter((i) => !i.typeOnly && target(i) !== undefined)) {
+      const from = rel(i.file);
+      graph.set(from, [...(graph.get(from) ?? []), target(i)!.replace(/\.js$/, '.ts')]);
+    }
+    const start = 'rate-limit/nest/rate-limit.guard.ts';
+    const goal = 'rate-limit/store/lua/rate-limit.lua.ts';
+    const hops = new Map([[start, 0]]);
+    const queue = [start];
+    while (queue.length > 0) {
+      const file = queue.shift()!;
+      for (const next of graph.get(file) ?? []) {
+        if (hops.has(next)) continue;
+        hops.set(next, hops.get(file)! + 1);
+        queue.push(next);
+      }
+    }
+    expect(hops.get(goal)).toBeLessThanOrEqual(3);
+  });
+
+  it('gives every export of the package entry point a one-line reason', () => {
+    const lines = readFileSync(join(LIBRARY_SRC, 'index.ts'), 'utf8').split('\n');
+    const unexplained = lines
+      .map((line, index) => ({ line, before: lines[index - 1] ?? '' }))
+      .filter(({ line }) => line.startsWith('export '))
+      .filter(({ before }) => !/^\/\*\* .+ \*\/$/.test(before))
+      .map(({ line }) => line);
+    expect(unexplained).toEqual([]);
   });
 });

@@ -1,6 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { CacheService, CacheStatsCounter, ResponseCacheWriter } from 'nestjs-redis-shield';
+import { CacheService } from 'nestjs-redis-shield';
+import { CacheStatsCounter } from '../libs/nestjs-redis-shield/src/cache/nest/cache-stats.counter.js';
+import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import type { HttpAdapterName } from '../src/app.factory.js';
 import { authCalls, startAuthCacheApp } from './fixtures/auth-cache-app.js';
 import { type RedisServer, startRedis } from './harness/index.js';

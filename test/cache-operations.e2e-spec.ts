@@ -1,13 +1,7 @@
 import { Controller, Get, type INestApplication, Module, Version, VersioningType } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import {
-  CacheService,
-  CacheShared,
-  CacheTtl,
-  RedisModule,
-  ResponseCacheModule,
-  ResponseCacheWriter,
-} from 'nestjs-redis-shield';
+import { CacheService, CacheShared, CacheTtl, RedisModule, ResponseCacheModule } from 'nestjs-redis-shield';
+import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import request from 'supertest';
 import type { HttpAdapterName } from '../src/app.factory.js';
 import { calls, control, startCacheApp } from './fixtures/cache-app.js';

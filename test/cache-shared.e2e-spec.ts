@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { CacheService, ResponseCacheWriter } from 'nestjs-redis-shield';
+import { CacheService } from 'nestjs-redis-shield';
+import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import type { HttpAdapterName } from '../src/app.factory.js';
 import { sharedCalls, startSharedCacheApp } from './fixtures/shared-cache-app.js';
 import { type RedisServer, startRedis } from './harness/index.js';

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
-import { ResponseCacheWriter } from 'nestjs-redis-shield';
+import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import type { HttpAdapterName } from '../src/app.factory.js';
 import { calls, control, startCacheApp } from './fixtures/cache-app.js';
 import { type RedisServer, type RespProxy, startRedis, startRespProxy } from './harness/index.js';

@@ -1,7 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { createApp, type HttpAdapterName } from '../src/app.factory.js';
-import { RedisConnection, ResponseCacheWriter } from 'nestjs-redis-shield';
+import { RedisConnection } from 'nestjs-redis-shield';
+import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { type RedisServer, startRedis } from './harness/index.js';
 import { CaptureLogger } from './support/capture-logger.js';

@@ -1,6 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { RedisConnection, ResponseCacheWriter, ViolationRecorder } from 'nestjs-redis-shield';
+import { RedisConnection } from 'nestjs-redis-shield';
+import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
+import { ViolationRecorder } from '../libs/nestjs-redis-shield/src/rate-limit/store/violation-recorder.js';
 import request from 'supertest';
 import { RATE_LIMIT_LUA } from '../libs/nestjs-redis-shield/src/rate-limit/store/lua/rate-limit.lua.js';
 import { VIOLATIONS_APPEND_LUA } from '../libs/nestjs-redis-shield/src/rate-limit/store/lua/violations-append.lua.js';

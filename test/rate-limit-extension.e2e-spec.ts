@@ -27,9 +27,9 @@ import {
   RateLimitTestingModule,
   RedisModule,
   RedisUnavailableError,
-  redisClock,
   ShieldEvents,
 } from 'nestjs-redis-shield';
+import { redisClock } from '../libs/nestjs-redis-shield/src/core/clock.js';
 import request from 'supertest';
 import { type RedisServer, type RespProxy, startRedis, startRespProxy } from './harness/index.js';
 

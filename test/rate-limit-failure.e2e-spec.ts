@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
-import { PolicyRegistry, type RateLimitDecisionEvent, RedisConnection, ShieldEvents } from 'nestjs-redis-shield';
+import { type RateLimitDecisionEvent, RedisConnection, ShieldEvents } from 'nestjs-redis-shield';
+import { PolicyRegistry } from '../libs/nestjs-redis-shield/src/rate-limit/engine/policy.js';
 import request from 'supertest';
 import { stateFields } from '../libs/nestjs-redis-shield/src/rate-limit/store/redis.store.js';
 import { createApp, type HttpAdapterName } from '../src/app.factory.js';

@@ -1,5 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
-import { RateLimitService, ViolationRecorder, ViolationStream } from 'nestjs-redis-shield';
+import { RateLimitService } from 'nestjs-redis-shield';
+import { ViolationRecorder } from '../libs/nestjs-redis-shield/src/rate-limit/store/violation-recorder.js';
+import { ViolationStream } from '../libs/nestjs-redis-shield/src/rate-limit/store/violation-stream.js';
 import request from 'supertest';
 import { createApp, type HttpAdapterName } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/load-config.js';

@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
-import { RedisConnection, ResponseCacheWriter } from 'nestjs-redis-shield';
+import { RedisConnection } from 'nestjs-redis-shield';
+import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import request from 'supertest';
 import { createApp, type HttpAdapterName } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/load-config.js';

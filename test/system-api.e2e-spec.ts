@@ -22,9 +22,9 @@ import {
   RedisModule,
   ResponseCacheModule,
   type ResponseCacheModuleOptions,
-  ResponseCacheWriter,
   SystemApiModule,
 } from 'nestjs-redis-shield';
+import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { RATE_LIMIT_LUA } from '../libs/nestjs-redis-shield/src/rate-limit/store/lua/rate-limit.lua.js';

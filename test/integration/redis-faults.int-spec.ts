@@ -1,13 +1,13 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import {
-  Deadline,
   RedisModule,
   RedisService,
   type RedisStateEvent,
   RedisUnavailableError,
   ShieldEvents,
 } from 'nestjs-redis-shield';
+import { Deadline } from '../../libs/nestjs-redis-shield/src/core/deadline.js';
 import { CaptureLogger } from '../support/capture-logger.js';
 import { type RedisServer, type RespProxy, startRedis, startRespProxy } from '../harness/index.js';
 import { waitFor } from '../support/wait-for.js';

@@ -1,13 +1,13 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import {
-  Deadline,
   type RedisCommandEvent,
   RedisModule,
   RedisService,
   type RedisStateEvent,
   ShieldEvents,
 } from 'nestjs-redis-shield';
+import { Deadline } from '../../libs/nestjs-redis-shield/src/core/deadline.js';
 import { type RedisServer, startRedis } from '../harness/index.js';
 import { waitFor } from '../support/wait-for.js';
 

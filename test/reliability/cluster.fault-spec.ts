@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { Agent, get as httpGet } from 'node:http';
-import { type KeyBuilder, RedisConnection, ShieldEvents } from 'nestjs-redis-shield';
+import { RedisConnection, ShieldEvents } from 'nestjs-redis-shield';
+import { type KeyBuilder } from '../../libs/nestjs-redis-shield/src/redis/engine/key-builder.js';
 import { type RedisCluster, type RedisServer, startRedisCluster } from '../harness/index.js';
 import { waitFor } from '../support/wait-for.js';
 import { CLIENT_HEADER, EXACT_LIMIT, startClusterApp } from './fixtures/cluster-app.js';

@@ -5,8 +5,8 @@ import {
   type RedisCommandEvent,
   RedisUnavailableError,
   ShieldEvents,
-  STATS_FLUSH_INTERVAL_MS,
 } from 'nestjs-redis-shield';
+import { STATS_FLUSH_INTERVAL_MS } from '../../libs/nestjs-redis-shield/src/cache/nest/cache-stats.counter.js';
 import { freePort, startRedisSentinel, type RedisSentinel, type RedisServer } from '../harness/index.js';
 import { CaptureLogger } from '../support/capture-logger.js';
 import { waitFor } from '../support/wait-for.js';

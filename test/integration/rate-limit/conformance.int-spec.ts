@@ -7,9 +7,9 @@ import {
   type RateLimitPolicy,
   type RateLimitStore,
   type RateLimitStoreDecision,
-  rateLimitHeaders,
-  summarize,
 } from 'nestjs-redis-shield';
+import { rateLimitHeaders } from '../../../libs/nestjs-redis-shield/src/rate-limit/engine/rate-limit-headers.js';
+import { summarize } from '../../../libs/nestjs-redis-shield/src/rate-limit/engine/summarize.js';
 import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from '../../harness/index.js';
 import { AdmissionLog, clockWalk, guaranteeViolations } from './clock-walk.js';
 import { type LimiterApp, startLimiter } from './setup.js';

@@ -1,4 +1,5 @@
 import { Cluster } from 'ioredis';
+import { clockArg } from '../../redis/store/lua/prelude.lua.js';
 import { messages, withCode } from '../../core/errors.js';
 import type { KeyBuilder } from '../../redis/engine/key-builder.js';
 import type { RedisConnection, RunOptions, ScriptRunner } from '../../redis/store/redis.connection.js';
@@ -641,8 +642,7 @@ export class ResponseCacheStore {
 
   /** ARGV[1] of the scripts: the app clock's ms, or '' for Redis TIME. */
   private now(): number | '' {
-    const { clock } = this.connection;
-    return clock.source === 'app' ? clock.now() : '';
+    return clockArg(this.connection.clock);
   }
 }
 

@@ -1,6 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { RateLimitResult } from '../../rate-limit/engine/rate-limit.types.js';
-import type { Violation } from '../../rate-limit/engine/violation.js';
 
 /** A connection's health as the rest of the library and operators see it. */
 export type RedisConnectionState = 'ready' | 'down';
@@ -13,18 +11,6 @@ export interface RedisStateEvent {
   state: RedisConnectionState;
   /** Why it changed, e.g. `connected`, `circuit open after 3 failures`, `connection closed`. */
   reason: string;
-}
-
-/** Emitted for every request the rate-limit guard decided. */
-export interface RateLimitDecisionEvent {
-  /** The raw client id (`user:42`, `ip:…`): in-process only; hash it before it leaves. */
-  clientId: string;
-  /** The route template, when known. */
-  route: string | undefined;
-  /** The decision, with every tier. */
-  result: RateLimitResult;
-  /** Whether the in-memory fallback decided (Redis unavailable). */
-  fallback: boolean;
 }
 
 /** How a Redis call ended: a reply, an error reply, out of time, or not sent / no connection. */
@@ -69,15 +55,6 @@ export interface CacheCorruptEvent {
   route: string;
 }
 
-/** Emitted for every violation recorded: a rejection, or a shadow policy's would-be rejection. */
-export type RateLimitViolationEvent = Violation;
-
-/** Emitted when violations could not be kept for the stream (buffer full). */
-export interface ViolationsDroppedEvent {
-  /** How many violations were dropped at once. */
-  count: number;
-}
-
 /** Whether a connection's instance bus is subscribed (`up`) or not (`down`). */
 export type BusState = 'up' | 'down';
 
@@ -93,18 +70,16 @@ export interface BusStateEvent {
   epoch: number;
 }
 
-/** Every internal event by name; later features add theirs here. */
+/**
+ * Every internal event by name. Events whose payloads need only core types are declared
+ * here; a feature whose payloads carry its own types adds them to this interface from its
+ * own folder (`rate-limit/engine/rate-limit.events.ts`), so core depends on no feature.
+ */
 export interface ShieldEventMap {
   /** A connection became ready or went down. */
   'redis.state': RedisStateEvent;
   /** A Redis call finished (or timed out). */
   'redis.command': RedisCommandEvent;
-  /** The guard decided a request. */
-  'ratelimit.decision': RateLimitDecisionEvent;
-  /** A violation was recorded (`shadow: true` for a shadow policy's would-be rejection). */
-  'ratelimit.violation': RateLimitViolationEvent;
-  /** Violations were dropped because the stream buffer was full. */
-  'ratelimit.violations.dropped': ViolationsDroppedEvent;
   /** A cacheable request got its final cache status. */
   'cache.lookup': CacheLookupEvent;
   /** A response was written to the cache. */

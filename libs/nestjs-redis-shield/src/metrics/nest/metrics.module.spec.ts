@@ -2,7 +2,8 @@ import { type DynamicModule, Injectable, Module, type StreamableFile } from '@ne
 import { Test, type TestingModule } from '@nestjs/testing';
 import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 import { metricValue, parseMetrics, type Sample } from '../../../../../test/support/prometheus.js';
-import { type RateLimitDecisionEvent, ShieldEvents } from '../../core/events/shield-events.js';
+import { ShieldEvents } from '../../core/events/shield-events.js';
+import type { RateLimitDecisionEvent } from '../../rate-limit/engine/rate-limit.events.js';
 import {
   type ConnectionStatusSource,
   type LimiterStatusSource,

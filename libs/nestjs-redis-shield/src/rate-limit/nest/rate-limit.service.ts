@@ -7,7 +7,7 @@ import { RateLimiter } from './rate-limiter.js';
 
 /** Options of one service call. */
 export interface RateLimitCallOptions {
-  /** The request's Redis deadline, when called on behalf of a request. */
+  /** @internal The request's Redis deadline, when called on behalf of a request (the guard's calls). */
   deadline?: Deadline;
   /**
    * `consume` only: what the call costs in some of its policies (policy name → integer
@@ -36,7 +36,7 @@ export interface RateLimitCallOptions {
 export class RateLimitService {
   /** @internal Instantiated by Nest; import `RateLimitModule` and inject the service. */
   constructor(
-    /** The configured policies. */
+    /** @internal The configured policies. */
     readonly policies: PolicyRegistry,
     private readonly limiter: RateLimiter,
   ) {}

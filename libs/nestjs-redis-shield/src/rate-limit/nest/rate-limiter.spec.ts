@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ManualClock } from '../../core/clock.js';
-import { type RateLimitDecisionEvent, ShieldEvents } from '../../core/events/shield-events.js';
+import { ShieldEvents } from '../../core/events/shield-events.js';
+import type { RateLimitDecisionEvent } from '../engine/rate-limit.events.js';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
 import { RedisUnavailableError } from '../../redis/engine/redis.errors.js';
 import { BlockCache } from '../engine/block-cache.js';

@@ -8,7 +8,7 @@ import {
   type RateLimitStoreDecision,
   type RateLimitStoreRequest,
 } from './store.interface.js';
-import { clockArg } from './lua/prelude.lua.js';
+import { clockArg } from '../../redis/store/lua/prelude.lua.js';
 import { ALGORITHM_CODES, RATE_LIMIT_LUA, REPLY_PER_TIER } from './lua/rate-limit.lua.js';
 import { tierResult } from './tier-result.js';
 

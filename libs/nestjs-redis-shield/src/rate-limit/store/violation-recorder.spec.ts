@@ -1,7 +1,8 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { CaptureLogger } from '../../../../../test/support/capture-logger.js';
-import { type RateLimitDecisionEvent, ShieldEvents } from '../../core/events/shield-events.js';
+import { ShieldEvents } from '../../core/events/shield-events.js';
+import type { RateLimitDecisionEvent } from '../engine/rate-limit.events.js';
 import { KeyBuilder } from '../../redis/engine/key-builder.js';
 import type { ResolvedViolationOptions, Violation, ViolationRecord } from '../engine/violation.js';
 import { ViolationRecorder } from './violation-recorder.js';

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { RedisUnavailableError } from '../../redis/engine/redis.errors.js';
-import type { RateLimitDecisionEvent, ShieldEvents } from '../../core/events/shield-events.js';
+import type { ShieldEvents } from '../../core/events/shield-events.js';
+import type { RateLimitDecisionEvent } from '../engine/rate-limit.events.js';
 import type { TierResult } from '../engine/rate-limit.types.js';
 import type { KeyBuilder } from '../../redis/engine/key-builder.js';
 import type { ResolvedViolationOptions, Violation, ViolationRecord } from '../engine/violation.js';

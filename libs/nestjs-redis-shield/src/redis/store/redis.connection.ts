@@ -16,7 +16,7 @@ import type { RedisClient, ResolvedRedisOptions } from '../engine/redis.options.
 
 /** How one call may use Redis. */
 export interface RunOptions {
-  /** The request's deadline; without one the call gets `commandTimeoutMs`. */
+  /** @internal The request's deadline (the library's own request-path calls); without one the call gets `commandTimeoutMs`. */
   deadline?: Deadline;
   /** A budget in ms for calls outside a request (admin, stats); ignored with `deadline`. */
   timeoutMs?: number;
@@ -50,7 +50,7 @@ const QUIT_GRACE_MS = 1000;
 export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   /** The ioredis client (created by the library, or the one passed in). */
   readonly client: RedisClient;
-  /** The key builder of this connection (its prefix and hash secret). */
+  /** @internal The key builder of this connection (its prefix and hash secret). */
   readonly keys: KeyBuilder;
   /** Where this connection reads time. */
   readonly clock: Clock;
@@ -118,7 +118,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
    * is open. The budget is Redis time: its clock starts when the command is written to
    * the socket, and a reply counts as late (a timeout, and evidence for the breaker) only
    * when it is still missing after the budget once the socket was read, so a busy event
-   * loop is never taken for a slow Redis (see {@link Deadline} and `ReplyTimer`).
+   * loop is never taken for a slow Redis (see `Deadline` and `ReplyTimer`).
    */
   async run<T>(operation: (client: RedisClient) => Promise<T>, options: RunOptions = {}): Promise<T> {
     if (!this.breaker.allowsCalls) throw new RedisUnavailableError('circuit-open', this.name);

@@ -2,7 +2,7 @@ import { ALGORITHM_PRELUDE_LUA, type RateLimitAlgorithm } from '../../engine/alg
 import { EXACT_ARITHMETIC_LUA } from '../../engine/algorithms/exact-arithmetic.js';
 import { ALGORITHMS, RATE_LIMIT_ALGORITHMS, type RateLimitAlgorithmName } from '../../engine/algorithms/registry.js';
 import { WINDOW_INDEX_LUA } from '../../engine/algorithms/window-index.js';
-import { SCRIPT_PRELUDE_LUA } from './prelude.lua.js';
+import { SCRIPT_PRELUDE_LUA } from '../../../redis/store/lua/prelude.lua.js';
 
 /** Fields per tier in ARGV: field name, algorithm code, limit, window (ms). */
 export const ARGS_PER_TIER = 4;

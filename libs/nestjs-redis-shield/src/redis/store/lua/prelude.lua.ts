@@ -7,8 +7,8 @@ import type { Clock } from '../../../core/clock.js';
  * clock passes one, Redis `TIME` otherwise (one clock for every instance, no extra round
  * trip).
  *
- * The response cache's scripts start with the same two helpers (`cache/store/lua/lua-prelude.ts`):
- * this text belongs in a shared place both preludes build on.
+ * Every script of the library starts with it: the rate limiter's and the response
+ * cache's (`cache/store/lua/lua-prelude.ts` adds its own helpers after it).
  */
 export const SCRIPT_PRELUDE_LUA = `
 local function fmt(n) return string.format('%.0f', n) end
