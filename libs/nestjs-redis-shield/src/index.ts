@@ -185,7 +185,7 @@ export {
   ShieldEvents,
 } from './core/events/shield-events.js';
 /** An in-process view of every connection's breaker and every limiter's fallback, for your own health checks. */
-export { ShieldStatus } from './core/events/shield-status.js';
+export { type ConnectionStatusSource, type LimiterStatusSource, ShieldStatus } from './core/events/shield-status.js';
 /** The rate limiter's events (declared with the types they carry). */
 export {
   type RateLimitDecisionEvent,

@@ -33,7 +33,7 @@ export class ShieldStatus {
   private readonly connectionsByName = new Map<string, ConnectionStatusSource>();
   private readonly limiterSet = new Set<LimiterStatusSource>();
 
-  /** Registers a connection; returns the function that unregisters it. */
+  /** @internal Registers a connection; returns the function that unregisters it. */
   addConnection(connection: ConnectionStatusSource): () => void {
     this.connectionsByName.set(connection.name, connection);
     return () => {
@@ -41,7 +41,7 @@ export class ShieldStatus {
     };
   }
 
-  /** Registers a rate limiter; returns the function that unregisters it. */
+  /** @internal Registers a rate limiter; returns the function that unregisters it. */
   addLimiter(limiter: LimiterStatusSource): () => void {
     this.limiterSet.add(limiter);
     return () => this.limiterSet.delete(limiter);
