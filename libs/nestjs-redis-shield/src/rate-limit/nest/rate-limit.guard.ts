@@ -12,7 +12,7 @@ import {
 import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, ModulesContainer, Reflector } from '@nestjs/core';
 import { applicationControllers, controllerMethods } from '../../core/controllers.js';
-import { messages } from '../../core/errors.js';
+import { shieldError } from '../../core/errors.js';
 import { RequestPrefetch } from '../../core/events/request-prefetch.js';
 import { requestState } from '../../core/request-state.js';
 import { type HttpExchange, httpExchange, recordClientId, recordRouteTemplate } from '../../core/http/http-facade.js';
@@ -252,12 +252,11 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     const costPolicies = cost?.policies && new Set(cost.policies);
     for (const name of costPolicies ?? []) {
       if (!policies.some((policy) => baseName(policy.name) === name)) {
-        throw new Error(
-          messages.invalidOption(
-            `@RateLimitCost policies on ${controller.name}.${(handler as { name: string }).name}`,
-            name,
-            `one of the route's policies (${policies.map((policy) => policy.name).join(', ')})`,
-          ),
+        throw shieldError(
+          'invalidCostPolicy',
+          `${controller.name}.${(handler as { name: string }).name}`,
+          name,
+          policies.map((policy) => policy.name),
         );
       }
     }
