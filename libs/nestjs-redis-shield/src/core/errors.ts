@@ -43,6 +43,18 @@ export const messages = {
     `nestjs-redis-shield: @InvalidateCache(${JSON.stringify(pattern.slice(0, 64))}) on ${owner}: ${reason}`,
   corruptEntry: (problem: string) => problem,
   cacheValueNotJson: (key: string) => `cache value for '${key}' has no JSON form`,
+  // rate limiting
+  rateLimitExceeded: () => 'Too many requests. Please try again later.' as const,
+  costExceedsLimit: (cost: number, limit: number, tier: { policy: string; tier: string }) =>
+    `This request costs ${cost} units, more than the ${limit} per window of tier "${tier.tier}" ` +
+    `of policy "${tier.policy}": it can never be admitted.`,
+  rateLimitUnavailable: () => 'Rate limiting is temporarily unavailable. Please try again later.',
+  invalidCostPolicy: (owner: string, name: string, policies: string[]) =>
+    messages.invalidOption(
+      `@RateLimitCost policies on ${owner}`,
+      name,
+      `one of the route's policies (${policies.join(', ')})`,
+    ),
 };
 
 /** The name of one of the library's {@link messages}. */
@@ -99,6 +111,15 @@ export const ERROR_CODES = {
   corruptEntry: 'SHIELD_E021',
   /** A `TypeError` from `CacheService.set`: the value has no JSON form. */
   cacheValueNotJson: 'SHIELD_E022',
+  // rate limiting
+  /** HTTP 429 `RateLimitExceededException`: a client is over a tier's limit (`Retry-After` says when to retry). */
+  rateLimitExceeded: 'SHIELD_E023',
+  /** HTTP 429 `CostExceedsLimitException`: a request's cost exceeds a tier's limit, so no wait lets it pass. */
+  costExceedsLimit: 'SHIELD_E024',
+  /** HTTP 503 `RateLimitUnavailableException`: the store failed and the module fails closed. */
+  rateLimitUnavailable: 'SHIELD_E025',
+  /** At start-up: a route's `@RateLimitCost` names a policy the route is not limited by. */
+  invalidCostPolicy: 'SHIELD_E026',
 } as const satisfies Record<ShieldMessageKind, `SHIELD_E${number}`>;
 
 /** Every code, to tell the library's errors from others. */

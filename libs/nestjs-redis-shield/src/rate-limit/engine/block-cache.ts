@@ -1,3 +1,5 @@
+import { BoundedMap } from '../../core/lru.js';
+import { SingleFlight } from '../../core/single-flight.js';
 import type { RateLimitPolicy, RateLimitResult } from './rate-limit.types.js';
 
 /** Costs of single policies, by name (see `RateLimitStoreRequest.policyCosts`). */
@@ -47,18 +49,22 @@ export interface BlockLifetime {
  * left never waits.
  */
 export class BlockCache {
-  private readonly blocks = new Map<string, Block>();
+  /** Blocks by client and policies, the one written longest ago dropped first beyond `maxEntries`. */
+  private readonly blocks: BoundedMap<string, Block>;
   /** Clients last seen at their limit (rejected, or admitted with 0 remaining), oldest first. */
-  private readonly contended = new Set<string>();
-  /** The Redis decision in flight of each contended client. */
-  private readonly leaders = new Map<string, Promise<void>>();
+  private readonly contended: BoundedMap<string, true>;
+  /** The Redis decision in flight of each contended client (settled either way, never rejected). */
+  private readonly leaders = new SingleFlight<void>();
 
   constructor(
-    private readonly maxEntries = 10_000,
+    maxEntries = 10_000,
     private readonly now: () => number = Date.now,
     /** The instance bus, which bounds how long a block outlives a reset it may have missed. */
     private readonly lifetime?: BlockLifetime,
-  ) {}
+  ) {
+    this.blocks = new BoundedMap(maxEntries);
+    this.contended = new BoundedMap(maxEntries);
+  }
 
   /**
    * The rejection to repeat for this request, with its times moved on; undefined when Redis
@@ -105,13 +111,14 @@ export class BlockCache {
   deciding(clientId: string, policies: readonly RateLimitPolicy[], decision: Promise<unknown>): void {
     if (this.contended.size === 0) return;
     const key = keyOf(clientId, policies);
-    if (!this.contended.has(key) || this.leaders.has(key)) return;
-    const settled = decision.then(
-      () => undefined,
-      () => undefined,
+    if (!this.contended.has(key)) return;
+    // The first decision leads until it settles; one sent meanwhile does not replace it.
+    void this.leaders.run(key, () =>
+      decision.then(
+        () => undefined,
+        () => undefined,
+      ),
     );
-    this.leaders.set(key, settled);
-    void settled.then(() => this.leaders.delete(key));
   }
 
   /**
@@ -136,12 +143,10 @@ export class BlockCache {
       if (this.contended.size > 0) this.contended.delete(key);
       return;
     }
-    this.contended.delete(key); // re-inserted last: Set order is the eviction order
-    this.contended.add(key);
-    if (this.contended.size > this.maxEntries) this.contended.delete(this.contended.values().next().value!);
+    this.contended.set(key, true); // moved to the newest end: the oldest is dropped first
     if (result.allowed || result.retryAfterMs <= 0) return;
     const now = this.now();
-    this.blocks.delete(key); // re-inserted last: Map order is the eviction order
+    // The newest block; beyond maxEntries the one written longest ago is dropped.
     this.blocks.set(key, {
       result,
       cost,
@@ -150,15 +155,13 @@ export class BlockCache {
       until: now + result.retryAfterMs,
       epoch: this.lifetime?.epoch ?? 0,
     });
-    // One entry added at a time, so one dropped is enough.
-    if (this.blocks.size > this.maxEntries) this.blocks.delete(this.blocks.keys().next().value!);
   }
 
   /** Forgets every block of a client (after an admin reset). */
   clear(clientId: string): void {
     const prefix = `${clientId}\0`;
     for (const key of this.blocks.keys()) if (key.startsWith(prefix)) this.blocks.delete(key);
-    for (const key of this.contended) if (key.startsWith(prefix)) this.contended.delete(key);
+    for (const key of this.contended.keys()) if (key.startsWith(prefix)) this.contended.delete(key);
   }
 
   get size(): number {

@@ -1,4 +1,5 @@
-import { messages } from '../../core/errors.js';
+import { shieldError } from '../../core/errors.js';
+import { checkIntegerInRange, checkOneOf } from '../../core/validators.js';
 import { DEFAULT_ALGORITHM, RATE_LIMIT_ALGORITHMS, type RateLimitAlgorithmName } from './algorithms/registry.js';
 import type { RateLimitPolicy } from './rate-limit.types.js';
 
@@ -46,16 +47,15 @@ export function buildPolicy(
 ): RateLimitPolicy {
   const where = `policies.${name}`;
   if (!POLICY_NAME.test(name)) {
-    throw new Error(messages.invalidOption('policy name', name, '1-64 of A-Z a-z 0-9 _ . : -, optionally @<plan>'));
+    throw shieldError('invalidOption', 'policy name', name, '1-64 of A-Z a-z 0-9 _ . : -, optionally @<plan>');
   }
   const algorithm = definition.algorithm ?? defaultAlgorithm;
   checkAlgorithm(`${where}.algorithm`, algorithm);
   const entries = Object.entries(definition.tiers ?? {});
-  if (entries.length === 0) throw new Error(messages.invalidOption(`${where}.tiers`, 0, 'at least one tier'));
+  if (entries.length === 0) throw shieldError('invalidOption', `${where}.tiers`, 0, 'at least one tier');
   const tiers = entries.map(([tierName, tier]) => {
     const at = `${where}.tiers.${tierName}`;
-    if (!NAME.test(tierName))
-      throw new Error(messages.invalidOption('tier name', tierName, '1-64 of A-Z a-z 0-9 _ . : -'));
+    if (!NAME.test(tierName)) throw shieldError('invalidOption', 'tier name', tierName, '1-64 of A-Z a-z 0-9 _ . : -');
     integerWithin(`${at}.limit`, tier.limit, MAX_TIER_LIMIT, 'units per window');
     integerWithin(`${at}.windowMs`, tier.windowMs, MAX_TIER_WINDOW_MS, 'ms: 1 ms to 31 days');
     const tierAlgorithm = tier.algorithm ?? algorithm;
@@ -100,7 +100,7 @@ export class PolicyRegistry {
   /** The policy named `name`; throws for an unknown name (a configuration error). */
   get(name: string): RateLimitPolicy {
     const policy = this.byName.get(name);
-    if (!policy) throw new Error(messages.unknownPolicy(name, [...this.byName.keys()]));
+    if (!policy) throw shieldError('unknownPolicy', name, [...this.byName.keys()]);
     return policy;
   }
 
@@ -125,12 +125,10 @@ export class PolicyRegistry {
 
 /** Throws, naming the option and the supported range, unless `value` is an integer from 1 to `max`. */
 function integerWithin(option: string, value: number, max: number, unit: string): void {
-  if (!Number.isSafeInteger(value) || value <= 0 || value > max)
-    throw new Error(messages.invalidOption(option, value, `a positive integer, at most ${max} (${unit})`));
+  checkIntegerInRange(option, value, 1, max, `a positive integer, at most ${max} (${unit})`);
 }
 
+/** Throws, naming the option and listing the algorithms, unless `algorithm` is one of them. */
 function checkAlgorithm(option: string, algorithm: string): void {
-  if (!(RATE_LIMIT_ALGORITHMS as readonly string[]).includes(algorithm)) {
-    throw new Error(messages.invalidOption(option, algorithm, `one of ${RATE_LIMIT_ALGORITHMS.join(', ')}`));
-  }
+  checkOneOf(option, algorithm, RATE_LIMIT_ALGORITHMS);
 }

@@ -1,5 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
-import { messages } from '../../core/errors.js';
+import { shieldError } from '../../core/errors.js';
+import { checkIntegerInRange, checkOneOf, checkPositiveInteger } from '../../core/validators.js';
 import type { HttpExchange } from '../../core/http/http-facade.js';
 import { ipv6SubnetOf } from './client-id.js';
 import { DEFAULT_POLICY, type PolicyDefinition, PolicyRegistry, type TierDefinition, buildPolicy } from './policy.js';
@@ -10,6 +11,9 @@ import type { ResolvedViolationOptions, ViolationOptions } from './violation.js'
 
 /** What Redis failure means for requests: `open` counts in memory per instance, `closed` answers 503. */
 export type FailMode = 'open' | 'closed';
+
+/** Every {@link FailMode}. */
+const FAIL_MODES: readonly FailMode[] = ['open', 'closed'];
 
 /** A value, or a function of the request that returns it (possibly async). */
 export type Resolvable<T> = (context: ExecutionContext, exchange: HttpExchange) => T | Promise<T>;
@@ -125,17 +129,17 @@ export function buildRegistry(options: RateLimitModuleOptions): PolicyRegistry {
   );
   for (const name of options.shadowPolicies ?? []) {
     if (!registry.get(name).shadow) {
-      throw new Error(messages.invalidOption('shadowPolicies', name, 'policies defined with shadow: true'));
+      throw shieldError('invalidOption', 'shadowPolicies', name, 'policies defined with shadow: true');
     }
   }
-  const maxBlocked = options.localBlockCache === false ? 1 : (options.localBlockCache?.maxEntries ?? 1);
-  if (!Number.isInteger(maxBlocked) || maxBlocked < 1) {
-    throw new Error(messages.invalidOption('localBlockCache.maxEntries', maxBlocked, 'a positive integer'));
-  }
+  // Absent (or null): the default, which is valid.
+  checkPositiveInteger(
+    'localBlockCache.maxEntries',
+    options.localBlockCache === false ? 1 : (options.localBlockCache?.maxEntries ?? 1),
+  );
+  checkPositiveInteger('fallbackMaxClients', options.fallbackMaxClients ?? 1);
   ipv6SubnetOf(options);
-  if (options.failMode !== undefined && options.failMode !== 'open' && options.failMode !== 'closed') {
-    throw new Error(messages.invalidOption('failMode', options.failMode, 'open or closed'));
-  }
+  if (options.failMode !== undefined) checkOneOf('failMode', options.failMode, FAIL_MODES, 'open or closed');
   return registry;
 }
 
@@ -150,21 +154,15 @@ export function resolveViolationOptions(options: ViolationOptions = {}): Resolve
     log:
       options.log === false ? false : { lines: options.log?.lines ?? 5, intervalMs: options.log?.intervalMs ?? 10_000 },
   };
-  const positive: [string, number][] = [
-    ['violations.maxLength', resolved.maxLength],
-    ['violations.flushIntervalMs', resolved.flushIntervalMs],
-    ['violations.maxBuffered', resolved.maxBuffered],
-  ];
-  if (resolved.log) positive.push(['violations.log.intervalMs', resolved.log.intervalMs]);
-  for (const [name, value] of positive) {
-    if (!Number.isInteger(value) || value < 1)
-      throw new Error(messages.invalidOption(name, value, 'a positive integer'));
-  }
-  if (resolved.log && (!Number.isInteger(resolved.log.lines) || resolved.log.lines < 0)) {
-    throw new Error(messages.invalidOption('violations.log.lines', resolved.log.lines, 'an integer >= 0'));
+  checkPositiveInteger('violations.maxLength', resolved.maxLength);
+  checkPositiveInteger('violations.flushIntervalMs', resolved.flushIntervalMs);
+  checkPositiveInteger('violations.maxBuffered', resolved.maxBuffered);
+  if (resolved.log) {
+    checkPositiveInteger('violations.log.intervalMs', resolved.log.intervalMs);
+    checkIntegerInRange('violations.log.lines', resolved.log.lines, 0);
   }
   if (!(resolved.sampleRate > 0 && resolved.sampleRate <= 1)) {
-    throw new Error(messages.invalidOption('violations.sampleRate', resolved.sampleRate, 'a number in (0, 1]'));
+    throw shieldError('invalidOption', 'violations.sampleRate', resolved.sampleRate, 'a number in (0, 1]');
   }
   return resolved;
 }

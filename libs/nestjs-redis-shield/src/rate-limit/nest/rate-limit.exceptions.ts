@@ -1,4 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
+import { ERROR_CODES, messages, type ShieldErrorCode } from '../../core/errors.js';
 import { resetUnixSeconds, waitSeconds } from '../engine/rate-limit-headers.js';
 import type { RateLimitResult } from '../engine/rate-limit.types.js';
 
@@ -16,6 +17,9 @@ export interface RateLimitExceededBody {
 
 /** A rejected request: 429 with the documented body (headers are set by the guard). */
 export class RateLimitExceededException extends HttpException {
+  /** Always `'SHIELD_E023'` (see the README's error codes); not in the body. */
+  readonly code: ShieldErrorCode = ERROR_CODES.rateLimitExceeded;
+
   /**
    * Builds the 429 body.
    *
@@ -25,7 +29,7 @@ export class RateLimitExceededException extends HttpException {
   constructor(resetTime: number, retryAfter: number) {
     const body: RateLimitExceededBody = {
       error: 'Rate limit exceeded',
-      message: 'Too many requests. Please try again later.',
+      message: messages.rateLimitExceeded(),
       reset_time: resetTime,
       retry_after: retryAfter,
     };
@@ -50,6 +54,9 @@ export interface CostExceedsLimitBody {
  * `Retry-After` (waiting does not help), whose body says so.
  */
 export class CostExceedsLimitException extends HttpException {
+  /** Always `'SHIELD_E024'` (see the README's error codes); not in the body. */
+  readonly code: ShieldErrorCode = ERROR_CODES.costExceedsLimit;
+
   /**
    * Builds the 429 body naming the tier, the cost and the limit.
    *
@@ -60,9 +67,7 @@ export class CostExceedsLimitException extends HttpException {
   constructor(tier: { policy: string; tier: string }, cost: number, limit: number) {
     const body: CostExceedsLimitBody = {
       error: 'Rate limit exceeded',
-      message:
-        `This request costs ${cost} units, more than the ${limit} per window of tier "${tier.tier}" ` +
-        `of policy "${tier.policy}": it can never be admitted.`,
+      message: messages.costExceedsLimit(cost, limit, tier),
       cost,
       limit,
     };
@@ -72,6 +77,9 @@ export class CostExceedsLimitException extends HttpException {
 
 /** Redis is unavailable and the module is configured to fail closed: 503. */
 export class RateLimitUnavailableException extends HttpException {
+  /** Always `'SHIELD_E025'` (see the README's error codes); not in the body. */
+  readonly code: ShieldErrorCode = ERROR_CODES.rateLimitUnavailable;
+
   /**
    * Builds the 503 with the body `{ error: 'Service unavailable', message }`.
    *
@@ -79,7 +87,7 @@ export class RateLimitUnavailableException extends HttpException {
    */
   constructor(options?: { cause?: unknown }) {
     super(
-      { error: 'Service unavailable', message: 'Rate limiting is temporarily unavailable. Please try again later.' },
+      { error: 'Service unavailable', message: messages.rateLimitUnavailable() },
       HttpStatus.SERVICE_UNAVAILABLE,
       options,
     );

@@ -11,10 +11,10 @@ import {
 } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, ModulesContainer, Reflector } from '@nestjs/core';
-import type { IncomingMessage } from 'node:http';
 import { applicationControllers, controllerMethods } from '../../core/controllers.js';
-import { messages } from '../../core/errors.js';
+import { shieldError } from '../../core/errors.js';
 import { RequestPrefetch } from '../../core/events/request-prefetch.js';
+import { requestState } from '../../core/request-state.js';
 import { type HttpExchange, httpExchange, recordClientId, recordRouteTemplate } from '../../core/http/http-facade.js';
 import { watchClientAddresses } from '../engine/client-addresses.js';
 import {
@@ -62,9 +62,6 @@ function costsOf(
   for (const policy of policies) if (charged.has(baseName(policy.name))) costs[policy.name] = cost;
   return costs;
 }
-
-/** Requests already decided: a second guard instance (module imported twice) must not count again. */
-const decided = new WeakSet<IncomingMessage>();
 
 /**
  * Limits HTTP requests by the route's policies. Registered globally by
@@ -137,8 +134,11 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     if (context.getType() !== 'http') return true;
     const exchange = httpExchange(context);
     recordRouteTemplate(exchange);
-    if (this.options.disabled || decided.has(exchange.raw)) return true;
-    decided.add(exchange.raw);
+    if (this.options.disabled) return true;
+    // A request already decided by another guard instance (module imported twice) is not counted again.
+    const state = requestState(exchange.raw);
+    if (state.rateLimitDecided) return true;
+    state.rateLimitDecided = true;
     const route = this.routeOf(context.getClass(), context.getHandler());
     if (route.skip) return true;
     const exempt = this.identity.exempt(context, exchange);
@@ -252,12 +252,11 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     const costPolicies = cost?.policies && new Set(cost.policies);
     for (const name of costPolicies ?? []) {
       if (!policies.some((policy) => baseName(policy.name) === name)) {
-        throw new Error(
-          messages.invalidOption(
-            `@RateLimitCost policies on ${controller.name}.${(handler as { name: string }).name}`,
-            name,
-            `one of the route's policies (${policies.map((policy) => policy.name).join(', ')})`,
-          ),
+        throw shieldError(
+          'invalidCostPolicy',
+          `${controller.name}.${(handler as { name: string }).name}`,
+          name,
+          policies.map((policy) => policy.name),
         );
       }
     }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Deadline } from '../../core/deadline.js';
+import { messages, withCode } from '../../core/errors.js';
 import { DEFAULT_POLICY, PolicyRegistry } from '../engine/policy.js';
 import type { RateLimitPolicy, RateLimitResult } from '../engine/rate-limit.types.js';
 import { RateLimitUnavailableException } from './rate-limit.exceptions.js';
@@ -57,11 +58,16 @@ export class RateLimitService {
     cost = 1,
     options: RateLimitCallOptions = {},
   ): Promise<RateLimitResult> {
-    if (!Number.isSafeInteger(cost) || cost < 1) throw new RangeError(`cost must be a positive integer, got ${cost}`);
+    if (!Number.isSafeInteger(cost) || cost < 1) {
+      throw withCode(new RangeError(messages.invalidArgument('cost', cost, 'a positive integer')), 'invalidArgument');
+    }
     const { deadline, policyCosts } = options;
     for (const [name, units] of Object.entries(policyCosts ?? {})) {
       if (!Number.isSafeInteger(units) || units < 0) {
-        throw new RangeError(`policyCosts.${name} must be a non-negative integer, got ${units}`);
+        throw withCode(
+          new RangeError(messages.invalidArgument(`policyCosts.${name}`, units, 'a non-negative integer')),
+          'invalidArgument',
+        );
       }
     }
     const policies = this.resolve(policy);

@@ -2,6 +2,7 @@ import { Logger, type LoggerService } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { InstanceBus } from '../../bus/store/instance-bus.js';
 import { type Deadline, requestDeadline } from '../../core/deadline.js';
+import { IntervalLog } from '../../core/interval-log.js';
 import type { ShieldEvents } from '../../core/events/shield-events.js';
 import type { LimiterStatusSource, ShieldStatus } from '../../core/events/shield-status.js';
 import { RedisCommandError, RedisUnavailableError } from '../../redis/engine/redis.errors.js';
@@ -96,7 +97,8 @@ export class RateLimiter implements LimiterStatusSource {
   private readonly bus: InstanceBus | undefined;
   private readonly events: ShieldEvents | undefined;
   private readonly logger: LoggerService;
-  private lastErrorLogAt = 0;
+  /** Script failures: at most one line per 10 s, as a persistent error (e.g. OOM) would otherwise flood. */
+  private readonly scriptErrors = new IntervalLog(10_000);
   private unregister: () => void = () => undefined;
   private readonly stopListening: () => void;
 
@@ -211,9 +213,7 @@ export class RateLimiter implements LimiterStatusSource {
         return this.decided(call, result, false);
       } catch (error) {
         if (!storeUnavailable(error)) throw error;
-        if (error instanceof RedisCommandError && Date.now() - this.lastErrorLogAt > 10_000) {
-          // At most one line per 10 s: a persistent error (e.g. OOM) would otherwise flood.
-          this.lastErrorLogAt = Date.now();
+        if (error instanceof RedisCommandError && this.scriptErrors.due()) {
           this.logger.error(`rate-limit script failed: ${error.message}`);
         }
         // What Redis said about the client still holds, in either fail mode: a block learned

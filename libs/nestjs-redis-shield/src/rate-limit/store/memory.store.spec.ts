@@ -45,6 +45,18 @@ describe('MemoryRateLimitStore', () => {
     expect(store.size).toBe(0);
   });
 
+  it.each([0, -1, 2.5, Number.NaN])(
+    'refuses maxClients %p with SHIELD_E001 (it would keep no client, or all)',
+    (max) => {
+      expect(() => new MemoryRateLimitStore({ clock, maxClients: max })).toThrow(
+        expect.objectContaining({
+          code: 'SHIELD_E001',
+          message: `nestjs-redis-shield: invalid option maxClients=${max}: expected a positive integer`,
+        }),
+      );
+    },
+  );
+
   it('peek creates no bucket', async () => {
     await store.peek({ clientId: 'ghost', policies: [policy] });
     expect(store.size).toBe(0);

@@ -1,4 +1,6 @@
 import type { Clock } from '../../core/clock.js';
+import { BoundedMap } from '../../core/lru.js';
+import { checkPositiveInteger } from '../../core/validators.js';
 import { ALGORITHMS } from '../engine/algorithms/registry.js';
 import type { RateLimitPolicy, TierResult } from '../engine/rate-limit.types.js';
 import {
@@ -52,13 +54,17 @@ interface PolicyBucket {
  * timestamps swept by one interval timer (never a timer per key).
  */
 export class MemoryRateLimitStore implements RateLimitStore {
-  private readonly clients = new Map<string, Map<string, PolicyBucket>>();
-  private readonly maxClients: number;
+  /** Each client's buckets; a decision writes its client anew, so the least recently seen is dropped first. */
+  private readonly clients: BoundedMap<string, Map<string, PolicyBucket>>;
   private readonly sweeper: NodeJS.Timeout;
 
-  /** Starts the sweep timer (unref'd, so it never keeps the process alive); {@link MemoryRateLimitStore.close | close()} stops it. */
+  /**
+   * Starts the sweep timer (unref'd, so it never keeps the process alive); {@link MemoryRateLimitStore.close | close()} stops it.
+   *
+   * @throws Error (`SHIELD_E001`) when `maxClients` is not a positive integer.
+   */
   constructor(private readonly options: MemoryStoreOptions) {
-    this.maxClients = options.maxClients ?? 100_000;
+    this.clients = new BoundedMap(checkPositiveInteger('maxClients', options.maxClients ?? 100_000));
     this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 10_000);
     this.sweeper.unref();
   }
@@ -177,14 +183,8 @@ export class MemoryRateLimitStore implements RateLimitStore {
 
   /** The client's buckets, marked most recently used; evicts the least recent beyond the cap. */
   private touch(clientId: string): Map<string, PolicyBucket> {
-    let buckets = this.clients.get(clientId);
-    if (buckets) this.clients.delete(clientId);
-    else buckets = new Map();
+    const buckets = this.clients.get(clientId) ?? new Map<string, PolicyBucket>();
     this.clients.set(clientId, buckets);
-    if (this.clients.size > this.maxClients) {
-      const oldest = this.clients.keys().next().value as string;
-      this.clients.delete(oldest);
-    }
     return buckets;
   }
 }

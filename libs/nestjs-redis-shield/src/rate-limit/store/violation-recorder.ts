@@ -1,4 +1,6 @@
 import { Logger } from '@nestjs/common';
+import { BufferedFlush } from '../../core/buffered-flush.js';
+import { IntervalLog } from '../../core/interval-log.js';
 import { RedisUnavailableError } from '../../redis/engine/redis.errors.js';
 import type { ShieldEvents } from '../../core/events/shield-events.js';
 import type { RateLimitDecisionEvent } from '../engine/rate-limit.events.js';
@@ -39,33 +41,39 @@ function merge(into: ViolationRecord, other: ViolationRecord): void {
  */
 export class ViolationRecorder {
   private readonly logger = new Logger('RateLimit');
-  /** The interval's groups, in the order they first appeared. */
-  private buffer = new Map<string, ViolationRecord>();
+  /**
+   * The interval's groups, in the order they first appeared, sent every `flushIntervalMs`;
+   * none (no timer, nothing buffered) without a stream.
+   */
+  private readonly groups: BufferedFlush<Map<string, ViolationRecord>> | undefined;
   private readonly log: ViolationLog | undefined;
-  private readonly timer: NodeJS.Timeout | undefined;
   private readonly unsubscribe: () => void;
-  private flushing: Promise<void> | undefined;
-  private flushScheduled = false;
-  private lastErrorAt = 0;
+  /** Append failures other than an outage: at most one line per 10 s. */
+  private readonly appendErrors = new IntervalLog(10_000);
 
   /** @internal Created by `RateLimitModule` from its `violations` option. */
   constructor(
     private readonly options: ResolvedViolationOptions,
     private readonly keys: KeyBuilder,
     private readonly events: ShieldEvents,
-    private readonly stream: ViolationStream | undefined,
+    stream: ViolationStream | undefined,
   ) {
     if (options.log) this.log = new ViolationLog(options.log.lines, options.log.intervalMs, this.logger);
     if (stream && options.stream) {
-      this.timer = setInterval(() => void this.flush(), options.flushIntervalMs);
-      this.timer.unref();
+      this.groups = new BufferedFlush<Map<string, ViolationRecord>>({
+        intervalMs: options.flushIntervalMs,
+        empty: () => new Map(),
+        isEmpty: (groups) => groups.size === 0,
+        send: (taken) => this.append(stream, taken),
+        restore: (unsent, current) => this.requeue(unsent, current),
+      });
     }
     this.unsubscribe = events.on('ratelimit.decision', (event) => this.decided(event));
   }
 
   /** Entries (groups of violations) waiting for the next flush. */
   get buffered(): number {
-    return this.buffer.size;
+    return this.groups?.current.size ?? 0;
   }
 
   private decided({ clientId, route, result }: RateLimitDecisionEvent): void {
@@ -94,10 +102,11 @@ export class ViolationRecorder {
   private record(violation: Violation, retryAfterMs: number): void {
     this.log?.violation(violation, retryAfterMs);
     this.events.emit('ratelimit.violation', violation);
-    if (!this.timer) return;
+    if (!this.groups) return;
     if (this.options.sampleRate < 1 && Math.random() >= this.options.sampleRate) return;
+    const buffer = this.groups.current;
     const group = groupOf(violation);
-    const held = this.buffer.get(group);
+    const held = buffer.get(group);
     if (held) {
       // The hot path of a flood: one increment, no allocation.
       held.count += 1;
@@ -105,19 +114,13 @@ export class ViolationRecorder {
       else if (violation.atMs < held.firstAtMs) held.firstAtMs = violation.atMs;
       return;
     }
-    if (this.buffer.size >= this.options.maxBuffered) {
+    if (buffer.size >= this.options.maxBuffered) {
       this.dropped(1);
       return;
     }
-    this.buffer.set(group, { ...violation, firstAtMs: violation.atMs, count: 1 });
+    buffer.set(group, { ...violation, firstAtMs: violation.atMs, count: 1 });
     // A full batch goes out now rather than waiting for the timer.
-    if (this.buffer.size >= APPEND_BATCH && !this.flushing && !this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => {
-        this.flushScheduled = false;
-        void this.flush();
-      });
-    }
+    if (buffer.size >= APPEND_BATCH) this.groups.flushSoon();
   }
 
   /**
@@ -126,44 +129,37 @@ export class ViolationRecorder {
    * the next flush: draining it too sent one small batch per round trip under a flood (49
    * calls in 2 s, not 2-6).
    */
-  async flush(): Promise<void> {
-    if (this.flushing) return this.flushing;
-    if (!this.stream || this.buffer.size === 0) return;
-    const stream = this.stream;
-    const pending = [...this.buffer.values()];
-    this.buffer = new Map();
-    this.flushing = (async () => {
-      for (let sent = 0; sent < pending.length; sent += APPEND_BATCH) {
-        try {
-          await stream.append(pending.slice(sent, sent + APPEND_BATCH));
-        } catch (error) {
-          this.requeue(pending.slice(sent));
-          // An outage is the connection's to report (one line when it starts, one when it ends).
-          if (!(error instanceof RedisUnavailableError) && Date.now() - this.lastErrorAt > 10_000) {
-            this.lastErrorAt = Date.now();
-            this.logger.warn(`violations not written to the stream yet: ${(error as Error).message}`);
-          }
-          return;
-        }
-      }
-    })().finally(() => (this.flushing = undefined));
-    return this.flushing;
+  flush(): Promise<void> {
+    return this.groups?.flush() ?? Promise.resolve();
   }
 
   /** Stops the timer and writes what is left (bounded wait). */
   async close(): Promise<void> {
-    clearInterval(this.timer);
     this.unsubscribe();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      (async () => {
-        await this.flushing;
-        await this.flush();
-      })(),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_FLUSH_MS))),
-    ]);
-    clearTimeout(timer);
+    await this.groups?.close(SHUTDOWN_FLUSH_MS);
     this.log?.close();
+  }
+
+  /**
+   * Appends `groups` in batches of {@link APPEND_BATCH}; resolves with the groups not
+   * written (the failed batch and those after it), for {@link requeue}.
+   */
+  private async append(
+    stream: ViolationStream,
+    groups: Map<string, ViolationRecord>,
+  ): Promise<Map<string, ViolationRecord> | void> {
+    const pending = [...groups.values()];
+    for (let sent = 0; sent < pending.length; sent += APPEND_BATCH) {
+      try {
+        await stream.append(pending.slice(sent, sent + APPEND_BATCH));
+      } catch (error) {
+        // An outage is the connection's to report (one line when it starts, one when it ends).
+        if (!(error instanceof RedisUnavailableError) && this.appendErrors.due()) {
+          this.logger.warn(`violations not written to the stream yet: ${(error as Error).message}`);
+        }
+        return new Map(pending.slice(sent).map((entry) => [groupOf(entry), entry]));
+      }
+    }
   }
 
   /**
@@ -171,9 +167,11 @@ export class ViolationRecorder {
    * group's counts merged), dropping the newest groups that no longer fit and counting
    * every violation they stood for.
    */
-  private requeue(entries: readonly ViolationRecord[]): void {
-    const buffer = new Map(entries.map((entry) => [groupOf(entry), entry]));
-    for (const [group, entry] of this.buffer) {
+  private requeue(
+    buffer: Map<string, ViolationRecord>,
+    arrived: Map<string, ViolationRecord>,
+  ): Map<string, ViolationRecord> {
+    for (const [group, entry] of arrived) {
       const held = buffer.get(group);
       if (held) merge(held, entry);
       else buffer.set(group, entry);
@@ -185,8 +183,8 @@ export class ViolationRecorder {
       excess += entry.count;
       buffer.delete(group);
     }
-    this.buffer = buffer;
     if (excess > 0) this.dropped(excess);
+    return buffer;
   }
 
   private dropped(count: number): void {

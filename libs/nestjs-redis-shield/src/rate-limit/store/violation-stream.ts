@@ -1,3 +1,4 @@
+import { messages, withCode } from '../../core/errors.js';
 import type { RedisConnection, ScriptRunner } from '../../redis/store/redis.connection.js';
 import type { ViolationRecord } from '../engine/violation.js';
 import { VIOLATIONS_APPEND_LUA } from './lua/violations-append.lua.js';
@@ -40,7 +41,13 @@ export class ViolationStream {
 
   /** Appends up to {@link APPEND_BATCH} entries in one script call. Never trips the breaker. */
   async append(batch: readonly ViolationRecord[]): Promise<number> {
-    if (batch.length > APPEND_BATCH) throw new RangeError(`at most ${APPEND_BATCH} entries per append`);
+    if (batch.length > APPEND_BATCH) {
+      const expected = `at most ${APPEND_BATCH} entries per append`;
+      throw withCode(
+        new RangeError(messages.invalidArgument('batch.length', batch.length, expected)),
+        'invalidArgument',
+      );
+    }
     const args: (string | number)[] = [this.maxLength];
     for (const { client, policy, tier, route, atMs, shadow, count, firstAtMs } of batch) {
       args.push(client, policy, tier, route, atMs, shadow ? '1' : '0', count, firstAtMs);

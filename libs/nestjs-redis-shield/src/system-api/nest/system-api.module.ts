@@ -1,5 +1,5 @@
 import { type DynamicModule, Inject, Logger, Module, type OnModuleInit } from '@nestjs/common';
-import { messages } from '../../core/errors.js';
+import { checkIntegerInRange } from '../../core/validators.js';
 import { SystemAdminGuard } from './admin.guard.js';
 import { SYSTEM_API_OPTIONS, type SystemApiModuleOptions } from './system-api.options.js';
 import { SystemCacheController } from './system-cache.controller.js';
@@ -30,12 +30,12 @@ export class SystemApiModule implements OnModuleInit {
   /**
    * Registers the two controllers and the admin guard; without `authorize` the admin endpoints answer 403.
    *
-   * @throws Error through `messages.invalidOption` when `statusLimit.perMinute` is not a positive integer.
+   * @throws Error (`SHIELD_E001`, through core's validators) when `statusLimit.perMinute` is not a positive integer.
    */
   static forRoot(options: SystemApiModuleOptions = {}): DynamicModule {
     const perMinute = options.statusLimit?.perMinute;
-    if (perMinute !== undefined && !(Number.isSafeInteger(perMinute) && perMinute > 0)) {
-      throw new Error(messages.invalidOption('statusLimit.perMinute', perMinute, 'a positive integer'));
+    if (perMinute !== undefined) {
+      checkIntegerInRange('statusLimit.perMinute', perMinute, 1, Number.MAX_SAFE_INTEGER, 'a positive integer');
     }
     return {
       module: SystemApiModule,
