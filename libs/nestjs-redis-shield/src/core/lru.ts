@@ -1,3 +1,5 @@
+import { messages, withCode } from './errors.js';
+
 /**
  * A map of at most `max` entries that forgets the oldest first: for in-process state
  * over an open-ended key space (client ids, digests) that must not grow without bound.
@@ -15,7 +17,9 @@ export class BoundedMap<K, V> {
 
   /** @param max The most entries kept, at least 1. */
   constructor(readonly max: number) {
-    if (!Number.isInteger(max) || max < 1) throw new RangeError(`max must be a positive integer, got ${max}`);
+    if (!Number.isInteger(max) || max < 1) {
+      throw withCode(new RangeError(messages.invalidArgument('max', max, 'a positive integer')), 'invalidArgument');
+    }
   }
 
   /** How many entries are kept (at most {@link max}). */

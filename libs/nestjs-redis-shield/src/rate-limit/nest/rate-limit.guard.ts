@@ -177,27 +177,6 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
   }
 
   /**
-   * The client id and policies this guard applies to a request, without counting: for
-   * endpoints that report a caller's own standing (`/rate-limit/status`).
-   */
-  async identify(context: ExecutionContext): Promise<{
-    /** The raw client id (the `clientId` option's, else `user:<id>` or `ip:<address>`), before hashing. */
-    clientId: string;
-    /** The policies that apply to this client on this route (plan variants resolved). */
-    policies: RateLimitPolicy[];
-  }> {
-    const exchange = httpExchange(context);
-    return {
-      clientId: this.generateKey(context, await this.getTracker(context, exchange)),
-      policies: await this.identity.policiesFor(
-        context,
-        exchange,
-        this.routeOf(context.getClass(), context.getHandler()).policies,
-      ),
-    };
-  }
-
-  /**
    * The client id of an IP address (a raw one, as an admin types it) under this module's
    * `ipv6Subnet`: `ip:<normalised>`, or `ip:unknown` when it is not an address.
    */
