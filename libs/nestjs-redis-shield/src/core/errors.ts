@@ -55,6 +55,8 @@ export const messages = {
       name,
       `one of the route's policies (${policies.join(', ')})`,
     ),
+  // system API
+  invalidClientAddress: () => 'client: ip:<address> needs an IP address',
 };
 
 /** The name of one of the library's {@link messages}. */
@@ -120,6 +122,9 @@ export const ERROR_CODES = {
   rateLimitUnavailable: 'SHIELD_E025',
   /** At start-up: a route's `@RateLimitCost` names a policy the route is not limited by. */
   invalidCostPolicy: 'SHIELD_E026',
+  // system API
+  /** HTTP 400: a system API `client` of the form `ip:<address>` holds no IP address. */
+  invalidClientAddress: 'SHIELD_E027',
 } as const satisfies Record<ShieldMessageKind, `SHIELD_E${number}`>;
 
 /** Every code, to tell the library's errors from others. */

@@ -1,3 +1,5 @@
+import { BadRequestException, ValidationPipe } from '@nestjs/common';
+import { messages, withCode } from '../../core/errors.js';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
@@ -82,4 +84,14 @@ export class ViolationsQuery {
   @Min(1)
   @Max(1000)
   limit?: number;
+}
+
+/** Validation of the system API's inputs: 400 naming the parameter. */
+export const systemValidation = new ValidationPipe({ whitelist: true, forbidNonWhitelisted: false, transform: true });
+
+/** A user id of 1-256 Unicode code points (after URL decoding), or 400 naming `user_id`. */
+export function checkUserId(userId: string): string {
+  const length = [...userId].length;
+  if (length < 1 || length > 256) throw withCode(new BadRequestException(messages.invalidUserId()), 'invalidUserId');
+  return userId;
 }

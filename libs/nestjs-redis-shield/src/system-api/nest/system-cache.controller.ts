@@ -10,7 +10,6 @@ import {
   UseGuards,
   UseFilters,
   UsePipes,
-  ValidationPipe,
 } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { messages, withCode } from '../../core/errors.js';
@@ -20,18 +19,8 @@ import { InvalidPatternError } from '../../cache/engine/pattern.js';
 import { SystemAdminGuard } from './admin.guard.js';
 import { RedisUnavailableFilter } from './redis-unavailable.filter.js';
 import { ApiAdminOperation, ApiBadParameter } from './api-docs.decorators.js';
-import { EndpointPatternQuery, PathPatternQuery } from './system-api.dto.js';
+import { checkUserId, EndpointPatternQuery, PathPatternQuery, systemValidation } from './system-api.dto.js';
 import { CacheStatsResponse, DeletedResponse } from './system-api.responses.js';
-
-/** Validation of the system API's inputs: 400 naming the parameter. */
-export const systemValidation = new ValidationPipe({ whitelist: true, forbidNonWhitelisted: false, transform: true });
-
-/** A user id of 1-256 Unicode code points (after URL decoding), or 400 naming `user_id`. */
-export function checkUserId(userId: string): string {
-  const length = [...userId].length;
-  if (length < 1 || length > 256) throw withCode(new BadRequestException(messages.invalidUserId()), 'invalidUserId');
-  return userId;
-}
 
 /** What the OpenAPI document says of both pattern parameters. */
 const PATTERN_DESCRIPTION =

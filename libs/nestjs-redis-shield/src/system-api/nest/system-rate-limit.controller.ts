@@ -16,6 +16,7 @@ import { createParamDecorator } from '@nestjs/common';
 import { isIP } from 'node:net';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import { NoCache } from '../../cache/nest/cache.decorators.js';
+import { messages, withCode } from '../../core/errors.js';
 import { type HttpExchange, httpExchange } from '../../core/http/http-facade.js';
 import { normalizeIp, userClientId } from '../../rate-limit/engine/client-id.js';
 import { PolicyRegistry } from '../../rate-limit/engine/policy.js';
@@ -30,7 +31,7 @@ import { ViolationStream } from '../../rate-limit/store/violation-stream.js';
 import { SystemAdminGuard } from './admin.guard.js';
 import { RedisUnavailableFilter } from './redis-unavailable.filter.js';
 import { ApiAdminOperation, ApiBadParameter } from './api-docs.decorators.js';
-import { checkUserId, systemValidation } from './system-cache.controller.js';
+import { checkUserId, systemValidation } from './system-api.dto.js';
 import { parseSince, ViolationsQuery } from './system-api.dto.js';
 import { DEFAULT_STATUS_PER_MINUTE, SYSTEM_API_OPTIONS, type SystemApiModuleOptions } from './system-api.options.js';
 import {
@@ -163,7 +164,9 @@ export class SystemRateLimitController {
     if (client.startsWith('user:')) return userClientId(checkUserId(client.slice('user:'.length)));
     if (client.startsWith('ip:')) {
       const address = client.slice('ip:'.length);
-      if (normalizeIp(address) === undefined) throw new BadRequestException('client: ip:<address> needs an IP address');
+      if (normalizeIp(address) === undefined) {
+        throw withCode(new BadRequestException(messages.invalidClientAddress()), 'invalidClientAddress');
+      }
       return this.identity.ofAddress(address);
     }
     return isIP(client) ? this.identity.ofAddress(client) : userClientId(checkUserId(client));
