@@ -6,11 +6,10 @@ import { ShieldCoreModule } from '../../core/shield-core.module.js';
 import { PolicyRegistry } from '../engine/policy.js';
 import { buildRegistry, type RateLimitModuleOptions } from '../engine/rate-limit.options.js';
 import { MemoryRateLimitStore } from '../store/memory.store.js';
-import { RateLimitStore } from '../store/store.interface.js';
 import { ClientIdentity } from './client-identity.js';
 import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
-import { storeProvider, violationOptionsProvider } from './rate-limit.providers.js';
+import { LIMITER_EXPORTS, storeProvider, violationOptionsProvider } from './rate-limit.providers.js';
 import { RateLimitService } from './rate-limit.service.js';
 import { RateLimiter } from './rate-limiter.js';
 
@@ -65,15 +64,7 @@ export class RateLimitTestingModule {
         RateLimitGuard,
         ...(options.guard === false ? [] : [{ provide: APP_GUARD, useExisting: RateLimitGuard }]),
       ],
-      exports: [
-        RateLimitService,
-        PolicyRegistry,
-        RateLimitStore,
-        RateLimitGuard,
-        ClientIdentity,
-        RateLimiter,
-        RATE_LIMIT_MODULE_OPTIONS,
-      ],
+      exports: LIMITER_EXPORTS,
     };
   }
 }

@@ -1,13 +1,11 @@
 import { Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { PolicyRegistry } from '../engine/policy.js';
 import { buildRegistry, type RateLimitModuleOptions } from '../engine/rate-limit.options.js';
-import { RateLimitStore } from '../store/store.interface.js';
 import { ViolationRecorder } from '../store/violation-recorder.js';
 import { ViolationStream } from '../store/violation-stream.js';
 import { ClientIdentity } from './client-identity.js';
 import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
-import { RateLimitGuard } from './rate-limit.guard.js';
-import { RateLimitConfigurableModule } from './rate-limit.providers.js';
+import { LIMITER_EXPORTS, RateLimitConfigurableModule } from './rate-limit.providers.js';
 import { RateLimitService } from './rate-limit.service.js';
 import { RateLimiter } from './rate-limiter.js';
 
@@ -30,17 +28,7 @@ import { RateLimiter } from './rate-limiter.js';
     RateLimitService,
   ],
   // The limiter and the client identity: for the system API, whose status endpoint counts in a policy of its own.
-  exports: [
-    RateLimitService,
-    PolicyRegistry,
-    RateLimitStore,
-    RateLimitGuard,
-    ClientIdentity,
-    ViolationStream,
-    ViolationRecorder,
-    RateLimiter,
-    RATE_LIMIT_MODULE_OPTIONS,
-  ],
+  exports: [...LIMITER_EXPORTS, ViolationStream, ViolationRecorder],
 })
 export class RateLimitModule extends RateLimitConfigurableModule implements OnApplicationShutdown {
   /** @internal Instantiated by Nest. */

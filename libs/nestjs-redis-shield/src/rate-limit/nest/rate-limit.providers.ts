@@ -14,6 +14,9 @@ import { ViolationStream } from '../store/violation-stream.js';
 import { RATE_LIMIT_MODULE_OPTIONS, VIOLATION_OPTIONS } from './rate-limit.constants.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
 import { RateLimiter } from './rate-limiter.js';
+import { ClientIdentity } from './client-identity.js';
+import { RateLimitService } from './rate-limit.service.js';
+import { PolicyRegistry } from '../engine/policy.js';
 
 /** Options of `RateLimitModule.forRoot/forRootAsync` fixed when the module is declared. */
 export interface RateLimitModuleExtras {
@@ -119,3 +122,18 @@ function connectionProviders(connectionName: string): Provider[] {
 function guardProviders(global: boolean): Provider[] {
   return global ? [RateLimitGuard, { provide: APP_GUARD, useExisting: RateLimitGuard }] : [RateLimitGuard];
 }
+
+/**
+ * What `RateLimitModule` and `RateLimitTestingModule` both export: the service, the
+ * policies, the store, the guard, the client identity and the limiter (the system API's
+ * status endpoint counts through them), and the options.
+ */
+export const LIMITER_EXPORTS = [
+  RateLimitService,
+  PolicyRegistry,
+  RateLimitStore,
+  RateLimitGuard,
+  ClientIdentity,
+  RateLimiter,
+  RATE_LIMIT_MODULE_OPTIONS,
+];
