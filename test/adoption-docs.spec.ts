@@ -427,7 +427,7 @@ const OUR_TYPES: [file: string, type: string][] = [
   ['core/http/http-facade.ts', 'HttpExchange'],
   ['system-api/nest/system-api.options.ts', 'SystemApiModuleOptions'],
   ['metrics/engine/metrics.options.ts', 'ShieldMetricsModuleOptions'],
-  ['metrics/nest/metrics.module.ts', 'ShieldMetricsModuleExtras'],
+  ['metrics/nest/metrics.providers.ts', 'ShieldMetricsModuleExtras'],
 ];
 
 const MEMBERS = new Map(OUR_TYPES.map(([file, type]) => [type, membersOf(join(LIB, file), type)]));
@@ -449,7 +449,7 @@ const FACTORY_METHODS = [
   'rate-limit/nest/rate-limit.providers.ts',
   'cache/nest/cache.providers.ts',
   'redis/nest/redis.providers.ts',
-  'metrics/nest/metrics.module.ts',
+  'metrics/nest/metrics.providers.ts',
 ].flatMap((file) =>
   [...readFileSync(join(LIB, file), 'utf8').matchAll(/setFactoryMethodName\('(\w+)'\)/g)].map((match) => match[1]),
 );

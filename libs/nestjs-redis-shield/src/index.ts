@@ -193,7 +193,9 @@ export {
   type ViolationsDroppedEvent,
 } from './rate-limit/engine/rate-limit.events.js';
 /** Imported once for Prometheus metrics, and its options. */
-export { type ShieldMetricsModuleExtras, ShieldMetricsModule } from './metrics/nest/metrics.module.js';
+export { ShieldMetricsModule } from './metrics/nest/metrics.module.js';
+/** Typing the static extras of `ShieldMetricsModule.forRoot` (path, global). */
+export { type ShieldMetricsModuleExtras } from './metrics/nest/metrics.providers.js';
 /** Typing `ShieldMetricsModule.forRoot` options. */
 export { type PerUserEntrySizes, type ShieldMetricsModuleOptions } from './metrics/engine/metrics.options.js';
 /** The metrics' registry, to serve or merge it yourself. */
