@@ -134,7 +134,11 @@ export { type Clock, ManualClock } from './core/clock.js';
 /** Imported once: `ResponseCacheModule.forRoot({ ttlSeconds, ... })`, and its options. */
 export { ResponseCacheModule } from './cache/nest/cache.module.js';
 /** Typing `ResponseCacheModule.forRoot/forRootAsync` options. */
-export { type HonorRequestCacheControl, type ResponseCacheModuleOptions } from './cache/engine/cache.options.js';
+export {
+  type HonorRequestCacheControl,
+  type ResponseCacheL1Options,
+  type ResponseCacheModuleOptions,
+} from './cache/engine/cache.options.js';
 /** Typing the static extras of `ResponseCacheModule.forRoot` (connection, interceptor, global). */
 export { type ResponseCacheModuleExtras } from './cache/nest/cache.providers.js';
 /** Declaring what is cached, for how long, shared or per user, and what a write invalidates. */

@@ -21,6 +21,8 @@ export interface Lookup {
   deadline: Deadline;
   /** The entry read started early, before the handler chain reached the interceptor (its prefetch). */
   read?: Promise<Buffer | null>;
+  /** The L1's generation when {@link read} was started (see `L1Cache.put`). */
+  l1Generation?: number;
 }
 
 /** The module options the key of a request is made of, besides the request itself. */

@@ -76,3 +76,35 @@ describe('resolveCacheOptions', () => {
     expect(shieldErrorCode(error)).toBe('SHIELD_E001');
   });
 });
+
+describe('resolveCacheOptions: l1', () => {
+  it('is off unless given, and takes its defaults', () => {
+    expect(resolveCacheOptions({}).l1).toBeUndefined();
+    expect(resolveCacheOptions({ l1: { maxBytes: 1024 } }).l1).toEqual({
+      maxBytes: 1024,
+      perUser: false,
+      maxAgeWithoutBusMs: undefined,
+    });
+    expect(resolveCacheOptions({ l1: { maxBytes: 0, perUser: true, maxAgeWithoutBusMs: 250 } }).l1).toEqual({
+      maxBytes: 0,
+      perUser: true,
+      maxAgeWithoutBusMs: 250,
+    });
+  });
+
+  it.each([
+    [{ maxBytes: -1 }, 'l1.maxBytes'],
+    [{ maxBytes: 1.5 }, 'l1.maxBytes'],
+    [{ maxBytes: 10, perUser: 'yes' as unknown as boolean }, 'l1.perUser'],
+    [{ maxBytes: 10, maxAgeWithoutBusMs: 0 }, 'l1.maxAgeWithoutBusMs'],
+  ])('refuses %j naming %s (SHIELD_E001)', (l1, option) => {
+    let caught: unknown;
+    try {
+      resolveCacheOptions({ l1 });
+    } catch (error) {
+      caught = error;
+    }
+    expect(String(caught)).toContain(option);
+    expect(shieldErrorCode(caught)).toBe('SHIELD_E001');
+  });
+});

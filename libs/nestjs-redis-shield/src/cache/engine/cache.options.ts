@@ -1,8 +1,42 @@
 import { shieldError } from '../../core/errors.js';
-import { checkOneOf, checkPositiveInteger, checkPositiveNumber } from '../../core/validators.js';
+import {
+  checkBoolean,
+  checkIntegerInRange,
+  checkOneOf,
+  checkPositiveInteger,
+  checkPositiveNumber,
+} from '../../core/validators.js';
 
 /** How request `Cache-Control` directives are honoured. */
 export type HonorRequestCacheControl = 'never' | 'per-user' | 'always';
+
+/**
+ * The in-process cache (L1) in front of Redis: encoded entries kept on each instance, so
+ * a hit sends no Redis command. Invalidations reach every instance's L1 through the
+ * instance bus; enable it on every instance sharing the Redis.
+ */
+export interface ResponseCacheL1Options {
+  /** Most bytes kept on each instance (entries plus bookkeeping). Default 0: the L1 is off. */
+  maxBytes: number;
+  /** Keep per-user entries too (default false: shared entries only). */
+  perUser?: boolean;
+  /**
+   * While the instance bus is down (invalidations may be missed), how long an entry is
+   * served after it was put in L1, in ms, before it is read from Redis again. Default: the
+   * bus's `staleAfterMs` (5000).
+   */
+  maxAgeWithoutBusMs?: number;
+}
+
+/** The L1 options with defaults applied (`maxAgeWithoutBusMs` from the bus once it is known). */
+export interface ResolvedL1Options {
+  /** Most bytes kept; 0: off. */
+  maxBytes: number;
+  /** Whether per-user entries are kept. */
+  perUser: boolean;
+  /** The bound, in ms, on an entry's life in L1 while the bus is (or was) down. */
+  maxAgeWithoutBusMs: number;
+}
 
 /** Options of `ResponseCacheModule.forRoot`. Durations in seconds where named so. */
 export interface ResponseCacheModuleOptions {
@@ -59,13 +93,18 @@ export interface ResponseCacheModuleOptions {
   maxPatternStars?: number;
   /** The id of `request.user`. Default: its `id`, `sub` or `userId`. */
   userId?: (user: unknown) => string | undefined;
+  /** The in-process cache in front of Redis. Default off (`maxBytes: 0`). */
+  l1?: ResponseCacheL1Options;
 }
 
 /** Resolved options with defaults applied. */
 export type ResolvedCacheOptions = Required<
-  Omit<ResponseCacheModuleOptions, 'userId' | 'identityParts' | 'maxQueryVariants'>
+  Omit<ResponseCacheModuleOptions, 'userId' | 'identityParts' | 'maxQueryVariants' | 'l1'>
 > &
-  Pick<ResponseCacheModuleOptions, 'userId' | 'identityParts'>;
+  Pick<ResponseCacheModuleOptions, 'userId' | 'identityParts'> & {
+    /** Undefined: off. `maxAgeWithoutBusMs` undefined: the bus's `staleAfterMs`. */
+    l1: (Omit<ResolvedL1Options, 'maxAgeWithoutBusMs'> & { maxAgeWithoutBusMs?: number }) | undefined;
+  };
 
 /** Validates options at start-up (throws naming the option) and applies defaults. */
 export function resolveCacheOptions(options: ResponseCacheModuleOptions): ResolvedCacheOptions {
@@ -86,6 +125,11 @@ export function resolveCacheOptions(options: ResponseCacheModuleOptions): Resolv
     maxPatternLength: options.maxPatternLength ?? 256,
     maxPatternStars: options.maxPatternStars ?? 16,
     userId: options.userId,
+    l1: options.l1 && {
+      maxBytes: options.l1.maxBytes ?? 0,
+      perUser: options.l1.perUser ?? false,
+      maxAgeWithoutBusMs: options.l1.maxAgeWithoutBusMs,
+    },
   };
   for (const [name, seconds] of Object.entries(resolved.ttlProfiles)) {
     checkPositiveNumber(`ttlProfiles.${name}`, seconds, 'seconds');
@@ -96,6 +140,13 @@ export function resolveCacheOptions(options: ResponseCacheModuleOptions): Resolv
   checkPositiveNumber('followerTimeoutMs', resolved.followerTimeoutMs, 'ms');
   checkPositiveInteger('maxPatternLength', resolved.maxPatternLength);
   checkPositiveInteger('maxPatternStars', resolved.maxPatternStars);
+  if (resolved.l1) {
+    checkIntegerInRange('l1.maxBytes', resolved.l1.maxBytes, 0);
+    checkBoolean('l1.perUser', resolved.l1.perUser);
+    if (resolved.l1.maxAgeWithoutBusMs !== undefined) {
+      checkPositiveNumber('l1.maxAgeWithoutBusMs', resolved.l1.maxAgeWithoutBusMs, 'ms');
+    }
+  }
   checkOneOf(
     'honorRequestCacheControl',
     resolved.honorRequestCacheControl,

@@ -25,6 +25,8 @@ import { CacheMiss } from './cache-miss.js';
 import { CacheReporter } from './cache-reporter.js';
 import { type CacheRoute, resolveCacheRoute } from './cache-route.js';
 import { CacheStatsCounter } from './cache-stats.counter.js';
+import { CacheL1 } from './cache-l1.js';
+import { expiresAtOf } from '../engine/l1-cache.js';
 import { CACHE_CONNECTION, CACHE_OPTIONS } from './cache.constants.js';
 import { ResponseCacheWriter } from './response-cache.writer.js';
 import { STORED_HEADERS } from './response-capture.js';
@@ -63,6 +65,7 @@ export class CacheInterceptor implements NestInterceptor {
     events: ShieldEvents,
     @Optional() private readonly appConfig?: ApplicationConfig,
     @Optional() prefetch?: RequestPrefetch,
+    @Optional() private readonly l1?: CacheL1,
   ) {
     prefetch?.register((context) => this.prefetch(context));
     const storedHeaders = [...new Set([...STORED_HEADERS, ...options.storeHeaders])];
@@ -103,6 +106,9 @@ export class CacheInterceptor implements NestInterceptor {
     if (scope.kind === 'bypass') return;
     const lookup = this.lookupOf(exchange, route, scope, this.apiVersion(context, exchange));
     if (!lookup.directives.read) return;
+    // Kept in process: nothing to read (serve asks the L1 again).
+    if (this.l1?.cache.get(lookup.digest)) return;
+    lookup.l1Generation = this.l1?.cache.generation;
     // The guard's script right before it already tells the breaker about a stalled Redis:
     // the same stall must not count twice per request.
     lookup.read = this.store.read(lookup.digest, { deadline: lookup.deadline, tripsBreaker: false });
@@ -161,16 +167,26 @@ export class CacheInterceptor implements NestInterceptor {
     const perUser = scope.kind === 'user';
 
     if (directives.read) {
+      const l1 = this.l1?.cache;
+      // An L1 hit is the same encoded entry as in Redis, decoded and served the same way.
+      const kept = l1?.get(digest);
+      // Read before asking Redis: an invalidation arriving meanwhile keeps the reply out of L1.
+      const l1Generation = lookup.read ? lookup.l1Generation : l1?.generation;
       let stored: Buffer | null;
       try {
-        stored = await (lookup.read ?? this.store.read(digest, { deadline }));
+        stored = kept ?? (await (lookup.read ?? this.store.read(digest, { deadline })));
       } catch {
         // Redis unavailable (the breaker logs it): serve from the handler, store nothing.
         return this.bypass(exchange, next);
       }
       if (stored) {
         try {
-          return serveHit(exchange, await decodeEntry(stored, this.decodeLimits), perUser, this.reporter);
+          const entry = await decodeEntry(stored, this.decodeLimits);
+          if (!kept && l1?.enabled && l1Generation !== undefined) {
+            const expiresAt = expiresAtOf(entry, route.ttlMs ?? 0, !perUser);
+            l1.put(digest, stored, { generation: l1Generation, expiresAt, perUser });
+          }
+          return serveHit(exchange, entry, perUser, this.reporter);
         } catch (error) {
           if (!(error instanceof CorruptEntryError)) throw error;
           // Written by something else, or partly: a MISS that replaces it.

@@ -3,8 +3,11 @@ import { APP_INTERCEPTOR } from '@nestjs/core';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
 import { DEFAULT_REDIS_CONNECTION, getRedisConnectionToken } from '../../redis/nest/redis.constants.js';
 import { CacheInterceptor } from './cache.interceptor.js';
-import type { ResponseCacheModuleOptions } from '../engine/cache.options.js';
-import { CACHE_CONNECTION, CACHE_MODULE_OPTIONS } from './cache.constants.js';
+import type { ResolvedCacheOptions, ResponseCacheModuleOptions } from '../engine/cache.options.js';
+import type { InstanceBus } from '../../bus/store/instance-bus.js';
+import { getInstanceBusToken } from '../../bus/nest/bus.constants.js';
+import { CacheL1 } from './cache-l1.js';
+import { CACHE_CONNECTION, CACHE_MODULE_OPTIONS, CACHE_OPTIONS } from './cache.constants.js';
 import { ResponseCacheStore } from '../store/response-cache.store.js';
 
 /** Options of `ResponseCacheModule.forRoot/forRootAsync` fixed when the module is declared. */
@@ -40,9 +43,16 @@ export const {
 function cacheProviders(extras: ResponseCacheModuleExtras): Provider[] {
   const providers: Provider[] = [
     {
+      // The L1 hears invalidations on the bus of the connection that holds the entries.
+      provide: CacheL1,
+      useFactory: (options: ResolvedCacheOptions, bus?: InstanceBus) => new CacheL1(options, bus),
+      inject: [CACHE_OPTIONS, { token: getInstanceBusToken(extras.connection), optional: true }],
+    },
+    {
       provide: ResponseCacheStore,
-      useFactory: (connection: RedisConnection) => new ResponseCacheStore(connection),
-      inject: [getRedisConnectionToken(extras.connection)],
+      useFactory: (connection: RedisConnection, l1: CacheL1) =>
+        new ResponseCacheStore(connection, (what) => l1.invalidated(what)),
+      inject: [getRedisConnectionToken(extras.connection), CacheL1],
     },
     // The interceptor needs the chosen connection (deadline, key builder) under one token.
     { provide: CACHE_CONNECTION, useExisting: getRedisConnectionToken(extras.connection) },

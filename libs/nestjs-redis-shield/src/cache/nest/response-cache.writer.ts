@@ -1,4 +1,5 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { CacheL1 } from './cache-l1.js';
 import { ShieldEvents } from '../../core/events/shield-events.js';
 import { IntervalLog } from '../../core/interval-log.js';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
@@ -27,6 +28,7 @@ export class ResponseCacheWriter {
     private readonly store: ResponseCacheStore,
     private readonly events: ShieldEvents,
     @Inject(CACHE_CONNECTION) connection: RedisConnection,
+    @Optional() private readonly l1?: CacheL1,
   ) {
     // Writes in flight finish before the connection closes on shutdown.
     connection.beforeClose(() => this.flush());
@@ -40,10 +42,14 @@ export class ResponseCacheWriter {
    * @param generation The invalidation generation read when the miss began; the entry is dropped if it changed.
    */
   write(ref: CacheEntryRef, response: CachedResponse, ttlMs: number, generation: string): Promise<void> {
+    // Before the write: an invalidation arriving meanwhile keeps the entry out of L1.
+    const l1Generation = this.l1?.cache.generation ?? 0;
     const job = encodeEntry(response, this.options.compressAboveBytes)
       .then(async (value) => {
         if (await this.store.write(ref, value, ttlMs, generation)) {
           const perUser = ref.userId !== undefined;
+          const expiresAt = response.storedAt + ttlMs;
+          this.l1?.cache.put(ref.digest, value, { generation: l1Generation, expiresAt, perUser });
           this.events.emit('cache.store', { route: ref.route.template, bytes: value.length, perUser });
         }
       })

@@ -70,6 +70,16 @@ export interface CacheEntryRef {
   maxVariants?: number;
 }
 
+/**
+ * An invalidation the store ran, as the in-process caches must hear of it: one entry
+ * (`key`, its digest), one user's or one tag's entries (by HMAC, never the raw value), or
+ * anything else (`all`: routes, paths, several tags, everything).
+ */
+export type CacheInvalidation = { scope: 'all' } | { scope: 'key' | 'user' | 'tag'; value: string };
+
+/** Called once an invalidation's Redis work is done (or failed part way); may return a promise the store awaits. */
+export type InvalidationListener = (what: CacheInvalidation) => Promise<void> | void;
+
 /** Statistics of the response cache, summed over every instance. */
 export interface ResponseCacheStats {
   /** Lookups answered from the cache, since the stats hash was created. */
@@ -182,8 +192,16 @@ export class ResponseCacheStore {
   private readonly registryPrune: ScriptRunner<string[]>;
   private readonly generationBump: ScriptRunner<number>;
 
-  /** Registers the cache scripts on `connection`, whose key builder and breaker every call uses. */
-  constructor(private readonly connection: RedisConnection) {
+  /**
+   * Registers the cache scripts on `connection`, whose key builder and breaker every call uses.
+   *
+   * @param invalidated Told of every invalidation once Redis deleted what it covers (the
+   *   in-process caches, through the instance bus).
+   */
+  constructor(
+    private readonly connection: RedisConnection,
+    private readonly invalidated?: InvalidationListener,
+  ) {
     this.keys = connection.keys;
     this.indexAdd = connection.defineScript('cache_index_add', INDEX_ADD_LUA);
     this.indexTake = connection.defineScript('cache_index_take', INDEX_TAKE_LUA);
@@ -310,10 +328,14 @@ export class ResponseCacheStore {
 
   /** Deletes one entry (e.g. corrupt); its index members are pruned when met. Never trips the breaker. */
   async remove(digest: string, options: RunOptions = {}): Promise<void> {
-    await this.connection.run((client) => client.unlink(this.keys.cacheEntry(digest)), {
-      ...options,
-      tripsBreaker: false,
-    });
+    try {
+      await this.connection.run((client) => client.unlink(this.keys.cacheEntry(digest)), {
+        ...options,
+        tripsBreaker: false,
+      });
+    } finally {
+      await this.invalidated?.({ scope: 'key', value: digest });
+    }
   }
 
   /**
@@ -326,7 +348,10 @@ export class ResponseCacheStore {
    * step, popping at most `ADMIN_BATCH` members.
    */
   clearUser(userId: string): Promise<number> {
-    return this.invalidate((taken) => this.take([this.keys.cacheIndex('user', userId)], taken));
+    return this.invalidate((taken) => this.take([this.keys.cacheIndex('user', userId)], taken), {
+      scope: 'user',
+      value: this.keys.hashId(userId),
+    });
   }
 
   /**
@@ -335,11 +360,14 @@ export class ResponseCacheStore {
    * Cost: as {@link clearUser}, per tag index (at most `TAKES_IN_FLIGHT` at a time).
    */
   clearTags(tags: readonly string[]): Promise<number> {
-    return this.invalidate((taken) =>
-      this.take(
-        [...new Set(tags)].map((tag) => this.keys.cacheIndex('tag', tag)),
-        taken,
-      ),
+    const unique = [...new Set(tags)];
+    return this.invalidate(
+      (taken) =>
+        this.take(
+          unique.map((tag) => this.keys.cacheIndex('tag', tag)),
+          taken,
+        ),
+      unique.length === 1 ? { scope: 'tag', value: this.keys.hashId(unique[0]) } : { scope: 'all' },
     );
   }
 
@@ -573,18 +601,27 @@ export class ResponseCacheStore {
    * their entries are still deleted (after the second bump, best effort) before the
    * failure is reported.
    */
-  private async invalidate(collect: (taken: Set<string>) => Promise<void>): Promise<number> {
-    await this.bumpGeneration();
-    const taken = new Set<string>();
+  private async invalidate(
+    collect: (taken: Set<string>) => Promise<void>,
+    what: CacheInvalidation = { scope: 'all' },
+  ): Promise<number> {
     try {
-      await collect(taken);
-    } catch (error) {
-      await this.bumpGeneration().catch(() => undefined);
-      await this.unlink([...taken]).catch(() => undefined);
-      throw error;
+      await this.bumpGeneration();
+      const taken = new Set<string>();
+      try {
+        await collect(taken);
+      } catch (error) {
+        await this.bumpGeneration().catch(() => undefined);
+        await this.unlink([...taken]).catch(() => undefined);
+        throw error;
+      }
+      await this.bumpGeneration();
+      return await this.unlink([...taken]);
+    } finally {
+      // After the deletes (or a failure part way, which may have deleted some): an
+      // in-process copy read from Redis before them must go.
+      await this.invalidated?.(what);
     }
-    await this.bumpGeneration();
-    return this.unlink([...taken]);
   }
 
   private bumpGeneration(): Promise<number> {

@@ -1,0 +1,144 @@
+import { ByteBoundedMap } from '../../core/byte-lru.js';
+import type { ResolvedL1Options } from './cache.options.js';
+import { cacheControl } from './storability.js';
+import type { CachedResponse } from './entry-codec.js';
+
+/**
+ * What the L1 needs of the instance bus: its epoch and its bound on local state (see
+ * `InstanceBus.maxLocalLifetimeMs`). Undefined bus: every entry is bounded by
+ * `maxAgeWithoutBusMs`.
+ */
+export interface L1BusLifetime {
+  /** The bus's current epoch (changes whenever its connection does). */
+  readonly epoch: number;
+  /** `Infinity` while the bus has been connected since `epoch`; finite otherwise. */
+  maxLocalLifetimeMs(epoch: number): number;
+}
+
+interface L1Entry {
+  /** The encoded entry, exactly as Redis stores it. */
+  bytes: Buffer;
+  /** App time (ms) after which Redis no longer holds it (its TTL). */
+  expiresAt: number;
+  /** App time (ms) it was put in L1. */
+  putAt: number;
+  /** The bus's epoch when it was put. */
+  epoch: number;
+  /** The L1 generation it was read (or written) under. */
+  generation: number;
+}
+
+/** Size accounted per entry besides its bytes (the digest and bookkeeping). */
+const ENTRY_OVERHEAD_BYTES = 128;
+
+/**
+ * The in-process cache (L1) in front of Redis (L2): encoded entries by digest, bounded
+ * in bytes. An L1 hit is decoded by the same path as a Redis hit, so it answers the same
+ * status, headers and bytes, with `Age` from the entry's stored time.
+ *
+ * **Generation.** Every invalidation, on any instance, reaches this one through the
+ * instance bus (`cache.invalidate`), after Redis deleted what it covered, and advances
+ * {@link generation}, dropping the whole L1 (or one digest for a `key` invalidation).
+ * A caller reads {@link generation} before it asks Redis and passes it to {@link put}: an
+ * entry read or written under an older generation may predate an invalidation whose
+ * message already arrived, and is refused; an entry kept under an older generation is
+ * never served.
+ *
+ * **Bus down.** While the bus is not connected (or was not, since an entry was put), an
+ * invalidation may have been missed: an entry is then served for at most
+ * `maxAgeWithoutBusMs` after it was put, then read again from Redis.
+ */
+export class L1Cache {
+  private readonly entries: ByteBoundedMap<string, L1Entry> | undefined;
+  private current = 0;
+
+  constructor(
+    private readonly options: ResolvedL1Options,
+    private readonly bus?: L1BusLifetime,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.entries = options.maxBytes > 0 ? new ByteBoundedMap(options.maxBytes) : undefined;
+  }
+
+  /** Whether the L1 keeps anything (`maxBytes` above 0). */
+  get enabled(): boolean {
+    return this.entries !== undefined;
+  }
+
+  /** Advanced by every invalidation; read it before asking Redis and pass it to {@link put}. */
+  get generation(): number {
+    return this.current;
+  }
+
+  /** Bytes kept. */
+  get bytes(): number {
+    return this.entries?.bytes ?? 0;
+  }
+
+  /** The encoded entry of `digest`, if kept, unexpired, of the current generation and vouched for by the bus. */
+  get(digest: string): Buffer | undefined {
+    const entry = this.entries?.get(digest);
+    if (!entry) return undefined;
+    const now = this.now();
+    if (entry.generation !== this.current || now >= entry.expiresAt || now - entry.putAt > this.lifetimeMs(entry)) {
+      this.entries!.delete(digest);
+      return undefined;
+    }
+    return entry.bytes;
+  }
+
+  /**
+   * Keeps an encoded entry read from (or just written to) Redis. Refused when the L1 is
+   * off, the entry is per-user and `perUser` is off, it expires by now, or an
+   * invalidation arrived since `generation` was read.
+   *
+   * @param expiresAt App time (ms) its Redis TTL ends (see {@link expiresAtOf}).
+   */
+  put(digest: string, bytes: Buffer, meta: { generation: number; expiresAt: number; perUser: boolean }): boolean {
+    if (!this.entries || (meta.perUser && !this.options.perUser)) return false;
+    if (meta.generation !== this.current) return false;
+    const now = this.now();
+    if (now >= meta.expiresAt) return false;
+    const entry: L1Entry = {
+      bytes,
+      expiresAt: meta.expiresAt,
+      putAt: now,
+      epoch: this.bus?.epoch ?? 0,
+      generation: meta.generation,
+    };
+    return this.entries.set(digest, entry, bytes.length + digest.length + ENTRY_OVERHEAD_BYTES);
+  }
+
+  /** An invalidation of one entry: it goes, and reads in flight may not put what they read. */
+  invalidateKey(digest: string): void {
+    this.current++;
+    this.entries?.delete(digest);
+  }
+
+  /** Any other invalidation (route, path, user, tag, all): the whole L1 goes. */
+  invalidateAll(): void {
+    this.current++;
+    this.entries?.clear();
+  }
+
+  private lifetimeMs(entry: L1Entry): number {
+    const bound = this.bus?.maxLocalLifetimeMs(entry.epoch) ?? 0;
+    return bound === Infinity ? Infinity : this.options.maxAgeWithoutBusMs;
+  }
+}
+
+/**
+ * When Redis drops an entry read back (it holds no TTL of its own): its stored time plus
+ * the route's TTL, shortened by the stored `Cache-Control` as the write did (`s-maxage`
+ * for shared entries, else `max-age`; see `decideStorage`).
+ */
+export function expiresAtOf(entry: CachedResponse, routeTtlMs: number, shared: boolean): number {
+  let ttlMs = routeTtlMs;
+  const directives = cacheControl(entry.headers['cache-control']);
+  const lifetime = shared && directives.has('s-maxage') ? 's-maxage' : 'max-age';
+  if (directives.has(lifetime)) {
+    const seconds = Number(directives.get(lifetime));
+    ttlMs = Number.isFinite(seconds) ? Math.min(ttlMs, Math.floor(seconds) * 1000) : 0;
+  }
+  return entry.storedAt + ttlMs;
+}

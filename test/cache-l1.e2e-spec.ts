@@ -1,0 +1,333 @@
+import {
+  type CanActivate,
+  Controller,
+  type ExecutionContext,
+  Get,
+  type INestApplication,
+  Injectable,
+  Module,
+  Post,
+} from '@nestjs/common';
+import { APP_GUARD, NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import {
+  CacheService,
+  CacheShared,
+  CacheTags,
+  CacheTtl,
+  InvalidateCache,
+  RateLimitModule,
+  RedisModule,
+  ResponseCacheModule,
+  type ResponseCacheModuleOptions,
+} from 'nestjs-redis-shield';
+import request from 'supertest';
+import { CacheL1 } from '../libs/nestjs-redis-shield/src/cache/nest/cache-l1.js';
+import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
+import { type RedisServer, type RespProxy, startRedis, startRespProxy } from './harness/index.js';
+
+// Issue 18 point 1: an in-process cache (L1) of encoded entries in front of Redis (L2).
+// A hit from L1 sends no cache command; every invalidation reaches every instance's L1
+// through the instance bus within a second; while the bus is down, an L1 entry is served
+// for at most `maxAgeWithoutBusMs`.
+
+type Adapter = 'express' | 'fastify';
+
+/** How often each handler ran: the body carries it, so a stale answer shows. */
+const calls: Record<string, number> = {};
+const count = (name: string) => (calls[name] = (calls[name] ?? 0) + 1);
+
+/** `X-User: name` → `request.user = { id: name }` (stands in for authentication). */
+@Injectable()
+class FakeAuth implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const req = context.switchToHttp().getRequest<{ headers: Record<string, string>; user?: unknown }>();
+    if (req.headers['x-user']) req.user = { id: req.headers['x-user'] };
+    return true;
+  }
+}
+
+@Controller('l1')
+class L1Controller {
+  @Get('shared')
+  @CacheTtl(60)
+  @CacheShared()
+  @CacheTags('models')
+  shared() {
+    return { n: count('shared'), text: 'x'.repeat(2000) }; // compressed when stored
+  }
+
+  @Get('mine')
+  @CacheTtl(60)
+  mine() {
+    return { n: count('mine') };
+  }
+
+  @Post('write')
+  @InvalidateCache('/l1/shared')
+  write() {
+    return { ok: true };
+  }
+}
+
+async function startApp(
+  adapter: Adapter,
+  redisUrl: string,
+  cache: ResponseCacheModuleOptions,
+  bus: { staleAfterMs?: number } = {},
+): Promise<INestApplication> {
+  @Module({
+    imports: [
+      RedisModule.forRoot({ url: redisUrl, hashSecret: 'l1-e2e', bus }),
+      RateLimitModule.forRoot({ defaultTiers: { minute: { limit: 100_000, windowMs: 60_000 } } }),
+      ResponseCacheModule.forRoot(cache),
+    ],
+    controllers: [L1Controller],
+    providers: [{ provide: APP_GUARD, useClass: FakeAuth }],
+  })
+  class L1Module {}
+  const app = await NestFactory.create(L1Module, adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter(), {
+    logger: false,
+    abortOnError: false,
+  });
+  await app.listen(0, '127.0.0.1');
+  return app;
+}
+
+/** Polls an async condition every 20 ms until it holds, or fails after `timeoutMs`. */
+async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition still false after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const status = (response: request.Response) => response.headers['x-cache-status'];
+
+/** A GET that lets its entry be written (and put in L1) before the next request. */
+async function get(app: INestApplication, path: string, headers: Record<string, string> = {}) {
+  const response = await request(await app.getUrl())
+    .get(path)
+    .set(headers);
+  await app.get(ResponseCacheWriter).flush();
+  return response;
+}
+
+/** Commands about cache entries, their indexes or generation (the hit counters' flush aside). */
+const cacheCommands = (proxy: RespProxy) =>
+  proxy.commands.filter(
+    (command) =>
+      command.name === 'GET' ||
+      proxy.keysOf(command).some((key) => key.includes('cache:') && !key.includes('cache:meta:stats')),
+  );
+
+/** What a client sees, without what differs between two answers of the same entry. */
+function seen(response: request.Response) {
+  const headers: Record<string, unknown> = { ...response.headers };
+  for (const name of [
+    'date',
+    'age',
+    'connection',
+    'keep-alive',
+    'x-ratelimit-remaining',
+    'x-ratelimit-reset',
+    'ratelimit',
+  ]) {
+    delete headers[name];
+  }
+  return { status: response.status, headers, body: response.text, age: Number(response.headers.age) };
+}
+
+let server: RedisServer;
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+beforeEach(async () => {
+  await server.command('FLUSHALL');
+  for (const key of Object.keys(calls)) delete calls[key];
+});
+
+describe.each<Adapter>(['express', 'fastify'])('an L1 hit on %s', (adapter) => {
+  let proxy: RespProxy;
+  const apps: INestApplication[] = [];
+
+  beforeEach(async () => {
+    proxy = await startRespProxy(server);
+  });
+
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+    await proxy.close();
+  });
+
+  it('sends no cache command and answers what a Redis hit answers', async () => {
+    const withL1 = await startApp(adapter, proxy.url, { l1: { maxBytes: 1 << 20 } });
+    const redisOnly = await startApp(adapter, server.url, {});
+    apps.push(withL1, redisOnly);
+
+    expect(status(await get(withL1, '/l1/shared'))).toBe('MISS');
+    const fromRedis = await get(redisOnly, '/l1/shared');
+    expect(status(fromRedis)).toBe('HIT');
+
+    proxy.reset();
+    const first = await get(withL1, '/l1/shared');
+    const second = await get(withL1, '/l1/shared');
+    expect(cacheCommands(proxy)).toEqual([]);
+    for (const hit of [first, second]) {
+      const a = seen(hit);
+      const b = seen(fromRedis);
+      expect({ ...a, age: undefined }).toEqual({ ...b, age: undefined });
+      expect(Math.abs(a.age - b.age)).toBeLessThanOrEqual(1);
+      expect(a.headers['x-cache-status']).toBe('HIT');
+    }
+    // A conditional request is answered from L1 too.
+    proxy.reset();
+    const notModified = await request(await withL1.getUrl())
+      .get('/l1/shared')
+      .set('If-None-Match', first.headers.etag);
+    expect(notModified.status).toBe(304);
+    expect(cacheCommands(proxy)).toEqual([]);
+    expect(calls.shared).toBe(1);
+  });
+
+  it('keeps per-user entries only with perUser: true', async () => {
+    const shared = await startApp(adapter, proxy.url, { l1: { maxBytes: 1 << 20 } });
+    apps.push(shared);
+    expect(status(await get(shared, '/l1/mine', { 'X-User': 'alice' }))).toBe('MISS');
+    proxy.reset();
+    expect(status(await get(shared, '/l1/mine', { 'X-User': 'alice' }))).toBe('HIT');
+    expect(status(await get(shared, '/l1/mine', { 'X-User': 'alice' }))).toBe('HIT');
+    // Each hit read Redis: the per-user entry was not kept.
+    expect(cacheCommands(proxy).filter((command) => command.name === 'GET')).toHaveLength(2);
+    await shared.close();
+    apps.pop();
+
+    await server.command('FLUSHALL');
+    const perUser = await startApp(adapter, proxy.url, { l1: { maxBytes: 1 << 20, perUser: true } });
+    apps.push(perUser);
+    expect(status(await get(perUser, '/l1/mine', { 'X-User': 'alice' }))).toBe('MISS');
+    proxy.reset();
+    const hit = await get(perUser, '/l1/mine', { 'X-User': 'alice' });
+    expect([status(hit), hit.headers['cache-control']]).toEqual(['HIT', expect.stringContaining('private')]);
+    expect(cacheCommands(proxy)).toEqual([]);
+    // Another user is another entry.
+    expect(status(await get(perUser, '/l1/mine', { 'X-User': 'bob' }))).toBe('MISS');
+  });
+
+  it('is off by default: every hit reads Redis', async () => {
+    const app = await startApp(adapter, proxy.url, {});
+    apps.push(app);
+    await get(app, '/l1/shared');
+    proxy.reset();
+    expect(status(await get(app, '/l1/shared'))).toBe('HIT');
+    expect(cacheCommands(proxy).map((command) => command.name)).toEqual(['GET']);
+  });
+});
+
+describe('invalidations across three instances with L1', () => {
+  let apps: INestApplication[] = [];
+  const [A, B, C] = [0, 1, 2];
+
+  afterEach(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+    apps = [];
+  });
+
+  async function startThree(bus: { staleAfterMs?: number } = {}, l1: { maxAgeWithoutBusMs?: number } = {}) {
+    apps = await Promise.all(
+      (['express', 'express', 'fastify'] as const).map((adapter) =>
+        startApp(adapter, server.url, { l1: { maxBytes: 1 << 20, perUser: true, ...l1 } }, bus),
+      ),
+    );
+    // Every instance's subscriber is in place before anything is published.
+    await until(async () => {
+      const [, subscribers] = (await server.command('PUBSUB', 'NUMSUB', 'bus:{instance}')) as [string, number];
+      return Number(subscribers) === 3;
+    }, 5000);
+  }
+
+  /** The entry is in every instance's L1 (each answers HIT without Redis); returns the body they serve. */
+  async function cachedEverywhere(path: string, headers: Record<string, string> = {}): Promise<string> {
+    expect(status(await get(apps[A], path, headers))).toBe('MISS');
+    for (const app of apps) {
+      expect(status(await get(app, path, headers))).toBe('HIT');
+      expect(app.get(CacheL1).cache.bytes).toBeGreaterThan(0);
+    }
+    // Deleted behind the cache's back (no invalidation): each L1 still answers.
+    await server.command('FLUSHALL');
+    for (const app of apps) expect(status(await get(app, path, headers))).toBe('HIT');
+    // Stored again, so that the invalidation below has something to delete in Redis too.
+    await apps[A].get(CacheService).clearAll();
+    expect(status(await get(apps[A], path, headers))).toBe('MISS');
+    const bodies = new Set<string>();
+    for (const app of apps) {
+      const hit = await get(app, path, headers);
+      expect(status(hit)).toBe('HIT');
+      bodies.add(hit.text);
+    }
+    expect(bodies.size).toBe(1);
+    return [...bodies][0];
+  }
+
+  /** B and C stop serving `stale` within a second (their L1 dropped it; Redis holds a fresh entry or none). */
+  async function freshOnBAndC(path: string, stale: string, headers: Record<string, string> = {}) {
+    const startedAt = Date.now();
+    for (const instance of [B, C]) {
+      await until(async () => (await get(apps[instance], path, headers)).text !== stale, 1000);
+    }
+    expect(Date.now() - startedAt).toBeLessThan(1500);
+  }
+
+  it.each<[string, (app: INestApplication) => Promise<unknown>]>([
+    ['clearEndpoint', (app) => app.get(CacheService).clearEndpoint('/l1/shared')],
+    ['invalidatePattern', (app) => app.get(CacheService).invalidatePattern('/l1/shared')],
+    ['clearTags', (app) => app.get(CacheService).clearTags('models')],
+    ['clearTags (several)', (app) => app.get(CacheService).clearTags('models', 'other')],
+    ['clearAll', (app) => app.get(CacheService).clearAll()],
+    [
+      '@InvalidateCache after a write',
+      async (app) => expect((await request(await app.getUrl()).post('/l1/write')).status).toBe(201),
+    ],
+  ])('%s on A: B and C stop serving the old entry within 1 s', async (_name, invalidate) => {
+    await startThree();
+    const stale = await cachedEverywhere('/l1/shared');
+    await invalidate(apps[A]);
+    expect(status(await get(apps[A], '/l1/shared'))).toBe('MISS');
+    await freshOnBAndC('/l1/shared', stale);
+  });
+
+  it("clearUser on A: B and C stop serving the user's old entry within 1 s", async () => {
+    await startThree();
+    const alice = { 'X-User': 'alice' };
+    const stale = await cachedEverywhere('/l1/mine', alice);
+    await apps[A].get(CacheService).clearUser('alice');
+    await freshOnBAndC('/l1/mine', stale, alice);
+  });
+
+  it('with the bus subscriptions killed, an L1 entry is not served past maxAgeWithoutBusMs', async () => {
+    const maxAgeWithoutBusMs = 1000;
+    // The bus's own bound (60 s) plays no part: maxAgeWithoutBusMs decides.
+    await startThree({ staleAfterMs: 60_000 }, { maxAgeWithoutBusMs });
+    const putAt = Date.now();
+    expect(status(await get(apps[B], '/l1/shared'))).toBe('MISS'); // written and put in B's L1
+    await server.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    // Gone from Redis without any message: only the bound can end B's copy.
+    await server.command('FLUSHALL');
+    let lastHit = putAt;
+    await until(async () => {
+      const answer = status(await get(apps[B], '/l1/shared'));
+      if (answer === 'HIT') lastHit = Date.now();
+      return answer === 'MISS';
+    }, maxAgeWithoutBusMs + 2000);
+    expect(lastHit - putAt).toBeLessThanOrEqual(maxAgeWithoutBusMs + 300);
+    expect(calls.shared).toBe(2);
+  });
+});
