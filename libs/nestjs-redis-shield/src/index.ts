@@ -16,6 +16,8 @@ export { RedisModule } from './redis/nest/redis.module.js';
 export { type RedisClient, type RedisModuleOptions, type RedisNodeAddress } from './redis/engine/redis.options.js';
 /** Typing the static extras of `RedisModule.forRoot` (name, global). */
 export { type RedisModuleExtras } from './redis/nest/redis.providers.js';
+/** The `clock` option: `appClock(() => Date.now())` for the application's time instead of Redis `TIME`. */
+export { appClock } from './core/clock.js';
 /** Typing the `breaker` and `bus` options. */
 export { type CircuitBreakerOptions } from './redis/engine/circuit-breaker.js';
 /** Typing the `bus` option. */

@@ -1,4 +1,3 @@
-import { Inject } from '@nestjs/common';
 import { DEFAULT_REDIS_CONNECTION } from '../../redis/nest/redis.constants.js';
 
 /**
@@ -9,7 +8,3 @@ import { DEFAULT_REDIS_CONNECTION } from '../../redis/nest/redis.constants.js';
 export function getInstanceBusToken(name: string = DEFAULT_REDIS_CONNECTION): string {
   return `nestjs-redis-shield:bus:${name}`;
 }
-
-/** @internal Injects the `InstanceBus` of a named connection (the default one without a name). */
-export const InjectInstanceBus = (name?: string): ParameterDecorator & PropertyDecorator =>
-  Inject(getInstanceBusToken(name));
