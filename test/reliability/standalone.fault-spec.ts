@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { request as httpRequest } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { RedisConnection, ShieldEvents } from 'nestjs-redis-shield';
 import { createApp, type HttpAdapterName } from '../../src/app.factory.js';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -137,9 +138,16 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('Redis faults under load 
     const transitions: string[] = [];
     const off = app.get(ShieldEvents).on('redis.state', ({ state, reason }) => transitions.push(`${state}: ${reason}`));
     const users = await tokens(`stall-${adapter}`, 8);
+    // The app and the load share this process: when the process itself is frozen (a GC
+    // pause, a CPU-starved CI worker) every request in flight looks that much slower, with
+    // Redis nowhere involved. The loop's longest freeze is measured and reported, and
+    // allowed on top of the bound: what is asserted is that no request waits on Redis.
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     const load = loadOn(url, users);
     await sleep(300);
     await redis.stall();
+    const stalledAt = Date.now();
     await sleep(3000);
     await redis.resume();
     const resumedAt = Date.now();
@@ -147,11 +155,20 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('Redis faults under load 
     const closedAfterMs = Date.now() - resumedAt;
     off();
     const results = await load.stop();
+    loopDelay.disable();
+    const frozenMs = Math.max(0, loopDelay.max / 1e6 - 10); // beyond the sampling resolution
+    const slowestFive = [...results]
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 5)
+      .map((r) => `${Math.round(r.ms)} ms sent at ${r.at - stalledAt} ms from the stall`);
+    process.stdout.write(
+      `[standalone.fault-spec] ${JSON.stringify({ adapter, frozenMs: Math.round(frozenMs), slowestFive })}\n`,
+    );
 
     // The breaker opened during the stall and closed after it, once each.
     expect(transitions).toEqual(['down: circuit open after 3 failures', 'ready: circuit closed']);
     expect(closedAfterMs).toBeLessThan(3000); // one probe interval (1 s) plus reconnect
-    expect(slowest(results)).toBeLessThanOrEqual(DEADLINE_MS + 800);
+    expect(slowest(results)).toBeLessThanOrEqual(DEADLINE_MS + 800 + frozenMs);
     expect(Object.keys(statusCounts(results))).toEqual(['200']);
     // Counting in Redis again.
     const before = await rateLimitKeys();
