@@ -3,7 +3,7 @@ import request from 'supertest';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import type { HttpAdapterName } from '../src/app.factory.js';
 import { calls, control, startCacheApp } from './fixtures/cache-app.js';
-import { type RedisServer, type RespProxy, startRedis, startRespProxy } from './harness/index.js';
+import { type RecordedCommand, type RedisServer, type RespProxy, startRedis, startRespProxy } from './harness/index.js';
 
 let server: RedisServer;
 let proxy: RespProxy;
@@ -22,9 +22,17 @@ afterAll(async () => {
  * The commands sent on the connection that carries requests (the one of the first EVALSHA):
  * the instance bus's subscriber has a connection of its own, with a heartbeat.
  */
+/** The commands of the request connection; scripts by what they read: `EVALSHA rate-limit`, `EVALSHA cache-lookup`. */
 function requestCommands(): string[] {
-  const requests = proxy.commands.find((command) => command.name === 'EVALSHA')?.connection;
-  return proxy.commands.filter((command) => command.connection === requests).map(({ name }) => name);
+  const script = (command: RecordedCommand) => {
+    const [key = ''] = proxy.keysOf(command);
+    if (key.startsWith('rate_limit:')) return 'EVALSHA rate-limit';
+    return key.startsWith('cache:response:') ? 'EVALSHA cache-lookup' : 'EVALSHA';
+  };
+  const requests = proxy.commands.find((command) => script(command) === 'EVALSHA rate-limit')?.connection;
+  return proxy.commands
+    .filter((command) => command.connection === requests)
+    .map((command) => (command.name === 'EVALSHA' ? script(command) : command.name));
 }
 
 const entryKeys = async () =>
@@ -97,7 +105,7 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('response caching on %s',
       }
       proxy.reset();
       expect((await request(url).get('/c/shared')).headers['x-cache-status']).toBe('HIT');
-      expect(requestCommands()).toEqual(['EVALSHA', 'GET']);
+      expect(requestCommands()).toEqual(['EVALSHA rate-limit', 'EVALSHA cache-lookup']);
     });
 
     it('the cache read goes out together with the rate-limit script, not after its answer', async () => {
@@ -112,7 +120,10 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('response caching on %s',
         expect(response.headers['x-cache-status']).toBe('BYPASS');
         // On the request connection (the instance bus's subscriber has its own, with its heartbeat);
         // HINCRBY: the statistics flush of the earlier miss, once per second.
-        expect(requestCommands().filter((name) => name !== 'HINCRBY')).toEqual(['EVALSHA', 'GET']);
+        expect(requestCommands().filter((name) => name !== 'HINCRBY')).toEqual([
+          'EVALSHA rate-limit',
+          'EVALSHA cache-lookup',
+        ]);
       } finally {
         await server.resume();
       }

@@ -37,8 +37,22 @@ export type CacheInvalidateMessage =
   | { type: 'cache.invalidate'; scope: 'all' }
   | { type: 'cache.invalidate'; scope: Exclude<CacheInvalidationScope, 'all'>; value: string };
 
+/**
+ * A lease holder finished computing an entry (see the response cache's cross-instance
+ * single-flight): `stored` when the entry is now in Redis (requests waiting for it read
+ * it; L1 copies of an older value go), otherwise the waiters run their own handler. A
+ * forged message costs the receivers one read each, nothing more.
+ */
+export interface CacheFilledMessage {
+  type: 'cache.filled';
+  /** The entry digest. */
+  digest: string;
+  /** Whether the entry was stored. */
+  stored: boolean;
+}
+
 /** Every message the instance bus carries, told apart by `type`. */
-export type BusMessage = RateLimitResetMessage | CacheInvalidateMessage;
+export type BusMessage = RateLimitResetMessage | CacheInvalidateMessage | CacheFilledMessage;
 
 /** The `type` of a {@link BusMessage}. */
 export type BusMessageType = BusMessage['type'];
@@ -92,6 +106,12 @@ export function validateBusMessage(candidate: unknown): BusMessage | undefined {
         ? { type: 'cache.invalidate', scope: scope as keyof typeof SCOPE_VALUES, value }
         : undefined;
     }
+    case 'cache.filled':
+      return typeof candidate.digest === 'string' &&
+        DIGEST.test(candidate.digest) &&
+        typeof candidate.stored === 'boolean'
+        ? { type: 'cache.filled', digest: candidate.digest, stored: candidate.stored }
+        : undefined;
     default:
       return undefined;
   }
@@ -99,7 +119,7 @@ export function validateBusMessage(candidate: unknown): BusMessage | undefined {
 
 /** Whether `type` names a message this version of the library knows. */
 export function isKnownBusMessageType(type: unknown): type is BusMessageType {
-  return type === 'ratelimit.reset' || type === 'cache.invalidate';
+  return type === 'ratelimit.reset' || type === 'cache.invalidate' || type === 'cache.filled';
 }
 
 /**

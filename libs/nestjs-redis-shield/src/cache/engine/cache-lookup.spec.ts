@@ -20,6 +20,9 @@ function route(overrides: Partial<CacheRoute> = {}): CacheRoute {
     hostRouted: false,
     tags: [],
     status: 200,
+    staleWhileRevalidateMs: 0,
+    staleIfErrorMs: 0,
+    respectResponseCacheControl: false,
     ...overrides,
   };
 }
@@ -124,7 +127,7 @@ describe('lookupOf', () => {
     const exchange = request('/items');
     const r = route();
     const first = lookupOf(exchange, r, SHARED, undefined, OPTIONS, 1000);
-    first.read = Promise.resolve(null);
+    first.read = Promise.resolve({ entry: null, lease: 'none' });
     expect(lookupOf(exchange, r, { kind: 'shared', key: 'shared' }, undefined, OPTIONS, 1000)).toBe(first);
   });
 
@@ -132,7 +135,7 @@ describe('lookupOf', () => {
     const exchange = request('/items');
     const r = route();
     const prefetched = lookupOf(exchange, r, SHARED, undefined, OPTIONS, 1000);
-    prefetched.read = Promise.resolve(null);
+    prefetched.read = Promise.resolve({ entry: null, lease: 'none' });
     const decided = lookupOf(exchange, r, ALICE, undefined, OPTIONS, 1000);
     expect(decided).not.toBe(prefetched);
     expect(decided.scope).toBe(ALICE);

@@ -2,7 +2,9 @@ import { type Deadline, requestDeadline } from '../../core/deadline.js';
 import type { HttpExchange } from '../../core/http/http-facade.js';
 import { requestState } from '../../core/request-state.js';
 import type { CacheRoute } from '../nest/cache-route.js';
+import type { LookupReply } from '../store/response-cache.store.js';
 import { cacheDigest } from './cache-key.js';
+import type { CachedResponse } from './entry-codec.js';
 import type { KeyedScope } from './cache-scope.js';
 import type { ResolvedCacheOptions } from './cache.options.js';
 import { canonicalPath } from './canonical-path.js';
@@ -20,7 +22,11 @@ export interface Lookup {
   digest: string;
   deadline: Deadline;
   /** The entry read started early, before the handler chain reached the interceptor (its prefetch). */
-  read?: Promise<Buffer | null>;
+  read?: Promise<LookupReply>;
+  /** The token of the cross-instance lease this request holds on its digest, until its miss takes it over. */
+  leaseToken?: string;
+  /** A stored entry past its freshness that may still be served if the handler fails (stale-if-error). */
+  stale?: CachedResponse;
   /** The L1's generation when {@link read} was started (see `L1Cache.put`). */
   l1Generation?: number;
 }

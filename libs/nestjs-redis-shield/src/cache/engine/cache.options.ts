@@ -38,12 +38,65 @@ export interface ResolvedL1Options {
   maxAgeWithoutBusMs: number;
 }
 
+/**
+ * A lifetime with stale windows, for `@CacheTtl({ ... })` or a TTL profile. After
+ * `ttlSeconds` an entry is stale: within `staleWhileRevalidateSeconds` it is served at
+ * once (`X-Cache-Status: STALE`) while one request on one instance refreshes it in the
+ * background; within `staleIfErrorSeconds` it is served only when the handler fails
+ * (throws, or answers 5xx) or Redis cannot be read.
+ */
+export interface CacheTtlOptions {
+  /** How long an entry is fresh, in seconds (positive). */
+  ttlSeconds: number;
+  /** After the TTL, how long it is served stale while it is refreshed, in seconds. Default 0. */
+  staleWhileRevalidateSeconds?: number;
+  /** After the TTL, how long it is served stale when the handler or Redis fails, in seconds. Default 0. */
+  staleIfErrorSeconds?: number;
+  /**
+   * Let the response's own `Cache-Control` set these: `s-maxage` (shared entries) or
+   * `max-age` the TTL, `stale-while-revalidate` and `stale-if-error` the windows. Without
+   * it a response's `max-age` only shortens the TTL. `no-store`, `no-cache` and `private`
+   * always keep their meaning. Default false.
+   */
+  respectResponseCacheControl?: boolean;
+}
+
+/** A route's lifetimes in ms, from seconds or {@link CacheTtlOptions}. */
+export interface CacheLifetime {
+  ttlMs: number;
+  staleWhileRevalidateMs: number;
+  staleIfErrorMs: number;
+  respectResponseCacheControl: boolean;
+}
+
+/** The lifetimes of a TTL in seconds or {@link CacheTtlOptions}; undefined when invalid (non-positive TTL, negative window). */
+export function cacheLifetimeOf(ttl: unknown): CacheLifetime | undefined {
+  const options: Partial<CacheTtlOptions> =
+    typeof ttl === 'number' ? { ttlSeconds: ttl } : typeof ttl === 'object' && ttl !== null ? ttl : {};
+  const { ttlSeconds, staleWhileRevalidateSeconds = 0, staleIfErrorSeconds = 0 } = options;
+  const respect = options.respectResponseCacheControl ?? false;
+  const window = (seconds: unknown) => typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0;
+  if (!(typeof ttlSeconds === 'number' && Number.isFinite(ttlSeconds) && ttlSeconds > 0)) return undefined;
+  if (!window(staleWhileRevalidateSeconds) || !window(staleIfErrorSeconds) || typeof respect !== 'boolean') {
+    return undefined;
+  }
+  return {
+    ttlMs: Math.round(ttlSeconds * 1000),
+    staleWhileRevalidateMs: Math.round(staleWhileRevalidateSeconds * 1000),
+    staleIfErrorMs: Math.round(staleIfErrorSeconds * 1000),
+    respectResponseCacheControl: respect,
+  };
+}
+
 /** Options of `ResponseCacheModule.forRoot`. Durations in seconds where named so. */
 export interface ResponseCacheModuleOptions {
   /** `false` turns caching off: cacheable routes answer `BYPASS`. Default true. */
   enabled?: boolean;
-  /** TTL profiles in seconds for `@CacheTtl('name')`; `default` is used by `cacheAllGet`. Default `{ default: 300 }`. */
-  ttlProfiles?: Record<string, number>;
+  /**
+   * TTL profiles for `@CacheTtl('name')`, in seconds or with stale windows
+   * ({@link CacheTtlOptions}); `default` is used by `cacheAllGet`. Default `{ default: 300 }`.
+   */
+  ttlProfiles?: Record<string, number | CacheTtlOptions>;
   /** Cache every GET route without `@CacheTtl` (with the `default` profile). Default false. */
   cacheAllGet?: boolean;
   /** Part of every key: bump on deploy to drop old shapes. Default `1`. */
@@ -131,8 +184,11 @@ export function resolveCacheOptions(options: ResponseCacheModuleOptions): Resolv
       maxAgeWithoutBusMs: options.l1.maxAgeWithoutBusMs,
     },
   };
-  for (const [name, seconds] of Object.entries(resolved.ttlProfiles)) {
-    checkPositiveNumber(`ttlProfiles.${name}`, seconds, 'seconds');
+  for (const [name, ttl] of Object.entries(resolved.ttlProfiles)) {
+    if (typeof ttl === 'number') checkPositiveNumber(`ttlProfiles.${name}`, ttl, 'seconds');
+    else if (!cacheLifetimeOf(ttl)) {
+      throw shieldError('invalidOption', `ttlProfiles.${name}`, ttl, 'positive ttlSeconds, non-negative stale windows');
+    }
   }
   checkPositiveNumber('maxEntryBytes', resolved.maxEntryBytes, 'bytes');
   checkPositiveNumber('compressAboveBytes', resolved.compressAboveBytes, 'bytes');

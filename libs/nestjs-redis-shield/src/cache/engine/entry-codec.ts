@@ -17,6 +17,15 @@ export interface CachedResponse {
   storedAt: number;
   /** The strong ETag the library computed. */
   etag: string;
+  /**
+   * How long after `storedAt` it is fresh, in ms. Absent in entries written before
+   * stale serving existed: those are fresh for as long as Redis keeps them.
+   */
+  freshMs?: number;
+  /** After `freshMs`, how long it may be served stale while one request refreshes it, in ms. */
+  staleWhileRevalidateMs?: number;
+  /** After `freshMs`, how long it may be served stale when the handler fails or Redis cannot be read, in ms. */
+  staleIfErrorMs?: number;
 }
 
 /** A stored value that cannot be decoded; the caller deletes it and serves from the handler. */
@@ -73,7 +82,17 @@ export async function encodeEntry(entry: CachedResponse, compressAboveBytes: num
       flags |= FLAG_BROTLI;
     }
   }
-  const meta = Buffer.from(JSON.stringify({ s: entry.status, h: entry.headers, t: entry.storedAt, e: entry.etag }));
+  const meta = Buffer.from(
+    JSON.stringify({
+      s: entry.status,
+      h: entry.headers,
+      t: entry.storedAt,
+      e: entry.etag,
+      f: entry.freshMs,
+      w: entry.staleWhileRevalidateMs,
+      x: entry.staleIfErrorMs,
+    }),
+  );
   const header = Buffer.alloc(HEADER_BYTES);
   MAGIC.copy(header, 0);
   header.writeUInt8(flags, MAGIC.length);
@@ -95,14 +114,17 @@ export async function decodeEntry(value: Buffer, limits: DecodeLimits = {}): Pro
   const flags = value.readUInt8(MAGIC.length);
   const metaLength = value.readUInt32BE(MAGIC.length + 1);
   if (HEADER_BYTES + metaLength > value.length) throw new CorruptEntryError('truncated entry');
-  let meta: { s?: unknown; h?: unknown; t?: unknown; e?: unknown };
+  let meta: { s?: unknown; h?: unknown; t?: unknown; e?: unknown; f?: unknown; w?: unknown; x?: unknown };
   try {
     meta = JSON.parse(value.subarray(HEADER_BYTES, HEADER_BYTES + metaLength).toString('utf8'));
   } catch {
     throw new CorruptEntryError('unreadable entry metadata');
   }
-  const { s, h, t, e } = meta;
+  const { s, h, t, e, f, w, x } = meta;
   if (
+    !isOptionalDuration(f) ||
+    !isOptionalDuration(w) ||
+    !isOptionalDuration(x) ||
     (s !== 200 && s !== 201) ||
     typeof t !== 'number' ||
     !Number.isFinite(t) ||
@@ -125,7 +147,16 @@ export async function decodeEntry(value: Buffer, limits: DecodeLimits = {}): Pro
     }
   }
   if (body.length > maxBody) throw new CorruptEntryError('oversized entry body');
-  return { status: s, headers, body: Buffer.from(body), storedAt: t, etag: e };
+  const entry: CachedResponse = { status: s, headers, body: Buffer.from(body), storedAt: t, etag: e };
+  if (f !== undefined) entry.freshMs = f;
+  if (w !== undefined) entry.staleWhileRevalidateMs = w;
+  if (x !== undefined) entry.staleIfErrorMs = x;
+  return entry;
+}
+
+/** A stored duration: absent, or a non-negative integer number of ms. */
+function isOptionalDuration(value: unknown): value is number | undefined {
+  return value === undefined || (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0);
 }
 
 /** The stored headers, if every one is a valid, allowed name with a safe string value. */

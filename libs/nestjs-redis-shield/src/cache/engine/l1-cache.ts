@@ -20,6 +20,8 @@ interface L1Entry {
   bytes: Buffer;
   /** App time (ms) after which Redis no longer holds it (its TTL). */
   expiresAt: number;
+  /** App time (ms) until which it is fresh; after it, only {@link L1Cache.getStale} returns it. */
+  freshUntil: number;
   /** App time (ms) it was put in L1. */
   putAt: number;
   /** The bus's epoch when it was put. */
@@ -75,8 +77,30 @@ export class L1Cache {
     return this.entries?.bytes ?? 0;
   }
 
-  /** The encoded entry of `digest`, if kept, unexpired, of the current generation and vouched for by the bus. */
+  /** The encoded entry of `digest`, if kept, fresh, of the current generation and vouched for by the bus. */
   get(digest: string): Buffer | undefined {
+    const entry = this.valid(digest);
+    return entry && this.now() < entry.freshUntil ? entry.bytes : undefined;
+  }
+
+  /**
+   * The encoded entry of `digest` even if it is no longer fresh (but still stored in
+   * Redis, of the current generation and vouched for by the bus): for stale-if-error,
+   * when Redis cannot be read. The caller checks its stale window.
+   */
+  getStale(digest: string): Buffer | undefined {
+    return this.valid(digest)?.bytes;
+  }
+
+  /**
+   * Drops `digest` without advancing the generation: a newer value was stored (another
+   * instance refreshed it), so this copy is out of date but no invalidation ran.
+   */
+  forget(digest: string): void {
+    this.entries?.delete(digest);
+  }
+
+  private valid(digest: string): L1Entry | undefined {
     const entry = this.entries?.get(digest);
     if (!entry) return undefined;
     const now = this.now();
@@ -84,7 +108,7 @@ export class L1Cache {
       this.entries!.delete(digest);
       return undefined;
     }
-    return entry.bytes;
+    return entry;
   }
 
   /**
@@ -92,9 +116,14 @@ export class L1Cache {
    * off, the entry is per-user and `perUser` is off, it expires by now, or an
    * invalidation arrived since `generation` was read.
    *
-   * @param expiresAt App time (ms) its Redis TTL ends (see {@link expiresAtOf}).
+   * @param meta.expiresAt App time (ms) its Redis TTL ends (see {@link expiresAtOf}).
+   * @param meta.freshUntil App time (ms) until which it is fresh (default `expiresAt`).
    */
-  put(digest: string, bytes: Buffer, meta: { generation: number; expiresAt: number; perUser: boolean }): boolean {
+  put(
+    digest: string,
+    bytes: Buffer,
+    meta: { generation: number; expiresAt: number; perUser: boolean; freshUntil?: number },
+  ): boolean {
     if (!this.entries || (meta.perUser && !this.options.perUser)) return false;
     if (meta.generation !== this.current) return false;
     const now = this.now();
@@ -102,6 +131,7 @@ export class L1Cache {
     const entry: L1Entry = {
       bytes,
       expiresAt: meta.expiresAt,
+      freshUntil: Math.min(meta.freshUntil ?? meta.expiresAt, meta.expiresAt),
       putAt: now,
       epoch: this.bus?.epoch ?? 0,
       generation: meta.generation,

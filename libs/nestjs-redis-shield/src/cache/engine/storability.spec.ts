@@ -13,7 +13,12 @@ function response(headers: Record<string, string> = {}, status = 200, bodyBytes 
 
 describe('decideStorage', () => {
   it('stores a plain 200 or 201 for the route TTL', () => {
-    expect(decideStorage(response(), context)).toEqual({ store: true, ttlMs: 60_000 });
+    expect(decideStorage(response(), context)).toEqual({
+      store: true,
+      ttlMs: 60_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
+    });
     expect(decideStorage(response({}, 201), context).store).toBe(true);
   });
 
@@ -58,6 +63,48 @@ describe('decideStorage', () => {
       learnVary: ['accept-encoding', 'x-tenant'],
     });
     expect(decideStorage(response({ vary: 'accept-language' }), context).store).toBe(true);
+  });
+});
+
+describe('decideStorage with stale windows', () => {
+  const windows: StorageContext = { ...context, routeStaleWhileRevalidateMs: 30_000, routeStaleIfErrorMs: 600_000 };
+
+  it("gives the route's stale windows; a response's own directives are ignored unless the route respects them", () => {
+    const own = response({ 'cache-control': 'max-age=120, stale-while-revalidate=5, stale-if-error=7' });
+    expect(decideStorage(own, windows)).toMatchObject({
+      store: true,
+      ttlMs: 60_000, // max-age only shortens
+      staleWhileRevalidateMs: 30_000,
+      staleIfErrorMs: 600_000,
+    });
+  });
+
+  it('with respectResponseCacheControl, max-age / s-maxage set the TTL (longer too) and the directives the windows', () => {
+    const respect: StorageContext = { ...windows, respectResponseCacheControl: true };
+    const own = response({ 'cache-control': 'max-age=5, s-maxage=120, stale-while-revalidate=5, stale-if-error=7' });
+    expect(decideStorage(own, respect)).toMatchObject({
+      store: true,
+      ttlMs: 120_000,
+      staleWhileRevalidateMs: 5_000,
+      staleIfErrorMs: 7_000,
+    });
+    // Per-user entries read max-age; absent directives keep the route's windows.
+    expect(decideStorage(response({ 'cache-control': 'max-age=5' }), { ...respect, shared: false })).toMatchObject({
+      ttlMs: 5_000,
+      staleWhileRevalidateMs: 30_000,
+      staleIfErrorMs: 600_000,
+    });
+    // A window is capped at a day; garbage is ignored.
+    expect(
+      decideStorage(response({ 'cache-control': 'stale-while-revalidate=99999999, stale-if-error=x' }), respect),
+    ).toMatchObject({ staleWhileRevalidateMs: 86_400_000, staleIfErrorMs: 600_000 });
+  });
+
+  it('no-store, no-cache and private keep their meaning when the route respects the response', () => {
+    const respect: StorageContext = { ...windows, respectResponseCacheControl: true };
+    for (const header of ['no-store, stale-while-revalidate=60', 'no-cache', 'private, max-age=60', 's-maxage=0']) {
+      expect(decideStorage(response({ 'cache-control': header }), respect).store).toBe(false);
+    }
   });
 });
 

@@ -4,8 +4,15 @@ export interface StorageDecision {
   store: boolean;
   /** Why not, for logs and tests (`status`, `set-cookie`, `no-store`, ...). */
   reason?: string;
-  /** Its time to live in ms: the route's, shortened by `s-maxage` / `max-age`. */
+  /**
+   * How long it is fresh, in ms: the route's, shortened by `s-maxage` / `max-age` (set by
+   * them when the route respects the response's `Cache-Control`).
+   */
   ttlMs: number;
+  /** After `ttlMs`, how long it may be served stale while it is refreshed, in ms (0: never). */
+  staleWhileRevalidateMs: number;
+  /** After `ttlMs`, how long it may be served stale when the handler fails or Redis cannot be read, in ms (0: never). */
+  staleIfErrorMs: number;
   /**
    * Request headers the response varies on that its key did not include: the route
    * learns them (they split its keys from then on) and this response is not stored.
@@ -27,6 +34,15 @@ export interface FinalResponse {
 export interface StorageContext {
   /** The route's TTL, in ms. */
   routeTtlMs: number;
+  /** The route's stale-while-revalidate window, in ms. Default 0. */
+  routeStaleWhileRevalidateMs?: number;
+  /** The route's stale-if-error window, in ms. Default 0. */
+  routeStaleIfErrorMs?: number;
+  /**
+   * Whether the response's own `s-maxage` / `max-age`, `stale-while-revalidate` and
+   * `stale-if-error` set its lifetimes (instead of only shortening the route's TTL).
+   */
+  respectResponseCacheControl?: boolean;
   /** Whether the entry is shared (everyone mapped to the key gets it), not one user's. */
   shared: boolean;
   /** The request headers the key was made of (lower-case). */
@@ -50,14 +66,22 @@ const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie']);
  * - `Vary: *` forbids storing; on shared entries so do `Authorization` and `Cookie`
  *   (per-user entries are keyed by the user already). Any other header the key did not
  *   include is learned for the route and this response is not stored.
+ * - With `respectResponseCacheControl`, the response's `s-maxage` (shared) or `max-age`
+ *   sets the TTL (longer or shorter than the route's), and its `stale-while-revalidate`
+ *   and `stale-if-error` set the stale windows; `no-store`, `no-cache` and `private` keep
+ *   their meaning.
  * - Bodies over `maxEntryBytes` are not stored.
  */
 export function decideStorage(response: FinalResponse, context: StorageContext): StorageDecision {
   let ttlMs = context.routeTtlMs;
+  let staleWhileRevalidateMs = context.routeStaleWhileRevalidateMs ?? 0;
+  let staleIfErrorMs = context.routeStaleIfErrorMs ?? 0;
   const refuse = (reason: string, learnVary?: string[]): StorageDecision => ({
     store: false,
     reason,
     ttlMs,
+    staleWhileRevalidateMs,
+    staleIfErrorMs,
     learnVary,
   });
   if (response.status !== 200 && response.status !== 201) return refuse('status');
@@ -72,8 +96,13 @@ export function decideStorage(response: FinalResponse, context: StorageContext):
   if (directives.has(lifetime)) {
     const seconds = Number(directives.get(lifetime));
     if (!Number.isFinite(seconds) || seconds <= 0) return refuse(lifetime);
-    ttlMs = Math.min(ttlMs, Math.floor(seconds) * 1000);
+    const responseTtlMs = Math.floor(seconds) * 1000;
+    ttlMs = context.respectResponseCacheControl ? responseTtlMs : Math.min(ttlMs, responseTtlMs);
     if (ttlMs <= 0) return refuse(lifetime);
+  }
+  if (context.respectResponseCacheControl) {
+    staleWhileRevalidateMs = secondsDirective(directives, 'stale-while-revalidate') ?? staleWhileRevalidateMs;
+    staleIfErrorMs = secondsDirective(directives, 'stale-if-error') ?? staleIfErrorMs;
   }
 
   const learn: string[] = [];
@@ -86,7 +115,17 @@ export function decideStorage(response: FinalResponse, context: StorageContext):
     if (!context.keyedHeaders.has(name)) learn.push(name);
   }
   if (learn.length > 0) return refuse('vary', learn);
-  return { store: true, ttlMs };
+  return { store: true, ttlMs, staleWhileRevalidateMs, staleIfErrorMs };
+}
+
+/** The most a response directive may set a stale window to: one day. */
+const MAX_STALE_MS = 86_400_000;
+
+/** A delta-seconds directive in ms (capped at a day), or undefined when absent or not a non-negative number. */
+function secondsDirective(directives: Map<string, string | undefined>, name: string): number | undefined {
+  if (!directives.has(name)) return undefined;
+  const seconds = Number(directives.get(name));
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(Math.floor(seconds) * 1000, MAX_STALE_MS) : undefined;
 }
 
 /** `Cache-Control` directives by lower-case name, with their value (unquoted) if any; commas inside quotes are kept. */

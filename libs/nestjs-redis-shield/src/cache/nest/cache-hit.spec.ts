@@ -44,7 +44,7 @@ function setup(headers: Record<string, string> = {}) {
 describe('serveHit', () => {
   it('answers with the stored bytes, headers, ETag, Age and HIT, in that order, and counts the hit', async () => {
     const { req, res, exchange, reporter, counter, lookups } = setup();
-    const body = await lastValueFrom(serveHit(exchange, ENTRY, false, reporter, STORED_AT + 61_999));
+    const body = await lastValueFrom(serveHit(exchange, ENTRY, false, reporter, 'l2', STORED_AT + 61_999));
     expect(body).toBe('{"id":1}'); // Express: a string sent as is
     expect(res.getHeaderNames()).toEqual(['content-type', 'content-language', 'etag', 'age', 'x-cache-status']);
     expect(res.getHeader('etag')).toBe(ENTRY.etag);
@@ -57,20 +57,20 @@ describe('serveHit', () => {
 
   it('never says a negative Age (a clock behind the writer)', () => {
     const { res, exchange, reporter } = setup();
-    serveHit(exchange, ENTRY, false, reporter, STORED_AT - 5_000);
+    serveHit(exchange, ENTRY, false, reporter, 'l2', STORED_AT - 5_000);
     expect(res.getHeader('age')).toBe('0');
   });
 
   it('marks a per-user entry private, varying on Authorization', () => {
     const { res, exchange, reporter } = setup();
-    serveHit(exchange, { ...ENTRY, headers: { 'cache-control': 'max-age=60' } }, true, reporter, STORED_AT);
+    serveHit(exchange, { ...ENTRY, headers: { 'cache-control': 'max-age=60' } }, true, reporter, 'l2', STORED_AT);
     expect(res.getHeader('cache-control')).toBe('private, max-age=60');
     expect(res.getHeader('vary')).toBe('Authorization');
   });
 
   it('throws a 304 after setting the headers when If-None-Match matches', () => {
     const { res, exchange, reporter, counter, lookups } = setup({ 'if-none-match': `W/${ENTRY.etag}` });
-    expect(() => serveHit(exchange, ENTRY, false, reporter, STORED_AT)).toThrow(NotModifiedException);
+    expect(() => serveHit(exchange, ENTRY, false, reporter, 'l2', STORED_AT)).toThrow(NotModifiedException);
     expect(res.getHeader('etag')).toBe(ENTRY.etag);
     expect(res.getHeader('x-cache-status')).toBe('HIT');
     expect(lookups).toEqual(['/items/:id HIT']);
@@ -79,6 +79,6 @@ describe('serveHit', () => {
 
   it('answers the body when If-None-Match names another ETag', async () => {
     const { exchange, reporter } = setup({ 'if-none-match': '"stale"' });
-    expect(await lastValueFrom(serveHit(exchange, ENTRY, false, reporter, STORED_AT))).toBe('{"id":1}');
+    expect(await lastValueFrom(serveHit(exchange, ENTRY, false, reporter, 'l2', STORED_AT))).toBe('{"id":1}');
   });
 });

@@ -7,10 +7,16 @@ import { NotModifiedException } from './not-modified.exception.js';
 import { markPrivate } from './response-capture.js';
 
 /**
+ * Where an answer from the cache came from: the in-process L1, Redis, or a stale entry
+ * (served while it is refreshed, or because the handler or Redis failed).
+ */
+export type HitSource = 'l1' | 'l2' | { stale: 'revalidate' | 'error' };
+
+/**
  * Answers a request from a stored entry (or a leader's fresh one): its stored headers,
- * its ETag and `Age`, `X-Cache-Status: HIT`, `private` for a per-user entry, and a 304
- * (thrown as {@link NotModifiedException}) when `If-None-Match` matches, else the stored
- * bytes. Counts the hit.
+ * its ETag and `Age`, `X-Cache-Status: HIT` (`STALE` for a stale entry), `private` for a
+ * per-user entry, and a 304 (thrown as {@link NotModifiedException}) when `If-None-Match`
+ * matches, else the stored bytes. Counts the hit by its source.
  *
  * @param now The current time in ms, for `Age`.
  */
@@ -19,13 +25,16 @@ export function serveHit(
   entry: CachedResponse,
   perUser: boolean,
   reporter: CacheReporter,
+  source: HitSource = 'l2',
   now = Date.now(),
 ): Observable<unknown> {
-  reporter.hit();
+  const stale = typeof source === 'object';
+  if (stale) reporter.stale(source.stale);
+  else reporter.hit(source);
   for (const [name, value] of Object.entries(entry.headers)) exchange.setHeader(name, value);
   exchange.setHeader('ETag', entry.etag);
   exchange.setHeader('Age', String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))));
-  reporter.status(exchange, 'HIT');
+  reporter.status(exchange, stale ? 'STALE' : 'HIT');
   if (perUser) markPrivate(exchange);
   if (matchesEtag(exchange.header('if-none-match'), entry.etag)) throw new NotModifiedException();
   return of(exchange.textBody(entry.body));

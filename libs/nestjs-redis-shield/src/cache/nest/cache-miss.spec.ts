@@ -23,8 +23,8 @@ const MAX_VARIANTS = 3;
 
 /** A promise settled from outside. */
 function deferred() {
-  let resolve!: () => void;
-  const promise = new Promise<void>((ok) => (resolve = ok));
+  let resolve!: (stored?: boolean) => void;
+  const promise = new Promise<boolean>((ok) => (resolve = (stored = true) => ok(stored)));
   return { promise, resolve };
 }
 
@@ -41,6 +41,9 @@ function cacheRoute(): CacheRoute {
     hostRouted: false,
     tags: ['items'],
     status: 200,
+    staleWhileRevalidateMs: 0,
+    staleIfErrorMs: 0,
+    respectResponseCacheControl: false,
   };
 }
 
@@ -62,7 +65,7 @@ function setup({
     pruneVariants: jest.fn(async () => store.pruned ?? 0),
   } satisfies MissStore;
   const written = deferred();
-  const writer = { write: jest.fn<ResponseCacheWriter['write']>(() => written.promise) };
+  const writer = { write: jest.fn<ResponseCacheWriter['write']>(() => written.promise), track: jest.fn() };
   const counter = { hit: jest.fn(), miss: jest.fn() };
   const events = new ShieldEvents();
   const lookups: string[] = [];
@@ -150,6 +153,9 @@ describe('CacheMiss', () => {
       body,
       storedAt: expect.any(Number),
       etag: etagOf(body),
+      freshMs: 60_000,
+      staleWhileRevalidateMs: 0,
+      staleIfErrorMs: 0,
     });
     expect(ttlMs).toBe(60_000);
     expect(generation).toBe('7');

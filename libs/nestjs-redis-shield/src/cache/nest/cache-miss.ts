@@ -1,6 +1,7 @@
 import type { CallHandler } from '@nestjs/common';
 import onHeaders from 'on-headers';
-import { finalize, mergeMap, type Observable, takeLast } from 'rxjs';
+import { HttpException } from '@nestjs/common';
+import { catchError, finalize, mergeMap, type Observable, takeLast, throwError } from 'rxjs';
 import { type HttpExchange, recordCacheStatus, writtenHeader } from '../../core/http/http-facade.js';
 import type { SingleFlight } from '../../core/single-flight.js';
 import { type Lookup, userIdOf } from '../engine/cache-lookup.js';
@@ -11,7 +12,9 @@ import { decideStorage, type StorageDecision } from '../engine/storability.js';
 import { VariantRecounts } from '../engine/variant-recount.js';
 import type { ResponseCacheStore } from '../store/response-cache.store.js';
 import { MAX_LEARNED_VARY } from './cache-route.js';
+import type { CacheLeases } from './cache-leases.js';
 import type { CacheReporter } from './cache-reporter.js';
+import { serveHit } from './cache-hit.js';
 import { capture, type CapturedBody, markPrivate } from './response-capture.js';
 import type { ResponseCacheWriter } from './response-cache.writer.js';
 
@@ -19,7 +22,7 @@ import type { ResponseCacheWriter } from './response-cache.writer.js';
 export type MissStore = Pick<ResponseCacheStore, 'generation' | 'liveVariants' | 'pruneVariants'>;
 
 /** Settles this request's claim on its digest: followers get `entry`; the digest stays claimed until `stored` settles. */
-type Finish = (entry: CachedResponse | undefined, stored?: Promise<void>) => void;
+type Finish = (entry: CachedResponse | undefined, stored?: Promise<boolean>) => void;
 
 /**
  * A request the cache could not answer: runs the handler and stores its response if the
@@ -38,9 +41,11 @@ export class CacheMiss {
     /** Response headers stored with an entry. */
     private readonly storedHeaders: readonly string[],
     private readonly store: MissStore,
-    private readonly writer: Pick<ResponseCacheWriter, 'write'>,
+    private readonly writer: Pick<ResponseCacheWriter, 'write' | 'track'>,
     private readonly reporter: CacheReporter,
     private readonly flights: SingleFlight<CachedResponse | undefined>,
+    /** Releases this request's cross-instance lease, if it took one (see `CacheLeases`). */
+    private readonly leases?: Pick<CacheLeases, 'finish'>,
   ) {
     this.recounts = new VariantRecounts(options.maxVariants);
   }
@@ -52,12 +57,28 @@ export class CacheMiss {
     const write = lookup.directives.write && exchange.method === 'GET';
     // Undefined when another request leads this digest: this one runs on its own.
     const flight = this.flights.claim(lookup.digest);
-    const finish: Finish = (entry, stored) => flight?.settle(entry, stored);
+    // The lease this request took with its lookup, if any: it leads on every instance.
+    let token = lookup.leaseToken;
+    lookup.leaseToken = undefined;
+    const finish: Finish = (entry, stored) => {
+      flight?.settle(entry, stored);
+      const held = token;
+      token = undefined; // only the first outcome counts, as for the flight
+      if (held === undefined || !this.leases) return;
+      const leases = this.leases;
+      this.writer.track((stored ?? Promise.resolve(false)).then((done) => leases.finish(lookup.digest, held, done)));
+    };
+    const stale = lookup.stale;
+    let settledByStale = false;
     const before = write ? this.before(lookup) : Promise.resolve(undefined);
     let decided = false;
     return next.handle().pipe(
       takeLast(1),
       mergeMap(async (data: unknown) => {
+        // A 5xx answer (`@HttpCode`, or set on the response): the stale entry, if one may be served.
+        if (stale && Math.max(lookup.route.status, exchange.rawResponse.statusCode) >= 500) {
+          throw new StaleFallback();
+        }
         const captured = capture(data);
         if (!captured) {
           decided = true;
@@ -91,9 +112,19 @@ export class CacheMiss {
         response.once('close', () => finish(undefined));
         return exchange.textBody(captured.body);
       }),
+      // stale-if-error: the handler threw (anything but a 4xx) or answered 5xx.
+      catchError((error: unknown) => {
+        if (!stale || (error instanceof HttpException && error.getStatus() < 500)) {
+          return throwError(() => error);
+        }
+        decided = settledByStale = true;
+        finish(undefined);
+        exchange.rawResponse.statusCode = stale.status;
+        return serveHit(exchange, stale, perUser, this.reporter, { stale: 'error' });
+      }),
       // An error or an empty result stores nothing; followers then run their own handler.
       finalize(() => {
-        if (decided) return;
+        if (decided || settledByStale) return;
         finish(undefined);
         this.reporter.lookedUp(exchange, 'BYPASS');
       }),
@@ -127,6 +158,9 @@ export class CacheMiss {
       { status: response.statusCode, header: (name) => writtenHeader(response, name), bodyBytes },
       {
         routeTtlMs: route.ttlMs!,
+        routeStaleWhileRevalidateMs: route.staleWhileRevalidateMs,
+        routeStaleIfErrorMs: route.staleIfErrorMs,
+        respectResponseCacheControl: route.respectResponseCacheControl,
         shared: lookup.scope.kind === 'shared',
         keyedHeaders: lookup.keyedHeaders,
         maxEntryBytes: this.options.maxEntryBytes,
@@ -172,6 +206,9 @@ export class CacheMiss {
       body: captured.body,
       storedAt: Date.now(),
       etag,
+      freshMs: decision.ttlMs,
+      staleWhileRevalidateMs: decision.staleWhileRevalidateMs,
+      staleIfErrorMs: decision.staleIfErrorMs,
     };
     this.reporter.miss();
     const { route } = lookup;
@@ -191,3 +228,6 @@ export class CacheMiss {
     finish(entry, written);
   }
 }
+
+/** A 5xx answer while a stale entry may be served instead (stale-if-error). */
+class StaleFallback extends Error {}

@@ -27,10 +27,21 @@ export class CacheReporter {
     private readonly logger: Pick<LoggerService, 'warn'> = new Logger('ResponseCache'),
   ) {}
 
-  /** Counts one lookup answered from the cache. */
-  hit(): void {
+  /** Counts one lookup answered from the cache (the in-process L1 or Redis). */
+  hit(_tier: 'l1' | 'l2' = 'l2'): void {
     this.counter.hit();
   }
+
+  /** Counts one stale entry served (while refreshed, or because the handler or Redis failed). */
+  stale(_reason: 'revalidate' | 'error'): void {
+    this.counter.hit();
+  }
+
+  /** Counts one wait for another instance's leader, by how it ended. */
+  leaseWait(_outcome: 'filled' | 'timeout' | 'leader'): void {}
+
+  /** Counts one background refresh, by how it ended. */
+  refresh(_outcome: 'stored' | 'failed'): void {}
 
   /** Counts one lookup that ran the handler and may store its response. */
   miss(): void {

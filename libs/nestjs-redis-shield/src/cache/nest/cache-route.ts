@@ -10,7 +10,7 @@ import {
 import type { Reflector } from '@nestjs/core';
 import { shieldError } from '../../core/errors.js';
 import { CacheShared, CacheTagsOn, CacheTtl, CacheVaryOn, NoCache } from './cache.decorators.js';
-import type { ResolvedCacheOptions } from '../engine/cache.options.js';
+import { cacheLifetimeOf, type ResolvedCacheOptions } from '../engine/cache.options.js';
 
 /** What the interceptor needs to know about one handler, resolved once. */
 export interface CacheRoute {
@@ -18,6 +18,12 @@ export interface CacheRoute {
   id: string;
   /** Time to live in ms; undefined when the route is not cacheable. */
   ttlMs?: number;
+  /** After the TTL, how long an entry is served stale while it is refreshed, in ms. */
+  staleWhileRevalidateMs: number;
+  /** After the TTL, how long an entry is served stale when the handler or Redis fails, in ms. */
+  staleIfErrorMs: number;
+  /** Whether a response's own `Cache-Control` sets its lifetimes (see `CacheTtlOptions`). */
+  respectResponseCacheControl: boolean;
   shared: boolean;
   /** Declared request headers that split entries (module + route), lower-case. */
   vary: readonly string[];
@@ -63,15 +69,19 @@ export function resolveCacheRoute(
     hostRouted: Reflect.getMetadata(HOST_METADATA, target) !== undefined,
     tags: reflector.getAllAndOverride(CacheTagsOn, targets) ?? [],
     status: (Reflect.getMetadata(HTTP_CODE_METADATA, handler) as number | undefined) ?? 200,
+    staleWhileRevalidateMs: 0,
+    staleIfErrorMs: 0,
+    respectResponseCacheControl: false,
   };
   if (reflector.getAllAndOverride(NoCache, targets)) return route;
   const ttl = reflector.getAllAndOverride(CacheTtl, targets) ?? (options.cacheAllGet ? 'default' : undefined);
   if (ttl === undefined) return route;
-  const seconds = typeof ttl === 'number' ? ttl : options.ttlProfiles[ttl];
-  if (!(typeof seconds === 'number' && seconds > 0)) {
-    throw shieldError('invalidCacheTtl', ttl, id, Object.keys(options.ttlProfiles));
-  }
-  route.ttlMs = Math.round(seconds * 1000);
+  const lifetime = cacheLifetimeOf(typeof ttl === 'string' ? options.ttlProfiles[ttl] : ttl);
+  if (!lifetime) throw shieldError('invalidCacheTtl', ttl, id, Object.keys(options.ttlProfiles));
+  route.ttlMs = lifetime.ttlMs;
+  route.staleWhileRevalidateMs = lifetime.staleWhileRevalidateMs;
+  route.staleIfErrorMs = lifetime.staleIfErrorMs;
+  route.respectResponseCacheControl = lifetime.respectResponseCacheControl;
   const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, target, handler.name) ?? {}) as Record<string, unknown>;
   const usesRes = Object.keys(args).some((key) => key.startsWith(RESPONSE_PARAM));
   if (usesRes && !Reflect.getMetadata(RESPONSE_PASSTHROUGH_METADATA, target, handler.name)) {

@@ -1,15 +1,18 @@
+import type { CacheTtlOptions } from '../engine/cache.options.js';
 import { Reflector } from '@nestjs/core';
 
 /**
- * Makes a GET route cacheable for a number of seconds or a named TTL profile
- * (`default`, `models`, ... from the module's `ttlProfiles`). Routes without it are
- * never cached unless the module sets `cacheAllGet`.
+ * Makes a GET route cacheable for a number of seconds, a named TTL profile (`default`,
+ * `models`, ... from the module's `ttlProfiles`) or a TTL with stale windows
+ * ({@link CacheTtlOptions}). Routes without it are never cached unless the module sets
+ * `cacheAllGet`.
  *
  * @example
  * @Get() @CacheTtl('models') list() {}
  * @Get(':id') @CacheTtl(120) one() {}
+ * @Get('feed') @CacheTtl({ ttlSeconds: 30, staleWhileRevalidateSeconds: 300, staleIfErrorSeconds: 3600 }) feed() {}
  */
-export const CacheTtl = Reflector.createDecorator<number | string>();
+export const CacheTtl = Reflector.createDecorator<number | string | CacheTtlOptions>();
 
 /** Never cache this route or controller, even with `cacheAllGet`. */
 export const NoCache = Reflector.createDecorator<boolean | undefined, boolean>({ transform: (value) => value ?? true });

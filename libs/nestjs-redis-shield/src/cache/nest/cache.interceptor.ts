@@ -26,7 +26,12 @@ import { CacheReporter } from './cache-reporter.js';
 import { type CacheRoute, resolveCacheRoute } from './cache-route.js';
 import { CacheStatsCounter } from './cache-stats.counter.js';
 import { CacheL1 } from './cache-l1.js';
-import { expiresAtOf } from '../engine/l1-cache.js';
+import { freshnessOf, lifetimesOf } from '../engine/freshness.js';
+import type { Deadline } from '../../core/deadline.js';
+import type { RunOptions } from '../../redis/store/redis.connection.js';
+import type { LookupReply } from '../store/response-cache.store.js';
+import { CacheLeases } from './cache-leases.js';
+import { CacheRefresh } from './cache-refresh.js';
 import { CACHE_CONNECTION, CACHE_OPTIONS } from './cache.constants.js';
 import { ResponseCacheWriter } from './response-cache.writer.js';
 import { STORED_HEADERS } from './response-capture.js';
@@ -53,6 +58,7 @@ export class CacheInterceptor implements NestInterceptor {
   private readonly reporter: CacheReporter;
   private readonly misses: CacheMiss;
   private readonly invalidation: WriteInvalidation;
+  private readonly refresher: CacheRefresh | undefined;
 
   /** @internal Instantiated by Nest; register the interceptor through `ResponseCacheModule`. */
   constructor(
@@ -60,18 +66,21 @@ export class CacheInterceptor implements NestInterceptor {
     @Inject(CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
     private readonly store: ResponseCacheStore,
     @Inject(CACHE_CONNECTION) private readonly connection: RedisConnection,
-    writer: ResponseCacheWriter,
+    private readonly writer: ResponseCacheWriter,
     counter: CacheStatsCounter,
     events: ShieldEvents,
     @Optional() private readonly appConfig?: ApplicationConfig,
     @Optional() prefetch?: RequestPrefetch,
     @Optional() private readonly l1?: CacheL1,
+    @Optional() private readonly leases?: CacheLeases,
   ) {
     prefetch?.register((context) => this.prefetch(context));
     const storedHeaders = [...new Set([...STORED_HEADERS, ...options.storeHeaders])];
     this.decodeLimits = { maxBodyBytes: options.maxEntryBytes, headerNames: new Set(storedHeaders) };
     this.reporter = new CacheReporter(counter, events);
-    this.misses = new CacheMiss(options, storedHeaders, store, writer, this.reporter, this.flights);
+    this.misses = new CacheMiss(options, storedHeaders, store, writer, this.reporter, this.flights, leases);
+    this.refresher =
+      leases && new CacheRefresh(options, store, writer, leases, this.reporter, this.connection.commandTimeoutMs);
     this.invalidation = new WriteInvalidation(reflector, store, (message) => this.reporter.warn(message));
   }
 
@@ -111,8 +120,36 @@ export class CacheInterceptor implements NestInterceptor {
     lookup.l1Generation = this.l1?.cache.generation;
     // The guard's script right before it already tells the breaker about a stalled Redis:
     // the same stall must not count twice per request.
-    lookup.read = this.store.read(lookup.digest, { deadline: lookup.deadline, tripsBreaker: false });
+    lookup.read = this.read(exchange, lookup, { deadline: lookup.deadline, tripsBreaker: false });
     lookup.read.catch(() => undefined); // a 429 never awaits it
+  }
+
+  /**
+   * The entry's one read: a GET that, when the entry is missing, takes the lease on
+   * computing it for every instance (GETs that may store only). A lease this request
+   * takes is given up when its response ends, unless its miss took it over.
+   */
+  private read(exchange: HttpExchange, lookup: Lookup, options: RunOptions): Promise<LookupReply> {
+    const lease =
+      this.leases && lookup.directives.write && exchange.method === 'GET' ? this.leases.request() : undefined;
+    const reply = this.store.lookup(lookup.digest, lease, options);
+    if (lease) {
+      reply.then(
+        ({ lease: outcome }) => outcome === 'taken' && this.holdLease(exchange, lookup, lease.token),
+        () => undefined,
+      );
+    }
+    return reply;
+  }
+
+  /** Records the lease this request holds; released when the response ends unless a miss took it over. */
+  private holdLease(exchange: HttpExchange, lookup: Lookup, token: string): void {
+    lookup.leaseToken = token;
+    exchange.rawResponse.once('close', () => {
+      if (lookup.leaseToken !== token) return;
+      lookup.leaseToken = undefined;
+      if (this.leases) this.writer.track(this.leases.finish(lookup.digest, token, false));
+    });
   }
 
   private apiVersion(context: ExecutionContext, exchange: HttpExchange): string | undefined {
@@ -165,43 +202,98 @@ export class CacheInterceptor implements NestInterceptor {
     const lookup = this.lookupOf(exchange, route, scope, apiVersion);
     const { directives, digest, deadline } = lookup;
     const perUser = scope.kind === 'user';
+    const ttlMs = route.ttlMs ?? 0;
 
     if (directives.read) {
       const l1 = this.l1?.cache;
-      // An L1 hit is the same encoded entry as in Redis, decoded and served the same way.
+      // An L1 hit (fresh only) is the same encoded entry as in Redis, decoded and served the same way.
       const kept = l1?.get(digest);
+      if (kept) {
+        const entry = await this.decode(kept, exchange, route.id, digest, deadline);
+        if (entry) return serveHit(exchange, entry, perUser, this.reporter, 'l1');
+      }
       // Read before asking Redis: an invalidation arriving meanwhile keeps the reply out of L1.
       const l1Generation = lookup.read ? lookup.l1Generation : l1?.generation;
-      let stored: Buffer | null;
+      let reply: LookupReply;
       try {
-        stored = kept ?? (await (lookup.read ?? this.store.read(digest, { deadline })));
+        reply = await (lookup.read ?? this.read(exchange, lookup, { deadline }));
       } catch {
-        // Redis unavailable (the breaker logs it): serve from the handler, store nothing.
+        // Redis unavailable (the breaker logs it): a stale L1 copy within its stale-if-error
+        // window, else the handler, storing nothing.
+        const stale = await this.staleInL1(digest, ttlMs, perUser);
+        if (stale) return serveHit(exchange, stale, perUser, this.reporter, { stale: 'error' });
         return this.bypass(exchange, next);
       }
-      if (stored) {
-        try {
-          const entry = await decodeEntry(stored, this.decodeLimits);
-          if (!kept && l1?.enabled && l1Generation !== undefined) {
-            const expiresAt = expiresAtOf(entry, route.ttlMs ?? 0, !perUser);
-            l1.put(digest, stored, { generation: l1Generation, expiresAt, perUser });
+      if (reply.entry) {
+        const entry = await this.decode(reply.entry, exchange, route.id, digest, deadline);
+        if (entry) {
+          const freshness = freshnessOf(entry, Date.now(), ttlMs, !perUser);
+          if (freshness !== 'expired' && l1?.enabled && l1Generation !== undefined) {
+            const { freshUntil, expiresAt } = lifetimesOf(entry, ttlMs, !perUser);
+            l1.put(digest, reply.entry, { generation: l1Generation, expiresAt, freshUntil, perUser });
           }
-          return serveHit(exchange, entry, perUser, this.reporter);
-        } catch (error) {
-          if (!(error instanceof CorruptEntryError)) throw error;
-          // Written by something else, or partly: a MISS that replaces it.
-          this.reporter.corrupt(exchange, route.id, error);
-          this.store.remove(digest, { deadline }).catch(() => undefined);
+          if (freshness === 'fresh') return serveHit(exchange, entry, perUser, this.reporter, 'l2');
+          if (freshness === 'stale-while-revalidate' && this.refresher && exchange.method === 'GET') {
+            this.refresher.schedule(exchange, next, lookup, entry);
+            return serveHit(exchange, entry, perUser, this.reporter, { stale: 'revalidate' });
+          }
+          if (freshness !== 'expired') lookup.stale = entry; // served only if the handler fails
         }
       }
       // Synchronously undefined without a leader: this request then leads in the same tick.
       const following = this.flights.follow(digest, this.options.followerTimeoutMs);
       if (following) {
         const shared = await following;
-        if (shared) return serveHit(exchange, shared, perUser, this.reporter);
+        if (shared) return serveHit(exchange, shared, perUser, this.reporter, 'l2');
+      } else if (reply.lease === 'held' && this.leases) {
+        // Another instance computes it: wait for its entry rather than run the handler again.
+        const waited = await this.leases.wait(digest);
+        this.reporter.leaseWait(waited.outcome === 'unstored' ? 'timeout' : waited.outcome);
+        if (waited.outcome === 'filled') {
+          const entry = await this.decode(waited.entry, exchange, route.id, digest, deadline);
+          if (entry) return serveHit(exchange, entry, perUser, this.reporter, 'l2');
+        } else if (waited.outcome === 'leader') {
+          // Several requests of this instance may have waited together: one leads, the rest follow it.
+          const local = this.flights.follow(digest, this.options.followerTimeoutMs);
+          if (local) {
+            const shared = await local;
+            if (shared) return serveHit(exchange, shared, perUser, this.reporter, 'l2');
+          } else this.holdLease(exchange, lookup, waited.token);
+        }
       }
     }
     return this.misses.serve(exchange, next, lookup);
+  }
+
+  /** A stored value decoded, or undefined when corrupt (deleted, reported: the request is then a miss). */
+  private async decode(
+    stored: Buffer,
+    exchange: HttpExchange,
+    routeId: string,
+    digest: string,
+    deadline: Deadline,
+  ): Promise<CachedResponse | undefined> {
+    try {
+      return await decodeEntry(stored, this.decodeLimits);
+    } catch (error) {
+      if (!(error instanceof CorruptEntryError)) throw error;
+      // Written by something else, or partly: a MISS that replaces it.
+      this.reporter.corrupt(exchange, routeId, error);
+      this.l1?.cache.forget(digest);
+      this.store.remove(digest, { deadline }).catch(() => undefined);
+      return undefined;
+    }
+  }
+
+  /** This instance's copy of an entry when Redis cannot be read, if within its stale-if-error window. */
+  private async staleInL1(digest: string, routeTtlMs: number, perUser: boolean): Promise<CachedResponse | undefined> {
+    const kept = this.l1?.cache.getStale(digest);
+    if (!kept) return undefined;
+    const entry = await decodeEntry(kept, this.decodeLimits).catch(() => undefined);
+    if (!entry) return undefined;
+    const freshness = freshnessOf(entry, Date.now(), routeTtlMs, !perUser);
+    // A fresh copy counts too: the L1 may have just turned it away for want of the bus.
+    return freshness === 'expired' ? undefined : entry;
   }
 
   private bypass(exchange: HttpExchange, next: CallHandler): Observable<unknown> {

@@ -7,6 +7,7 @@ import type { ResolvedCacheOptions, ResponseCacheModuleOptions } from '../engine
 import type { InstanceBus } from '../../bus/store/instance-bus.js';
 import { getInstanceBusToken } from '../../bus/nest/bus.constants.js';
 import { CacheL1 } from './cache-l1.js';
+import { CacheLeases } from './cache-leases.js';
 import { CACHE_CONNECTION, CACHE_MODULE_OPTIONS, CACHE_OPTIONS } from './cache.constants.js';
 import { ResponseCacheStore } from '../store/response-cache.store.js';
 
@@ -53,6 +54,25 @@ function cacheProviders(extras: ResponseCacheModuleExtras): Provider[] {
       useFactory: (connection: RedisConnection, l1: CacheL1) =>
         new ResponseCacheStore(connection, (what) => l1.invalidated(what)),
       inject: [getRedisConnectionToken(extras.connection), CacheL1],
+    },
+    {
+      // Concurrent misses of one entry on every instance agree on one leader (a lease in
+      // Redis) and hear of its entry on the same bus as the L1.
+      provide: CacheLeases,
+      useFactory: (
+        store: ResponseCacheStore,
+        options: ResolvedCacheOptions,
+        connection: RedisConnection,
+        l1: CacheL1,
+        bus?: InstanceBus,
+      ) => new CacheLeases(store, options, connection.commandTimeoutMs, bus, l1),
+      inject: [
+        ResponseCacheStore,
+        CACHE_OPTIONS,
+        getRedisConnectionToken(extras.connection),
+        CacheL1,
+        { token: getInstanceBusToken(extras.connection), optional: true },
+      ],
     },
     // The interceptor needs the chosen connection (deadline, key builder) under one token.
     { provide: CACHE_CONNECTION, useExisting: getRedisConnectionToken(extras.connection) },

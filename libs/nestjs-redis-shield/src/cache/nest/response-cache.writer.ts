@@ -1,3 +1,4 @@
+import { lifetimesOf, storedLifetimeMs } from '../engine/freshness.js';
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { CacheL1 } from './cache-l1.js';
 import { ShieldEvents } from '../../core/events/shield-events.js';
@@ -36,35 +37,49 @@ export class ResponseCacheWriter {
 
   /**
    * Encodes and stores one response in the background; returns at once, with a promise
-   * that settles (never rejects) when the write is done or failed.
+   * that resolves (never rejects) when the write is done (true: stored) or failed.
+   * Redis keeps the entry for its fresh time plus its longest stale window.
    *
-   * @param ttlMs The entry's time to live, in ms.
+   * @param ttlMs How long the entry is fresh, in ms (its `freshMs`, if it does not say).
    * @param generation The invalidation generation read when the miss began; the entry is dropped if it changed.
    */
-  write(ref: CacheEntryRef, response: CachedResponse, ttlMs: number, generation: string): Promise<void> {
+  write(ref: CacheEntryRef, response: CachedResponse, ttlMs: number, generation: string): Promise<boolean> {
     // Before the write: an invalidation arriving meanwhile keeps the entry out of L1.
     const l1Generation = this.l1?.cache.generation ?? 0;
-    const job = encodeEntry(response, this.options.compressAboveBytes)
+    const entry: CachedResponse = { ...response, freshMs: response.freshMs ?? ttlMs };
+    const lifetimeMs = storedLifetimeMs(entry.freshMs!, entry.staleWhileRevalidateMs ?? 0, entry.staleIfErrorMs ?? 0);
+    const job = encodeEntry(entry, this.options.compressAboveBytes)
       .then(async (value) => {
-        if (await this.store.write(ref, value, ttlMs, generation)) {
-          const perUser = ref.userId !== undefined;
-          const expiresAt = response.storedAt + ttlMs;
-          this.l1?.cache.put(ref.digest, value, { generation: l1Generation, expiresAt, perUser });
-          this.events.emit('cache.store', { route: ref.route.template, bytes: value.length, perUser });
-        }
+        if (!(await this.store.write(ref, value, lifetimeMs, generation))) return false;
+        const perUser = ref.userId !== undefined;
+        const { freshUntil, expiresAt } = lifetimesOf(entry, ttlMs, !perUser);
+        this.l1?.cache.put(ref.digest, value, { generation: l1Generation, expiresAt, freshUntil, perUser });
+        this.events.emit('cache.store', { route: ref.route.template, bytes: value.length, perUser });
+        return true;
       })
       .catch((error: unknown) => {
         // An outage is the connection's to report (one line when it starts, one when it ends).
-        if (error instanceof RedisUnavailableError) return;
-        if (!this.failures.due()) return;
-        this.logger.warn(`cache write failed: ${error instanceof Error ? error.message : String(error)}`);
+        if (error instanceof RedisUnavailableError) return false;
+        if (this.failures.due()) {
+          this.logger.warn(`cache write failed: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        return false;
       })
       .finally(() => this.pending.delete(job));
     this.pending.add(job);
     return job;
   }
 
-  /** Resolves when every write started so far has finished (tests, shutdown). */
+  /**
+   * Counts other background cache work (a lease given up after a miss) as pending:
+   * {@link flush} and shutdown wait for it too. `job` must not reject.
+   */
+  track(job: Promise<unknown>): void {
+    const tracked = job.finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+  }
+
+  /** Resolves when every write started so far (and tracked work) has finished (tests, shutdown). */
   async flush(): Promise<void> {
     await Promise.all([...this.pending]);
   }

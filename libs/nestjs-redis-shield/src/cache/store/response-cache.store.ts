@@ -7,6 +7,8 @@ import { GENERATION_BUMP_LUA } from './lua/generation-bump.lua.js';
 import { INDEX_ADD_LUA } from './lua/index-add.lua.js';
 import { INDEX_PEEK_LUA } from './lua/index-peek.lua.js';
 import { INDEX_TAKE_LUA } from './lua/index-take.lua.js';
+import { LEASE_RELEASE_LUA } from './lua/lease-release.lua.js';
+import { LOOKUP_LUA } from './lua/lookup.lua.js';
 import { REGISTRY_ADD_LUA } from './lua/registry-add.lua.js';
 import { REGISTRY_PRUNE_LUA } from './lua/registry-prune.lua.js';
 
@@ -112,6 +114,22 @@ interface RegisteredPath {
   path: string;
 }
 
+/** A lease asked for with a lookup: the caller's token and how long the lease lasts. */
+export interface LeaseRequest {
+  /** Unique to the caller (see `leaseToken`); only its holder releases the lease. */
+  token: string;
+  /** Lifetime in ms: a leader that dies holds the lease no longer. */
+  ms: number;
+}
+
+/** What {@link ResponseCacheStore.lookup} found. */
+export interface LookupReply {
+  /** The stored bytes, or null. */
+  entry: Buffer | null;
+  /** `taken`: the caller leads the missing entry; `held`: another caller does; `none`: no lease asked or needed. */
+  lease: 'taken' | 'held' | 'none';
+}
+
 /**
  * The Redis layout of the response cache. Entries are strings `cache:response:<digest>`
  * spread over a Cluster; ZSET indexes per route, user, tag and concrete path (member =
@@ -191,6 +209,8 @@ export class ResponseCacheStore {
   private readonly registryAdd: ScriptRunner<number>;
   private readonly registryPrune: ScriptRunner<string[]>;
   private readonly generationBump: ScriptRunner<number>;
+  private readonly lookupScript: ScriptRunner<[Buffer | null, number?]>;
+  private readonly leaseRelease: ScriptRunner<number>;
 
   /**
    * Registers the cache scripts on `connection`, whose key builder and breaker every call uses.
@@ -209,6 +229,44 @@ export class ResponseCacheStore {
     this.registryAdd = connection.defineScript('cache_registry_add', REGISTRY_ADD_LUA);
     this.registryPrune = connection.defineScript('cache_registry_prune', REGISTRY_PRUNE_LUA);
     this.generationBump = connection.defineScript('cache_generation_bump', GENERATION_BUMP_LUA);
+    this.lookupScript = connection.defineScript('cache_lookup', LOOKUP_LUA, { buffers: true });
+    this.leaseRelease = connection.defineScript('cache_lease_release', LEASE_RELEASE_LUA);
+  }
+
+  /**
+   * The stored bytes of an entry and, when it is missing and `lease` is given, the lease
+   * on computing it: one script call (see `lookup.lua`). `taken`: the caller leads and
+   * must {@link releaseLease} when done; `held`: another caller (on any instance) leads.
+   */
+  async lookup(digest: string, lease: LeaseRequest | undefined, options?: RunOptions): Promise<LookupReply> {
+    const [entry, leased] = await this.lookupScript(
+      [this.keys.cacheEntry(digest), this.keys.cacheLease(digest)],
+      lease ? [lease.token, Math.max(1, Math.round(lease.ms))] : ['', 0],
+      { command: 'cache_read', ...options },
+    );
+    if (entry) return { entry, lease: 'none' };
+    return { entry: null, lease: leased === undefined ? 'none' : Number(leased) === 1 ? 'taken' : 'held' };
+  }
+
+  /**
+   * Takes the lease on an entry whose stored value is stale (its refresh), unless another
+   * caller holds it: one `SET NX`. Never trips the breaker.
+   */
+  async takeLease(digest: string, lease: LeaseRequest, options: RunOptions = {}): Promise<boolean> {
+    const reply = await this.connection.run(
+      (client) => client.set(this.keys.cacheLease(digest), lease.token, 'PX', Math.max(1, Math.round(lease.ms)), 'NX'),
+      { command: 'cache_lease', ...options, tripsBreaker: false },
+    );
+    return reply === 'OK';
+  }
+
+  /** Gives up a lease if `token` still holds it (see `lease-release.lua`). Never trips the breaker. */
+  async releaseLease(digest: string, token: string, options: RunOptions = {}): Promise<void> {
+    await this.leaseRelease([this.keys.cacheLease(digest)], [token], {
+      command: 'cache_lease',
+      ...options,
+      tripsBreaker: false,
+    });
   }
 
   /** The stored bytes of an entry, or null: exactly one GET. */

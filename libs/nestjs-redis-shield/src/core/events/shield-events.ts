@@ -29,7 +29,7 @@ export interface RedisCommandEvent {
 }
 
 /** `X-Cache-Status` of one response the cache interceptor handled. */
-export type CacheLookupStatus = 'HIT' | 'MISS' | 'BYPASS';
+export type CacheLookupStatus = 'HIT' | 'STALE' | 'MISS' | 'BYPASS';
 
 /** Emitted once per cacheable request, with its final status. */
 export interface CacheLookupEvent {

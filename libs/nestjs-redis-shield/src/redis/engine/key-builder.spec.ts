@@ -49,7 +49,10 @@ describe('KeyBuilder', () => {
     const digest = 'n4bQgYhMfWWaL-qgxVrQFaO_TxsrC4Is0V1sFbDwCgg'; // 43 chars, like a SHA-256
 
     it('names entries by digest and refuses anything that is not base64url', () => {
-      expect(keys.cacheEntry(digest)).toBe(`app1:cache:response:${digest}`);
+      expect(keys.cacheEntry(digest)).toBe(`app1:cache:response:{${digest}}`);
+      // The lease shares the entry's slot: one script reads both on a Cluster.
+      expect(keys.cacheLease(digest)).toBe(`app1:cache:lease:{${digest}}`);
+      expect(() => keys.cacheLease('/api/v1/models/gpt-4')).toThrow(RangeError);
       expect(() => keys.cacheEntry('/api/v1/models/gpt-4')).toThrow(RangeError);
       expect(() => keys.cacheEntry('short')).toThrow(/16-128 base64url/);
       expect(() => keys.cacheEntry('a'.repeat(129))).toThrow(RangeError);

@@ -8,6 +8,8 @@ export const KEY_AREAS = {
   rateLimit: 'rate_limit:',
   /** Stored HTTP responses, one key per entry digest. */
   cacheResponse: 'cache:response:',
+  /** Leases of the response cache: one instance computes a missing or stale entry. */
+  cacheLease: 'cache:lease:',
   /** Indexes (ZSETs) of cache entries by route, user, tag or concrete path. */
   cacheIndex: 'cache:index:',
   /** Response-cache bookkeeping: registries, invalidation generation, stats. */
@@ -98,20 +100,19 @@ export class KeyBuilder {
   }
 
   /**
-   * The key of one response-cache entry: `cache:response:<digest>`. No hash tag, so
-   * entries spread over a Cluster. The digest is the interceptor's opaque hash; anything
-   * but 16–128 base64url characters is refused, so no path or id can end up in a key.
+   * The key of one response-cache entry: `cache:response:{<digest>}`. The digest is the
+   * hash tag, so entries spread over a Cluster and each shares its slot with its lease
+   * ({@link cacheLease}), which one script reads with it. The digest is the interceptor's
+   * opaque hash; anything but 16–128 base64url characters is refused, so no path or id
+   * can end up in a key.
    */
   cacheEntry(digest: string): string {
-    if (!CACHE_DIGEST.test(digest)) {
-      throw withCode(
-        new RangeError(
-          messages.invalidArgument('a cache digest', `${digest.length} characters`, '16-128 base64url characters'),
-        ),
-        'invalidArgument',
-      );
-    }
-    return `${this.prefix}${KEY_AREAS.cacheResponse}${digest}`;
+    return `${this.prefix}${KEY_AREAS.cacheResponse}{${checkedDigest(digest)}}`;
+  }
+
+  /** The lease on one entry's computation: `cache:lease:{<digest>}`, in the entry's slot. */
+  cacheLease(digest: string): string {
+    return `${this.prefix}${KEY_AREAS.cacheLease}{${checkedDigest(digest)}}`;
   }
 
   /**
@@ -168,4 +169,17 @@ export class KeyBuilder {
 /** Escapes Redis glob characters (`* ? [ ] \`) so the text matches literally. */
 export function escapeGlob(text: string): string {
   return text.replace(GLOB_SPECIALS, (char) => `\\${char}`);
+}
+
+/** `digest` if it is 16–128 base64url characters; throws otherwise. */
+function checkedDigest(digest: string): string {
+  if (!CACHE_DIGEST.test(digest)) {
+    throw withCode(
+      new RangeError(
+        messages.invalidArgument('a cache digest', `${digest.length} characters`, '16-128 base64url characters'),
+      ),
+      'invalidArgument',
+    );
+  }
+  return digest;
 }

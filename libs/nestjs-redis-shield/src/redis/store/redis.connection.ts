@@ -183,9 +183,10 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Registers a Lua script once per connection (EVALSHA, falling back to EVAL on
-   * NOSCRIPT, e.g. after a restart or `SCRIPT FLUSH`) and returns its runner.
+   * NOSCRIPT, e.g. after a restart or `SCRIPT FLUSH`) and returns its runner. With
+   * `buffers`, string replies arrive as Buffers (binary values, e.g. cache entries).
    */
-  defineScript<T>(name: string, lua: string): ScriptRunner<T> {
+  defineScript<T>(name: string, lua: string, { buffers = false }: { buffers?: boolean } = {}): ScriptRunner<T> {
     const method = `shield_${name}`;
     const known = this.scripts.get(method);
     if (known === undefined) {
@@ -195,10 +196,11 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     } else if (known !== lua) {
       throw shieldError('scriptConflict', name);
     }
+    const call = buffers ? `${method}Buffer` : method;
     return (keys, args, options) =>
       this.run(
         (client) =>
-          (client as unknown as Record<string, ScriptMethod>)[method](keys.length, ...keys, ...args) as Promise<T>,
+          (client as unknown as Record<string, ScriptMethod>)[call](keys.length, ...keys, ...args) as Promise<T>,
         { command: name, ...options },
       );
   }
