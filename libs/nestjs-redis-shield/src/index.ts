@@ -137,6 +137,7 @@ export { type Clock, ManualClock } from './core/clock.js';
 export { ResponseCacheModule } from './cache/nest/cache.module.js';
 /** Typing `ResponseCacheModule.forRoot/forRootAsync` options. */
 export {
+  type CacheTtlOptions,
   type HonorRequestCacheControl,
   type ResponseCacheL1Options,
   type ResponseCacheModuleOptions,
