@@ -40,7 +40,16 @@ export class AppModule implements NestModule {
         RateLimitModule.forRoot(rateLimitOptions(config)),
         ResponseCacheModule.forRoot({
           enabled: config.cache.enabled,
-          ttlProfiles: config.cache.ttlSeconds,
+          ttlProfiles: {
+            ...config.cache.ttlSeconds,
+            // The catalogue changes rarely: answered stale at once while one instance refreshes
+            // it, and kept answering while its source fails.
+            models: {
+              ttlSeconds: config.cache.ttlSeconds.models,
+              staleWhileRevalidateSeconds: config.cache.modelsStaleSeconds.whileRevalidate,
+              staleIfErrorSeconds: config.cache.modelsStaleSeconds.ifError,
+            },
+          },
           maxEntryBytes: config.cache.maxEntryBytes,
           keyVersion: config.cache.keyVersion,
           // A per-user response depends on the plan in the token too: a changed plan gets a fresh entry.

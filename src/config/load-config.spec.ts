@@ -46,6 +46,7 @@ describe('loadConfig', () => {
       cache: {
         enabled: true,
         ttlSeconds: { default: 300, models: 3600, analytics: 60 },
+        modelsStaleSeconds: { whileRevalidate: 600, ifError: 86_400 },
         maxEntryBytes: 1_048_576,
         keyVersion: '1',
       },
@@ -76,6 +77,8 @@ describe('loadConfig', () => {
         CACHE_TTL_DEFAULT: '10',
         CACHE_TTL_MODELS: '20',
         CACHE_TTL_ANALYTICS: '30',
+        CACHE_STALE_WHILE_REVALIDATE_MODELS: '0',
+        CACHE_STALE_IF_ERROR_MODELS: '120',
         CACHE_MAX_ENTRY_BYTES: '2048',
         CACHE_KEY_VERSION: '2024-06.b',
         PORT: '8080',
@@ -100,6 +103,7 @@ describe('loadConfig', () => {
     expect(config.cache).toEqual({
       enabled: false,
       ttlSeconds: { default: 10, models: 20, analytics: 30 },
+      modelsStaleSeconds: { whileRevalidate: 0, ifError: 120 },
       maxEntryBytes: 2048,
       keyVersion: '2024-06.b',
     });

@@ -53,6 +53,8 @@ export interface AppConfig {
     enabled: boolean;
     /** TTL profiles, in seconds. */
     ttlSeconds: { default: number; models: number; analytics: number };
+    /** After the `models` TTL: served stale while refreshed, and when the catalogue fails, for these many seconds. */
+    modelsStaleSeconds: { whileRevalidate: number; ifError: number };
     maxEntryBytes: number;
     keyVersion: string;
   };
@@ -141,6 +143,10 @@ export function loadConfig(env: Env): ConfigResult {
         default: read('CACHE_TTL_DEFAULT', 300, parseTtl),
         models: read('CACHE_TTL_MODELS', 3600, parseTtl),
         analytics: read('CACHE_TTL_ANALYTICS', 60, parseTtl),
+      },
+      modelsStaleSeconds: {
+        whileRevalidate: read('CACHE_STALE_WHILE_REVALIDATE_MODELS', 600, (raw) => parseInteger(raw, 0, 604_800)),
+        ifError: read('CACHE_STALE_IF_ERROR_MODELS', 86_400, (raw) => parseInteger(raw, 0, 604_800)),
       },
       maxEntryBytes: read('CACHE_MAX_ENTRY_BYTES', 1_048_576, (raw) => parseInteger(raw, 1, 512 * 1024 * 1024)),
       keyVersion: read('CACHE_KEY_VERSION', '1', parseKeyVersion),
