@@ -176,6 +176,7 @@ export { ApiRateLimited, RATE_LIMIT_HEADERS } from './system-api/nest/api-docs.d
 export { RateLimitExceededResponse } from './system-api/nest/system-api.responses.js';
 /** Subscribing to what the library does (decisions, violations, cache lookups and tallies, Redis and bus state) in process. */
 export {
+  type BusDeliveryEvent,
   type BusState,
   type BusStateEvent,
   type CacheCorruptEvent,

@@ -113,6 +113,17 @@ export interface BusStateEvent {
   epoch: number;
 }
 
+/** Emitted for every message received from another instance that carries its send time. */
+export interface BusDeliveryEvent {
+  /** The connection the bus rides on. */
+  connection: string;
+  /**
+   * Receive time minus send time, in ms, by the two hosts' wall clocks: clock skew between
+   * them shifts it, and a negative difference counts as 0.
+   */
+  lagMs: number;
+}
+
 /**
  * Every internal event by name. Events whose payloads need only core types are declared
  * here; a feature whose payloads carry its own types adds them to this interface from its
@@ -139,6 +150,8 @@ export interface ShieldEventMap {
   'cache.refresh': CacheRefreshEvent;
   /** An instance bus subscribed, or lost its subscription: local state must then age out. */
   'bus.state': BusStateEvent;
+  /** A message from another instance arrived, with its delivery lag. */
+  'bus.delivery': BusDeliveryEvent;
 }
 
 /** A subscriber of one {@link ShieldEvents} event; it runs synchronously on the emitter's path, so keep it cheap. */
