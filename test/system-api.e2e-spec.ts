@@ -19,12 +19,16 @@ import {
   InvalidateCache,
   InvalidPatternError,
   RateLimitModule,
+  RedisConnection,
   RedisModule,
   ResponseCacheModule,
   type ResponseCacheModuleOptions,
   SystemApiModule,
 } from 'nestjs-redis-shield';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
+import { CacheStatsCounter } from '../libs/nestjs-redis-shield/src/cache/nest/cache-stats.counter.js';
+import { InstanceBus } from '../libs/nestjs-redis-shield/src/bus/store/instance-bus.js';
+import { hashId } from '../libs/nestjs-redis-shield/src/core/hmac-id.js';
 import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { RATE_LIMIT_LUA } from '../libs/nestjs-redis-shield/src/rate-limit/store/lua/rate-limit.lua.js';
@@ -32,9 +36,11 @@ import { createApp, type HttpAdapterName } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { type RedisServer, type RespProxy, startRedis, startRespProxy } from './harness/index.js';
 import { CaptureLogger } from './support/capture-logger.js';
+import { waitFor } from './support/wait-for.js';
 import { signToken } from './support/tokens.js';
 
 const JWT_SECRET = 'system-e2e-jwt-secret-0123456789abcdef0123';
+
 const ADMIN_ENDPOINTS: [string, string][] = [
   ['get', '/api/v1/system/cache/stats'],
   ['delete', '/api/v1/system/cache/clear'],
@@ -99,6 +105,46 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('system API on %s', (adap
       expect(ok.headers['x-cache-status']).toBeUndefined();
     },
   );
+
+  it("cache/stats: hits by tier and the distributed cache's tallies over all instances, this instance's bus lag", async () => {
+    const counter = app.get(CacheStatsCounter);
+    await counter.flush();
+    await server.command('FLUSHALL');
+    // What the interceptor reports on this instance, and what another instance already flushed.
+    counter.hit('l1');
+    counter.hit('l1');
+    counter.hit('l2');
+    counter.miss();
+    counter.stale('revalidate');
+    counter.leaseWait('filled');
+    counter.leaseWait('timeout');
+    counter.refresh('failed');
+    await server.command('HINCRBY', app.get(RedisConnection).keys.cacheMeta('stats'), 'lease_leader', '2');
+    // A message from another instance, sent 25 ms ago by its clock.
+    const bus = app.get(InstanceBus);
+    const sentAt = Date.now() - 25;
+    const message = { v: 1, from: 'other-instance-01', at: sentAt, type: 'ratelimit.reset', client: hashId('x', 'y') };
+    expect(await server.command('PUBLISH', bus.channel, JSON.stringify(message))).toBe(1);
+    await waitFor(() => bus.stats().lag.measured === 1, 2000, 'the message to be measured');
+
+    const response = await call('get', '/api/v1/system/cache/stats', admin);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({
+      hits: 3,
+      l1_hits: 2,
+      l2_hits: 1,
+      misses: 1,
+      hit_ratio: 0.75,
+      stale: { revalidate: 1, error: 0 },
+      lease_waits: { filled: 1, timeout: 1, leader: 2 },
+      refreshes: { stored: 0, failed: 1 },
+      bus_lag_ms: { measured: 1, last: expect.any(Number), max: expect.any(Number) },
+    });
+    const lag = response.body.bus_lag_ms as { last: number; max: number };
+    expect(lag.last).toBeGreaterThanOrEqual(25);
+    expect(lag.last).toBeLessThan(5000);
+    expect(lag.max).toBe(lag.last);
+  });
 
   it('rate-limit/status answers anyone, counts nothing and is 200 even over the limit', async () => {
     const token = await user('limited');

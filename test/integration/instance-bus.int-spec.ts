@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import {
+  type BusDeliveryEvent,
   type BusStateEvent,
   DEFAULT_REDIS_CONNECTION,
   getRedisConnectionToken,
@@ -138,6 +139,40 @@ describe('instance bus (standalone Redis, three instances)', () => {
       [second, false],
     ]);
     expect(a.bus.stats()).toMatchObject({ published: 1, received: 1 });
+  });
+
+  it('measures the delivery lag of messages from other instances, clamping a sender clock ahead of ours to 0', async () => {
+    const lags: BusDeliveryEvent[] = [];
+    const off = b.app.get(ShieldEvents).on('bus.delivery', (event) => lags.push(event));
+    const raw = new Redis(server.port, server.host, { lazyConnect: true });
+    await raw.connect();
+    try {
+      const before = b.bus.stats().lag.measured;
+      const sentAt = Date.now();
+      await deliver(a, [b, c], reset('user:30'));
+      const measured = b.bus.stats().lag;
+      expect(measured.measured).toBe(before + 1);
+      // One host, one clock: the lag is real and within the delivery bound.
+      expect(measured.lastMs).toBeGreaterThanOrEqual(0);
+      expect(measured.lastMs).toBeLessThanOrEqual(Date.now() - sentAt);
+      expect(measured.maxMs).toBeGreaterThanOrEqual(measured.lastMs!);
+      expect(lags).toEqual([{ connection: 'b', lagMs: measured.lastMs }]);
+      // A sender whose clock runs a minute ahead: its message seems to arrive before it was sent.
+      const ahead = reset('user:31');
+      const skewed = JSON.stringify({ v: 1, from: 'skewed-sender-0001', at: Date.now() + 60_000, ...ahead });
+      expect(await raw.publish(b.bus.channel, skewed)).toBe(3);
+      await waitFor(() => received(b, ahead), DELIVERY_MS, 'the skewed message');
+      expect(b.bus.stats().lag).toMatchObject({ measured: before + 2, lastMs: 0 });
+      expect(lags.at(-1)).toEqual({ connection: 'b', lagMs: 0 });
+      // A sender that predates the send time: delivered, not measured.
+      const old = reset('user:32');
+      expect(await raw.publish(b.bus.channel, JSON.stringify({ v: 1, from: 'older-sender-0001', ...old }))).toBe(3);
+      await waitFor(() => received(b, old), DELIVERY_MS, 'the message without a send time');
+      expect(b.bus.stats().lag.measured).toBe(before + 2);
+    } finally {
+      off();
+      raw.disconnect();
+    }
   });
 
   it('ignores garbage published raw on the channel, and a throwing handler breaks nothing', async () => {

@@ -175,13 +175,22 @@ export {
 export { ApiRateLimited, RATE_LIMIT_HEADERS } from './system-api/nest/api-docs.decorators.js';
 /** The 429 body as an OpenAPI schema, for your own `@ApiResponse`. */
 export { RateLimitExceededResponse } from './system-api/nest/system-api.responses.js';
-/** Subscribing to what the library does (decisions, violations, cache lookups, Redis state) in process. */
+/** Subscribing to what the library does (decisions, violations, cache lookups and tallies, Redis and bus state) in process. */
 export {
+  type BusDeliveryEvent,
   type BusState,
   type BusStateEvent,
   type CacheCorruptEvent,
+  type CacheHitEvent,
+  type CacheHitTier,
+  type CacheLeaseWaitEvent,
+  type CacheLeaseWaitOutcome,
   type CacheLookupEvent,
   type CacheLookupStatus,
+  type CacheRefreshEvent,
+  type CacheRefreshOutcome,
+  type CacheStaleEvent,
+  type CacheStaleReason,
   type CacheStoreEvent,
   type Listener as ShieldEventListener,
   type RedisCommandEvent,

@@ -3,6 +3,7 @@ import { KeyBuilder } from '../../redis/engine/key-builder.js';
 import {
   BUS_PROTOCOL_VERSION,
   type BusMessage,
+  deliveryLagMs,
   encodeBusMessage,
   MAX_BUS_MESSAGE_BYTES,
   parseBusMessage,
@@ -80,6 +81,43 @@ describe('bus messages', () => {
     ['invalid', wire({ type: 'cache.invalidate' })],
   ])('ignores a payload as %s (case %#)', (reason, payload) => {
     expect(parseBusMessage(payload)).toEqual({ ok: false, reason });
+  });
+
+  it('carries the send time when given one, and reads messages of senders that put none', () => {
+    const message: BusMessage = { type: 'ratelimit.reset', client: CLIENT };
+    const sentAt = 1_767_225_600_123;
+    const payload = encodeBusMessage(message, FROM, sentAt);
+    expect(JSON.parse(payload)).toEqual({ v: BUS_PROTOCOL_VERSION, from: FROM, at: sentAt, ...message });
+    expect(parseBusMessage(payload)).toEqual({ ok: true, message, from: FROM, sentAt });
+    expect(parseBusMessage(wire({ at: 0, ...message }))).toEqual({ ok: true, message, from: FROM, sentAt: 0 });
+    // An older sender: no `at`, no send time (not a send time of 0 or NaN).
+    const old = parseBusMessage(encodeBusMessage(message, FROM));
+    expect(old).toEqual({ ok: true, message, from: FROM });
+    expect(Object.keys(old)).not.toContain('sentAt');
+  });
+
+  it.each([[-1], [1.5], ['1767225600123'], [null], [Number.MAX_SAFE_INTEGER + 2], [true], [{}]])(
+    'ignores a message whose send time is %j as malformed',
+    (at) => {
+      expect(parseBusMessage(wire({ at, type: 'ratelimit.reset', client: CLIENT }))).toEqual({
+        ok: false,
+        reason: 'malformed',
+      });
+    },
+  );
+
+  it("leaves the send time of another version to that version's reader", () => {
+    expect(parseBusMessage(wire({ v: 2, at: 'later', type: 'ratelimit.reset', client: CLIENT }))).toEqual({
+      ok: false,
+      reason: 'unknown-version',
+    });
+  });
+
+  it('measures the delivery lag as receive time minus send time, a negative one (clock skew) as 0', () => {
+    expect(deliveryLagMs(1000, 1000)).toBe(0);
+    expect(deliveryLagMs(1000, 1042)).toBe(42);
+    // The sender's clock runs 250 ms ahead of the receiver's: the message seems to arrive before it was sent.
+    expect(deliveryLagMs(1250, 1003)).toBe(0);
   });
 
   it('refuses to validate what the parser would refuse', () => {

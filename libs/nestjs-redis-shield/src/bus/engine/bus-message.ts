@@ -63,8 +63,12 @@ export type BusMessageOf<T extends BusMessageType> = Extract<BusMessage, { type:
 /** Why an incoming payload was ignored. */
 export type BusRejectReason = 'too-large' | 'not-json' | 'malformed' | 'unknown-version' | 'unknown-type' | 'invalid';
 
-/** A payload read from the channel: the message and its sender, or why it was ignored. */
-export type BusParseResult = { ok: true; message: BusMessage; from: string } | { ok: false; reason: BusRejectReason };
+/**
+ * A payload read from the channel: the message, its sender and (when the sender put one
+ * in) its send time in ms since the epoch by the sender's clock; or why it was ignored.
+ */
+export type BusParseResult =
+  { ok: true; message: BusMessage; from: string; sentAt?: number } | { ok: false; reason: BusRejectReason };
 
 /** An HMAC as the key builder makes them (`hashId`). */
 const HASHED = new RegExp(`^[A-Za-z0-9_-]{${HASHED_ID_LENGTH}}$`);
@@ -124,15 +128,32 @@ export function isKnownBusMessageType(type: unknown): type is BusMessageType {
 
 /**
  * The wire form of a message: JSON of the message's fields plus `v` (the protocol
- * version) and `from` (the sender's instance id).
+ * version), `from` (the sender's instance id) and, when given, `at` (the send time in ms
+ * since the epoch, by the sender's clock: receivers measure the delivery lag with it).
+ * `at` is optional on the wire, so instances that predate it and those that send it read
+ * each other's messages.
  */
-export function encodeBusMessage(message: BusMessage, from: string): string {
-  return JSON.stringify({ v: BUS_PROTOCOL_VERSION, from, ...message });
+export function encodeBusMessage(message: BusMessage, from: string, sentAt?: number): string {
+  return JSON.stringify(
+    sentAt === undefined
+      ? { v: BUS_PROTOCOL_VERSION, from, ...message }
+      : { v: BUS_PROTOCOL_VERSION, from, at: sentAt, ...message },
+  );
+}
+
+/**
+ * The delivery lag of a message, in ms: receive time minus send time, each by its own
+ * host's clock. Clocks of different hosts may disagree (skew), so a message can appear to
+ * arrive before it was sent: such a difference counts as 0, never as a negative lag.
+ */
+export function deliveryLagMs(sentAt: number, receivedAt: number): number {
+  return Math.max(0, receivedAt - sentAt);
 }
 
 /**
  * Reads one payload from the channel. Never throws: anything oversized, unparsable, of
- * another version or type, or failing its type's schema comes back as a reason.
+ * another version or type, or failing its type's schema comes back as a reason; so does a
+ * send time `at` that is not a whole, non-negative number of ms (`malformed`).
  */
 export function parseBusMessage(payload: Buffer | string): BusParseResult {
   const bytes = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
@@ -147,9 +168,17 @@ export function parseBusMessage(payload: Buffer | string): BusParseResult {
     return { ok: false, reason: 'malformed' };
   }
   if (decoded.v !== BUS_PROTOCOL_VERSION) return { ok: false, reason: 'unknown-version' };
+  // Optional (older senders leave it out); when present, a time in ms since the epoch.
+  const sentAt = decoded.at;
+  if (sentAt !== undefined && !(Number.isSafeInteger(sentAt) && (sentAt as number) >= 0)) {
+    return { ok: false, reason: 'malformed' };
+  }
   if (!isKnownBusMessageType(decoded.type)) return { ok: false, reason: 'unknown-type' };
   const message = validateBusMessage(decoded);
-  return message ? { ok: true, message, from: decoded.from } : { ok: false, reason: 'invalid' };
+  if (!message) return { ok: false, reason: 'invalid' };
+  return sentAt === undefined
+    ? { ok: true, message, from: decoded.from }
+    : { ok: true, message, from: decoded.from, sentAt: sentAt as number };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

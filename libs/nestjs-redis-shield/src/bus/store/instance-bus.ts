@@ -10,6 +10,7 @@ import {
   type BusMessageOf,
   type BusMessageType,
   type BusRejectReason,
+  deliveryLagMs,
   encodeBusMessage,
   MAX_BUS_MESSAGE_BYTES,
   parseBusMessage,
@@ -55,6 +56,19 @@ export interface InstanceBusCounters {
   ignored: Record<BusRejectReason, number>;
   /** Handlers that threw or rejected. */
   handlerErrors: number;
+  /**
+   * Delivery lag of the messages received from other instances that carry their send time
+   * (instances that predate it send none): receive time minus send time by the two hosts'
+   * wall clocks, so clock skew between them shifts it; a negative difference counts as 0.
+   */
+  lag: {
+    /** Messages whose lag was measured. */
+    measured: number;
+    /** The lag of the latest one, in ms; null before the first. */
+    lastMs: number | null;
+    /** The largest lag since start-up, in ms; null before the first. */
+    maxMs: number | null;
+  };
 }
 
 /** How long the bus waits before warning that it is down: the connection reports a Redis outage itself. */
@@ -94,6 +108,7 @@ export class InstanceBus implements OnApplicationShutdown {
     received: 0,
     ignored: { 'too-large': 0, 'not-json': 0, malformed: 0, 'unknown-version': 0, 'unknown-type': 0, invalid: 0 },
     handlerErrors: 0,
+    lag: { measured: 0, lastMs: null, maxMs: null },
   };
   private readonly logger: Logger;
   private readonly handlers = new Map<BusMessageType, Set<StoredHandler>>();
@@ -164,7 +179,7 @@ export class InstanceBus implements OnApplicationShutdown {
 
   /** A copy of the counters. */
   stats(): InstanceBusCounters {
-    return { ...this.counters, ignored: { ...this.counters.ignored } };
+    return { ...this.counters, ignored: { ...this.counters.ignored }, lag: { ...this.counters.lag } };
   }
 
   /**
@@ -189,7 +204,7 @@ export class InstanceBus implements OnApplicationShutdown {
    */
   async publish(message: BusMessage, options: PublishOptions = {}): Promise<boolean> {
     const checked = validateBusMessage(message);
-    const payload = checked && encodeBusMessage(checked, this.instanceId);
+    const payload = checked && encodeBusMessage(checked, this.instanceId, Date.now());
     if (!checked || !payload || Buffer.byteLength(payload) > MAX_BUS_MESSAGE_BYTES) {
       this.warnAtMostEvery('refused', `refused to publish a message that fails its schema (type ${typeOf(message)})`);
       return false;
@@ -238,7 +253,17 @@ export class InstanceBus implements OnApplicationShutdown {
     // Its handlers already ran when it was published.
     if (parsed.from === this.instanceId) return;
     this.counters.received++;
+    if (parsed.sentAt !== undefined) this.measured(deliveryLagMs(parsed.sentAt, Date.now()));
     this.deliver(parsed.message, { from: parsed.from, local: false });
+  }
+
+  /** Records one message's delivery lag in the stats and emits it (`bus.delivery`). */
+  private measured(lagMs: number): void {
+    const { lag } = this.counters;
+    lag.measured++;
+    lag.lastMs = lagMs;
+    lag.maxMs = Math.max(lag.maxMs ?? 0, lagMs);
+    this.events.emit('bus.delivery', { connection: this.connection.name, lagMs });
   }
 
   private deliver(message: BusMessage, origin: BusOrigin): void {

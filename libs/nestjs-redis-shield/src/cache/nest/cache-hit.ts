@@ -10,7 +10,7 @@ import { markPrivate } from './response-capture.js';
  * Where an answer from the cache came from: the in-process L1, Redis, or a stale entry
  * (served while it is refreshed, or because the handler or Redis failed).
  */
-export type HitSource = 'l1' | 'l2' | { stale: 'revalidate' | 'error' };
+export type HitSource = 'l1' | 'l2' | { stale: 'revalidate' | 'error'; tier?: 'l1' | 'l2' };
 
 /**
  * Answers a request from a stored entry (or a leader's fresh one): its stored headers,
@@ -29,8 +29,9 @@ export function serveHit(
   now = Date.now(),
 ): Observable<unknown> {
   const stale = typeof source === 'object';
+  // A stale answer is a hit too (from Redis unless said otherwise), counted by its reason besides.
+  reporter.hit(stale ? (source.tier ?? 'l2') : source);
   if (stale) reporter.stale(source.stale);
-  else reporter.hit(source);
   for (const [name, value] of Object.entries(entry.headers)) exchange.setHeader(name, value);
   exchange.setHeader('ETag', entry.etag);
   exchange.setHeader('Age', String(Math.max(0, Math.floor((now - entry.storedAt) / 1000))));

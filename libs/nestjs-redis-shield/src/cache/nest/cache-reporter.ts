@@ -1,5 +1,12 @@
 import { Logger, type LoggerService } from '@nestjs/common';
-import type { CacheLookupStatus, ShieldEvents } from '../../core/events/shield-events.js';
+import type {
+  CacheHitTier,
+  CacheLeaseWaitOutcome,
+  CacheLookupStatus,
+  CacheRefreshOutcome,
+  CacheStaleReason,
+  ShieldEvents,
+} from '../../core/events/shield-events.js';
 import { type HttpExchange, recordCacheStatus } from '../../core/http/http-facade.js';
 import type { CacheStatsCounter } from './cache-stats.counter.js';
 
@@ -9,6 +16,13 @@ import type { CacheStatsCounter } from './cache-stats.counter.js';
  */
 export type CacheStatus = CacheLookupStatus;
 
+/**
+ * The counts {@link CacheReporter} keeps: hits and misses always; the distributed cache's
+ * tallies when the counter has them (a stage's unit test may pass only what it checks).
+ */
+export type ReporterCounter = Pick<CacheStatsCounter, 'hit' | 'miss'> &
+  Partial<Pick<CacheStatsCounter, 'stale' | 'leaseWait' | 'refresh'>>;
+
 /** What {@link CacheReporter} reads of a request. */
 type Reported = Pick<HttpExchange, 'raw' | 'routeTemplate' | 'setHeader'>;
 
@@ -17,31 +31,53 @@ type Reported = Pick<HttpExchange, 'raw' | 'routeTemplate' | 'setHeader'>;
  * `X-Cache-Status` header and its record for logs (`cacheStatusOf`), one `cache.lookup`
  * event per cacheable request with its final status, `cache.corrupt` events, the hit and
  * miss counts behind the statistics, and warnings logged once per cause.
+ *
+ * For the distributed cache it counts (in the statistics, flushed to Redis with hits and
+ * misses) and emits (`cache.hit`, `cache.stale`, `cache.lease.wait`, `cache.refresh`, for
+ * the per-instance metrics) where a hit was answered from, stale serves, lease waits and
+ * background refreshes. Those tallies sit beside hits and misses, not instead of them: a
+ * lookup answered with a stale entry is reported with `stale` and also, as any lookup,
+ * with `hit` or `miss`.
  */
 export class CacheReporter {
   private readonly warned = new Set<string>();
 
   constructor(
-    private readonly counter: Pick<CacheStatsCounter, 'hit' | 'miss'>,
+    private readonly counter: ReporterCounter,
     private readonly events: ShieldEvents,
     private readonly logger: Pick<LoggerService, 'warn'> = new Logger('ResponseCache'),
   ) {}
 
-  /** Counts one lookup answered from the cache (the in-process L1 or Redis). */
-  hit(_tier: 'l1' | 'l2' = 'l2'): void {
-    this.counter.hit();
+  /** Counts one lookup answered from the cache: from the in-process L1, or from Redis (the default). */
+  hit(tier: CacheHitTier = 'l2'): void {
+    this.counter.hit(tier);
+    this.events.emit('cache.hit', { tier });
   }
 
-  /** Counts one stale entry served (while refreshed, or because the handler or Redis failed). */
-  stale(_reason: 'revalidate' | 'error'): void {
-    this.counter.hit();
+  /**
+   * Counts one stale entry served: `revalidate` within its stale-while-revalidate window
+   * (a background refresh follows), `error` because recomputing it failed (stale-if-error).
+   */
+  stale(reason: CacheStaleReason): void {
+    this.counter.stale?.(reason);
+    this.events.emit('cache.stale', { reason });
   }
 
-  /** Counts one wait for another instance's leader, by how it ended. */
-  leaseWait(_outcome: 'filled' | 'timeout' | 'leader'): void {}
+  /**
+   * Counts one miss that found another instance's lease on its key and waited, once the
+   * wait ends: the entry arrived (`filled`), the follower timeout passed and it ran the
+   * handler itself (`timeout`), or the lease became free and it led (`leader`).
+   */
+  leaseWait(outcome: CacheLeaseWaitOutcome): void {
+    this.counter.leaseWait?.(outcome);
+    this.events.emit('cache.lease.wait', { outcome });
+  }
 
-  /** Counts one background refresh, by how it ended. */
-  refresh(_outcome: 'stored' | 'failed'): void {}
+  /** Counts one background refresh (after a stale-while-revalidate serve) once it finished: `stored` or `failed`. */
+  refresh(outcome: CacheRefreshOutcome): void {
+    this.counter.refresh?.(outcome);
+    this.events.emit('cache.refresh', { outcome });
+  }
 
   /** Counts one lookup that ran the handler and may store its response. */
   miss(): void {

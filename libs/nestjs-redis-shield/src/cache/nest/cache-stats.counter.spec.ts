@@ -1,15 +1,17 @@
 import { jest } from '@jest/globals';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
-import type { ResponseCacheStore } from '../store/response-cache.store.js';
+import type { CacheCountDetail, ResponseCacheStore } from '../store/response-cache.store.js';
 import { CacheStatsCounter, STATS_FLUSH_INTERVAL_MS } from './cache-stats.counter.js';
 
 /** A counter over a store whose `addCounts` calls the test settles by hand, and the connection's drain. */
 function setup() {
   const added: [hits: number, misses: number][] = [];
+  const details: Partial<CacheCountDetail>[] = [];
   const settle: ((error?: Error) => void)[] = [];
   const store = {
-    addCounts: (hits: number, misses: number) => {
+    addCounts: (hits: number, misses: number, detail: Partial<CacheCountDetail> = {}) => {
       added.push([hits, misses]);
+      details.push(detail);
       return new Promise<void>((resolve, reject) => settle.push((error) => (error ? reject(error) : resolve())));
     },
   };
@@ -19,8 +21,19 @@ function setup() {
     store as unknown as ResponseCacheStore,
     connection as unknown as RedisConnection,
   );
-  return { counter, added, settle, close: () => drain!() };
+  return { counter, added, details, settle, close: () => drain!() };
 }
+
+const NO_DETAIL: CacheCountDetail = {
+  l1Hits: 0,
+  staleRevalidate: 0,
+  staleError: 0,
+  leaseFilled: 0,
+  leaseTimeout: 0,
+  leaseLeader: 0,
+  refreshStored: 0,
+  refreshFailed: 0,
+};
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -41,6 +54,63 @@ describe('CacheStatsCounter', () => {
     await jest.advanceTimersByTimeAsync(STATS_FLUSH_INTERVAL_MS);
     expect(added).toEqual([[2, 1]]);
     settle[0]();
+    await close();
+  });
+
+  it('counts hits by tier (L1 hits are hits too), stale serves, lease waits and refreshes, in the same flush', async () => {
+    jest.useFakeTimers();
+    const { counter, added, details, settle, close } = setup();
+    counter.hit('l1');
+    counter.hit('l1');
+    counter.hit();
+    counter.hit('l2');
+    counter.miss();
+    counter.stale('revalidate');
+    counter.stale('revalidate');
+    counter.stale('error');
+    counter.leaseWait('filled');
+    counter.leaseWait('filled');
+    counter.leaseWait('filled');
+    counter.leaseWait('timeout');
+    counter.leaseWait('leader');
+    counter.refresh('stored');
+    counter.refresh('failed');
+    counter.refresh('failed');
+    await jest.advanceTimersByTimeAsync(STATS_FLUSH_INTERVAL_MS);
+    expect(added).toEqual([[4, 1]]);
+    expect(details).toEqual([
+      {
+        l1Hits: 2,
+        staleRevalidate: 2,
+        staleError: 1,
+        leaseFilled: 3,
+        leaseTimeout: 1,
+        leaseLeader: 1,
+        refreshStored: 1,
+        refreshFailed: 2,
+      },
+    ]);
+    settle[0]();
+    await close();
+  });
+
+  it('flushes a tally alone (no hit or miss), and keeps tallies that could not be added for the next flush', async () => {
+    const { counter, added, details, settle, close } = setup();
+    counter.refresh('failed');
+    const flushed = counter.flush();
+    await nextTurn();
+    expect(added).toEqual([[0, 0]]);
+    expect(details).toEqual([{ ...NO_DETAIL, refreshFailed: 1 }]);
+    counter.leaseWait('timeout');
+    counter.hit('l1');
+    settle[0](new Error('Redis unavailable'));
+    await flushed;
+    const retried = counter.flush();
+    await nextTurn();
+    expect(added[1]).toEqual([1, 0]);
+    expect(details[1]).toEqual({ ...NO_DETAIL, refreshFailed: 1, leaseTimeout: 1, l1Hits: 1 });
+    settle[1]();
+    await retried;
     await close();
   });
 

@@ -221,7 +221,7 @@ export class CacheInterceptor implements NestInterceptor {
         // Redis unavailable (the breaker logs it): a stale L1 copy within its stale-if-error
         // window, else the handler, storing nothing.
         const stale = await this.staleInL1(digest, ttlMs, perUser);
-        if (stale) return serveHit(exchange, stale, perUser, this.reporter, { stale: 'error' });
+        if (stale) return serveHit(exchange, stale, perUser, this.reporter, { stale: 'error', tier: 'l1' });
         return this.bypass(exchange, next);
       }
       if (reply.entry) {

@@ -8,7 +8,7 @@ import type { InstanceBus } from '../../bus/store/instance-bus.js';
 import { getInstanceBusToken } from '../../bus/nest/bus.constants.js';
 import { CacheL1 } from './cache-l1.js';
 import { CacheLeases } from './cache-leases.js';
-import { CACHE_CONNECTION, CACHE_MODULE_OPTIONS, CACHE_OPTIONS } from './cache.constants.js';
+import { CACHE_BUS, CACHE_CONNECTION, CACHE_MODULE_OPTIONS, CACHE_OPTIONS } from './cache.constants.js';
 import { ResponseCacheStore } from '../store/response-cache.store.js';
 
 /** Options of `ResponseCacheModule.forRoot/forRootAsync` fixed when the module is declared. */
@@ -76,6 +76,12 @@ function cacheProviders(extras: ResponseCacheModuleExtras): Provider[] {
     },
     // The interceptor needs the chosen connection (deadline, key builder) under one token.
     { provide: CACHE_CONNECTION, useExisting: getRedisConnectionToken(extras.connection) },
+    {
+      // The statistics report the delivery lag of that connection's bus, when there is one.
+      provide: CACHE_BUS,
+      useFactory: (bus?: InstanceBus) => bus ?? null,
+      inject: [{ token: getInstanceBusToken(extras.connection), optional: true }],
+    },
   ];
   if (extras.interceptor) providers.push({ provide: APP_INTERCEPTOR, useExisting: CacheInterceptor });
   return providers;

@@ -6,15 +6,29 @@ import { messages, withCode } from '../../core/errors.js';
 import { SingleFlight } from '../../core/single-flight.js';
 import { CacheStatsCounter } from './cache-stats.counter.js';
 import type { ResolvedCacheOptions } from '../engine/cache.options.js';
-import { CACHE_CONNECTION, CACHE_OPTIONS } from './cache.constants.js';
+import { CACHE_BUS, CACHE_CONNECTION, CACHE_OPTIONS } from './cache.constants.js';
+import type { InstanceBus } from '../../bus/store/instance-bus.js';
 import { checkInvalidationPatterns } from './invalidation-patterns.js';
 import { checkPattern } from '../engine/pattern.js';
 import { compilePattern, ResponseCacheStore, type ResponseCacheStats } from '../store/response-cache.store.js';
 
-/** Cache statistics: store figures plus the hit ratio over all instances. */
+/** Cache statistics: store figures plus the hit ratio over all instances, and this instance's bus lag. */
 export interface CacheStats extends ResponseCacheStats {
   /** hits / (hits + misses), 0 before any lookup. */
   hitRatio: number;
+  /**
+   * Delivery lag, in ms, of the instance bus messages (invalidations for the L1) that
+   * reached the instance answering, from other instances; null when its connection has
+   * no bus. By the hosts' wall clocks: skew shifts it, a negative difference counts as 0.
+   */
+  busLagMs: {
+    /** The latest message's lag; null before the first. */
+    last: number | null;
+    /** The largest since the instance started; null before the first. */
+    max: number | null;
+    /** Messages measured. */
+    measured: number;
+  } | null;
 }
 
 /**
@@ -40,6 +54,7 @@ export class CacheService implements OnModuleInit {
     @Inject(CACHE_OPTIONS) private readonly options: ResolvedCacheOptions,
     private readonly modules: ModulesContainer,
     private readonly reflector: Reflector,
+    @Inject(CACHE_BUS) private readonly bus: InstanceBus | null = null,
   ) {}
 
   /** @internal Refuses to start with an `@InvalidateCache` pattern over the caps (a programming error). */
@@ -79,12 +94,21 @@ export class CacheService implements OnModuleInit {
     return this.store.clearAll();
   }
 
-  /** Hits, misses and ratio over all instances (counts flushed at least every second), entries, memory, TTLs. */
+  /**
+   * Hits (by tier), misses and ratio, stale serves, lease waits and background refreshes
+   * over all instances (counts flushed at least every second), entries, memory, TTLs; and
+   * this instance's bus delivery lag.
+   */
   async getStats(): Promise<CacheStats> {
     await this.counter.flush();
     const stats = await this.store.stats();
     const lookups = stats.hits + stats.misses;
-    return { ...stats, hitRatio: lookups === 0 ? 0 : stats.hits / lookups };
+    const lag = this.bus?.stats().lag;
+    return {
+      ...stats,
+      hitRatio: lookups === 0 ? 0 : stats.hits / lookups,
+      busLagMs: lag ? { last: lag.lastMs, max: lag.maxMs, measured: lag.measured } : null,
+    };
   }
 
   /** A programmatic value, or undefined when absent (or Redis is unavailable). */

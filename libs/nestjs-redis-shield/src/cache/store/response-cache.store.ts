@@ -82,12 +82,75 @@ export type CacheInvalidation = { scope: 'all' } | { scope: 'key' | 'user' | 'ta
 /** Called once an invalidation's Redis work is done (or failed part way); may return a promise the store awaits. */
 export type InvalidationListener = (what: CacheInvalidation) => Promise<void> | void;
 
+/**
+ * The distributed cache's tallies that {@link ResponseCacheStore.addCounts} adds beside
+ * hits and misses, each summed over every instance in the stats hash.
+ */
+export interface CacheCountDetail {
+  /** Hits answered from an instance's in-process L1 (a part of the hits, not beside them). */
+  l1Hits: number;
+  /** Stale entries served within their stale-while-revalidate window. */
+  staleRevalidate: number;
+  /** Stale entries served because recomputing failed (stale-if-error). */
+  staleError: number;
+  /** Lease waits that ended with the other instance's entry. */
+  leaseFilled: number;
+  /** Lease waits that ended at the follower timeout (the waiter ran the handler). */
+  leaseTimeout: number;
+  /** Lease waits that ended with the lease free (the waiter led). */
+  leaseLeader: number;
+  /** Background refreshes that stored a fresh entry. */
+  refreshStored: number;
+  /** Background refreshes that failed. */
+  refreshFailed: number;
+}
+
+/** The stats hash field of each {@link CacheCountDetail} tally (`hits` and `misses` keep their names). */
+const DETAIL_FIELDS: Readonly<Record<keyof CacheCountDetail, string>> = {
+  l1Hits: 'l1_hits',
+  staleRevalidate: 'stale_revalidate',
+  staleError: 'stale_error',
+  leaseFilled: 'lease_filled',
+  leaseTimeout: 'lease_timeout',
+  leaseLeader: 'lease_leader',
+  refreshStored: 'refresh_stored',
+  refreshFailed: 'refresh_failed',
+};
+const DETAIL_KEYS = Object.keys(DETAIL_FIELDS) as (keyof CacheCountDetail)[];
+
 /** Statistics of the response cache, summed over every instance. */
 export interface ResponseCacheStats {
-  /** Lookups answered from the cache, since the stats hash was created. */
+  /** Lookups answered from the cache, since the stats hash was created: `l1Hits + l2Hits`. */
   hits: number;
+  /** Hits answered from an instance's in-process L1, without Redis. */
+  l1Hits: number;
+  /** Hits answered from Redis (hits counted by versions that predate the L1 count count here). */
+  l2Hits: number;
   /** Lookups that ran the handler. */
   misses: number;
+  /** Stale entries served, by reason. */
+  stale: {
+    /** Within their stale-while-revalidate window (a background refresh followed). */
+    revalidate: number;
+    /** Because recomputing failed (stale-if-error). */
+    error: number;
+  };
+  /** Misses that waited on another instance's lease, by how the wait ended. */
+  leaseWaits: {
+    /** The other instance's entry arrived. */
+    filled: number;
+    /** The follower timeout passed; the waiter ran the handler itself. */
+    timeout: number;
+    /** The lease became free; the waiter ran the handler as the new leader. */
+    leader: number;
+  };
+  /** Background refreshes after a stale-while-revalidate serve, by outcome. */
+  refreshes: {
+    /** A fresh entry was stored. */
+    stored: number;
+    /** The handler or the write failed; the stale entry stayed. */
+    failed: number;
+  };
   /** Approximate live entries: the members of the route indexes (entries deleted through another index still count until pruned). */
   entries: number;
   /** `used_memory` of every master, summed, in bytes (the whole Redis, not only the cache). */
@@ -496,28 +559,52 @@ export class ResponseCacheStore {
     });
   }
 
-  /** Adds an instance's hit and miss counts to the shared stats hash: one round trip. */
-  async addCounts(hits: number, misses: number): Promise<void> {
-    const key = this.keys.cacheMeta('stats');
-    const jobs: Promise<number>[] = [];
-    for (const [field, count] of [
-      ['hits', hits],
-      ['misses', misses],
-    ] as const) {
+  /**
+   * Adds an instance's counts to the shared stats hash: one `MULTI` of an `HINCRBY` per
+   * count that is not 0 (one round trip, applied as a whole), nothing when every count is
+   * 0. `hits` is every hit, `detail.l1Hits` the part of them the L1 answered. Rejects with
+   * a `RangeError` (`invalidArgument`) when a count is not a non-negative integer or
+   * `l1Hits` exceeds `hits`, before Redis is touched.
+   */
+  async addCounts(hits: number, misses: number, detail: Partial<CacheCountDetail> = {}): Promise<void> {
+    const fields: [string, number][] = [];
+    const add = (name: string, field: string, count: number) => {
       if (!Number.isInteger(count) || count < 0) {
         throw withCode(
-          new RangeError(messages.invalidArgument(field, count, 'a non-negative integer')),
+          new RangeError(messages.invalidArgument(name, count, 'a non-negative integer')),
           'invalidArgument',
         );
       }
-      // Issued together, so ioredis pipelines them: one round trip.
-      if (count > 0) jobs.push(this.connection.run((client) => client.hincrby(key, field, count), BOOKKEEPING));
+      if (count > 0) fields.push([field, count]);
+    };
+    add('hits', 'hits', hits);
+    add('misses', 'misses', misses);
+    for (const key of DETAIL_KEYS) add(key, DETAIL_FIELDS[key], detail[key] ?? 0);
+    if ((detail.l1Hits ?? 0) > hits) {
+      throw withCode(
+        new RangeError(messages.invalidArgument('l1Hits', detail.l1Hits, `at most hits (${hits})`)),
+        'invalidArgument',
+      );
     }
-    await Promise.all(jobs);
+    if (fields.length === 0) return;
+    const key = this.keys.cacheMeta('stats');
+    await this.connection.run(
+      async (client) => {
+        // One key: one slot on a Cluster, so one transaction anywhere.
+        const transaction = client.multi();
+        for (const [field, count] of fields) transaction.hincrby(key, field, count);
+        const replies = await transaction.exec();
+        if (!replies) throw new Error('the stats transaction was discarded');
+        const failed = replies.find(([error]) => error);
+        if (failed) throw failed[0];
+      },
+      { ...BOOKKEEPING, command: 'cache_stats_add' },
+    );
   }
 
   /**
-   * Hits, misses, approximate entries, Redis memory and a TTL sample; never a SCAN.
+   * Hits (by tier), misses, the distributed cache's tallies, approximate entries, Redis
+   * memory and a TTL sample; never a SCAN.
    *
    * Cost: the routes registry read (as in {@link clearRoutes}), one count script per
    * route (O(log n), at most `PRUNE_BATCH` expired members pruned, a sample of
@@ -526,7 +613,11 @@ export class ResponseCacheStore {
    */
   async stats(): Promise<ResponseCacheStats> {
     const [counts, routes, memoryUsedBytes] = await Promise.all([
-      this.connection.run((client) => client.hmget(this.keys.cacheMeta('stats'), 'hits', 'misses'), ADMIN),
+      this.connection.run(
+        (client) =>
+          client.hmget(this.keys.cacheMeta('stats'), 'hits', 'misses', ...DETAIL_KEYS.map((key) => DETAIL_FIELDS[key])),
+        ADMIN,
+      ),
       this.routes(),
       this.memoryUsed(),
     ]);
@@ -541,9 +632,19 @@ export class ResponseCacheStore {
     const ttlsMs = await Promise.all(
       sample.map((digest) => this.connection.run((client) => client.pttl(this.keys.cacheEntry(digest)), ADMIN)),
     );
+    const [hits, misses, ...rest] = counts.map((count) => Number(count ?? 0));
+    const detail = Object.fromEntries(DETAIL_KEYS.map((key, i) => [key, rest[i]])) as Record<
+      keyof CacheCountDetail,
+      number
+    >;
     return {
-      hits: Number(counts[0] ?? 0),
-      misses: Number(counts[1] ?? 0),
+      hits,
+      l1Hits: detail.l1Hits,
+      l2Hits: Math.max(0, hits - detail.l1Hits),
+      misses,
+      stale: { revalidate: detail.staleRevalidate, error: detail.staleError },
+      leaseWaits: { filled: detail.leaseFilled, timeout: detail.leaseTimeout, leader: detail.leaseLeader },
+      refreshes: { stored: detail.refreshStored, failed: detail.refreshFailed },
       entries,
       memoryUsedBytes,
       ttlSeconds: summarize(ttlsMs.filter((ms) => ms > 0)),

@@ -55,6 +55,49 @@ export interface CacheCorruptEvent {
   route: string;
 }
 
+/** Where a cache hit was answered from: the in-process L1, or Redis (L2). */
+export type CacheHitTier = 'l1' | 'l2';
+
+/** Emitted once per lookup answered from the cache, with the tier that answered it. */
+export interface CacheHitEvent {
+  /** `l1`: this instance's memory, no Redis command; `l2`: Redis. */
+  tier: CacheHitTier;
+}
+
+/**
+ * Why a stale entry was served: within its stale-while-revalidate window (a background
+ * refresh follows), or because recomputing it failed (stale-if-error).
+ */
+export type CacheStaleReason = 'revalidate' | 'error';
+
+/** Emitted once per stale entry served. */
+export interface CacheStaleEvent {
+  /** `revalidate`: stale-while-revalidate; `error`: stale-if-error. */
+  reason: CacheStaleReason;
+}
+
+/**
+ * How a miss that found another instance's lease on its key ended: the other instance's
+ * entry arrived (`filled`), the follower timeout passed and it ran the handler itself
+ * (`timeout`), or the lease became free and it ran the handler as the new leader (`leader`).
+ */
+export type CacheLeaseWaitOutcome = 'filled' | 'timeout' | 'leader';
+
+/** Emitted once per miss that waited on another instance's lease, when the wait ends. */
+export interface CacheLeaseWaitEvent {
+  /** How the wait ended. */
+  outcome: CacheLeaseWaitOutcome;
+}
+
+/** How a background refresh (after a stale-while-revalidate serve) ended: a fresh entry stored, or not. */
+export type CacheRefreshOutcome = 'stored' | 'failed';
+
+/** Emitted once per background refresh, when it finished. */
+export interface CacheRefreshEvent {
+  /** `stored`: a fresh entry replaced the stale one; `failed`: the handler or the write failed (the stale entry stays). */
+  outcome: CacheRefreshOutcome;
+}
+
 /** Whether a connection's instance bus is subscribed (`up`) or not (`down`). */
 export type BusState = 'up' | 'down';
 
@@ -68,6 +111,17 @@ export interface BusStateEvent {
   reason: string;
   /** The bus's epoch after the change (it changes on every change of state). */
   epoch: number;
+}
+
+/** Emitted for every message received from another instance that carries its send time. */
+export interface BusDeliveryEvent {
+  /** The connection the bus rides on. */
+  connection: string;
+  /**
+   * Receive time minus send time, in ms, by the two hosts' wall clocks: clock skew between
+   * them shifts it, and a negative difference counts as 0.
+   */
+  lagMs: number;
 }
 
 /**
@@ -86,8 +140,18 @@ export interface ShieldEventMap {
   'cache.store': CacheStoreEvent;
   /** A stored entry failed to decode and was deleted. */
   'cache.corrupt': CacheCorruptEvent;
+  /** A lookup was answered from the cache (L1 or Redis). */
+  'cache.hit': CacheHitEvent;
+  /** A stale entry was served (stale-while-revalidate or stale-if-error). */
+  'cache.stale': CacheStaleEvent;
+  /** A miss that waited on another instance's lease stopped waiting. */
+  'cache.lease.wait': CacheLeaseWaitEvent;
+  /** A background refresh finished. */
+  'cache.refresh': CacheRefreshEvent;
   /** An instance bus subscribed, or lost its subscription: local state must then age out. */
   'bus.state': BusStateEvent;
+  /** A message from another instance arrived, with its delivery lag. */
+  'bus.delivery': BusDeliveryEvent;
 }
 
 /** A subscriber of one {@link ShieldEvents} event; it runs synchronously on the emitter's path, so keep it cheap. */

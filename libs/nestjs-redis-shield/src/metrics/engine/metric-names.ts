@@ -21,6 +21,16 @@ export const METRIC_NAMES = {
   cacheCorruptEntries: 'cache_corrupt_entries_total',
   /** Histogram `{route}`: bytes of stored cache entries (after compression); shared entries only, per-user ones as `perUserEntrySizes` says (`aggregate`: under `route="(per-user)"`). */
   cacheEntryBytes: 'cache_entry_bytes',
+  /** Counter `{tier="l1"|"l2"}`: lookups answered from the cache, by the tier that answered (in-process L1 or Redis). */
+  cacheHits: 'cache_hits_total',
+  /** Counter `{reason="revalidate"|"error"}`: stale entries served (stale-while-revalidate window, or stale-if-error). */
+  cacheStaleServed: 'cache_stale_served_total',
+  /** Counter `{outcome="filled"|"timeout"|"leader"}`: misses that waited on another instance's lease, by how the wait ended. */
+  cacheLeaseWaits: 'cache_lease_waits_total',
+  /** Counter `{outcome="stored"|"failed"}`: background refreshes after a stale-while-revalidate serve, by outcome. */
+  cacheBackgroundRefreshes: 'cache_background_refreshes_total',
+  /** Histogram `{connection}`: delivery lag of instance bus messages from other instances, seconds (wall clocks; skew clamped at 0). */
+  busDeliveryLag: 'bus_delivery_lag_seconds',
   /** Histogram `{connection, command, outcome="ok"|"error"|"timeout"|"unavailable"}`: Redis call latency, seconds. */
   redisCommandDuration: 'redis_command_duration_seconds',
   /** Gauge `{connection}`: 1 when connected with the circuit closed, else 0. */

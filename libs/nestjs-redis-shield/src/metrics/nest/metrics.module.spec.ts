@@ -2,6 +2,8 @@ import { type DynamicModule, Injectable, Module, type StreamableFile } from '@ne
 import { Test, type TestingModule } from '@nestjs/testing';
 import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 import { metricValue, parseMetrics, type Sample } from '../../../../../test/support/prometheus.js';
+import { jest } from '@jest/globals';
+import { CacheReporter } from '../../cache/nest/cache-reporter.js';
 import { ShieldEvents } from '../../core/events/shield-events.js';
 import type { RateLimitDecisionEvent } from '../../rate-limit/engine/rate-limit.events.js';
 import {
@@ -288,6 +290,56 @@ describe('ShieldMetricsModule', () => {
       expect(metricValue(samples, name, { route: '/m/:id', status: 'MISS' })).toBe(1);
       expect(metricValue(samples, name, { route: '/n', status: 'BYPASS' })).toBe(1);
       expect(metricValue(samples, name, { route: '/n', status: 'HIT' })).toBe(0);
+    });
+
+    it("counts what the cache reporter reports (hit tiers, stale serves, lease waits, refreshes) in the endpoint's text", async () => {
+      const dynamicModule = ShieldMetricsModule.forRoot({});
+      const [controllerClass] = dynamicModule.controllers ?? [];
+      const { moduleRef, events } = await boot(dynamicModule);
+      const controller = moduleRef.get<{ scrape(): Promise<StreamableFile> }>(controllerClass);
+      const counter = { hit: jest.fn(), miss: jest.fn(), stale: jest.fn(), leaseWait: jest.fn(), refresh: jest.fn() };
+      const reporter = new CacheReporter(counter, events, { warn: jest.fn() });
+      reporter.hit('l1');
+      reporter.hit('l1');
+      reporter.hit();
+      reporter.stale('revalidate');
+      reporter.stale('error');
+      reporter.stale('error');
+      reporter.leaseWait('filled');
+      reporter.leaseWait('timeout');
+      reporter.leaseWait('leader');
+      reporter.leaseWait('leader');
+      reporter.refresh('stored');
+      reporter.refresh('failed');
+      reporter.refresh('failed');
+      reporter.refresh('failed');
+      const chunks: Buffer[] = [];
+      for await (const chunk of (await controller.scrape()).getStream()) chunks.push(chunk as Buffer);
+      const samples = parseMetrics(Buffer.concat(chunks).toString());
+      const values = (name: string, label: string) =>
+        Object.fromEntries(find(samples, name).map((sample) => [sample.labels[label], sample.value]));
+      expect(values('shield_cache_hits_total', 'tier')).toEqual({ l1: 2, l2: 1 });
+      expect(values('shield_cache_stale_served_total', 'reason')).toEqual({ revalidate: 1, error: 2 });
+      expect(values('shield_cache_lease_waits_total', 'outcome')).toEqual({ filled: 1, timeout: 1, leader: 2 });
+      expect(values('shield_cache_background_refreshes_total', 'outcome')).toEqual({ stored: 1, failed: 3 });
+    });
+
+    it('observes bus delivery lag in seconds by connection', async () => {
+      const { events, scrape } = await boot(ShieldMetricsModule.forRoot({}));
+      events.emit('bus.delivery', { connection: 'default', lagMs: 0 });
+      events.emit('bus.delivery', { connection: 'default', lagMs: 7 });
+      events.emit('bus.delivery', { connection: 'default', lagMs: 1800 });
+      events.emit('bus.delivery', { connection: 'sessions', lagMs: 2 });
+      const samples = await scrape();
+      const name = 'shield_bus_delivery_lag_seconds';
+      const main = { connection: 'default' };
+      expect(metricValue(samples, `${name}_count`, main)).toBe(3);
+      expect(metricValue(samples, `${name}_sum`, main)).toBeCloseTo(1.807, 9);
+      expect(metricValue(samples, `${name}_bucket`, { ...main, le: '0.001' })).toBe(1);
+      expect(metricValue(samples, `${name}_bucket`, { ...main, le: '0.01' })).toBe(2);
+      expect(metricValue(samples, `${name}_bucket`, { ...main, le: '1' })).toBe(2);
+      expect(metricValue(samples, `${name}_bucket`, { ...main, le: '2.5' })).toBe(3);
+      expect(metricValue(samples, `${name}_count`, { connection: 'sessions' })).toBe(1);
     });
 
     it('observes stored entry sizes in bytes', async () => {

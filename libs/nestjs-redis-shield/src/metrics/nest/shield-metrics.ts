@@ -8,6 +8,8 @@ import { type ShieldMetricsModuleOptions, validateMetricsOptions } from '../engi
 
 /** Latency buckets in seconds: sub-millisecond loopback up to a 1 s stall. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+/** Bus delivery lag buckets in seconds: a loopback millisecond up to the bus's 1 s delivery bound and beyond. */
+const LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 /** Stored entry sizes in bytes: from a small JSON body up to the 1 MiB default cap. */
 const SIZE_BUCKETS = [256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576];
 
@@ -78,6 +80,37 @@ export class ShieldMetrics implements OnModuleDestroy {
       buckets: SIZE_BUCKETS,
       registers,
     });
+    const hits = new Counter({
+      name: name('cacheHits'),
+      help: 'Lookups answered from the cache, by the tier that answered: l1 (in-process) or l2 (Redis)',
+      labelNames: ['tier'] as const,
+      registers,
+    });
+    const stale = new Counter({
+      name: name('cacheStaleServed'),
+      help: 'Stale cache entries served, by reason: revalidate (stale-while-revalidate) or error (stale-if-error)',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    const leaseWaits = new Counter({
+      name: name('cacheLeaseWaits'),
+      help: "Cache misses that waited on another instance's lease, by outcome: filled, timeout or leader",
+      labelNames: ['outcome'] as const,
+      registers,
+    });
+    const refreshes = new Counter({
+      name: name('cacheBackgroundRefreshes'),
+      help: 'Background refreshes after a stale-while-revalidate serve, by outcome: stored or failed',
+      labelNames: ['outcome'] as const,
+      registers,
+    });
+    const busLag = new Histogram({
+      name: name('busDeliveryLag'),
+      help: 'Delivery lag of instance bus messages from other instances in seconds, by connection (wall clocks; skew clamped at 0)',
+      labelNames: ['connection'] as const,
+      buckets: LAG_BUCKETS,
+      registers,
+    });
     const latency = new Histogram({
       name: name('redisCommandDuration'),
       help: 'Redis call latency in seconds, by connection, command (script name or family) and outcome',
@@ -145,6 +178,11 @@ export class ShieldMetrics implements OnModuleDestroy {
         else if (perUserSizes === 'aggregate') entryBytes.observe({ route: PER_USER_ROUTE }, bytes);
       }),
       events.on('cache.corrupt', ({ route }) => corrupt.inc({ route })),
+      events.on('cache.hit', ({ tier }) => hits.inc({ tier })),
+      events.on('cache.stale', ({ reason }) => stale.inc({ reason })),
+      events.on('cache.lease.wait', ({ outcome }) => leaseWaits.inc({ outcome })),
+      events.on('cache.refresh', ({ outcome }) => refreshes.inc({ outcome })),
+      events.on('bus.delivery', ({ connection, lagMs }) => busLag.observe({ connection }, lagMs / 1000)),
       events.on('redis.command', ({ connection, command, durationMs, outcome }) =>
         latency.observe({ connection, command, outcome }, durationMs / 1000),
       ),

@@ -50,10 +50,50 @@ export class TtlSample {
   @ApiProperty() max: number;
 }
 
+/** Stale entries served, by reason, in `GET /system/cache/stats`. */
+export class StaleServes {
+  /** Served within their stale-while-revalidate window (a background refresh followed). */
+  @ApiProperty({ description: 'Within the stale-while-revalidate window' }) revalidate: number;
+  /** Served because recomputing failed (stale-if-error). */
+  @ApiProperty({ description: 'Because recomputing failed (stale-if-error)' }) error: number;
+}
+
+/** Misses that waited on another instance's lease, by how the wait ended, in `GET /system/cache/stats`. */
+export class LeaseWaits {
+  /** The other instance's entry arrived. */
+  @ApiProperty({ description: "The other instance's entry arrived" }) filled: number;
+  /** The follower timeout passed; the waiter ran the handler itself. */
+  @ApiProperty({ description: 'The follower timeout passed; the waiter ran the handler' }) timeout: number;
+  /** The lease became free; the waiter ran the handler as the new leader. */
+  @ApiProperty({ description: 'The lease became free; the waiter led' }) leader: number;
+}
+
+/** Background refreshes, by outcome, in `GET /system/cache/stats`. */
+export class BackgroundRefreshes {
+  /** A fresh entry was stored. */
+  @ApiProperty({ description: 'A fresh entry was stored' }) stored: number;
+  /** The handler or the write failed; the stale entry stayed. */
+  @ApiProperty({ description: 'The handler or the write failed' }) failed: number;
+}
+
+/** The answering instance's bus delivery lag, in ms, in `GET /system/cache/stats`. */
+export class BusLag {
+  /** The latest message's lag, in ms; null before the first. */
+  @ApiProperty({ type: Number, nullable: true, description: "The latest message's lag, ms" }) last: number | null;
+  /** The largest lag since the instance started, in ms; null before the first. */
+  @ApiProperty({ type: Number, nullable: true, description: 'The largest lag since start-up, ms' }) max: number | null;
+  /** Messages measured. */
+  @ApiProperty({ description: 'Messages measured' }) measured: number;
+}
+
 /** `GET /system/cache/stats`. */
 export class CacheStatsResponse {
-  /** Lookups answered from the cache, summed over every instance. */
-  @ApiProperty({ description: 'Lookups answered from the cache, all instances' }) hits: number;
+  /** Lookups answered from the cache, summed over every instance: `l1_hits + l2_hits`. */
+  @ApiProperty({ description: 'Lookups answered from the cache, all instances (l1_hits + l2_hits)' }) hits: number;
+  /** Hits answered from an instance's in-process L1, summed over every instance. */
+  @ApiProperty({ description: "Hits answered from an instance's in-process L1, all instances" }) l1_hits: number;
+  /** Hits answered from Redis, summed over every instance. */
+  @ApiProperty({ description: 'Hits answered from Redis, all instances' }) l2_hits: number;
   /** Lookups that ran the handler, summed over every instance. */
   @ApiProperty({ description: 'Lookups that ran the handler, all instances' }) misses: number;
   /** `hits / (hits + misses)`; 0 before any lookup. */
@@ -62,6 +102,21 @@ export class CacheStatsResponse {
   @ApiProperty({ description: 'Approximate live entries (from the indexes)' }) entries: number;
   /** Redis `used_memory` summed over every master, in bytes (the whole Redis, not only the cache). */
   @ApiProperty({ description: 'Redis used_memory, all masters, bytes' }) memory_used_bytes: number;
+  /** Stale entries served, by reason, summed over every instance. */
+  @ApiProperty({ type: StaleServes, description: 'Stale entries served, all instances' }) stale: StaleServes;
+  /** Misses that waited on another instance's lease, by outcome, summed over every instance. */
+  @ApiProperty({ type: LeaseWaits, description: "Misses that waited on another instance's lease, all instances" })
+  lease_waits: LeaseWaits;
+  /** Background refreshes after a stale-while-revalidate serve, by outcome, summed over every instance. */
+  @ApiProperty({ type: BackgroundRefreshes, description: 'Background refreshes, all instances' })
+  refreshes: BackgroundRefreshes;
+  /** Delivery lag of the instance bus messages received by the instance that answered; null without a bus. */
+  @ApiPropertyOptional({
+    type: BusLag,
+    nullable: true,
+    description: 'Instance bus delivery lag on the instance that answered (not summed), ms; null without a bus',
+  })
+  bus_lag_ms: BusLag | null;
   /** Remaining TTLs over a sample of at most 1 000 entries; null when there is none. */
   @ApiPropertyOptional({ type: TtlSample, nullable: true }) ttl_seconds: TtlSample | null;
   /** When the answer was built (ISO-8601 with ms). */

@@ -60,12 +60,18 @@ export class SystemCacheController {
   @Get('stats')
   @ApiOperation({ summary: 'Cache statistics over all instances' })
   @ApiOkResponse({ type: CacheStatsResponse })
-  async stats() {
+  async stats(): Promise<CacheStatsResponse> {
     const stats = await this.cache.getStats();
     return {
       hits: stats.hits,
+      l1_hits: stats.l1Hits,
+      l2_hits: stats.l2Hits,
       misses: stats.misses,
       hit_ratio: stats.hitRatio,
+      stale: stats.stale,
+      lease_waits: stats.leaseWaits,
+      refreshes: stats.refreshes,
+      bus_lag_ms: stats.busLagMs,
       entries: stats.entries,
       memory_used_bytes: stats.memoryUsedBytes,
       ttl_seconds: stats.ttlSeconds,
