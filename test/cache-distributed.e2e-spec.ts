@@ -15,6 +15,7 @@ import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import {
+  CacheService,
   CacheShared,
   CacheTtl,
   RateLimitModule,
@@ -23,6 +24,7 @@ import {
   type ResponseCacheModuleOptions,
 } from 'nestjs-redis-shield';
 import request from 'supertest';
+import { CacheStatsCounter } from '../libs/nestjs-redis-shield/src/cache/nest/cache-stats.counter.js';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import { type RedisServer, startRedis } from './harness/index.js';
 
@@ -153,6 +155,12 @@ async function get(app: INestApplication, path: string, headers: Record<string, 
 
 const status = (response: request.Response) => response.headers['x-cache-status'] as string;
 
+/** The statistics over every instance, once each flushed its counts. */
+async function statsOf(apps: INestApplication[]) {
+  await Promise.all(apps.map((app) => app.get(CacheStatsCounter).flush()));
+  return apps[0].get(CacheService).getStats();
+}
+
 /** Every instance's background cache work (writes, lease releases, refreshes) is done. */
 const settled = (apps: INestApplication[]) => Promise.all(apps.map((app) => app.get(ResponseCacheWriter).flush()));
 
@@ -204,6 +212,13 @@ describe.each<Adapter>(['express', 'fastify'])('the response cache across three 
       await settled(apps);
       // The leader gave its lease up once its entry was stored.
       expect(await redis.command('KEYS', 'cache:lease:*')).toEqual([]);
+      // The requests on the two other instances waited for the leader's entry (counted per
+      // request; those of one instance shared one wait) and every wait got it.
+      const stats = await statsOf(apps);
+      expect(stats.leaseWaits.filled).toBeGreaterThan(0);
+      expect(stats.leaseWaits.filled).toBeLessThanOrEqual(20);
+      expect([stats.leaseWaits.timeout, stats.leaseWaits.leader]).toEqual([0, 0]);
+      expect([stats.hits, stats.misses]).toEqual([29, 1]);
     });
 
     it('a dead leader (its lease left in Redis) holds followers no longer than the follower timeout', async () => {
@@ -277,6 +292,9 @@ describe.each<Adapter>(['express', 'fastify'])('the response cache across three 
       expect(elapsed).toBeLessThan(100 * 9); // nobody waited for the 100 ms handler per request
       await settled(apps);
       expect(calls.swr).toBe(2); // the first run, and one refresh across all instances
+      const stats = await statsOf(apps);
+      expect(stats.stale).toEqual({ revalidate: 9, error: 0 });
+      expect(stats.refreshes).toEqual({ stored: 1, failed: 0 });
       for (const app of apps) {
         const fresh = await get(app, '/d/swr');
         expect([status(fresh), fresh.text]).toEqual(['HIT', '{"n":2}']);
@@ -346,6 +364,9 @@ describe.each<Adapter>(['express', 'fastify'])('the response cache across three 
       } finally {
         await redis.resume();
       }
+      const stats = await statsOf(apps);
+      expect(stats.stale).toEqual({ revalidate: 0, error: 1 });
+      expect(stats.l1Hits).toBe(1); // the stale answer came from B's L1
     });
   });
 
