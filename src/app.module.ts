@@ -43,6 +43,7 @@ export class AppModule implements NestModule {
           ttlProfiles: config.cache.ttlSeconds,
           maxEntryBytes: config.cache.maxEntryBytes,
           keyVersion: config.cache.keyVersion,
+          l1: { maxBytes: config.cache.l1MaxBytes },
           // A per-user response depends on the plan in the token too: a changed plan gets a fresh entry.
           identityParts: (user) => [(user as AuthUser).plan],
         }),

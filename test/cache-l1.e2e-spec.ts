@@ -170,7 +170,7 @@ describe.each<Adapter>(['express', 'fastify'])('an L1 hit on %s', (adapter) => {
 
   it('sends no cache command and answers what a Redis hit answers', async () => {
     const withL1 = await startApp(adapter, proxy.url, { l1: { maxBytes: 1 << 20 } });
-    const redisOnly = await startApp(adapter, server.url, {});
+    const redisOnly = await startApp(adapter, server.url, { l1: { maxBytes: 0 } }); // every hit from Redis
     apps.push(withL1, redisOnly);
 
     expect(status(await get(withL1, '/l1/shared'))).toBe('MISS');
@@ -222,12 +222,23 @@ describe.each<Adapter>(['express', 'fastify'])('an L1 hit on %s', (adapter) => {
     expect(status(await get(perUser, '/l1/mine', { 'X-User': 'bob' }))).toBe('MISS');
   });
 
-  it('is off by default: every hit reads Redis', async () => {
-    const app = await startApp(adapter, proxy.url, {});
-    apps.push(app);
-    await get(app, '/l1/shared');
+  it('is on by default (32 MiB) for shared entries; maxBytes 0 turns it off', async () => {
+    const byDefault = await startApp(adapter, proxy.url, {});
+    apps.push(byDefault);
+    expect(byDefault.get(CacheL1).cache.enabled).toBe(true);
+    await get(byDefault, '/l1/shared');
     proxy.reset();
-    expect(status(await get(app, '/l1/shared'))).toBe('HIT');
+    expect(status(await get(byDefault, '/l1/shared'))).toBe('HIT');
+    expect(cacheCommands(proxy)).toEqual([]);
+    await byDefault.close();
+    apps.pop();
+
+    const off = await startApp(adapter, proxy.url, { l1: { maxBytes: 0 } });
+    apps.push(off);
+    expect(off.get(CacheL1).cache.enabled).toBe(false);
+    await get(off, '/l1/shared');
+    proxy.reset();
+    expect(status(await get(off, '/l1/shared'))).toBe('HIT');
     expect(cacheCommands(proxy).map((command) => command.name)).toEqual(['GET']);
   });
 });
