@@ -52,6 +52,7 @@ export class AppModule implements NestModule {
           },
           maxEntryBytes: config.cache.maxEntryBytes,
           keyVersion: config.cache.keyVersion,
+          l1: { maxBytes: config.cache.l1MaxBytes },
           // A per-user response depends on the plan in the token too: a changed plan gets a fresh entry.
           identityParts: (user) => [(user as AuthUser).plan],
         }),

@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { CacheService } from 'nestjs-redis-shield';
 import { CacheStatsCounter } from '../libs/nestjs-redis-shield/src/cache/nest/cache-stats.counter.js';
+import { CacheL1 } from '../libs/nestjs-redis-shield/src/cache/nest/cache-l1.js';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import type { HttpAdapterName } from '../src/app.factory.js';
 import { authCalls, startAuthCacheApp } from './fixtures/auth-cache-app.js';
@@ -41,6 +42,8 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('cache identity on %s', (
   beforeEach(async () => {
     await app.get(ResponseCacheWriter).flush();
     await server.command('FLUSHALL');
+    // FLUSHALL went behind the cache's back: empty the L1 too, as an invalidation would.
+    app.get(CacheL1).cache.invalidateAll();
     for (const key of Object.keys(authCalls)) delete authCalls[key];
   });
 
@@ -173,26 +176,43 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('cache identity on %s', (
     expect(await misses()).toBe(before + 1);
   });
 
-  it('an entry forged in Redis with a malformed header block is a MISS, never a 500 or a header injection', async () => {
-    const first = await get('/forward/public');
-    expect(first.headers['x-cache-status']).toBe('MISS');
-    const [key] = String(await server.command('KEYS', 'cache:response:*')).split(',');
-    // Our framing (magic, flags, metadata length), a header value that would split the response.
-    const meta = JSON.stringify({ s: 200, h: { 'content-type': 'text/html\r\nset-cookie: x=1' }, t: 1, e: '"abc"' });
-    expect(meta.length).toBeLessThan(128);
-    await server.command(
-      'SET',
-      key,
-      `RSC1\u0000\u0000\u0000\u0000${String.fromCharCode(meta.length)}${meta}{}`,
-      'PX',
-      '60000',
-    );
-    const forgedHit = await get('/forward/public');
-    expect(forgedHit.status).toBe(200);
-    expect(forgedHit.headers['x-cache-status']).toBe('MISS');
-    expect(forgedHit.headers['set-cookie']).toBeUndefined();
-    expect(forgedHit.body.route).toBe('public');
-    // The forged entry was replaced by the handler's response.
-    expect((await get('/forward/public')).headers['x-cache-status']).toBe('HIT');
+  // Forged in Redis behind the app's back: an L1 would go on serving the entry it holds, so
+  // this one runs on an instance with the L1 off, where every hit decodes what Redis holds.
+  describe('from Redis', () => {
+    let withL1: { app: INestApplication; url: string };
+
+    beforeAll(async () => {
+      withL1 = { app, url };
+      app = await startAuthCacheApp({ adapter, redisUrl: server.url, cache: { maxVariants: 3, l1: { maxBytes: 0 } } });
+      url = await app.getUrl();
+    });
+
+    afterAll(async () => {
+      await app?.close();
+      ({ app, url } = withL1);
+    });
+
+    it('an entry forged in Redis with a malformed header block is a MISS, never a 500 or a header injection', async () => {
+      const first = await get('/forward/public');
+      expect(first.headers['x-cache-status']).toBe('MISS');
+      const [key] = String(await server.command('KEYS', 'cache:response:*')).split(',');
+      // Our framing (magic, flags, metadata length), a header value that would split the response.
+      const meta = JSON.stringify({ s: 200, h: { 'content-type': 'text/html\r\nset-cookie: x=1' }, t: 1, e: '"abc"' });
+      expect(meta.length).toBeLessThan(128);
+      await server.command(
+        'SET',
+        key,
+        `RSC1\u0000\u0000\u0000\u0000${String.fromCharCode(meta.length)}${meta}{}`,
+        'PX',
+        '60000',
+      );
+      const forgedHit = await get('/forward/public');
+      expect(forgedHit.status).toBe(200);
+      expect(forgedHit.headers['x-cache-status']).toBe('MISS');
+      expect(forgedHit.headers['set-cookie']).toBeUndefined();
+      expect(forgedHit.body.route).toBe('public');
+      // The forged entry was replaced by the handler's response.
+      expect((await get('/forward/public')).headers['x-cache-status']).toBe('HIT');
+    });
   });
 });

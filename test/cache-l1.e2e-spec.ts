@@ -22,7 +22,10 @@ import {
   ResponseCacheModule,
   type ResponseCacheModuleOptions,
 } from 'nestjs-redis-shield';
+import { Redis } from 'ioredis';
 import request from 'supertest';
+import { getInstanceBusToken } from '../libs/nestjs-redis-shield/src/bus/nest/bus.constants.js';
+import type { InstanceBus } from '../libs/nestjs-redis-shield/src/bus/store/instance-bus.js';
 import { CacheL1 } from '../libs/nestjs-redis-shield/src/cache/nest/cache-l1.js';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import { type RedisServer, type RespProxy, startRedis, startRespProxy } from './harness/index.js';
@@ -170,7 +173,7 @@ describe.each<Adapter>(['express', 'fastify'])('an L1 hit on %s', (adapter) => {
 
   it('sends no cache command and answers what a Redis hit answers', async () => {
     const withL1 = await startApp(adapter, proxy.url, { l1: { maxBytes: 1 << 20 } });
-    const redisOnly = await startApp(adapter, server.url, {});
+    const redisOnly = await startApp(adapter, server.url, { l1: { maxBytes: 0 } }); // every hit from Redis
     apps.push(withL1, redisOnly);
 
     expect(status(await get(withL1, '/l1/shared'))).toBe('MISS');
@@ -222,36 +225,63 @@ describe.each<Adapter>(['express', 'fastify'])('an L1 hit on %s', (adapter) => {
     expect(status(await get(perUser, '/l1/mine', { 'X-User': 'bob' }))).toBe('MISS');
   });
 
-  it('is off by default: every hit reads Redis', async () => {
-    const app = await startApp(adapter, proxy.url, {});
-    apps.push(app);
-    await get(app, '/l1/shared');
+  it('is on by default (32 MiB) for shared entries; maxBytes 0 turns it off', async () => {
+    const byDefault = await startApp(adapter, proxy.url, {});
+    apps.push(byDefault);
+    expect(byDefault.get(CacheL1).cache.enabled).toBe(true);
+    await get(byDefault, '/l1/shared');
     proxy.reset();
-    expect(status(await get(app, '/l1/shared'))).toBe('HIT');
+    expect(status(await get(byDefault, '/l1/shared'))).toBe('HIT');
+    expect(cacheCommands(proxy)).toEqual([]);
+    await byDefault.close();
+    apps.pop();
+
+    const off = await startApp(adapter, proxy.url, { l1: { maxBytes: 0 } });
+    apps.push(off);
+    expect(off.get(CacheL1).cache.enabled).toBe(false);
+    await get(off, '/l1/shared');
+    proxy.reset();
+    expect(status(await get(off, '/l1/shared'))).toBe('HIT');
     expect(cacheCommands(proxy).map((command) => command.name)).toEqual(['EVALSHA']); // the lookup script
   });
 });
 
-describe('invalidations across three instances with L1', () => {
+const busOf = (app: INestApplication) => app.get<InstanceBus>(getInstanceBusToken());
+
+const otherAdapter = (adapter: Adapter): Adapter => (adapter === 'express' ? 'fastify' : 'express');
+
+// A and B on the adapter named, C on the other one: every form is sent from each adapter and
+// heard by both.
+describe.each<Adapter>(['express', 'fastify'])('invalidations across three instances with L1, A on %s', (adapter) => {
   let apps: INestApplication[] = [];
   const [A, B, C] = [0, 1, 2];
+  const adapters = [adapter, adapter, otherAdapter(adapter)];
 
   afterEach(async () => {
     await Promise.all(apps.map((app) => app.close()));
     apps = [];
   });
 
-  async function startThree(bus: { staleAfterMs?: number } = {}, l1: { maxAgeWithoutBusMs?: number } = {}) {
-    apps = await Promise.all(
-      (['express', 'express', 'fastify'] as const).map((adapter) =>
-        startApp(adapter, server.url, { l1: { maxBytes: 1 << 20, perUser: true, ...l1 } }, bus),
-      ),
-    );
-    // Every instance's subscriber is in place before anything is published.
+  /** Waits until `count` bus subscribers listen, so that nothing published is missed. */
+  async function subscribers(count: number) {
     await until(async () => {
-      const [, subscribers] = (await server.command('PUBSUB', 'NUMSUB', 'bus:{instance}')) as [string, number];
-      return Number(subscribers) === 3;
+      const [, listening] = (await server.command('PUBSUB', 'NUMSUB', 'bus:{instance}')) as [string, number];
+      return Number(listening) === count;
     }, 5000);
+  }
+
+  function startOne(instance: number, cache: ResponseCacheModuleOptions = {}, bus: { staleAfterMs?: number } = {}) {
+    return startApp(
+      adapters[instance],
+      server.url,
+      { ...cache, l1: { maxBytes: 1 << 20, perUser: true, ...cache.l1 } },
+      bus,
+    );
+  }
+
+  async function startThree(bus: { staleAfterMs?: number } = {}, cache: ResponseCacheModuleOptions = {}) {
+    apps = await Promise.all([A, B, C].map((instance) => startOne(instance, cache, bus)));
+    await subscribers(3);
   }
 
   /** The entry is in every instance's L1 (each answers HIT without Redis); returns the body they serve. */
@@ -312,22 +342,130 @@ describe('invalidations across three instances with L1', () => {
     await freshOnBAndC('/l1/mine', stale, alice);
   });
 
-  it('with the bus subscriptions killed, an L1 entry is not served past maxAgeWithoutBusMs', async () => {
+  it('a corrupt entry deleted on A (one key): B and C drop their copy within 1 s', async () => {
+    await startThree();
+    const stale = await cachedEverywhere('/l1/shared');
+    const [key] = String(await server.command('KEYS', 'cache:response:*')).split(',');
+    await server.command('SET', key, 'garbage', 'PX', '60000');
+    // Only A reads Redis (its own copy dropped locally, without a message): it meets the
+    // garbage, deletes the entry and publishes that one key.
+    apps[A].get(CacheL1).cache.invalidateAll();
+    const replaced = await get(apps[A], '/l1/shared');
+    expect(status(replaced)).toBe('MISS');
+    expect(replaced.text).not.toBe(stale);
+    await freshOnBAndC('/l1/shared', stale);
+  });
+
+  it('CacheService.del on A: B and C no longer get the value (values are never kept in process)', async () => {
+    await startThree();
+    await apps[A].get(CacheService).set('report', { n: 1 }, { ttlSeconds: 60 });
+    for (const app of apps) expect(await app.get(CacheService).get('report')).toEqual({ n: 1 });
+    await apps[A].get(CacheService).del('report');
+    for (const app of apps) expect(await app.get(CacheService).get('report')).toBeUndefined();
+    const recomputed = await apps[B].get(CacheService).wrap('report', () => ({ n: 2 }), { ttlSeconds: 60 });
+    expect(recomputed).toEqual({ n: 2 });
+    expect(await apps[C].get(CacheService).get('report')).toEqual({ n: 2 });
+  });
+
+  it('a keyVersion bump (a rolling deploy): each restarted instance stops serving the old entry at once', async () => {
+    await startThree({}, { keyVersion: 'v1' });
+    const stale = await cachedEverywhere('/l1/shared');
+    const fresh = new Set<string>();
+    for (const instance of [B, C, A]) {
+      await apps[instance].close();
+      apps[instance] = await startOne(instance, { keyVersion: 'v2' });
+      const answer = await get(apps[instance], '/l1/shared');
+      // The first one stores the v2 entry; the others read it from Redis (then keep it in L1).
+      expect(status(answer)).toBe(instance === B ? 'MISS' : 'HIT');
+      expect(answer.text).not.toBe(stale);
+      fresh.add(answer.text);
+    }
+    expect(fresh.size).toBe(1);
+    // Every instance now serves the v2 entry from its L1; none went back to the old one.
+    for (const app of apps) expect((await get(app, '/l1/shared')).text).toBe([...fresh][0]);
+  });
+
+  describe('with the bus down', () => {
     const maxAgeWithoutBusMs = 1000;
-    // The bus's own bound (60 s) plays no part: maxAgeWithoutBusMs decides.
-    await startThree({ staleAfterMs: 60_000 }, { maxAgeWithoutBusMs });
-    const putAt = Date.now();
-    expect(status(await get(apps[B], '/l1/shared'))).toBe('MISS'); // written and put in B's L1
-    await server.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
-    // Gone from Redis without any message: only the bound can end B's copy.
-    await server.command('FLUSHALL');
-    let lastHit = putAt;
-    await until(async () => {
-      const answer = status(await get(apps[B], '/l1/shared'));
-      if (answer === 'HIT') lastHit = Date.now();
-      return answer === 'MISS';
-    }, maxAgeWithoutBusMs + 2000);
-    expect(lastHit - putAt).toBeLessThanOrEqual(maxAgeWithoutBusMs + 300);
-    expect(calls.shared).toBe(2);
+
+    /**
+     * GETs `path` on `app` until it no longer answers `stale` (the body its L1 holds); returns
+     * when it last did and the first other answer.
+     */
+    async function servedUntil(app: INestApplication, path: string, stale: string, putAt: number) {
+      let lastStale = putAt;
+      let answer: request.Response | undefined;
+      await until(async () => {
+        answer = await get(app, path);
+        if (answer.text !== stale) return true;
+        expect(status(answer)).toBe('HIT');
+        lastStale = Date.now();
+        return false;
+      }, maxAgeWithoutBusMs + 3000);
+      return { lastStale, answer: answer! };
+    }
+
+    it('subscriptions killed: an L1 entry is not served past maxAgeWithoutBusMs', async () => {
+      // The bus's own bound (60 s) plays no part: maxAgeWithoutBusMs decides.
+      await startThree({ staleAfterMs: 60_000 }, { l1: { maxAgeWithoutBusMs } });
+      const putAt = Date.now();
+      const first = await get(apps[B], '/l1/shared');
+      expect(status(first)).toBe('MISS'); // written and put in B's L1
+      await server.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      // Gone from Redis without any message: only the bound can end B's copy.
+      await server.command('FLUSHALL');
+      const { lastStale, answer } = await servedUntil(apps[B], '/l1/shared', first.text, putAt);
+      expect(lastStale - putAt).toBeLessThanOrEqual(maxAgeWithoutBusMs + 300);
+      expect(status(answer)).toBe('MISS');
+      expect(calls.shared).toBe(2);
+    });
+
+    it('a lasting bus outage: an invalidation on A reaches no L1, yet B and C re-read from Redis after maxAgeWithoutBusMs', async () => {
+      await startThree({ staleAfterMs: 60_000 }, { l1: { maxAgeWithoutBusMs } });
+      const stored = await get(apps[A], '/l1/shared');
+      expect(status(stored)).toBe('MISS');
+      const putAt = Date.now();
+      for (const instance of [B, C]) expect(status(await get(apps[instance], '/l1/shared'))).toBe('HIT');
+      const admin = new Redis(server.url);
+      try {
+        // The requests' connections stay up; no new connection is accepted, so no subscriber returns.
+        const connected = Number(/connected_clients:(\d+)/.exec(await admin.info('clients'))?.[1]);
+        await admin.config('SET', 'maxclients', String(connected - 3));
+        await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+        await until(async () => apps.every((app) => !busOf(app).connected), 2000);
+        // Deleted in Redis; the message reaches no other instance.
+        expect(await apps[A].get(CacheService).clearEndpoint('/l1/shared')).toBe(1);
+        for (const instance of [B, C]) {
+          const { lastStale, answer } = await servedUntil(apps[instance], '/l1/shared', stored.text, putAt);
+          expect(lastStale - putAt).toBeLessThanOrEqual(maxAgeWithoutBusMs + 300);
+          // Read again from Redis (B stores a fresh entry there, C reads it).
+          expect(status(answer)).toBe(instance === B ? 'MISS' : 'HIT');
+        }
+        // The bus stayed down throughout: the bound alone ended the stale copies.
+        expect(apps.every((app) => !busOf(app).connected)).toBe(true);
+      } finally {
+        await admin.config('SET', 'maxclients', '10000');
+        await admin.quit();
+      }
+    });
+
+    it('Redis stalled (the bus falls silent): L1 hits without Redis for at most maxAgeWithoutBusMs, then the lookup goes to Redis', async () => {
+      // A silent bus is noticed within twice its heartbeat (staleAfterMs / 4 = 100 ms here).
+      await startThree({ staleAfterMs: 400 }, { l1: { maxAgeWithoutBusMs } });
+      const putAt = Date.now();
+      const first = await get(apps[B], '/l1/shared');
+      expect(status(first)).toBe('MISS');
+      await server.stall();
+      try {
+        const { lastStale, answer } = await servedUntil(apps[B], '/l1/shared', first.text, putAt);
+        // The L1 answered while Redis was stalled, then no longer.
+        expect(lastStale - putAt).toBeGreaterThan(maxAgeWithoutBusMs / 2);
+        expect(lastStale - putAt).toBeLessThanOrEqual(maxAgeWithoutBusMs + 300);
+        // It asked Redis, which does not answer: served by the handler.
+        expect(status(answer)).toBe('BYPASS');
+      } finally {
+        await server.resume();
+      }
+    });
   });
 });

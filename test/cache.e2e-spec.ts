@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
+import { CacheL1 } from '../libs/nestjs-redis-shield/src/cache/nest/cache-l1.js';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import type { HttpAdapterName } from '../src/app.factory.js';
 import { calls, control, startCacheApp } from './fixtures/cache-app.js';
@@ -57,6 +58,8 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('response caching on %s',
     // Entries are written after the response: let the previous test's writes land first.
     await app.get(ResponseCacheWriter).flush();
     await server.command('FLUSHALL');
+    // FLUSHALL went behind the cache's back: empty the L1 too, as an invalidation would.
+    app.get(CacheL1).cache.invalidateAll();
     for (const key of Object.keys(calls)) delete calls[key];
     Object.assign(control, { delayMs: 0, fail: false, concurrent: 0, maxConcurrent: 0 });
   });
@@ -91,43 +94,61 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('response caching on %s',
       expect(calls.shared).toBe(1);
     });
 
-    it('a HIT costs one cache read (plus the rate-limit script); a MISS reads the variant count of its scope', async () => {
-      // The variant count reads the index of the route's entries in the request's scope.
-      const variantIndexCalls = () =>
-        proxy.commands.filter((command) => proxy.keysOf(command).some((key) => key.startsWith('cache:index:variant:')))
-          .length;
-      for (const path of ['/c/shared', '/c/shared?page=2']) {
-        proxy.reset();
-        await miss(path);
-        await app.get(ResponseCacheWriter).flush();
-        // Path and query variants alike: the count while the handler runs, then the write's index update.
-        expect(variantIndexCalls()).toBe(2);
-      }
-      proxy.reset();
-      expect((await request(url).get('/c/shared')).headers['x-cache-status']).toBe('HIT');
-      expect(requestCommands()).toEqual(['EVALSHA rate-limit', 'EVALSHA cache-lookup']);
-    });
+    // The Redis (L2) path: a hit from the L1 sends no command at all, so these two run on an
+    // instance with the L1 off.
+    describe('from Redis', () => {
+      let withL1: { app: INestApplication; url: string };
 
-    it('the cache read goes out together with the rate-limit script, not after its answer', async () => {
-      await miss('/c/shared');
-      await app.get(ResponseCacheWriter).flush();
-      // With Redis stalled, only commands sent without waiting for a reply reach the proxy.
-      await server.stall();
-      try {
+      beforeAll(async () => {
+        withL1 = { app, url };
+        app = await startCacheApp({ adapter, redisUrl: proxy.url, cache: { l1: { maxBytes: 0 } } });
+        url = await app.getUrl();
+      });
+
+      afterAll(async () => {
+        await app?.close();
+        ({ app, url } = withL1);
+      });
+
+      it('a HIT costs one cache read (plus the rate-limit script); a MISS reads the variant count of its scope', async () => {
+        // The variant count reads the index of the route's entries in the request's scope.
+        const variantIndexCalls = () =>
+          proxy.commands.filter((command) =>
+            proxy.keysOf(command).some((key) => key.startsWith('cache:index:variant:')),
+          ).length;
+        for (const path of ['/c/shared', '/c/shared?page=2']) {
+          proxy.reset();
+          await miss(path);
+          await app.get(ResponseCacheWriter).flush();
+          // Path and query variants alike: the count while the handler runs, then the write's index update.
+          expect(variantIndexCalls()).toBe(2);
+        }
         proxy.reset();
-        const response = await request(url).get('/c/shared');
-        expect(response.status).toBe(200); // both timed out: fallback limit, BYPASS
-        expect(response.headers['x-cache-status']).toBe('BYPASS');
-        // On the request connection (the instance bus's subscriber has its own, with its heartbeat);
-        // MULTI, HINCRBY, EXEC: the statistics flush of the earlier miss, once per second.
-        const statsFlush = new Set(['MULTI', 'HINCRBY', 'EXEC']);
-        expect(requestCommands().filter((name) => !statsFlush.has(name))).toEqual([
-          'EVALSHA rate-limit',
-          'EVALSHA cache-lookup',
-        ]);
-      } finally {
-        await server.resume();
-      }
+        expect((await request(url).get('/c/shared')).headers['x-cache-status']).toBe('HIT');
+        expect(requestCommands()).toEqual(['EVALSHA rate-limit', 'EVALSHA cache-lookup']);
+      });
+
+      it('the cache read goes out together with the rate-limit script, not after its answer', async () => {
+        await miss('/c/shared');
+        await app.get(ResponseCacheWriter).flush();
+        // With Redis stalled, only commands sent without waiting for a reply reach the proxy.
+        await server.stall();
+        try {
+          proxy.reset();
+          const response = await request(url).get('/c/shared');
+          expect(response.status).toBe(200); // both timed out: fallback limit, BYPASS
+          expect(response.headers['x-cache-status']).toBe('BYPASS');
+          // On the request connection (the instance bus's subscriber has its own, with its heartbeat);
+          // MULTI, HINCRBY, EXEC: the statistics flush of the earlier miss, once per second.
+          const statsFlush = new Set(['MULTI', 'HINCRBY', 'EXEC']);
+          expect(requestCommands().filter((name) => !statsFlush.has(name))).toEqual([
+            'EVALSHA rate-limit',
+            'EVALSHA cache-lookup',
+          ]);
+        } finally {
+          await server.resume();
+        }
+      });
     });
 
     it('a strong ETag (not the adapter weak one); If-None-Match gets 304 without the handler', async () => {

@@ -25,6 +25,7 @@ import {
   type ResponseCacheModuleOptions,
   SystemApiModule,
 } from 'nestjs-redis-shield';
+import { CacheL1 } from '../libs/nestjs-redis-shield/src/cache/nest/cache-l1.js';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import { CacheStatsCounter } from '../libs/nestjs-redis-shield/src/cache/nest/cache-stats.counter.js';
 import { InstanceBus } from '../libs/nestjs-redis-shield/src/bus/store/instance-bus.js';
@@ -88,6 +89,8 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('system API on %s', (adap
   beforeEach(async () => {
     await app.get(ResponseCacheWriter).flush();
     await server.command('FLUSHALL');
+    // FLUSHALL went behind the cache's back: empty the L1 too, as an invalidation would.
+    app.get(CacheL1).cache.invalidateAll();
   });
 
   const call = (method: string, path: string, authorization?: string) => {
@@ -492,6 +495,8 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('invalidation patterns on
     // The previous test's last miss may still be writing: let it land before the wipe.
     await app.get(ResponseCacheWriter).flush();
     await server.command('FLUSHALL');
+    // FLUSHALL went behind the cache's back: empty the L1 too, as an invalidation would.
+    app.get(CacheL1).cache.invalidateAll();
     for (const path of [`/p/${'a'.repeat(60)}`, `/p/${'b'.repeat(60)}`]) {
       expect((await request(url).get(path)).headers['x-cache-status']).toBe('MISS');
     }

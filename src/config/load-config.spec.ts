@@ -49,6 +49,7 @@ describe('loadConfig', () => {
         modelsStaleSeconds: { whileRevalidate: 600, ifError: 86_400 },
         maxEntryBytes: 1_048_576,
         keyVersion: '1',
+        l1MaxBytes: 33_554_432,
       },
       jwtSecret: DEV_JWT_SECRET,
     });
@@ -81,6 +82,7 @@ describe('loadConfig', () => {
         CACHE_STALE_IF_ERROR_MODELS: '120',
         CACHE_MAX_ENTRY_BYTES: '2048',
         CACHE_KEY_VERSION: '2024-06.b',
+        CACHE_L1_MAX_BYTES: '0',
         PORT: '8080',
         JWT_SECRET: STRONG,
       }),
@@ -106,6 +108,7 @@ describe('loadConfig', () => {
       modelsStaleSeconds: { whileRevalidate: 0, ifError: 120 },
       maxEntryBytes: 2048,
       keyVersion: '2024-06.b',
+      l1MaxBytes: 0,
     });
     expect(config.port).toBe(8080);
   });
@@ -181,6 +184,8 @@ describe('loadConfig', () => {
     ['REDIS_CLUSTER_NODES', 'a:1,b:99999', 'a comma-separated list of host:port'],
     ['CACHE_ENABLED', 'nope', 'a boolean'],
     ['CACHE_KEY_VERSION', 'v 2', '1-32 characters'],
+    ['CACHE_L1_MAX_BYTES', '-1', 'an integer between 0 and 4294967296'],
+    ['CACHE_L1_MAX_BYTES', '32MiB', 'an integer between 0 and 4294967296'],
     ['TRUST_PROXY', '10.0.0.0/33', 'false, true, a hop count'],
     ['TRUST_PROXY', 'proxy.example', 'false, true, a hop count'],
     ['PORT', '70000', 'an integer between 0 and 65535'],

@@ -24,6 +24,9 @@ export const DEV_JWT_SECRET = 'dev-only-jwt-secret-change-me';
 /** Minimum secret length in production: 32 bytes of key for HMAC-SHA-256 and HS256. */
 export const MIN_PRODUCTION_SECRET_LENGTH = 32;
 
+/** The library's default L1 size (32 MiB): the demo keeps it unless CACHE_L1_MAX_BYTES says otherwise. */
+export const DEFAULT_L1_MAX_BYTES = 32 * 1024 * 1024;
+
 /** The demo API's configuration, built from environment variables by {@link loadConfig}. */
 export interface AppConfig {
   production: boolean;
@@ -57,6 +60,8 @@ export interface AppConfig {
     modelsStaleSeconds: { whileRevalidate: number; ifError: number };
     maxEntryBytes: number;
     keyVersion: string;
+    /** Bytes of each instance's in-process cache (L1) in front of Redis; 0 turns it off. */
+    l1MaxBytes: number;
   };
   jwtSecret: string;
 }
@@ -150,6 +155,8 @@ export function loadConfig(env: Env): ConfigResult {
       },
       maxEntryBytes: read('CACHE_MAX_ENTRY_BYTES', 1_048_576, (raw) => parseInteger(raw, 1, 512 * 1024 * 1024)),
       keyVersion: read('CACHE_KEY_VERSION', '1', parseKeyVersion),
+      // At most 4 GiB: more than a Node heap holds by default.
+      l1MaxBytes: read('CACHE_L1_MAX_BYTES', DEFAULT_L1_MAX_BYTES, (raw) => parseInteger(raw, 0, 4 * 1024 ** 3)),
     },
     jwtSecret: readSecret('JWT_SECRET', DEV_JWT_SECRET),
   };

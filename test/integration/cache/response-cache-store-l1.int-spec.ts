@@ -84,4 +84,15 @@ describe('ResponseCacheStore invalidation listener', () => {
     ).rejects.toThrow('matcher failed');
     expect(heard.map(({ what }) => what)).toEqual([{ scope: 'all' }]);
   });
+
+  it('is not told when an invalidation fails before deleting anything (its first step)', async () => {
+    // The generation bump (INCR) fails on a value that is not an integer: nothing was deleted,
+    // so no in-process copy is older than Redis, and nothing is published (during an outage
+    // that publish would only fail and log a second line for the one outage).
+    await redis.command('SET', connection.keys.cacheMeta('gen'), 'not-a-number');
+    await expect(store.clearAll()).rejects.toThrow();
+    await expect(store.clearUser('alice')).rejects.toThrow();
+    expect(heard).toEqual([]);
+    expect(await store.read(watched.digest)).not.toBeNull();
+  });
 });

@@ -20,6 +20,7 @@ describe('resolveCacheOptions', () => {
       maxPatternLength: 256,
       maxPatternStars: 16,
       userId: undefined,
+      l1: { maxBytes: 33_554_432, perUser: false, maxAgeWithoutBusMs: undefined },
     });
   });
 
@@ -78,8 +79,11 @@ describe('resolveCacheOptions', () => {
 });
 
 describe('resolveCacheOptions: l1', () => {
-  it('is off unless given, and takes its defaults', () => {
-    expect(resolveCacheOptions({}).l1).toBeUndefined();
+  it('is on by default with 32 MiB for shared entries; maxBytes 0 turns it off', () => {
+    const defaults = { maxBytes: 33_554_432, perUser: false, maxAgeWithoutBusMs: undefined };
+    expect(resolveCacheOptions({}).l1).toEqual(defaults);
+    expect(resolveCacheOptions({ l1: {} }).l1).toEqual(defaults);
+    expect(resolveCacheOptions({ l1: { perUser: true } }).l1).toEqual({ ...defaults, perUser: true });
     expect(resolveCacheOptions({ l1: { maxBytes: 1024 } }).l1).toEqual({
       maxBytes: 1024,
       perUser: false,

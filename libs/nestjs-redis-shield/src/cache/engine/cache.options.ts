@@ -10,14 +10,18 @@ import {
 /** How request `Cache-Control` directives are honoured. */
 export type HonorRequestCacheControl = 'never' | 'per-user' | 'always';
 
+/** Default `l1.maxBytes`: 32 MiB per instance. */
+export const DEFAULT_L1_MAX_BYTES = 32 * 1024 * 1024;
+
 /**
  * The in-process cache (L1) in front of Redis: encoded entries kept on each instance, so
- * a hit sends no Redis command. Invalidations reach every instance's L1 through the
- * instance bus; enable it on every instance sharing the Redis.
+ * a hit sends no Redis command. On by default (32 MiB, shared entries only). Invalidations
+ * reach every instance's L1 through the instance bus; keep it on (any `maxBytes` above 0)
+ * on every instance sharing the Redis, since an instance with it off publishes none.
  */
 export interface ResponseCacheL1Options {
-  /** Most bytes kept on each instance (entries plus bookkeeping). Default 0: the L1 is off. */
-  maxBytes: number;
+  /** Most bytes kept on each instance (entries plus bookkeeping). Default 33 554 432 (32 MiB); 0 turns the L1 off. */
+  maxBytes?: number;
   /** Keep per-user entries too (default false: shared entries only). */
   perUser?: boolean;
   /**
@@ -146,7 +150,7 @@ export interface ResponseCacheModuleOptions {
   maxPatternStars?: number;
   /** The id of `request.user`. Default: its `id`, `sub` or `userId`. */
   userId?: (user: unknown) => string | undefined;
-  /** The in-process cache in front of Redis. Default off (`maxBytes: 0`). */
+  /** The in-process cache in front of Redis. Default on: 32 MiB per instance, shared entries only; `{ maxBytes: 0 }` turns it off. */
   l1?: ResponseCacheL1Options;
 }
 
@@ -155,8 +159,8 @@ export type ResolvedCacheOptions = Required<
   Omit<ResponseCacheModuleOptions, 'userId' | 'identityParts' | 'maxQueryVariants' | 'l1'>
 > &
   Pick<ResponseCacheModuleOptions, 'userId' | 'identityParts'> & {
-    /** Undefined: off. `maxAgeWithoutBusMs` undefined: the bus's `staleAfterMs`. */
-    l1: (Omit<ResolvedL1Options, 'maxAgeWithoutBusMs'> & { maxAgeWithoutBusMs?: number }) | undefined;
+    /** `maxBytes` 0: off. `maxAgeWithoutBusMs` undefined: the bus's `staleAfterMs`. */
+    l1: Omit<ResolvedL1Options, 'maxAgeWithoutBusMs'> & { maxAgeWithoutBusMs?: number };
   };
 
 /** Validates options at start-up (throws naming the option) and applies defaults. */
@@ -178,10 +182,10 @@ export function resolveCacheOptions(options: ResponseCacheModuleOptions): Resolv
     maxPatternLength: options.maxPatternLength ?? 256,
     maxPatternStars: options.maxPatternStars ?? 16,
     userId: options.userId,
-    l1: options.l1 && {
-      maxBytes: options.l1.maxBytes ?? 0,
-      perUser: options.l1.perUser ?? false,
-      maxAgeWithoutBusMs: options.l1.maxAgeWithoutBusMs,
+    l1: {
+      maxBytes: options.l1?.maxBytes ?? DEFAULT_L1_MAX_BYTES,
+      perUser: options.l1?.perUser ?? false,
+      maxAgeWithoutBusMs: options.l1?.maxAgeWithoutBusMs,
     },
   };
   for (const [name, ttl] of Object.entries(resolved.ttlProfiles)) {
@@ -196,12 +200,10 @@ export function resolveCacheOptions(options: ResponseCacheModuleOptions): Resolv
   checkPositiveNumber('followerTimeoutMs', resolved.followerTimeoutMs, 'ms');
   checkPositiveInteger('maxPatternLength', resolved.maxPatternLength);
   checkPositiveInteger('maxPatternStars', resolved.maxPatternStars);
-  if (resolved.l1) {
-    checkIntegerInRange('l1.maxBytes', resolved.l1.maxBytes, 0);
-    checkBoolean('l1.perUser', resolved.l1.perUser);
-    if (resolved.l1.maxAgeWithoutBusMs !== undefined) {
-      checkPositiveNumber('l1.maxAgeWithoutBusMs', resolved.l1.maxAgeWithoutBusMs, 'ms');
-    }
+  checkIntegerInRange('l1.maxBytes', resolved.l1.maxBytes, 0);
+  checkBoolean('l1.perUser', resolved.l1.perUser);
+  if (resolved.l1.maxAgeWithoutBusMs !== undefined) {
+    checkPositiveNumber('l1.maxAgeWithoutBusMs', resolved.l1.maxAgeWithoutBusMs, 'ms');
   }
   checkOneOf(
     'honorRequestCacheControl',

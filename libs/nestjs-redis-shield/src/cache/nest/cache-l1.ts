@@ -24,9 +24,9 @@ export class CacheL1 implements OnApplicationShutdown {
   ) {
     this.cache = new L1Cache(
       {
-        maxBytes: options.l1?.maxBytes ?? 0,
-        perUser: options.l1?.perUser ?? false,
-        maxAgeWithoutBusMs: options.l1?.maxAgeWithoutBusMs ?? bus?.staleAfterMs ?? DEFAULT_MAX_AGE_WITHOUT_BUS_MS,
+        maxBytes: options.l1.maxBytes,
+        perUser: options.l1.perUser,
+        maxAgeWithoutBusMs: options.l1.maxAgeWithoutBusMs ?? bus?.staleAfterMs ?? DEFAULT_MAX_AGE_WITHOUT_BUS_MS,
       },
       bus,
     );

@@ -758,14 +758,16 @@ export class ResponseCacheStore {
    * Bump, take the indexes, bump again, delete: see the class comment for why in this
    * order. If taking fails part way, the members already popped are in no index any more:
    * their entries are still deleted (after the second bump, best effort) before the
-   * failure is reported.
+   * failure is reported. The listener hears of it unless the first bump failed: nothing
+   * was deleted then, so no in-process copy is older than Redis (and, Redis being down,
+   * a publish would only fail and log a second line for one outage).
    */
   private async invalidate(
     collect: (taken: Set<string>) => Promise<void>,
     what: CacheInvalidation = { scope: 'all' },
   ): Promise<number> {
+    await this.bumpGeneration();
     try {
-      await this.bumpGeneration();
       const taken = new Set<string>();
       try {
         await collect(taken);
