@@ -1,11 +1,8 @@
 import {
-  type CanActivate,
   Controller,
-  type ExecutionContext,
   Get,
   Header,
   type INestApplication,
-  Injectable,
   Module,
   NotFoundException,
   Req,
@@ -24,6 +21,7 @@ import {
   type ResponseCacheModuleOptions,
 } from 'nestjs-redis-shield';
 import request from 'supertest';
+import { HeaderUserGuard } from './support/header-user.guard.js';
 import { CacheStatsCounter } from '../libs/nestjs-redis-shield/src/cache/nest/cache-stats.counter.js';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import { type RedisServer, startRedis } from './harness/index.js';
@@ -42,16 +40,6 @@ const calls: Record<string, number> = {};
 const count = (name: string) => (calls[name] = (calls[name] ?? 0) + 1);
 let failWith: 'throw' | '503' | '404' | undefined;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** `X-User: name` → `request.user = { id: name }` (stands in for authentication). */
-@Injectable()
-class FakeAuth implements CanActivate {
-  canActivate(context: ExecutionContext): boolean {
-    const req = context.switchToHttp().getRequest<{ headers: Record<string, string>; user?: unknown }>();
-    if (req.headers['x-user']) req.user = { id: req.headers['x-user'] };
-    return true;
-  }
-}
 
 @Controller('d')
 class DistributedController {
@@ -135,7 +123,7 @@ async function startApp(
       ResponseCacheModule.forRoot({ l1: { maxBytes: 1 << 20, perUser: true }, ...cache }),
     ],
     controllers: [DistributedController],
-    providers: [{ provide: APP_GUARD, useClass: FakeAuth }],
+    providers: [{ provide: APP_GUARD, useClass: HeaderUserGuard }],
   })
   class DistributedModule {}
   const app = await NestFactory.create(

@@ -1,13 +1,4 @@
-import {
-  type CanActivate,
-  Controller,
-  type ExecutionContext,
-  Get,
-  type INestApplication,
-  Injectable,
-  Module,
-  Post,
-} from '@nestjs/common';
+import { Controller, Get, type INestApplication, Module, Post } from '@nestjs/common';
 import { APP_GUARD, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
@@ -24,6 +15,7 @@ import {
 } from 'nestjs-redis-shield';
 import { Redis } from 'ioredis';
 import request from 'supertest';
+import { HeaderUserGuard } from './support/header-user.guard.js';
 import { getInstanceBusToken } from '../libs/nestjs-redis-shield/src/bus/nest/bus.constants.js';
 import type { InstanceBus } from '../libs/nestjs-redis-shield/src/bus/store/instance-bus.js';
 import { CacheL1 } from '../libs/nestjs-redis-shield/src/cache/nest/cache-l1.js';
@@ -40,16 +32,6 @@ type Adapter = 'express' | 'fastify';
 /** How often each handler ran: the body carries it, so a stale answer shows. */
 const calls: Record<string, number> = {};
 const count = (name: string) => (calls[name] = (calls[name] ?? 0) + 1);
-
-/** `X-User: name` → `request.user = { id: name }` (stands in for authentication). */
-@Injectable()
-class FakeAuth implements CanActivate {
-  canActivate(context: ExecutionContext): boolean {
-    const req = context.switchToHttp().getRequest<{ headers: Record<string, string>; user?: unknown }>();
-    if (req.headers['x-user']) req.user = { id: req.headers['x-user'] };
-    return true;
-  }
-}
 
 @Controller('l1')
 class L1Controller {
@@ -87,7 +69,7 @@ async function startApp(
       ResponseCacheModule.forRoot(cache),
     ],
     controllers: [L1Controller],
-    providers: [{ provide: APP_GUARD, useClass: FakeAuth }],
+    providers: [{ provide: APP_GUARD, useClass: HeaderUserGuard }],
   })
   class L1Module {}
   const app = await NestFactory.create(L1Module, adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter(), {

@@ -17,6 +17,14 @@ export interface BenchAppConfig {
   limiter?: 'shield' | 'throttler' | 'rlf';
   /** Which response cache serves `GET /ping`, if any. */
   cache?: 'shield' | 'cache-manager';
+  /** nestjs-redis-shield cache: the in-process L1 (default on, as in the library); false: every hit reads Redis. */
+  l1?: boolean;
+  /**
+   * nestjs-redis-shield cache: `/ping` with a 1 ms TTL and an hour of stale-while-revalidate,
+   * so nearly every request is a STALE answer from Redis while one background refresh at a
+   * time replaces the entry.
+   */
+  stale?: boolean;
   /** The limiter's tiers (all three libraries get the same ones). */
   tiers: BenchTier[];
   /** nestjs-redis-shield: import ShieldMetricsModule (Prometheus metrics). */

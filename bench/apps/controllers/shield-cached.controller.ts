@@ -13,3 +13,15 @@ export class ShieldCachedPingController {
     return { ok: true };
   }
 }
+
+/** `GET /ping` fresh for 1 ms, then stale for an hour: answered STALE while refreshed in the background. */
+@Controller()
+export class ShieldStalePingController {
+  @Get('ping')
+  @CacheTtl({ ttlSeconds: 0.001, staleWhileRevalidateSeconds: 3600 })
+  @CacheShared()
+  ping(): { ok: boolean } {
+    handlerCalls.count += 1;
+    return { ok: true };
+  }
+}

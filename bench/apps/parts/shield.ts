@@ -9,7 +9,7 @@ import {
   ShieldStatus,
 } from 'nestjs-redis-shield';
 import type { BenchAppConfig } from '../config.js';
-import { ShieldCachedPingController } from '../controllers/shield-cached.controller.js';
+import { ShieldCachedPingController, ShieldStalePingController } from '../controllers/shield-cached.controller.js';
 import type { BenchPart } from './part.js';
 
 /**
@@ -38,11 +38,14 @@ export function shieldPart(config: BenchAppConfig): BenchPart {
     if (config.blockCache === false) options.localBlockCache = false;
     imports.push(RateLimitModule.forRoot(options));
   }
-  if (config.cache === 'shield') imports.push(ResponseCacheModule.forRoot({}));
+  if (config.cache === 'shield') {
+    imports.push(ResponseCacheModule.forRoot(config.l1 === false ? { l1: { maxBytes: 0 } } : {}));
+  }
   if (config.metrics) imports.push(ShieldMetricsModule.forRoot({}));
   return {
     imports,
-    controller: config.cache === 'shield' ? ShieldCachedPingController : undefined,
+    controller:
+      config.cache !== 'shield' ? undefined : config.stale ? ShieldStalePingController : ShieldCachedPingController,
     watch(app: INestApplication) {
       const problems: string[] = [];
       app.get(ShieldEvents).on('redis.state', (event) => {

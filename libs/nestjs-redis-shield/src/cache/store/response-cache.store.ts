@@ -305,7 +305,19 @@ export class ResponseCacheStore {
     const [entry, leased] = await this.lookupScript(
       [this.keys.cacheEntry(digest), this.keys.cacheLease(digest)],
       lease ? [lease.token, Math.max(1, Math.round(lease.ms))] : ['', 0],
-      { command: 'cache_read', ...options },
+      {
+        command: 'cache_read',
+        ...options,
+        // Timed out, yet Redis ran it (a stall ended): a lease it took has no leader, and
+        // would hold every other instance's miss for the lease's lifetime. Give it back.
+        onLateReply: lease
+          ? (reply) => {
+              const [, taken] = (reply ?? []) as [unknown, number?];
+              if (Number(taken) === 1)
+                this.releaseLease(digest, lease.token, { whileOpen: true }).catch(() => undefined);
+            }
+          : undefined,
+      },
     );
     if (entry) return { entry, lease: 'none' };
     return { entry: null, lease: leased === undefined ? 'none' : Number(leased) === 1 ? 'taken' : 'held' };
@@ -318,7 +330,15 @@ export class ResponseCacheStore {
   async takeLease(digest: string, lease: LeaseRequest, options: RunOptions = {}): Promise<boolean> {
     const reply = await this.connection.run(
       (client) => client.set(this.keys.cacheLease(digest), lease.token, 'PX', Math.max(1, Math.round(lease.ms)), 'NX'),
-      { command: 'cache_lease', ...options, tripsBreaker: false },
+      {
+        command: 'cache_lease',
+        ...options,
+        tripsBreaker: false,
+        // Taken after the caller gave up: nobody refreshes; give it back.
+        onLateReply: (late) => {
+          if (late === 'OK') this.releaseLease(digest, lease.token, { whileOpen: true }).catch(() => undefined);
+        },
+      },
     );
     return reply === 'OK';
   }

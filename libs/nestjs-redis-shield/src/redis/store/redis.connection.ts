@@ -24,6 +24,14 @@ export interface RunOptions {
   tripsBreaker?: boolean;
   /** The label of the call in the latency metric; scripts pass their name. Default `other`. */
   command?: string;
+  /**
+   * @internal Told of the reply that arrives after the call timed out (Redis ran the
+   * command anyway, e.g. once a stall ended): state the command created for a caller that
+   * gave up can be undone (the cache's lease).
+   */
+  onLateReply?: (reply: unknown) => void;
+  /** @internal Send even while the circuit is open: bookkeeping that undoes a late reply, once Redis answered again. */
+  whileOpen?: boolean;
 }
 
 /** A registered Lua script: `KEYS` and `ARGV` in, the script's reply out. */
@@ -121,7 +129,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
    * loop is never taken for a slow Redis (see `Deadline` and `ReplyTimer`).
    */
   async run<T>(operation: (client: RedisClient) => Promise<T>, options: RunOptions = {}): Promise<T> {
-    if (!this.breaker.allowsCalls) throw new RedisUnavailableError('circuit-open', this.name);
+    if (!this.breaker.allowsCalls && !options.whileOpen) throw new RedisUnavailableError('circuit-open', this.name);
     const { deadline } = options;
     const budgetMs = deadline ? deadline.remainingMs() : (options.timeoutMs ?? this.commandTimeoutMs);
     // Budget (nearly) spent by earlier calls of this request: Redis is not to blame.
@@ -150,6 +158,8 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       const result = await Promise.race([reply, late]);
       if (result === LATE) {
         outcome = 'timeout';
+        const { onLateReply } = options;
+        if (onLateReply) reply.then(onLateReply, () => undefined);
         // Evidence against Redis only when it left the command unanswered for a fair share of
         // the deadline: the tail of a budget another call of the same request used up proves nothing.
         if (silentForMs >= this.commandTimeoutMs / 2) this.failed(writtenAt, options);
