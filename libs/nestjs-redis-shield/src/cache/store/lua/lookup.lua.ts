@@ -8,10 +8,13 @@ export const LOOKUP_LUA = `
 -- ARGV[2]  the lease's lifetime in ms (a leader that dies holds it no longer)
 -- Reply: {entry} when stored; {false, 1} when missing and the lease is the caller's now;
 --        {false, 0} when missing and another caller holds the lease; {false} when
---        missing and no token was given.
+--        missing and no token was given, or the lease could not be written (Redis out
+--        of memory: the read still answers, the miss runs without a lease).
 local entry = redis.call('GET', KEYS[1])
 if entry then return {entry} end
 if ARGV[1] == '' then return {false} end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {false, 1} end
+local taken = redis.pcall('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])
+if type(taken) == 'table' and taken.err then return {false} end
+if taken then return {false, 1} end
 return {false, 0}
 `;
