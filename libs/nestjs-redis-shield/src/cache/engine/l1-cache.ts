@@ -15,9 +15,9 @@ export interface L1BusLifetime {
   maxLocalLifetimeMs(epoch: number): number;
 }
 
-interface L1Entry {
-  /** The encoded entry, exactly as Redis stores it. */
-  bytes: Buffer;
+interface L1Entry<T> {
+  /** The entry (as decoded from what Redis stores: an L1 hit decodes nothing). */
+  value: T;
   /** App time (ms) after which Redis no longer holds it (its TTL). */
   expiresAt: number;
   /** App time (ms) until which it is fresh; after it, only {@link L1Cache.getStale} returns it. */
@@ -34,9 +34,10 @@ interface L1Entry {
 const ENTRY_OVERHEAD_BYTES = 128;
 
 /**
- * The in-process cache (L1) in front of Redis (L2): encoded entries by digest, bounded
- * in bytes. An L1 hit is decoded by the same path as a Redis hit, so it answers the same
- * status, headers and bytes, with `Age` from the entry's stored time.
+ * The in-process cache (L1) in front of Redis (L2): entries by digest, bounded in bytes.
+ * The response cache keeps them decoded (each decoded once, by the same decoder as a Redis
+ * hit, when it was read or written), so an L1 hit answers the same status, headers and
+ * bytes as a Redis hit, with `Age` from the entry's stored time, and decodes nothing.
  *
  * **Generation.** Every invalidation, on any instance, reaches this one through the
  * instance bus (`cache.invalidate`), after Redis deleted what it covered, and advances
@@ -50,8 +51,8 @@ const ENTRY_OVERHEAD_BYTES = 128;
  * invalidation may have been missed: an entry is then served for at most
  * `maxAgeWithoutBusMs` after it was put, then read again from Redis.
  */
-export class L1Cache {
-  private readonly entries: ByteBoundedMap<string, L1Entry> | undefined;
+export class L1Cache<T = Buffer> {
+  private readonly entries: ByteBoundedMap<string, L1Entry<T>> | undefined;
   private current = 0;
 
   constructor(
@@ -77,10 +78,10 @@ export class L1Cache {
     return this.entries?.bytes ?? 0;
   }
 
-  /** The encoded entry of `digest`, if kept, fresh, of the current generation and vouched for by the bus. */
-  get(digest: string): Buffer | undefined {
+  /** The entry of `digest`, if kept, fresh, of the current generation and vouched for by the bus. */
+  get(digest: string): T | undefined {
     const entry = this.valid(digest);
-    return entry && this.now() < entry.freshUntil ? entry.bytes : undefined;
+    return entry && this.now() < entry.freshUntil ? entry.value : undefined;
   }
 
   /**
@@ -88,8 +89,8 @@ export class L1Cache {
    * Redis, of the current generation and vouched for by the bus): for stale-if-error,
    * when Redis cannot be read. The caller checks its stale window.
    */
-  getStale(digest: string): Buffer | undefined {
-    return this.valid(digest)?.bytes;
+  getStale(digest: string): T | undefined {
+    return this.valid(digest)?.value;
   }
 
   /**
@@ -100,7 +101,7 @@ export class L1Cache {
     this.entries?.delete(digest);
   }
 
-  private valid(digest: string): L1Entry | undefined {
+  private valid(digest: string): L1Entry<T> | undefined {
     const entry = this.entries?.get(digest);
     if (!entry) return undefined;
     const now = this.now();
@@ -118,25 +119,27 @@ export class L1Cache {
    *
    * @param meta.expiresAt App time (ms) its Redis TTL ends (see {@link expiresAtOf}).
    * @param meta.freshUntil App time (ms) until which it is fresh (default `expiresAt`).
+   * @param meta.bytes The memory it takes, counted against `maxBytes` (default: a Buffer's length).
    */
   put(
     digest: string,
-    bytes: Buffer,
-    meta: { generation: number; expiresAt: number; perUser: boolean; freshUntil?: number },
+    value: T,
+    meta: { generation: number; expiresAt: number; perUser: boolean; freshUntil?: number; bytes?: number },
   ): boolean {
     if (!this.entries || (meta.perUser && !this.options.perUser)) return false;
     if (meta.generation !== this.current) return false;
     const now = this.now();
     if (now >= meta.expiresAt) return false;
-    const entry: L1Entry = {
-      bytes,
+    const entry: L1Entry<T> = {
+      value,
       expiresAt: meta.expiresAt,
       freshUntil: Math.min(meta.freshUntil ?? meta.expiresAt, meta.expiresAt),
       putAt: now,
       epoch: this.bus?.epoch ?? 0,
       generation: meta.generation,
     };
-    return this.entries.set(digest, entry, bytes.length + digest.length + ENTRY_OVERHEAD_BYTES);
+    const size = meta.bytes ?? (Buffer.isBuffer(value) ? value.length : 0);
+    return this.entries.set(digest, entry, size + digest.length + ENTRY_OVERHEAD_BYTES);
   }
 
   /** An invalidation of one entry: it goes, and reads in flight may not put what they read. */
@@ -151,7 +154,7 @@ export class L1Cache {
     this.entries?.clear();
   }
 
-  private lifetimeMs(entry: L1Entry): number {
+  private lifetimeMs(entry: L1Entry<T>): number {
     const bound = this.bus?.maxLocalLifetimeMs(entry.epoch) ?? 0;
     return bound === Infinity ? Infinity : this.options.maxAgeWithoutBusMs;
   }

@@ -1,6 +1,7 @@
 import type { OnApplicationShutdown } from '@nestjs/common';
 import type { CacheInvalidateMessage } from '../../bus/engine/bus-message.js';
 import type { InstanceBus } from '../../bus/store/instance-bus.js';
+import type { CachedResponse } from '../engine/entry-codec.js';
 import { L1Cache } from '../engine/l1-cache.js';
 import type { ResolvedCacheOptions } from '../engine/cache.options.js';
 import type { CacheInvalidation } from '../store/response-cache.store.js';
@@ -15,14 +16,14 @@ const DEFAULT_MAX_AGE_WITHOUT_BUS_MS = 5000;
  * publishes, so the bus carries nothing new.
  */
 export class CacheL1 implements OnApplicationShutdown {
-  readonly cache: L1Cache;
+  readonly cache: L1Cache<CachedResponse>;
   private readonly stopListening: () => void;
 
   constructor(
     options: ResolvedCacheOptions,
     private readonly bus?: InstanceBus,
   ) {
-    this.cache = new L1Cache(
+    this.cache = new L1Cache<CachedResponse>(
       {
         maxBytes: options.l1.maxBytes,
         perUser: options.l1.perUser,

@@ -7,7 +7,7 @@ import {
   Optional,
 } from '@nestjs/common';
 import { ApplicationConfig, Reflector } from '@nestjs/core';
-import { from, mergeMap, type Observable } from 'rxjs';
+import { from, mergeMap, type Observable, throwError } from 'rxjs';
 import { RequestPrefetch } from '../../core/events/request-prefetch.js';
 import { ShieldEvents } from '../../core/events/shield-events.js';
 import { type HttpExchange, httpExchange } from '../../core/http/http-facade.js';
@@ -33,7 +33,7 @@ import type { LookupReply } from '../store/response-cache.store.js';
 import { CacheLeases } from './cache-leases.js';
 import { CacheRefresh } from './cache-refresh.js';
 import { CACHE_CONNECTION, CACHE_OPTIONS } from './cache.constants.js';
-import { ResponseCacheWriter } from './response-cache.writer.js';
+import { l1Bytes, ResponseCacheWriter } from './response-cache.writer.js';
 import { STORED_HEADERS } from './response-capture.js';
 import { WriteInvalidation } from './write-invalidation.js';
 
@@ -92,9 +92,31 @@ export class CacheInterceptor implements NestInterceptor {
     }
     const route = this.routeOf(context);
     if (route.ttlMs === undefined) return next.handle();
-    return from(this.serve(exchange, route, next, this.apiVersion(context, exchange))).pipe(
-      mergeMap((result) => result),
-    );
+    const apiVersion = this.apiVersion(context, exchange);
+    // An L1 hit is answered here, synchronously: no promise, no Redis.
+    const kept = this.l1Hit(exchange, route, apiVersion);
+    if (kept) return kept;
+    return from(this.serve(exchange, route, next, apiVersion)).pipe(mergeMap((result) => result));
+  }
+
+  /** The answer from this instance's L1 when it holds a fresh entry for the request, else undefined. */
+  private l1Hit(
+    exchange: HttpExchange,
+    route: CacheRoute,
+    apiVersion: string | undefined,
+  ): Observable<unknown> | undefined {
+    const l1 = this.l1?.cache;
+    if (!l1?.enabled || route.bypassReason || !this.options.enabled || exchange.hasBody) return undefined;
+    const scope = this.scopeOf(exchange, route);
+    if (scope.kind === 'bypass') return undefined;
+    const lookup = this.lookupOf(exchange, route, scope, apiVersion);
+    const entry = lookup.directives.read ? l1.get(lookup.digest) : undefined;
+    if (!entry) return undefined;
+    try {
+      return serveHit(exchange, entry, scope.kind === 'user', this.reporter, 'l1');
+    } catch (error) {
+      return throwError(() => error); // a 304
+    }
   }
 
   /**
@@ -206,12 +228,9 @@ export class CacheInterceptor implements NestInterceptor {
 
     if (directives.read) {
       const l1 = this.l1?.cache;
-      // An L1 hit (fresh only) is the same encoded entry as in Redis, decoded and served the same way.
+      // Fresh in L1 meanwhile (another request stored it): answered as intercept would.
       const kept = l1?.get(digest);
-      if (kept) {
-        const entry = await this.decode(kept, exchange, route.id, digest, deadline);
-        if (entry) return serveHit(exchange, entry, perUser, this.reporter, 'l1');
-      }
+      if (kept) return serveHit(exchange, kept, perUser, this.reporter, 'l1');
       // Read before asking Redis: an invalidation arriving meanwhile keeps the reply out of L1.
       const l1Generation = lookup.read ? lookup.l1Generation : l1?.generation;
       let reply: LookupReply;
@@ -220,7 +239,7 @@ export class CacheInterceptor implements NestInterceptor {
       } catch {
         // Redis unavailable (the breaker logs it): a stale L1 copy within its stale-if-error
         // window, else the handler, storing nothing.
-        const stale = await this.staleInL1(digest, ttlMs, perUser);
+        const stale = this.staleInL1(digest, ttlMs, perUser);
         if (stale) return serveHit(exchange, stale, perUser, this.reporter, { stale: 'error', tier: 'l1' });
         return this.bypass(exchange, next);
       }
@@ -230,7 +249,7 @@ export class CacheInterceptor implements NestInterceptor {
           const freshness = freshnessOf(entry, Date.now(), ttlMs, !perUser);
           if (freshness !== 'expired' && l1?.enabled && l1Generation !== undefined) {
             const { freshUntil, expiresAt } = lifetimesOf(entry, ttlMs, !perUser);
-            l1.put(digest, reply.entry, { generation: l1Generation, expiresAt, freshUntil, perUser });
+            l1.put(digest, entry, { generation: l1Generation, expiresAt, freshUntil, perUser, bytes: l1Bytes(entry) });
           }
           if (freshness === 'fresh') return serveHit(exchange, entry, perUser, this.reporter, 'l2');
           if (freshness === 'stale-while-revalidate' && this.refresher && exchange.method === 'GET') {
@@ -286,10 +305,8 @@ export class CacheInterceptor implements NestInterceptor {
   }
 
   /** This instance's copy of an entry when Redis cannot be read, if within its stale-if-error window. */
-  private async staleInL1(digest: string, routeTtlMs: number, perUser: boolean): Promise<CachedResponse | undefined> {
-    const kept = this.l1?.cache.getStale(digest);
-    if (!kept) return undefined;
-    const entry = await decodeEntry(kept, this.decodeLimits).catch(() => undefined);
+  private staleInL1(digest: string, routeTtlMs: number, perUser: boolean): CachedResponse | undefined {
+    const entry = this.l1?.cache.getStale(digest);
     if (!entry) return undefined;
     const freshness = freshnessOf(entry, Date.now(), routeTtlMs, !perUser);
     // A fresh copy counts too: the L1 may have just turned it away for want of the bus.

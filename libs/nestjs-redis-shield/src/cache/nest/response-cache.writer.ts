@@ -53,7 +53,13 @@ export class ResponseCacheWriter {
         if (!(await this.store.write(ref, value, lifetimeMs, generation))) return false;
         const perUser = ref.userId !== undefined;
         const { freshUntil, expiresAt } = lifetimesOf(entry, ttlMs, !perUser);
-        this.l1?.cache.put(ref.digest, value, { generation: l1Generation, expiresAt, freshUntil, perUser });
+        this.l1?.cache.put(ref.digest, entry, {
+          generation: l1Generation,
+          expiresAt,
+          freshUntil,
+          perUser,
+          bytes: l1Bytes(entry),
+        });
         this.events.emit('cache.store', { route: ref.route.template, bytes: value.length, perUser });
         return true;
       })
@@ -83,4 +89,11 @@ export class ResponseCacheWriter {
   async flush(): Promise<void> {
     await Promise.all([...this.pending]);
   }
+}
+
+/** The memory an entry kept decoded in L1 takes: its body plus its headers. */
+export function l1Bytes(entry: CachedResponse): number {
+  let bytes = entry.body.length + entry.etag.length;
+  for (const [name, value] of Object.entries(entry.headers)) bytes += name.length + value.length;
+  return bytes;
 }
