@@ -25,6 +25,8 @@ export interface BenchAppConfig {
    * time replaces the entry.
    */
   stale?: boolean;
+  /** A global interceptor that only calls the handler: the cost of Nest's interceptor pipeline alone. */
+  noopInterceptor?: boolean;
   /** The limiter's tiers (all three libraries get the same ones). */
   tiers: BenchTier[];
   /** nestjs-redis-shield: import ShieldMetricsModule (Prometheus metrics). */
