@@ -20,6 +20,15 @@ const TTL_MS = 60_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Polls an async condition every 10 ms until it holds, or fails after `timeoutMs`. */
+async function until(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
 /** A digest like the interceptor's: SHA-256, base64url, 43 chars. */
 const digestOf = (label: string) => createHash('sha256').update(label).digest('base64url');
 
@@ -325,5 +334,84 @@ describe.each<{ name: string; start: () => Promise<RedisServer | RedisCluster> }
     expect(stats).toMatchObject({ hits: 4, misses: 2, entries: 5 });
     expect(stats.ttlSeconds).toEqual({ min: 10, median: 30, max: 50 });
     expect(await connection.client.pttl(connection.keys.cacheMeta('stats'))).toBe(-1);
+  });
+
+  // The lookup script: one round trip that reads an entry and, when it is missing, takes
+  // the lease on computing it (the cache's cross-instance single-flight).
+  describe('the lookup and its lease', () => {
+    const lease = (token: string, ms = 5000) => ({ token, ms });
+    const leaseKeys = async () => (await allKeys()).filter((key) => key.includes('cache:lease:'));
+
+    it('a missing entry: the first lookup takes the lease, the next ones find it held; only its holder releases it', async () => {
+      const digest = digestOf('missing');
+      expect(await store.lookup(digest, lease('a'))).toEqual({ entry: null, lease: 'taken' });
+      expect(await store.lookup(digest, lease('b'))).toEqual({ entry: null, lease: 'held' });
+      expect(await store.lookup(digest, undefined)).toEqual({ entry: null, lease: 'none' });
+      await store.releaseLease(digest, 'b'); // not b's: stays
+      expect(await store.lookup(digest, lease('c'))).toEqual({ entry: null, lease: 'held' });
+      await store.releaseLease(digest, 'a');
+      expect(await store.lookup(digest, lease('c'))).toEqual({ entry: null, lease: 'taken' });
+    });
+
+    it('the lease lasts what the caller asked, and a dead leader holds it no longer', async () => {
+      const digest = digestOf('expiring');
+      expect((await store.lookup(digest, lease('a', 300))).lease).toBe('taken');
+      const [key] = await leaseKeys();
+      const [node] = await masters();
+      const owner = 'masters' in redis ? await ownerOf(key) : node;
+      const ttl = Number(await owner.command('PTTL', key));
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(300);
+      await until(async () => (await store.lookup(digest, lease('b'))).lease === 'taken', 2000, 'the lease to expire');
+    });
+
+    it('a stored entry is returned as bytes, in one script call, with no lease taken', async () => {
+      const digest = digestOf('stored');
+      const value = Buffer.from([0x00, 0xff, 0x10, 0x80]);
+      const generation = await store.generation();
+      const ref = { digest, route: { id: 'R.one', template: '/r' }, path: '/r', tags: [] };
+      expect(await store.write(ref, value, 60_000, generation)).toBe(true);
+      const reply = await store.lookup(digest, lease('a'));
+      expect(reply.lease).toBe('none');
+      expect(reply.entry?.equals(value)).toBe(true);
+      expect(await leaseKeys()).toEqual([]);
+    });
+
+    it('the entry and its lease share a slot (one script on a Cluster)', () => {
+      const digest = digestOf('slot');
+      const tag = (key: string) => /\{([^}]*)\}/.exec(key)?.[1];
+      expect(tag(connection.keys.cacheEntry(digest))).toBe(digest);
+      expect(tag(connection.keys.cacheLease(digest))).toBe(digest);
+    });
+
+    it('a lookup that timed out while Redis stalled gives back the lease Redis took for it once the stall ends', async () => {
+      const digest = digestOf('stalled');
+      const stalled = 'masters' in redis ? await ownerOf(connection.keys.cacheLease(digest)) : (redis as RedisServer);
+      await stalled.stall();
+      try {
+        await expect(
+          store.lookup(digest, lease('gone', 60_000), { timeoutMs: 100, tripsBreaker: false }),
+        ).rejects.toThrow(/timeout|timed out/i);
+      } finally {
+        await stalled.resume();
+      }
+      // Redis ran the script once resumed: without the give-back, the lease would hold every
+      // other instance's miss for a minute.
+      await until(async () => (await leaseKeys()).length === 0, 2000, 'the orphan lease to be released');
+      expect((await store.lookup(digest, lease('next'))).lease).toBe('taken');
+    });
+
+    /** The master of a Cluster that holds `key`. */
+    async function ownerOf(key: string): Promise<RedisServer> {
+      const nodes = await masters();
+      for (const node of nodes) {
+        const slot = Number(await node.command('CLUSTER', 'KEYSLOT', key));
+        const ranges = (await node.command('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+        const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+        const owner = nodes.find((candidate) => range && candidate.port === Number(range[2][1]));
+        if (owner) return owner;
+      }
+      throw new Error(`no master owns ${key}`);
+    }
   });
 });
