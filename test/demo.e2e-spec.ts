@@ -5,6 +5,7 @@ import { RedisConnection } from 'nestjs-redis-shield';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { type RedisServer, startRedis } from './harness/index.js';
+import { startBuiltDemo } from './support/built-demo.js';
 import { CaptureLogger } from './support/capture-logger.js';
 import { signToken } from './support/tokens.js';
 import { waitFor } from './support/wait-for.js';
@@ -283,6 +284,47 @@ describe('demo API without Redis', () => {
       expect(health.body).toMatchObject({ status: 'degraded', fallback: false, redis: { status: 'down' } });
     } finally {
       await closed.close();
+    }
+  });
+});
+
+describe('the built demo, as the README shows it with curl', () => {
+  let redis: RedisServer;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('GET /api/v1/models answers MISS, HIT, then STALE past its TTL while refreshed, then HIT again', async () => {
+    const demo = await startBuiltDemo(15_000, { REDIS_URL: redis.url, CACHE_TTL_MODELS: '1' });
+    try {
+      const get = async () => {
+        const response = await fetch(`${demo.url}/api/v1/models`);
+        await response.arrayBuffer();
+        return [response.status, response.headers.get('x-cache-status'), Number(response.headers.get('age'))];
+      };
+      expect(await get()).toEqual([200, 'MISS', 0]);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the entry is written once the response is sent
+      expect((await get()).slice(0, 2)).toEqual([200, 'HIT']);
+      await new Promise((resolve) => setTimeout(resolve, 2100)); // past the 1 s TTL, within the 600 s window
+      const [status, cache, age] = await get();
+      expect([status, cache]).toEqual([200, 'STALE']);
+      expect(age).toBeGreaterThan(1);
+      // The refresh runs once the stale answer was sent; then the entry is fresh again.
+      let refreshed: unknown[] = [];
+      const deadline = Date.now() + 3000;
+      while (Date.now() < deadline) {
+        refreshed = await get();
+        if (refreshed[1] === 'HIT') break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(refreshed).toEqual([200, 'HIT', 0]);
+    } finally {
+      await demo.stop();
     }
   });
 });
