@@ -94,6 +94,47 @@ export class RateLimitUnavailableException extends HttpException {
   }
 }
 
+/** The IANA problem types (RFC 9457) a rejection is answered with when the client prefers `application/problem+json`. */
+export const PROBLEM_TYPES = {
+  /** 429: a quota was exceeded (draft-ietf-httpapi-ratelimit-headers). */
+  quotaExceeded: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
+  /** 503: the limiter cannot decide now (closed mode while Redis is unavailable). */
+  temporaryReducedCapacity: 'https://iana.org/assignments/http-problem-types#temporary-reduced-capacity',
+} as const;
+
+/** The media type of problem details (RFC 9457). */
+export const PROBLEM_JSON = 'application/problem+json';
+
+/** A 429 as problem details: the quota-exceeded type and the policies whose quota ran out. */
+export interface QuotaExceededProblem {
+  type: (typeof PROBLEM_TYPES)['quotaExceeded'];
+  title: string;
+  status: 429;
+  /** What was exceeded (and, for a cost above a limit, that waiting does not help). */
+  detail: string;
+  /** The names of the policies whose quota was exceeded. */
+  'violated-policies': string[];
+}
+
+/** A closed-mode 503 as problem details: the temporary-reduced-capacity type. */
+export interface ReducedCapacityProblem {
+  type: (typeof PROBLEM_TYPES)['temporaryReducedCapacity'];
+  title: string;
+  status: 503;
+  detail: string;
+}
+
+/** Builds an HttpException without capturing a stack trace (control flow, not a bug). */
+function withoutStack<T>(build: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return build();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /**
  * The exception for a rejected result, as the guard and the system API throw it: for a
  * cost above a tier's limit a {@link CostExceedsLimitException} (no `Retry-After`: waiting
@@ -109,15 +150,47 @@ export function rejectionOf(
   result: RateLimitResult,
   cost: number,
   setHeader: (name: string, value: string) => void,
+  options: { problem?: boolean } = {},
 ): HttpException {
-  if (result.costExceedsLimit) return new CostExceedsLimitException(result, cost, result.limit);
+  if (result.costExceedsLimit) {
+    const exception = new CostExceedsLimitException(result, cost, result.limit);
+    return options.problem ? quotaProblem(result.policy, exception.message, setHeader) : exception;
+  }
   const retryAfter = waitSeconds(result.retryAfterMs);
   setHeader('Retry-After', String(retryAfter));
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return new RateLimitExceededException(resetUnixSeconds(result), retryAfter);
-  } finally {
-    Error.stackTraceLimit = limit;
+  if (options.problem) {
+    return quotaProblem(result.policy, `retry after ${retryAfter} s (tier ${result.tier})`, setHeader);
   }
+  return withoutStack(() => new RateLimitExceededException(resetUnixSeconds(result), retryAfter));
+}
+
+/** A 429 as `application/problem+json` (the caller sets the headers through `setHeader`). */
+function quotaProblem(policy: string, detail: string, setHeader: (name: string, value: string) => void): HttpException {
+  setHeader('Content-Type', PROBLEM_JSON);
+  const body: QuotaExceededProblem = {
+    type: PROBLEM_TYPES.quotaExceeded,
+    title: 'Request cannot be satisfied as assigned quota has been exceeded',
+    status: 429,
+    detail,
+    'violated-policies': [policy],
+  };
+  return withoutStack(() => new HttpException(body, HttpStatus.TOO_MANY_REQUESTS));
+}
+
+/**
+ * The closed-mode 503 as `application/problem+json` (temporary-reduced-capacity), for a
+ * client that prefers problem details; `unavailable` is kept as its cause.
+ */
+export function reducedCapacityProblem(
+  unavailable: RateLimitUnavailableException,
+  setHeader: (name: string, value: string) => void,
+): HttpException {
+  setHeader('Content-Type', PROBLEM_JSON);
+  const body: ReducedCapacityProblem = {
+    type: PROBLEM_TYPES.temporaryReducedCapacity,
+    title: 'Request cannot be satisfied due to temporarily reduced capacity',
+    status: 503,
+    detail: messages.rateLimitUnavailable(),
+  };
+  return new HttpException(body, HttpStatus.SERVICE_UNAVAILABLE, { cause: unavailable });
 }

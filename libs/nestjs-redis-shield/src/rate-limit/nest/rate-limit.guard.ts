@@ -28,7 +28,13 @@ import type { RateLimitPolicy, RateLimitResult } from '../engine/rate-limit.type
 import { ClientIdentity } from './client-identity.js';
 import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
 import { RateLimitCostOn, type RateLimitCostSpec, SkipRateLimit } from './rate-limit.decorators.js';
-import { rejectionOf } from './rate-limit.exceptions.js';
+import { prefersMediaType } from '../../core/http/accept.js';
+import {
+  PROBLEM_JSON,
+  RateLimitUnavailableException,
+  reducedCapacityProblem,
+  rejectionOf,
+} from './rate-limit.exceptions.js';
 import { RateLimiter } from './rate-limiter.js';
 
 /** What the guard reads of a route's metadata, once per handler. */
@@ -156,15 +162,25 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     const cost = route.costPolicies ? 1 : weight;
     const policyCosts = route.costPolicies && costsOf(policies, route.costPolicies, weight);
     // The cache read (if the route is cached) goes out right behind the script: one round trip for both.
-    const { result } = await this.limiter.consume({
-      request: exchange.raw,
-      route: exchange.routeTemplate,
-      clientId: id,
-      policies,
-      cost,
-      policyCosts,
-      beforeStore: () => this.prefetch?.run(context),
-    });
+    let decided: Awaited<ReturnType<RateLimiter['consume']>>;
+    try {
+      decided = await this.limiter.consume({
+        request: exchange.raw,
+        route: exchange.routeTemplate,
+        clientId: id,
+        policies,
+        cost,
+        policyCosts,
+        beforeStore: () => this.prefetch?.run(context),
+      });
+    } catch (error) {
+      // Closed mode: the 503 as problem details when the client prefers them.
+      if (error instanceof RateLimitUnavailableException && prefersProblem(exchange)) {
+        throw reducedCapacityProblem(error, (name, value) => exchange.setHeader(name, value));
+      }
+      throw error;
+    }
+    const { result } = decided;
 
     if (this.headerOptions) {
       let template = this.templates.get(policies);
@@ -218,7 +234,9 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     result: RateLimitResult,
     cost: number,
   ): never {
-    throw rejectionOf(result, cost, (name, value) => exchange.setHeader(name, value));
+    throw rejectionOf(result, cost, (name, value) => exchange.setHeader(name, value), {
+      problem: prefersProblem(exchange),
+    });
   }
 
   /** What the guard needs of a route, resolved once per handler (and class). */
@@ -261,4 +279,9 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
       return Promise.resolve(this.options.cost(context, exchange)).then((cost) => validCost(cost ?? 1));
     return 1;
   }
+}
+
+/** Whether the request's `Accept` prefers problem details (RFC 9457) to the documented JSON bodies. */
+function prefersProblem(exchange: HttpExchange): boolean {
+  return prefersMediaType(exchange.header('accept'), PROBLEM_JSON, 'application/json');
 }

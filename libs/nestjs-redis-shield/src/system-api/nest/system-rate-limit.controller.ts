@@ -24,7 +24,12 @@ import { waitSeconds } from '../../rate-limit/engine/rate-limit-headers.js';
 import type { RateLimitPolicy } from '../../rate-limit/engine/rate-limit.types.js';
 import { ClientIdentity } from '../../rate-limit/nest/client-identity.js';
 import { SkipRateLimit } from '../../rate-limit/nest/rate-limit.decorators.js';
-import { rejectionOf, RateLimitUnavailableException } from '../../rate-limit/nest/rate-limit.exceptions.js';
+import { prefersMediaType } from '../../core/http/accept.js';
+import {
+  PROBLEM_JSON,
+  rejectionOf,
+  RateLimitUnavailableException,
+} from '../../rate-limit/nest/rate-limit.exceptions.js';
 import { RateLimitService } from '../../rate-limit/nest/rate-limit.service.js';
 import { RateLimiter } from '../../rate-limit/nest/rate-limiter.js';
 import { ViolationStream } from '../../rate-limit/store/violation-stream.js';
@@ -137,7 +142,9 @@ export class SystemRateLimitController {
       throw error;
     }
     if (!decision.result.allowed)
-      throw rejectionOf(decision.result, 1, (name, value) => exchange.setHeader(name, value));
+      throw rejectionOf(decision.result, 1, (name, value) => exchange.setHeader(name, value), {
+        problem: prefersMediaType(exchange.header('accept'), PROBLEM_JSON, 'application/json'),
+      });
   }
 
   /**
