@@ -227,10 +227,8 @@ export class CacheInterceptor implements NestInterceptor {
     const ttlMs = route.ttlMs ?? 0;
 
     if (directives.read) {
+      // (A fresh L1 entry was answered by intercept, in this same tick.)
       const l1 = this.l1?.cache;
-      // Fresh in L1 meanwhile (another request stored it): answered as intercept would.
-      const kept = l1?.get(digest);
-      if (kept) return serveHit(exchange, kept, perUser, this.reporter, 'l1');
       // Read before asking Redis: an invalidation arriving meanwhile keeps the reply out of L1.
       const l1Generation = lookup.read ? lookup.l1Generation : l1?.generation;
       let reply: LookupReply;

@@ -1,5 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { ERROR_CODES, messages, type ShieldErrorCode } from '../../core/errors.js';
+import { prefersMediaType } from '../../core/http/accept.js';
 import { resetUnixSeconds, waitSeconds } from '../engine/rate-limit-headers.js';
 import type { RateLimitResult } from '../engine/rate-limit.types.js';
 
@@ -105,6 +106,11 @@ export const PROBLEM_TYPES = {
 /** The media type of problem details (RFC 9457). */
 export const PROBLEM_JSON = 'application/problem+json';
 
+/** Whether a request's `Accept` prefers problem details (RFC 9457) to the documented JSON bodies. */
+export function prefersProblem(accept: string | undefined): boolean {
+  return prefersMediaType(accept, PROBLEM_JSON, 'application/json');
+}
+
 /** A 429 as problem details: the quota-exceeded type and the policies whose quota ran out. */
 export interface QuotaExceededProblem {
   type: (typeof PROBLEM_TYPES)['quotaExceeded'];
@@ -153,8 +159,9 @@ export function rejectionOf(
   options: { problem?: boolean } = {},
 ): HttpException {
   if (result.costExceedsLimit) {
-    const exception = new CostExceedsLimitException(result, cost, result.limit);
-    return options.problem ? quotaProblem(result.policy, exception.message, setHeader) : exception;
+    return options.problem
+      ? quotaProblem(result.policy, messages.costExceedsLimit(cost, result.limit, result), setHeader)
+      : new CostExceedsLimitException(result, cost, result.limit);
   }
   const retryAfter = waitSeconds(result.retryAfterMs);
   setHeader('Retry-After', String(retryAfter));

@@ -28,9 +28,8 @@ import type { RateLimitPolicy, RateLimitResult } from '../engine/rate-limit.type
 import { ClientIdentity } from './client-identity.js';
 import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
 import { RateLimitCostOn, type RateLimitCostSpec, SkipRateLimit } from './rate-limit.decorators.js';
-import { prefersMediaType } from '../../core/http/accept.js';
 import {
-  PROBLEM_JSON,
+  prefersProblem,
   RateLimitUnavailableException,
   reducedCapacityProblem,
   rejectionOf,
@@ -162,9 +161,8 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     const cost = route.costPolicies ? 1 : weight;
     const policyCosts = route.costPolicies && costsOf(policies, route.costPolicies, weight);
     // The cache read (if the route is cached) goes out right behind the script: one round trip for both.
-    let decided: Awaited<ReturnType<RateLimiter['consume']>>;
-    try {
-      decided = await this.limiter.consume({
+    const { result } = await this.limiter
+      .consume({
         request: exchange.raw,
         route: exchange.routeTemplate,
         clientId: id,
@@ -172,15 +170,14 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
         cost,
         policyCosts,
         beforeStore: () => this.prefetch?.run(context),
+      })
+      .catch((error: unknown) => {
+        // Closed mode: the 503 as problem details when the client prefers them.
+        if (error instanceof RateLimitUnavailableException && prefersProblem(exchange.header('accept'))) {
+          throw reducedCapacityProblem(error, (name, value) => exchange.setHeader(name, value));
+        }
+        throw error;
       });
-    } catch (error) {
-      // Closed mode: the 503 as problem details when the client prefers them.
-      if (error instanceof RateLimitUnavailableException && prefersProblem(exchange)) {
-        throw reducedCapacityProblem(error, (name, value) => exchange.setHeader(name, value));
-      }
-      throw error;
-    }
-    const { result } = decided;
 
     if (this.headerOptions) {
       let template = this.templates.get(policies);
@@ -235,7 +232,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     cost: number,
   ): never {
     throw rejectionOf(result, cost, (name, value) => exchange.setHeader(name, value), {
-      problem: prefersProblem(exchange),
+      problem: prefersProblem(exchange.header('accept')),
     });
   }
 
@@ -279,9 +276,4 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
       return Promise.resolve(this.options.cost(context, exchange)).then((cost) => validCost(cost ?? 1));
     return 1;
   }
-}
-
-/** Whether the request's `Accept` prefers problem details (RFC 9457) to the documented JSON bodies. */
-function prefersProblem(exchange: HttpExchange): boolean {
-  return prefersMediaType(exchange.header('accept'), PROBLEM_JSON, 'application/json');
 }

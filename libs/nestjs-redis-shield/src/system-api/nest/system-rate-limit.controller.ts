@@ -24,9 +24,8 @@ import { waitSeconds } from '../../rate-limit/engine/rate-limit-headers.js';
 import type { RateLimitPolicy } from '../../rate-limit/engine/rate-limit.types.js';
 import { ClientIdentity } from '../../rate-limit/nest/client-identity.js';
 import { SkipRateLimit } from '../../rate-limit/nest/rate-limit.decorators.js';
-import { prefersMediaType } from '../../core/http/accept.js';
 import {
-  PROBLEM_JSON,
+  prefersProblem,
   rejectionOf,
   RateLimitUnavailableException,
 } from '../../rate-limit/nest/rate-limit.exceptions.js';
@@ -143,7 +142,7 @@ export class SystemRateLimitController {
     }
     if (!decision.result.allowed)
       throw rejectionOf(decision.result, 1, (name, value) => exchange.setHeader(name, value), {
-        problem: prefersMediaType(exchange.header('accept'), PROBLEM_JSON, 'application/json'),
+        problem: prefersProblem(exchange.header('accept')),
       });
   }
 
