@@ -19,6 +19,8 @@ export interface BenchAppConfig {
   cache?: 'shield' | 'cache-manager';
   /** nestjs-redis-shield cache: the in-process L1 (default on, as in the library); false: every hit reads Redis. */
   l1?: boolean;
+  /** nestjs-redis-shield cache: L1 hits answered at the route, before Nest's pipeline (`l1.fastPath`, default on as in the library). */
+  fastPath?: boolean;
   /**
    * nestjs-redis-shield cache: `/ping` with a 1 ms TTL and an hour of stale-while-revalidate,
    * so nearly every request is a STALE answer from Redis while one background refresh at a

@@ -50,6 +50,7 @@ describe('requestState', () => {
       deadline: undefined,
       rateLimitDecided: false,
       cacheLookup: undefined,
+      cacheRouteSlot: undefined,
     });
   });
 

@@ -30,6 +30,12 @@ export class RequestState {
    * request. Opaque here: only the interceptor knows its shape.
    */
   cacheLookup: unknown = undefined;
+  /**
+   * The cache fast path's slot of the route handler the request reached, while the cache
+   * interceptor has yet to learn whether that route's L1 hits may be answered before
+   * Nest's guards and interceptors (see `CacheFastPath`). Opaque here.
+   */
+  cacheRouteSlot: unknown = undefined;
 }
 
 const states = new WeakMap<object, RequestState>();

@@ -20,7 +20,7 @@ describe('resolveCacheOptions', () => {
       maxPatternLength: 256,
       maxPatternStars: 16,
       userId: undefined,
-      l1: { maxBytes: 33_554_432, perUser: false, maxAgeWithoutBusMs: undefined },
+      l1: { maxBytes: 33_554_432, perUser: false, maxAgeWithoutBusMs: undefined, fastPath: true },
     });
   });
 
@@ -80,7 +80,7 @@ describe('resolveCacheOptions', () => {
 
 describe('resolveCacheOptions: l1', () => {
   it('is on by default with 32 MiB for shared entries; maxBytes 0 turns it off', () => {
-    const defaults = { maxBytes: 33_554_432, perUser: false, maxAgeWithoutBusMs: undefined };
+    const defaults = { maxBytes: 33_554_432, perUser: false, maxAgeWithoutBusMs: undefined, fastPath: true };
     expect(resolveCacheOptions({}).l1).toEqual(defaults);
     expect(resolveCacheOptions({ l1: {} }).l1).toEqual(defaults);
     expect(resolveCacheOptions({ l1: { perUser: true } }).l1).toEqual({ ...defaults, perUser: true });
@@ -88,11 +88,15 @@ describe('resolveCacheOptions: l1', () => {
       maxBytes: 1024,
       perUser: false,
       maxAgeWithoutBusMs: undefined,
+      fastPath: true,
     });
-    expect(resolveCacheOptions({ l1: { maxBytes: 0, perUser: true, maxAgeWithoutBusMs: 250 } }).l1).toEqual({
+    expect(
+      resolveCacheOptions({ l1: { maxBytes: 0, perUser: true, maxAgeWithoutBusMs: 250, fastPath: false } }).l1,
+    ).toEqual({
       maxBytes: 0,
       perUser: true,
       maxAgeWithoutBusMs: 250,
+      fastPath: false,
     });
   });
 
@@ -101,6 +105,7 @@ describe('resolveCacheOptions: l1', () => {
     [{ maxBytes: 1.5 }, 'l1.maxBytes'],
     [{ maxBytes: 10, perUser: 'yes' as unknown as boolean }, 'l1.perUser'],
     [{ maxBytes: 10, maxAgeWithoutBusMs: 0 }, 'l1.maxAgeWithoutBusMs'],
+    [{ fastPath: 1 as unknown as boolean }, 'l1.fastPath'],
   ])('refuses %j naming %s (SHIELD_E001)', (l1, option) => {
     let caught: unknown;
     try {

@@ -28,6 +28,21 @@ export function serveHit(
   source: HitSource = 'l2',
   now = Date.now(),
 ): Observable<unknown> {
+  return of(hitBody(exchange, entry, perUser, reporter, source, now));
+}
+
+/**
+ * {@link serveHit}'s work without the Observable: sets the hit's headers and returns the
+ * body to send (as the adapter's `reply` takes it), or throws the 304.
+ */
+export function hitBody(
+  exchange: HttpExchange,
+  entry: CachedResponse,
+  perUser: boolean,
+  reporter: CacheReporter,
+  source: HitSource = 'l2',
+  now = Date.now(),
+): unknown {
   const stale = typeof source === 'object';
   // A stale answer is a hit too (from Redis unless said otherwise), counted by its reason besides.
   reporter.hit(stale ? (source.tier ?? 'l2') : source);
@@ -38,5 +53,5 @@ export function serveHit(
   reporter.status(exchange, stale ? 'STALE' : 'HIT');
   if (perUser) markPrivate(exchange);
   if (matchesEtag(exchange.header('if-none-match'), entry.etag)) throw new NotModifiedException();
-  return of(exchange.textBody(entry.body));
+  return exchange.textBody(entry.body);
 }

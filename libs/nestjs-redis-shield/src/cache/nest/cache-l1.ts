@@ -25,8 +25,7 @@ export class CacheL1 implements OnApplicationShutdown {
   ) {
     this.cache = new L1Cache<CachedResponse>(
       {
-        maxBytes: options.l1.maxBytes,
-        perUser: options.l1.perUser,
+        ...options.l1,
         maxAgeWithoutBusMs: options.l1.maxAgeWithoutBusMs ?? bus?.staleAfterMs ?? DEFAULT_MAX_AGE_WITHOUT_BUS_MS,
       },
       bus,

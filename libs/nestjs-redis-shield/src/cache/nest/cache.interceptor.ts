@@ -20,7 +20,8 @@ import type { ResolvedCacheOptions } from '../engine/cache.options.js';
 import { type CachedResponse, CorruptEntryError, type DecodeLimits, decodeEntry } from '../engine/entry-codec.js';
 import { ResponseCacheStore } from '../store/response-cache.store.js';
 import { apiVersionOf } from './api-version.js';
-import { serveHit } from './cache-hit.js';
+import { hitBody, serveHit } from './cache-hit.js';
+import { CacheFastPath } from './cache-fast-path.js';
 import { CacheMiss } from './cache-miss.js';
 import { CacheReporter } from './cache-reporter.js';
 import { type CacheRoute, resolveCacheRoute } from './cache-route.js';
@@ -73,8 +74,10 @@ export class CacheInterceptor implements NestInterceptor {
     @Optional() prefetch?: RequestPrefetch,
     @Optional() private readonly l1?: CacheL1,
     @Optional() private readonly leases?: CacheLeases,
+    @Optional() private readonly fastPath?: CacheFastPath,
   ) {
     prefetch?.register((context) => this.prefetch(context));
+    fastPath?.serveWith(this, (exchange, route, request) => this.fastAnswer(exchange, route, request));
     const storedHeaders = [...new Set([...STORED_HEADERS, ...options.storeHeaders])];
     this.decodeLimits = { maxBodyBytes: options.maxEntryBytes, headerNames: new Set(storedHeaders) };
     this.reporter = new CacheReporter(counter, events);
@@ -91,32 +94,46 @@ export class CacheInterceptor implements NestInterceptor {
       return this.invalidation.intercept(context, exchange, next);
     }
     const route = this.routeOf(context);
+    this.fastPath?.learn(exchange, context, route);
     if (route.ttlMs === undefined) return next.handle();
     const apiVersion = this.apiVersion(context, exchange);
     // An L1 hit is answered here, synchronously: no promise, no Redis.
-    const kept = this.l1Hit(exchange, route, apiVersion);
-    if (kept) return kept;
+    const kept = this.l1Entry(exchange, route, apiVersion);
+    if (kept) {
+      try {
+        return serveHit(exchange, kept.entry, kept.perUser, this.reporter, 'l1');
+      } catch (error) {
+        return throwError(() => error); // a 304
+      }
+    }
     return from(this.serve(exchange, route, next, apiVersion)).pipe(mergeMap((result) => result));
   }
 
-  /** The answer from this instance's L1 when it holds a fresh entry for the request, else undefined. */
-  private l1Hit(
+  /** The fresh entry this instance's L1 holds for the request, if any. */
+  private l1Entry(
     exchange: HttpExchange,
     route: CacheRoute,
     apiVersion: string | undefined,
-  ): Observable<unknown> | undefined {
+  ): { entry: CachedResponse; perUser: boolean } | undefined {
     const l1 = this.l1?.cache;
     if (!l1?.enabled || route.bypassReason || !this.options.enabled || exchange.hasBody) return undefined;
     const scope = this.scopeOf(exchange, route);
     if (scope.kind === 'bypass') return undefined;
     const lookup = this.lookupOf(exchange, route, scope, apiVersion);
     const entry = lookup.directives.read ? l1.get(lookup.digest) : undefined;
-    if (!entry) return undefined;
-    try {
-      return serveHit(exchange, entry, scope.kind === 'user', this.reporter, 'l1');
-    } catch (error) {
-      return throwError(() => error); // a 304
-    }
+    return entry && { entry, perUser: scope.kind === 'user' };
+  }
+
+  /**
+   * The answer to a request on a route the fast path serves (see `CacheFastPath`): the
+   * body of a fresh L1 entry with its headers set, for a plain GET; else undefined, and
+   * Nest runs the route as usual (a 304, HEAD, a miss are all answered there).
+   */
+  private fastAnswer(exchange: HttpExchange, route: CacheRoute, request: unknown): unknown {
+    if (exchange.method !== 'GET' || exchange.header('if-none-match') !== undefined) return undefined;
+    const apiVersion = apiVersionOf(this.appConfig?.getVersioning(), exchange, () => request);
+    const kept = this.l1Entry(exchange, route, apiVersion);
+    return kept && hitBody(exchange, kept.entry, kept.perUser, this.reporter, 'l1');
   }
 
   /**

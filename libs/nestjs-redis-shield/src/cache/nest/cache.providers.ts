@@ -1,5 +1,6 @@
 import { ConfigurableModuleBuilder, type Provider } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_INTERCEPTOR, ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
+import { CacheFastPath } from './cache-fast-path.js';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
 import { DEFAULT_REDIS_CONNECTION, getRedisConnectionToken } from '../../redis/nest/redis.constants.js';
 import { CacheInterceptor } from './cache.interceptor.js';
@@ -83,6 +84,13 @@ function cacheProviders(extras: ResponseCacheModuleExtras): Provider[] {
       inject: [{ token: getInstanceBusToken(extras.connection), optional: true }],
     },
   ];
+  // L1 hits of routes without guards answered at the route; needs the interceptor to be global.
+  providers.push({
+    provide: CacheFastPath,
+    useFactory: (options: ResolvedCacheOptions, adapterHost?: HttpAdapterHost, appConfig?: ApplicationConfig) =>
+      new CacheFastPath(adapterHost, appConfig, extras.interceptor && options.l1.fastPath && options.l1.maxBytes > 0),
+    inject: [CACHE_OPTIONS, { token: HttpAdapterHost, optional: true }, { token: ApplicationConfig, optional: true }],
+  });
   if (extras.interceptor) providers.push({ provide: APP_INTERCEPTOR, useExisting: CacheInterceptor });
   return providers;
 }

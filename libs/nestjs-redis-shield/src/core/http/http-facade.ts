@@ -103,11 +103,18 @@ export interface HttpExchange {
 /** The exchange of an HTTP execution context, on Express or Fastify. */
 export function httpExchange(context: ExecutionContext): HttpExchange {
   const http = context.switchToHttp();
-  const request = http.getRequest<ExpressLikeRequest | FastifyLikeRequest>();
-  const response = http.getResponse<ServerResponse | FastifyLikeReply>();
-  return isFastify(request)
-    ? fastifyExchange(request, response as FastifyLikeReply)
-    : expressExchange(request, response as ServerResponse);
+  return exchangeOf(http.getRequest(), http.getResponse());
+}
+
+/**
+ * The exchange of a request and response object as the adapter hands them to a route
+ * handler (Express: the Node objects with extras; Fastify: its request and reply).
+ */
+export function exchangeOf(request: unknown, response: unknown): HttpExchange {
+  const adapted = request as ExpressLikeRequest | FastifyLikeRequest;
+  return isFastify(adapted)
+    ? fastifyExchange(adapted, response as FastifyLikeReply)
+    : expressExchange(adapted, response as ServerResponse);
 }
 
 /**

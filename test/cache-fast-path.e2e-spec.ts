@@ -1,0 +1,293 @@
+import {
+  type CallHandler,
+  type CanActivate,
+  Controller,
+  type ExecutionContext,
+  Get,
+  Header,
+  type INestApplication,
+  Injectable,
+  type MiddlewareConsumer,
+  Module,
+  type NestInterceptor,
+  type NestModule,
+  UseGuards,
+} from '@nestjs/common';
+import { APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
+import { ExpressAdapter } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { jest } from '@jest/globals';
+import { CacheService, CacheShared, CacheTtl, RedisModule, ResponseCacheModule } from 'nestjs-redis-shield';
+import { tap } from 'rxjs';
+import request from 'supertest';
+import { CacheInterceptor } from '../libs/nestjs-redis-shield/src/cache/nest/cache.interceptor.js';
+import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
+import { type RedisServer, startRedis } from './harness/index.js';
+
+// Issue 18 (bench target) / issue 20 point 6: an L1 hit answered at the route, before
+// Nest's guards, interceptors and reply pipeline, only where none of those could have
+// changed the answer. Middleware still runs; headers and bytes are those of any hit.
+
+type Adapter = 'express' | 'fastify';
+
+const calls: Record<string, number> = {};
+const count = (name: string) => (calls[name] = (calls[name] ?? 0) + 1);
+
+/** Lets a request through only with `X-Allow: yes`. */
+@Injectable()
+class AllowHeaderGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const headers = context.switchToHttp().getRequest<{ headers: Record<string, string> }>().headers;
+    return headers['x-allow'] === 'yes';
+  }
+}
+
+/** An interceptor that runs before the cache's and stamps every answer. */
+class StampInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler) {
+    const response = context.switchToHttp().getResponse<{ header?: unknown; setHeader?: unknown }>();
+    const set = (typeof response.setHeader === 'function' ? response.setHeader : response.header) as (
+      this: unknown,
+      name: string,
+      value: string,
+    ) => void;
+    set.call(response, 'X-Stamp', 'interceptor');
+    return next.handle().pipe(tap(() => undefined));
+  }
+}
+
+@Controller('fast')
+class FastController {
+  @Get('shared')
+  @CacheTtl(60)
+  @CacheShared()
+  shared() {
+    return { n: count('shared'), text: 'é'.repeat(50) };
+  }
+
+  @Get('guarded')
+  @UseGuards(AllowHeaderGuard)
+  @CacheTtl(60)
+  @CacheShared()
+  guarded() {
+    return { n: count('guarded'), secret: 'for allowed clients only' };
+  }
+
+  @Get('decorated')
+  @Header('X-Decorated', 'yes')
+  @CacheTtl(60)
+  @CacheShared()
+  decorated() {
+    return { n: count('decorated') };
+  }
+}
+
+@Controller('class-guarded')
+@UseGuards(AllowHeaderGuard)
+class ClassGuardedController {
+  @Get()
+  @CacheTtl(60)
+  @CacheShared()
+  one() {
+    return { n: count('class-guarded') };
+  }
+}
+
+interface AppSetup {
+  globalGuard?: boolean;
+  stampFirst?: boolean;
+  fastPath?: boolean;
+}
+
+async function startApp(adapter: Adapter, redisUrl: string, setup: AppSetup = {}): Promise<INestApplication> {
+  @Module({
+    imports: [
+      RedisModule.forRoot({ url: redisUrl, hashSecret: 'fast-path-e2e' }),
+      ResponseCacheModule.forRoot({ l1: { maxBytes: 1 << 20, fastPath: setup.fastPath } }),
+    ],
+    controllers: [FastController, ClassGuardedController],
+    providers: [
+      ...(setup.globalGuard ? [{ provide: APP_GUARD, useClass: AllowHeaderGuard }] : []),
+      // The root module's providers are registered first: this interceptor runs before the cache's.
+      ...(setup.stampFirst ? [{ provide: APP_INTERCEPTOR, useClass: StampInterceptor }] : []),
+    ],
+  })
+  class FastModule implements NestModule {
+    configure(consumer: MiddlewareConsumer) {
+      // Middleware runs before the route on every request, fast or not: it may refuse or add headers.
+      consumer
+        .apply(
+          (
+            req: { headers: Record<string, string> },
+            res: { setHeader(n: string, v: string): void; statusCode: number; end(): void },
+            next: () => void,
+          ) => {
+            if (req.headers['x-block'] === 'yes') {
+              res.statusCode = 451;
+              res.end();
+              return;
+            }
+            res.setHeader('X-Middleware', 'ran');
+            next();
+          },
+        )
+        .forRoutes('*path');
+    }
+  }
+  const app = await NestFactory.create(
+    FastModule,
+    adapter === 'fastify' ? new FastifyAdapter() : new ExpressAdapter(),
+    {
+      logger: false,
+      abortOnError: false,
+    },
+  );
+  await app.listen(0, '127.0.0.1');
+  return app;
+}
+
+/** A GET that lets its entry be written (and put in L1) before the next request. */
+async function get(app: INestApplication, path: string, headers: Record<string, string> = {}) {
+  const response = await request(await app.getUrl())
+    .get(path)
+    .set(headers);
+  await app.get(ResponseCacheWriter).flush();
+  return response;
+}
+
+const status = (response: request.Response) => response.headers['x-cache-status'];
+
+/** What a client sees, without what differs between two answers of one entry. */
+function seen(response: request.Response) {
+  const headers: Record<string, unknown> = { ...response.headers };
+  for (const name of ['date', 'age', 'connection', 'keep-alive']) delete headers[name];
+  return { status: response.status, headers, body: response.text };
+}
+
+let server: RedisServer;
+let intercepted: ReturnType<typeof jest.spyOn>;
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+beforeEach(async () => {
+  await server.command('FLUSHALL');
+  for (const key of Object.keys(calls)) delete calls[key];
+  intercepted = jest.spyOn(CacheInterceptor.prototype, 'intercept');
+});
+
+afterEach(() => {
+  intercepted.mockRestore();
+});
+
+describe.each<Adapter>(['express', 'fastify'])('the L1 fast path on %s', (adapter) => {
+  const apps: INestApplication[] = [];
+
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+  });
+
+  it("answers an unguarded route's L1 hits before Nest's pipeline, with the headers and bytes of any hit", async () => {
+    const app = await startApp(adapter, server.url);
+    apps.push(app);
+    expect(status(await get(app, '/fast/shared'))).toBe('MISS');
+    expect(status(await get(app, '/fast/shared'))).toBe('HIT'); // learns the route
+    intercepted.mockClear();
+    const fast = await get(app, '/fast/shared');
+    expect(intercepted).not.toHaveBeenCalled();
+    // An If-None-Match that does not match takes Nest's path: the interceptor's own L1 hit.
+    const viaInterceptor = await get(app, '/fast/shared', { 'If-None-Match': '"other"' });
+    expect(intercepted).toHaveBeenCalledTimes(1);
+    expect(status(fast)).toBe('HIT');
+    expect(fast.headers['x-middleware']).toBe('ran');
+    expect(seen(fast)).toEqual(seen(viaInterceptor));
+    expect(JSON.parse(fast.text)).toEqual({ n: 1, text: 'é'.repeat(50) });
+    expect(calls.shared).toBe(1);
+
+    // 304s and HEAD are answered by Nest's path, as before.
+    const notModified = await get(app, '/fast/shared', { 'If-None-Match': fast.headers.etag as string });
+    expect(notModified.status).toBe(304);
+    const head = await request(await app.getUrl()).head('/fast/shared');
+    expect(head.status).toBe(200);
+    expect(head.headers['x-cache-status']).toBe('HIT');
+    expect(calls.shared).toBe(1);
+  });
+
+  it('is never used where a guard could refuse: method, controller or global guards', async () => {
+    const app = await startApp(adapter, server.url);
+    const globallyGuarded = await startApp(adapter, server.url, { globalGuard: true });
+    apps.push(app, globallyGuarded);
+    const allowed = { 'X-Allow': 'yes' };
+    for (const [target, path] of [
+      [app, '/fast/guarded'],
+      [app, '/class-guarded'],
+      [globallyGuarded, '/fast/shared'],
+    ] as const) {
+      expect(status(await get(target, path, allowed))).toBe('MISS');
+      for (let i = 0; i < 3; i++) {
+        expect(status(await get(target, path, allowed))).toBe('HIT');
+        // The entry is in L1, and still a client the guard refuses never gets it.
+        expect((await get(target, path)).status).toBe(403);
+      }
+    }
+    expect(calls).toEqual({ guarded: 1, 'class-guarded': 1, shared: 1 });
+  });
+
+  it('runs middleware on every hit: one that refuses refuses the fast path too', async () => {
+    const app = await startApp(adapter, server.url);
+    apps.push(app);
+    await get(app, '/fast/shared');
+    await get(app, '/fast/shared');
+    intercepted.mockClear();
+    expect((await get(app, '/fast/shared', { 'X-Block': 'yes' })).status).toBe(451);
+    const hit = await get(app, '/fast/shared');
+    expect(status(hit)).toBe('HIT');
+    expect(intercepted).not.toHaveBeenCalled();
+  });
+
+  it("keeps what runs before the cache: an earlier global interceptor, a handler's @Header", async () => {
+    const app = await startApp(adapter, server.url, { stampFirst: true });
+    apps.push(app);
+    for (const path of ['/fast/shared', '/fast/decorated']) {
+      expect(status(await get(app, path))).toBe('MISS');
+      for (let i = 0; i < 3; i++) {
+        const hit = await get(app, path);
+        expect(status(hit)).toBe('HIT');
+        expect(hit.headers['x-stamp']).toBe('interceptor');
+        if (path === '/fast/decorated') expect(hit.headers['x-decorated']).toBe('yes');
+      }
+    }
+    const plain = await startApp(adapter, server.url);
+    apps.push(plain);
+    await get(plain, '/fast/decorated');
+    await get(plain, '/fast/decorated');
+    intercepted.mockClear();
+    expect((await get(plain, '/fast/decorated')).headers['x-decorated']).toBe('yes');
+    expect(intercepted).toHaveBeenCalledTimes(1); // @Header routes take Nest's path
+  });
+
+  it('serves nothing an invalidation removed, and is off with l1.fastPath: false', async () => {
+    const app = await startApp(adapter, server.url);
+    apps.push(app);
+    await get(app, '/fast/shared');
+    await get(app, '/fast/shared');
+    expect(status(await get(app, '/fast/shared'))).toBe('HIT');
+    await app.get(CacheService).clearEndpoint('/fast/shared');
+    const after = await get(app, '/fast/shared');
+    expect(status(after)).toBe('MISS');
+    expect(JSON.parse(after.text).n).toBe(2);
+
+    const off = await startApp(adapter, server.url, { fastPath: false });
+    apps.push(off);
+    await get(off, '/fast/shared');
+    await get(off, '/fast/shared');
+    intercepted.mockClear();
+    expect(status(await get(off, '/fast/shared'))).toBe('HIT');
+    expect(intercepted).toHaveBeenCalledTimes(1);
+  });
+});
