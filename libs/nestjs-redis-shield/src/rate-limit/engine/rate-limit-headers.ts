@@ -36,7 +36,8 @@ export interface HeaderOptions {
   /**
    * Adds the partition key `pk` (a Byte Sequence) to every `RateLimit` item: 12 bytes of a
    * keyed hash of the client id, the same on every instance and for every policy of the
-   * client, never the address or user id itself (see {@link partitionKeyOf}). Lets a client
+   * client, never the address or user id itself: the first 12 bytes of
+   * HMAC-SHA-256(`hashSecret`, `partition:<client id>`). Lets a client
    * that acts for several users tell their quotas apart. Costs 22 bytes per tier, so off by
    * default. Not sent where client ids are not hashed (`RateLimitTestingModule`).
    */
