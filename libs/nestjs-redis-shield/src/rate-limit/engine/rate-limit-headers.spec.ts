@@ -1,5 +1,14 @@
+import { createHmac } from 'node:crypto';
+import { parseList } from 'structured-headers';
 import { buildPolicy } from './policy.js';
-import { headerTemplate, rateLimitHeaders, resetUnixSeconds, waitSeconds } from './rate-limit-headers.js';
+import {
+  headerTemplate,
+  partitionKeyOf,
+  rateLimitHeaders,
+  resetUnixSeconds,
+  sfString,
+  waitSeconds,
+} from './rate-limit-headers.js';
 import type { RateLimitResult, TierResult } from './rate-limit.types.js';
 
 const NOW = 1_700_000_000_000;
@@ -38,7 +47,7 @@ function result(tiers: TierResult[], over: Partial<RateLimitResult> = {}): RateL
 }
 
 describe('rate-limit headers', () => {
-  it('lists every tier in the draft-10 fields and the summary in X-RateLimit-*', () => {
+  it('lists every tier in the draft-11 fields and the summary in X-RateLimit-*', () => {
     const headers = rateLimitHeaders(
       result([
         tier('default', 'minute', 60, 60, { remaining: 45, resetMs: 30_000 }),
@@ -128,5 +137,73 @@ describe('rate-limit headers', () => {
     const template = headerTemplate(policies);
     expect(template.policy).toBe('"minute";q=60;w=60, "burst";q=10;w=10, "completions.minute";q=10;w=60');
     expect(rateLimitHeaders(decided, {}, template)).toEqual(rateLimitHeaders(decided));
+  });
+
+  it('gives a rejecting tier the retry time as its effective window, so Retry-After is never earlier (draft-11 §6)', () => {
+    // Sliding window: the burst tier is full again in 9.5 s, but a retry passes it in 2.1 s.
+    const rejected = result(
+      [
+        tier('default', 'minute', 60, 60, { remaining: 40, resetMs: 30_000 }),
+        tier('default', 'burst', 10, 10, { allowed: false, remaining: 0, resetMs: 9_500, retryAfterMs: 2_100 }),
+      ],
+      { allowed: false, remaining: 0, resetMs: 9_500, retryAfterMs: 2_100, tier: 'burst' },
+    );
+    const headers = rateLimitHeaders(rejected);
+    expect(headers.RateLimit).toBe('"minute";r=40;t=30, "burst";r=0;t=3');
+    // Retry-After is waitSeconds(result.retryAfterMs): exactly the rejecting tier's t.
+    expect(waitSeconds(rejected.retryAfterMs)).toBe(3);
+    // X-RateLimit-Reset keeps its meaning: not before the retry time, the tier's reset.
+    expect(headers['X-RateLimit-Reset']).toBe(String(Math.ceil((NOW + 9_500) / 1000)));
+  });
+
+  it('parses as RFC 9651 Lists of quoted names with Integer parameters, r within [0, q]', () => {
+    // A custom store may answer a fraction or more than the limit; the fields stay well-formed.
+    const odd = result([
+      tier('default', 'minute', 60, 60, { remaining: 12.7, resetMs: 1_001 }),
+      tier('default', 'hour', 1000, 3600, { remaining: 1200, resetMs: 0 }),
+      tier('default', 'burst', 10, 0.5, { remaining: -2, resetMs: -5 }),
+    ]);
+    const headers = rateLimitHeaders(odd);
+    const policy = parseList(headers['RateLimit-Policy']);
+    const limits = parseList(headers.RateLimit);
+    expect(policy.map(([name, params]) => [name, Object.fromEntries(params)])).toEqual([
+      ['minute', { q: 60, w: 60 }],
+      ['hour', { q: 1000, w: 3600 }],
+      ['burst', { q: 10, w: 1 }],
+    ]);
+    expect(limits.map(([name, params]) => [name, Object.fromEntries(params)])).toEqual([
+      ['minute', { r: 12, t: 2 }],
+      ['hour', { r: 1000, t: 0 }],
+      ['burst', { r: 0, t: 0 }],
+    ]);
+  });
+
+  it('quotes names as RFC 9651 Strings, whatever a custom store calls its tiers', () => {
+    expect(sfString('minute')).toBe('"minute"');
+    expect(sfString('a"b\\c')).toBe('"a\\"b\\\\c"');
+    expect(sfString('minüte\n')).toBe('"min?te?"');
+    const headers = rateLimitHeaders(result([tier('default', 'ä"x', 5, 60)]));
+    expect(parseList(headers.RateLimit)[0][0]).toBe('?"x');
+    expect(parseList(headers['RateLimit-Policy'])[0][0]).toBe('?"x');
+  });
+
+  it('adds the partition key to every RateLimit item only when asked and known', () => {
+    const hmac = createHmac('sha256', 'secret').update('partition:ip:203.0.113.7').digest('base64url').slice(0, 22);
+    const pk = partitionKeyOf(hmac);
+    expect(pk).toMatch(/^:[A-Za-z0-9+/]{16}:$/);
+    expect(partitionKeyOf(hmac)).toBe(pk);
+    const decided = result([tier('default', 'minute', 60, 60), tier('completions', 'minute', 10, 60)]);
+
+    const limits = parseList(rateLimitHeaders(decided, { partitionKey: true }, undefined, pk).RateLimit);
+    for (const [, params] of limits) {
+      const bytes = params.get('pk');
+      expect(bytes).toBeInstanceOf(ArrayBuffer);
+      expect(Buffer.from(bytes as ArrayBuffer)).toEqual(Buffer.from(hmac, 'base64url').subarray(0, 12));
+    }
+    // The policy field stays the same for every client: no pk there.
+    expect(rateLimitHeaders(decided, { partitionKey: true }, undefined, pk)['RateLimit-Policy']).not.toContain('pk=');
+    // Off by default (22 bytes per tier), and never without a hashed key.
+    expect(rateLimitHeaders(decided, {}, undefined, pk).RateLimit).not.toContain('pk=');
+    expect(rateLimitHeaders(decided, { partitionKey: true }).RateLimit).not.toContain('pk=');
   });
 });

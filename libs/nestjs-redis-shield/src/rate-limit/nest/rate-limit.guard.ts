@@ -182,7 +182,8 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     if (this.headerOptions) {
       let template = this.templates.get(policies);
       if (!template) this.templates.set(policies, (template = headerTemplate(policies)));
-      for (const [name, value] of Object.entries(rateLimitHeaders(result, this.headerOptions, template)))
+      const partitionKey = this.headerOptions.partitionKey ? this.limiter.partitionKey(id) : undefined;
+      for (const [name, value] of Object.entries(rateLimitHeaders(result, this.headerOptions, template, partitionKey)))
         exchange.setHeader(name, value);
     }
     if (result.allowed) return true;

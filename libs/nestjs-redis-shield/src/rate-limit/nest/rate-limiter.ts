@@ -8,6 +8,7 @@ import type { LimiterStatusSource, ShieldStatus } from '../../core/events/shield
 import { RedisCommandError, RedisUnavailableError } from '../../redis/engine/redis.errors.js';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
 import { BlockCache } from '../engine/block-cache.js';
+import { partitionKeyOf } from '../engine/rate-limit-headers.js';
 import type { FailMode, RateLimitModuleOptions } from '../engine/rate-limit.options.js';
 import type { RateLimitPolicy, RateLimitResult } from '../engine/rate-limit.types.js';
 import { summarize } from '../engine/summarize.js';
@@ -62,6 +63,11 @@ export interface RateLimiterParts {
   connection?: RedisConnection;
   /** How a client id is keyed in local state and on the bus (the connection's HMAC); raw ids without. */
   hashId?: (clientId: string) => string;
+  /**
+   * The draft `pk` of a client id (see `partitionKeyOf`), from a keyed hash; none where ids
+   * are not hashed, and then no `pk` is sent (never a raw id).
+   */
+  partitionKey?: (clientId: string) => string;
   /** Clients rejected until their retry time, answered without the store; none when disabled. */
   blocks?: BlockCache;
   /** Tells every instance about a reset (each drops the client's local state); none in tests. */
@@ -93,6 +99,7 @@ export class RateLimiter implements LimiterStatusSource {
   private readonly store: RateLimitStore | undefined;
   private readonly redis: RedisConnection | undefined;
   private readonly hashId: ((clientId: string) => string) | undefined;
+  private readonly partitionKeys: ((clientId: string) => string) | undefined;
   private readonly blocks: BlockCache | undefined;
   private readonly bus: InstanceBus | undefined;
   private readonly events: ShieldEvents | undefined;
@@ -108,6 +115,7 @@ export class RateLimiter implements LimiterStatusSource {
     this.store = parts.store;
     this.redis = parts.connection;
     this.hashId = parts.hashId ?? (parts.connection && ((id) => parts.connection!.keys.hashId(id)));
+    this.partitionKeys = parts.partitionKey;
     this.blocks = parts.blocks;
     this.bus = parts.bus;
     this.events = parts.events;
@@ -131,6 +139,8 @@ export class RateLimiter implements LimiterStatusSource {
       store: options.store ?? new RedisRateLimitStore(connection),
       connection: options.store ? undefined : connection,
       hashId: (id) => connection.keys.hashId(id),
+      // Its own label: a pk matches no key, log line or stream entry of the client.
+      partitionKey: (id) => partitionKeyOf(connection.keys.hashId(`partition:${id}`)),
       blocks:
         options.localBlockCache === false
           ? undefined
@@ -255,6 +265,14 @@ export class RateLimiter implements LimiterStatusSource {
     this.unregister();
     this.stopListening();
     this.fallback.close();
+  }
+
+  /**
+   * The draft `pk` parameter (`:<base64>:`) of a client id: a keyed hash, the same on every
+   * instance; undefined where client ids are not hashed (then no `pk` is sent).
+   */
+  partitionKey(clientId: string): string | undefined {
+    return this.partitionKeys?.(clientId);
   }
 
   /** The decision, reported as `ratelimit.decision` when it was an HTTP request's. */

@@ -19,11 +19,14 @@ export const RATE_LIMIT_HEADERS = {
   'X-RateLimit-Remaining': { description: 'Units left in that tier', schema: { type: 'integer' } },
   /** Unix seconds when that tier resets. */
   'X-RateLimit-Reset': { description: 'Unix seconds when that tier resets', schema: { type: 'integer' } },
-  /** Remaining units and seconds to reset of every tier (draft-ietf-httpapi-ratelimit-headers-10). */
-  RateLimit: { description: 'draft-ietf-httpapi-ratelimit-headers-10, every tier', schema: { type: 'string' } },
-  /** Quota and window of every tier (draft-ietf-httpapi-ratelimit-headers-10). */
+  /** Available units (`r`) and effective window in seconds (`t`) of every tier (draft-ietf-httpapi-ratelimit-headers-11). */
+  RateLimit: {
+    description: 'draft-ietf-httpapi-ratelimit-headers-11, every tier: "name";r=<units>;t=<seconds>',
+    schema: { type: 'string' },
+  },
+  /** Quota (`q`) and window in seconds (`w`) of every tier (draft-ietf-httpapi-ratelimit-headers-11). */
   'RateLimit-Policy': {
-    description: 'draft-ietf-httpapi-ratelimit-headers-10, every tier',
+    description: 'draft-ietf-httpapi-ratelimit-headers-11, every tier: "name";q=<units>;w=<seconds>',
     schema: { type: 'string' },
   },
 } as const;
