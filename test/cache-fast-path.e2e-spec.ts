@@ -22,7 +22,7 @@ import { tap } from 'rxjs';
 import request from 'supertest';
 import { CacheInterceptor } from '../libs/nestjs-redis-shield/src/cache/nest/cache.interceptor.js';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
-import { type RedisServer, startRedis } from './harness/index.js';
+import { type RedisServer, type RespProxy, startRedis, startRespProxy } from './harness/index.js';
 
 // Issue 18 (bench target) / issue 20 point 6: an L1 hit answered at the route, before
 // Nest's guards, interceptors and reply pipeline, only where none of those could have
@@ -82,6 +82,16 @@ class FastController {
   }
 }
 
+@Controller('windows')
+class StaleController {
+  @Get()
+  @CacheTtl({ ttlSeconds: 1, staleWhileRevalidateSeconds: 60 })
+  @CacheShared()
+  one() {
+    return { n: count('windows') };
+  }
+}
+
 @Controller('class-guarded')
 @UseGuards(AllowHeaderGuard)
 class ClassGuardedController {
@@ -94,6 +104,8 @@ class ClassGuardedController {
 }
 
 interface AppSetup {
+  /** The in-process L1 (default on); off, every hit reads Redis. */
+  l1?: boolean;
   globalGuard?: boolean;
   stampFirst?: boolean;
   fastPath?: boolean;
@@ -103,9 +115,9 @@ async function startApp(adapter: Adapter, redisUrl: string, setup: AppSetup = {}
   @Module({
     imports: [
       RedisModule.forRoot({ url: redisUrl, hashSecret: 'fast-path-e2e' }),
-      ResponseCacheModule.forRoot({ l1: { maxBytes: 1 << 20, fastPath: setup.fastPath } }),
+      ResponseCacheModule.forRoot({ l1: { maxBytes: setup.l1 === false ? 0 : 1 << 20 }, fastPath: setup.fastPath }),
     ],
-    controllers: [FastController, ClassGuardedController],
+    controllers: [FastController, ClassGuardedController, StaleController],
     providers: [
       ...(setup.globalGuard ? [{ provide: APP_GUARD, useClass: AllowHeaderGuard }] : []),
       // The root module's providers are registered first: this interceptor runs before the cache's.
@@ -271,7 +283,7 @@ describe.each<Adapter>(['express', 'fastify'])('the L1 fast path on %s', (adapte
     expect(intercepted).toHaveBeenCalledTimes(1); // @Header routes take Nest's path
   });
 
-  it('serves nothing an invalidation removed, and is off with l1.fastPath: false', async () => {
+  it('serves nothing an invalidation removed, and is off with fastPath: false', async () => {
     const app = await startApp(adapter, server.url);
     apps.push(app);
     await get(app, '/fast/shared');
@@ -289,5 +301,71 @@ describe.each<Adapter>(['express', 'fastify'])('the L1 fast path on %s', (adapte
     intercepted.mockClear();
     expect(status(await get(off, '/fast/shared'))).toBe('HIT');
     expect(intercepted).toHaveBeenCalledTimes(1);
+  });
+
+  describe('with the L1 off: hits read from Redis', () => {
+    let proxy: RespProxy;
+    const lookups = () => proxy.commands.filter((command) => command.name === 'EVALSHA' || command.name === 'EVAL');
+
+    beforeEach(async () => {
+      proxy = await startRespProxy(server);
+    });
+
+    afterEach(async () => {
+      await Promise.all(apps.splice(0).map((app) => app.close()));
+      await proxy.close();
+    });
+
+    it('answers a fresh Redis hit at the route with one read, and a miss there reads once', async () => {
+      const app = await startApp(adapter, proxy.url, { l1: false });
+      apps.push(app);
+      expect(status(await get(app, '/fast/shared'))).toBe('MISS');
+      expect(status(await get(app, '/fast/shared'))).toBe('HIT'); // learns the route
+      intercepted.mockClear();
+      proxy.reset();
+      const fast = await get(app, '/fast/shared');
+      expect(status(fast)).toBe('HIT');
+      expect(intercepted).not.toHaveBeenCalled();
+      expect(lookups()).toHaveLength(1);
+      const viaInterceptor = await get(app, '/fast/shared', { 'If-None-Match': '"other"' });
+      expect(intercepted).toHaveBeenCalledTimes(1);
+      expect(seen(fast)).toEqual(seen(viaInterceptor));
+
+      // Gone from Redis: the route's read finds nothing and Nest's path runs the handler on that same read.
+      await app.get(CacheService).clearEndpoint('/fast/shared');
+      intercepted.mockClear();
+      proxy.reset();
+      const miss = await get(app, '/fast/shared');
+      expect(status(miss)).toBe('MISS');
+      expect(JSON.parse(miss.text).n).toBe(2);
+      expect(intercepted).toHaveBeenCalledTimes(1);
+      expect(
+        lookups().filter((command) => proxy.keysOf(command).some((key) => key.includes('cache:response:'))),
+      ).toHaveLength(1);
+    });
+
+    it('leaves stale entries and a stalled Redis to the interceptor: STALE, then BYPASS within the deadline', async () => {
+      const app = await startApp(adapter, proxy.url, { l1: false });
+      apps.push(app);
+      await get(app, '/windows');
+      await get(app, '/windows');
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      intercepted.mockClear();
+      expect(status(await get(app, '/windows'))).toBe('STALE');
+      expect(intercepted).toHaveBeenCalledTimes(1);
+
+      await get(app, '/fast/shared');
+      await get(app, '/fast/shared');
+      await server.stall();
+      try {
+        const started = Date.now();
+        const during = await request(await app.getUrl()).get('/fast/shared');
+        expect(during.status).toBe(200);
+        expect(status(during)).toBe('BYPASS');
+        expect(Date.now() - started).toBeLessThan(1000);
+      } finally {
+        await server.resume();
+      }
+    });
   });
 });

@@ -19,7 +19,7 @@ export interface BenchAppConfig {
   cache?: 'shield' | 'cache-manager';
   /** nestjs-redis-shield cache: the in-process L1 (default on, as in the library); false: every hit reads Redis. */
   l1?: boolean;
-  /** nestjs-redis-shield cache: L1 hits answered at the route, before Nest's pipeline (`l1.fastPath`, default on as in the library). */
+  /** nestjs-redis-shield cache: hits answered at the route, before Nest's pipeline (`fastPath`, default on as in the library). */
   fastPath?: boolean;
   /**
    * nestjs-redis-shield cache: `/ping` with a 1 ms TTL and an hour of stale-while-revalidate,

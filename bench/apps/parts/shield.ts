@@ -39,8 +39,12 @@ export function shieldPart(config: BenchAppConfig): BenchPart {
     imports.push(RateLimitModule.forRoot(options));
   }
   if (config.cache === 'shield') {
-    const l1 = config.l1 === false ? { maxBytes: 0 } : config.fastPath === false ? { fastPath: false } : undefined;
-    imports.push(ResponseCacheModule.forRoot(l1 ? { l1 } : {}));
+    imports.push(
+      ResponseCacheModule.forRoot({
+        ...(config.l1 === false ? { l1: { maxBytes: 0 } } : {}),
+        ...(config.fastPath === false ? { fastPath: false } : {}),
+      }),
+    );
   }
   if (config.metrics) imports.push(ShieldMetricsModule.forRoot({}));
   return {

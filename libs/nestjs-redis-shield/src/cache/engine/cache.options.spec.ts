@@ -20,8 +20,14 @@ describe('resolveCacheOptions', () => {
       maxPatternLength: 256,
       maxPatternStars: 16,
       userId: undefined,
-      l1: { maxBytes: 33_554_432, perUser: false, maxAgeWithoutBusMs: undefined, fastPath: true },
+      l1: { maxBytes: 33_554_432, perUser: false, maxAgeWithoutBusMs: undefined },
+      fastPath: true,
     });
+  });
+
+  it("answers hits before Nest's pipeline by default; fastPath: false turns it off; refuses a non-boolean", () => {
+    expect(resolveCacheOptions({ fastPath: false }).fastPath).toBe(false);
+    expect(() => resolveCacheOptions({ fastPath: 'no' as unknown as boolean })).toThrow(/fastPath/);
   });
 
   it('takes the deprecated maxQueryVariants as maxVariants', () => {
@@ -80,7 +86,7 @@ describe('resolveCacheOptions', () => {
 
 describe('resolveCacheOptions: l1', () => {
   it('is on by default with 32 MiB for shared entries; maxBytes 0 turns it off', () => {
-    const defaults = { maxBytes: 33_554_432, perUser: false, maxAgeWithoutBusMs: undefined, fastPath: true };
+    const defaults = { maxBytes: 33_554_432, perUser: false, maxAgeWithoutBusMs: undefined };
     expect(resolveCacheOptions({}).l1).toEqual(defaults);
     expect(resolveCacheOptions({ l1: {} }).l1).toEqual(defaults);
     expect(resolveCacheOptions({ l1: { perUser: true } }).l1).toEqual({ ...defaults, perUser: true });
@@ -88,15 +94,11 @@ describe('resolveCacheOptions: l1', () => {
       maxBytes: 1024,
       perUser: false,
       maxAgeWithoutBusMs: undefined,
-      fastPath: true,
     });
-    expect(
-      resolveCacheOptions({ l1: { maxBytes: 0, perUser: true, maxAgeWithoutBusMs: 250, fastPath: false } }).l1,
-    ).toEqual({
+    expect(resolveCacheOptions({ l1: { maxBytes: 0, perUser: true, maxAgeWithoutBusMs: 250 } }).l1).toEqual({
       maxBytes: 0,
       perUser: true,
       maxAgeWithoutBusMs: 250,
-      fastPath: false,
     });
   });
 
@@ -105,7 +107,6 @@ describe('resolveCacheOptions: l1', () => {
     [{ maxBytes: 1.5 }, 'l1.maxBytes'],
     [{ maxBytes: 10, perUser: 'yes' as unknown as boolean }, 'l1.perUser'],
     [{ maxBytes: 10, maxAgeWithoutBusMs: 0 }, 'l1.maxAgeWithoutBusMs'],
-    [{ fastPath: 1 as unknown as boolean }, 'l1.fastPath'],
   ])('refuses %j naming %s (SHIELD_E001)', (l1, option) => {
     let caught: unknown;
     try {

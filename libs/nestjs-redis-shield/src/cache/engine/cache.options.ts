@@ -30,15 +30,6 @@ export interface ResponseCacheL1Options {
    * bus's `staleAfterMs` (5000).
    */
   maxAgeWithoutBusMs?: number;
-  /**
-   * Answer L1 hits at the route, before Nest's guards, interceptors and reply pipeline,
-   * on routes where none of those could change the answer: no guard (global, controller
-   * or method), the cache interceptor registered globally and first of the global
-   * interceptors, no `@Header`, `@HttpCode`, `@Redirect`, `@Render`, `@Sse`, `@Res` or
-   * `@Next` on the handler. Middleware runs as always; headers and bytes are those of any
-   * other hit. Default true; false answers every hit from the interceptor.
-   */
-  fastPath?: boolean;
 }
 
 /** The L1 options with defaults applied (`maxAgeWithoutBusMs` from the bus once it is known). */
@@ -49,8 +40,6 @@ export interface ResolvedL1Options {
   perUser: boolean;
   /** The bound, in ms, on an entry's life in L1 while the bus is (or was) down. */
   maxAgeWithoutBusMs: number;
-  /** Whether L1 hits of routes without guards are answered before Nest's pipeline. */
-  fastPath: boolean;
 }
 
 /**
@@ -163,6 +152,15 @@ export interface ResponseCacheModuleOptions {
   userId?: (user: unknown) => string | undefined;
   /** The in-process cache in front of Redis. Default on: 32 MiB per instance, shared entries only; `{ maxBytes: 0 }` turns it off. */
   l1?: ResponseCacheL1Options;
+  /**
+   * Answer fresh hits (from L1 or Redis) at the route, before Nest's guards, interceptors
+   * and reply pipeline, on routes where none of those could change the answer: no guard
+   * (global, controller or method), the cache interceptor registered globally and first of
+   * the global interceptors, no `@Header`, `@HttpCode`, `@Redirect`, `@Render`, `@Sse`,
+   * `@Res` or `@Next` on the handler. Middleware runs as always; headers and bytes are
+   * those of any other hit. Default true; false answers every hit from the interceptor.
+   */
+  fastPath?: boolean;
 }
 
 /** Resolved options with defaults applied. */
@@ -197,8 +195,8 @@ export function resolveCacheOptions(options: ResponseCacheModuleOptions): Resolv
       maxBytes: options.l1?.maxBytes ?? DEFAULT_L1_MAX_BYTES,
       perUser: options.l1?.perUser ?? false,
       maxAgeWithoutBusMs: options.l1?.maxAgeWithoutBusMs,
-      fastPath: options.l1?.fastPath ?? true,
     },
+    fastPath: options.fastPath ?? true,
   };
   for (const [name, ttl] of Object.entries(resolved.ttlProfiles)) {
     if (typeof ttl === 'number') checkPositiveNumber(`ttlProfiles.${name}`, ttl, 'seconds');
@@ -214,7 +212,7 @@ export function resolveCacheOptions(options: ResponseCacheModuleOptions): Resolv
   checkPositiveInteger('maxPatternStars', resolved.maxPatternStars);
   checkIntegerInRange('l1.maxBytes', resolved.l1.maxBytes, 0);
   checkBoolean('l1.perUser', resolved.l1.perUser);
-  checkBoolean('l1.fastPath', resolved.l1.fastPath);
+  checkBoolean('fastPath', resolved.fastPath);
   if (resolved.l1.maxAgeWithoutBusMs !== undefined) {
     checkPositiveNumber('l1.maxAgeWithoutBusMs', resolved.l1.maxAgeWithoutBusMs, 'ms');
   }

@@ -1,7 +1,7 @@
 import type { CachedResponse } from './entry-codec.js';
 import { expiresAtOf, L1Cache, type L1BusLifetime } from './l1-cache.js';
 
-const options = { maxBytes: 10_000, perUser: false, maxAgeWithoutBusMs: 1000, fastPath: true };
+const options = { maxBytes: 10_000, perUser: false, maxAgeWithoutBusMs: 1000 };
 
 /** A bus whose connection the test drives, with InstanceBus's lifetime rule. */
 class FakeBus implements L1BusLifetime {

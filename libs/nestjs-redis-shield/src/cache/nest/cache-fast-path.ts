@@ -17,7 +17,8 @@ import type { CacheRoute } from './cache-route.js';
 /**
  * What the cache interceptor answers for a request reaching a fast route: the body to
  * send (its headers already set on the response), or undefined to let Nest run the route
- * as usual (no fresh L1 entry, a conditional request, anything unusual).
+ * as usual (no fresh entry, a conditional request, anything unusual); a promise of either
+ * when it had to read Redis.
  */
 export type FastAnswer = (exchange: HttpExchange, route: CacheRoute, request: unknown) => unknown;
 
@@ -40,17 +41,18 @@ const wrappedAdapters = new WeakSet<object>();
 const RESPONSE_ARGUMENTS = new Set(['1', '2']);
 
 /**
- * Answers L1 hits at the route itself, before Nest's guard, interceptor and reply
- * pipeline, which costs more per request than the hit does. Every middleware has run by
+ * Answers cache hits at the route itself, before Nest's guard, interceptor and reply
+ * pipeline, which costs more per request than an L1 hit does. Every middleware has run by
  * then (the fast path sits on the route, not in front of the router), and it is used only
  * on routes where what it skips could not have changed the answer: no guard at all
  * (global, controller or method), the cache interceptor first of the global interceptors
  * (interceptors after it never run on a hit), no `@Header`, `@HttpCode`, `@Redirect`,
  * `@Render`, `@Sse`, `@Res` or `@Next` on the handler. Which routes qualify is learned from
  * the first request of each that reaches the interceptor; until then, and on every other
- * route, requests take Nest's path. Only plain GETs with a fresh L1 entry are answered here
- * (no `If-None-Match`, no body): headers and bytes are those of a hit answered by the
- * interceptor, written through the adapter's own `reply`.
+ * route, requests take Nest's path. Only plain GETs with a fresh entry (in L1, else read
+ * from Redis) are answered here (no `If-None-Match`, no body): headers and bytes are those
+ * of a hit answered by the interceptor, written through the adapter's own `reply`. Any
+ * other outcome continues on Nest's path, which reuses the Redis read.
  *
  * It wraps the GET handlers Nest registers on the HTTP adapter (`adapter.get`), so it is
  * installed when the adapter is known and before the routes are registered.
@@ -115,7 +117,9 @@ export class CacheFastPath {
     const fastPath = this;
     const wrapped = function (this: unknown, ...args: unknown[]) {
       if (slot.phase === 'fast') {
-        if (fastPath.serve(slot.route!, args[0], args[1])) return undefined;
+        const served = fastPath.serve(slot.route!, args[0], args[1]);
+        if (served === true) return undefined;
+        if (served !== false) return served.then((done) => (done ? undefined : handler.apply(this, args)));
       } else if (slot.phase === 'unknown') {
         // Settled at once when the whole application rules it out (a global guard, say).
         if (fastPath.appWide()) requestState(exchangeOf(args[0], args[1]).raw).cacheRouteSlot = slot;
@@ -132,18 +136,39 @@ export class CacheFastPath {
     return wrapped;
   }
 
-  /** True when the request was answered here. A failure leaves it to Nest's path (its filters, its logs). */
-  private serve(route: CacheRoute, request: unknown, response: unknown): boolean {
+  /**
+   * True (or a promise of true) when the request was answered here. A failure leaves it to
+   * Nest's path (its filters, its logs).
+   */
+  private serve(route: CacheRoute, request: unknown, response: unknown): boolean | Promise<boolean> {
     if (!this.answer || !this.adapter) return false;
     try {
-      const body = this.answer(exchangeOf(request, response), route, request);
-      if (body === undefined) return false;
-      this.adapter.reply(response, body, 200);
+      const answer = this.answer(exchangeOf(request, response), route, request);
+      if (answer instanceof Promise) {
+        return answer.then(
+          (body) => this.reply(route, response, body),
+          (error: unknown) => this.failed(route, error),
+        );
+      }
+      return this.reply(route, response, answer);
+    } catch (error) {
+      return this.failed(route, error);
+    }
+  }
+
+  private reply(route: CacheRoute, response: unknown, body: unknown): boolean {
+    if (body === undefined) return false;
+    try {
+      this.adapter!.reply(response, body, 200);
       return true;
     } catch (error) {
-      this.logger.warn(`fast path of ${route.id} failed, answered by Nest instead: ${String(error)}`);
-      return false;
+      return this.failed(route, error);
     }
+  }
+
+  private failed(route: CacheRoute, error: unknown): false {
+    this.logger.warn(`fast path of ${route.id} failed, answered by Nest instead: ${String(error)}`);
+    return false;
   }
 
   /**

@@ -25,7 +25,8 @@ export class CacheL1 implements OnApplicationShutdown {
   ) {
     this.cache = new L1Cache<CachedResponse>(
       {
-        ...options.l1,
+        maxBytes: options.l1.maxBytes,
+        perUser: options.l1.perUser,
         maxAgeWithoutBusMs: options.l1.maxAgeWithoutBusMs ?? bus?.staleAfterMs ?? DEFAULT_MAX_AGE_WITHOUT_BUS_MS,
       },
       bus,

@@ -125,15 +125,54 @@ export class CacheInterceptor implements NestInterceptor {
   }
 
   /**
-   * The answer to a request on a route the fast path serves (see `CacheFastPath`): the
-   * body of a fresh L1 entry with its headers set, for a plain GET; else undefined, and
-   * Nest runs the route as usual (a 304, HEAD, a miss are all answered there).
+   * The answer to a request on a route the fast path serves (see `CacheFastPath`): for a
+   * plain GET, the body of a fresh entry from L1 or, else, from Redis, with its headers
+   * set; undefined (now or once Redis answered) otherwise, and Nest runs the route as
+   * usual, reusing the Redis read started here (a 304, HEAD, a miss, a stale entry, Redis
+   * down are all answered there).
    */
   private fastAnswer(exchange: HttpExchange, route: CacheRoute, request: unknown): unknown {
     if (exchange.method !== 'GET' || exchange.header('if-none-match') !== undefined) return undefined;
+    if (route.bypassReason || !this.options.enabled || exchange.hasBody) return undefined;
+    const scope = this.scopeOf(exchange, route);
+    if (scope.kind === 'bypass') return undefined;
     const apiVersion = apiVersionOf(this.appConfig?.getVersioning(), exchange, () => request);
-    const kept = this.l1Entry(exchange, route, apiVersion);
-    return kept && hitBody(exchange, kept.entry, kept.perUser, this.reporter, 'l1');
+    const lookup = this.lookupOf(exchange, route, scope, apiVersion);
+    if (!lookup.directives.read) return undefined;
+    const perUser = scope.kind === 'user';
+    const kept = this.l1?.cache.get(lookup.digest);
+    if (kept) return hitBody(exchange, kept, perUser, this.reporter, 'l1');
+    // The read the interceptor would start; it takes this one over if this is no fresh hit.
+    lookup.l1Generation = this.l1?.cache.generation;
+    const read = this.read(exchange, lookup, { deadline: lookup.deadline });
+    lookup.read = read;
+    return read.then(
+      async ({ entry: stored }) => {
+        if (!stored) return undefined;
+        const entry = await this.decode(stored, exchange, route.id, lookup.digest, lookup.deadline);
+        // Corrupt (already reported and deleted): the interceptor must not see it again.
+        if (!entry) lookup.read = read.then((reply) => ({ ...reply, entry: null }));
+        const ttlMs = route.ttlMs ?? 0;
+        if (!entry || freshnessOf(entry, Date.now(), ttlMs, !perUser) !== 'fresh') return undefined;
+        this.keep(lookup, entry, ttlMs, perUser, lookup.l1Generation);
+        return hitBody(exchange, entry, perUser, this.reporter, 'l2');
+      },
+      () => undefined,
+    );
+  }
+
+  /** Puts an entry just read from Redis in L1 (unless an invalidation arrived since `l1Generation`). */
+  private keep(
+    lookup: Lookup,
+    entry: CachedResponse,
+    ttlMs: number,
+    perUser: boolean,
+    l1Generation: number | undefined,
+  ): void {
+    const l1 = this.l1?.cache;
+    if (!l1?.enabled || l1Generation === undefined) return;
+    const { freshUntil, expiresAt } = lifetimesOf(entry, ttlMs, !perUser);
+    l1.put(lookup.digest, entry, { generation: l1Generation, expiresAt, freshUntil, perUser, bytes: l1Bytes(entry) });
   }
 
   /**
@@ -245,9 +284,8 @@ export class CacheInterceptor implements NestInterceptor {
 
     if (directives.read) {
       // (A fresh L1 entry was answered by intercept, in this same tick.)
-      const l1 = this.l1?.cache;
       // Read before asking Redis: an invalidation arriving meanwhile keeps the reply out of L1.
-      const l1Generation = lookup.read ? lookup.l1Generation : l1?.generation;
+      const l1Generation = lookup.read ? lookup.l1Generation : this.l1?.cache.generation;
       let reply: LookupReply;
       try {
         reply = await (lookup.read ?? this.read(exchange, lookup, { deadline }));
@@ -262,10 +300,7 @@ export class CacheInterceptor implements NestInterceptor {
         const entry = await this.decode(reply.entry, exchange, route.id, digest, deadline);
         if (entry) {
           const freshness = freshnessOf(entry, Date.now(), ttlMs, !perUser);
-          if (freshness !== 'expired' && l1?.enabled && l1Generation !== undefined) {
-            const { freshUntil, expiresAt } = lifetimesOf(entry, ttlMs, !perUser);
-            l1.put(digest, entry, { generation: l1Generation, expiresAt, freshUntil, perUser, bytes: l1Bytes(entry) });
-          }
+          if (freshness !== 'expired') this.keep(lookup, entry, ttlMs, perUser, l1Generation);
           if (freshness === 'fresh') return serveHit(exchange, entry, perUser, this.reporter, 'l2');
           if (freshness === 'stale-while-revalidate' && this.refresher && exchange.method === 'GET') {
             this.refresher.schedule(exchange, next, lookup, entry);

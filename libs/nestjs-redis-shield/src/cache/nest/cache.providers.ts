@@ -84,11 +84,11 @@ function cacheProviders(extras: ResponseCacheModuleExtras): Provider[] {
       inject: [{ token: getInstanceBusToken(extras.connection), optional: true }],
     },
   ];
-  // L1 hits of routes without guards answered at the route; needs the interceptor to be global.
+  // Fresh hits of routes without guards answered at the route; needs the interceptor to be global.
   providers.push({
     provide: CacheFastPath,
     useFactory: (options: ResolvedCacheOptions, adapterHost?: HttpAdapterHost, appConfig?: ApplicationConfig) =>
-      new CacheFastPath(adapterHost, appConfig, extras.interceptor && options.l1.fastPath && options.l1.maxBytes > 0),
+      new CacheFastPath(adapterHost, appConfig, extras.interceptor && options.fastPath),
     inject: [CACHE_OPTIONS, { token: HttpAdapterHost, optional: true }, { token: ApplicationConfig, optional: true }],
   });
   if (extras.interceptor) providers.push({ provide: APP_INTERCEPTOR, useExisting: CacheInterceptor });
