@@ -16,6 +16,9 @@ import {
   ShieldEvents,
   SkipRateLimit,
 } from 'nestjs-redis-shield';
+import { createApp, type HttpAdapterName } from '../src/app.factory.js';
+import { loadConfig } from '../src/config/load-config.js';
+import { WS_PINGS_PER_10_SECONDS } from '../src/rate-limit.config.js';
 import { type RedisServer, startRedis } from './harness/index.js';
 
 // @RateLimit on WebSocket gateways and @SubscribeMessage handlers, on both platforms
@@ -392,5 +395,53 @@ describe.each<Platform>(['ws', 'socket.io'])('WebSocket rate limits on %s', (pla
     app = await startApp({ platform, redisUrl: redis.url });
     const twice = await open({ gateway: 'guarded' });
     expect(await exchange(twice, 'ping', 4)).toEqual([PONG('ping'), PONG('ping'), PONG('ping'), REJECTED]);
+  });
+});
+
+describe.each<HttpAdapterName>(['express', 'fastify'])("the demo's /ws gateway on %s", (adapter) => {
+  let redis: RedisServer;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('answers ping with pong up to the ws-ping policy, then the 429 body, on a socket that stays open', async () => {
+    const result = loadConfig({
+      REDIS_URL: redis.url,
+      JWT_SECRET: 'websocket-jwt-secret-0123456789abcdef0123456789',
+      IP_HASH_SECRET: 'websocket-ip-hash-secret-0123456789abcdef01',
+    });
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    const app = await createApp(result.config, { logger: false, adapter });
+    await app.listen(0, '127.0.0.1');
+    const socket = new WebSocket(`${(await app.getUrl()).replace('http', 'ws')}/ws`);
+    try {
+      const received = inbox();
+      socket.on('message', (raw) => received.push(JSON.parse(String(raw)) as Received));
+      await new Promise<void>((resolve, reject) => {
+        socket.once('open', () => resolve());
+        socket.once('error', reject);
+      });
+      const answers: Received[] = [];
+      for (let i = 0; i <= WS_PINGS_PER_10_SECONDS; i++) {
+        socket.send(JSON.stringify({ event: 'ping' }));
+        answers.push(await received.next());
+      }
+      expect(answers.slice(0, -1)).toEqual(
+        Array.from({ length: WS_PINGS_PER_10_SECONDS }, () => ({
+          event: 'pong',
+          data: { generated_at: expect.any(String) },
+        })),
+      );
+      expect(answers.at(-1)).toEqual(REJECTED);
+      expect(socket.readyState).toBe(WebSocket.OPEN);
+    } finally {
+      socket.close();
+      await app.close();
+    }
   });
 });
