@@ -1,6 +1,7 @@
 import { type INestApplication, Module, type Provider, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { type OnGatewayConnection, SubscribeMessage, WebSocketGateway } from '@nestjs/websockets';
@@ -112,6 +113,8 @@ interface AppOptions {
   /** RateLimitModule's `guard` extra (global guard). Default true. */
   globalGuard?: boolean;
   trustProxy?: boolean;
+  /** The HTTP adapter. Default express. */
+  http?: HttpAdapterName;
 }
 
 async function startApp(options: AppOptions): Promise<INestApplication> {
@@ -136,11 +139,13 @@ async function startApp(options: AppOptions): Promise<INestApplication> {
   })
   class WebSocketAppModule {}
 
-  const app = await NestFactory.create<NestExpressApplication>(WebSocketAppModule, new ExpressAdapter(), {
+  const trust = options.trustProxy ? 'loopback' : false;
+  const http = options.http === 'fastify' ? new FastifyAdapter({ trustProxy: trust }) : new ExpressAdapter();
+  const app = await NestFactory.create<INestApplication>(WebSocketAppModule, http, {
     logger: false,
     abortOnError: false,
   });
-  if (options.trustProxy) app.set('trust proxy', 'loopback');
+  if (options.http !== 'fastify') (app as NestExpressApplication).set('trust proxy', trust);
   app.useWebSocketAdapter(options.platform === 'ws' ? new WsAdapter(app) : new IoAdapter(app));
   await app.listen(0, '127.0.0.1');
   return app;
@@ -346,22 +351,25 @@ describe.each<Platform>(['ws', 'socket.io'])('WebSocket rate limits on %s', (pla
     expect(await exchange(other, 'ping', 3)).toEqual([PONG('ping'), PONG('ping'), PONG('ping')]);
   });
 
-  it('believes X-Forwarded-For of the handshake only where the HTTP adapter trusts the proxy', async () => {
-    app = await startApp({ platform, redisUrl: redis.url });
-    // Not trusted: two forged addresses from one peer share its bucket.
-    const forged = await open({ forwardedFor: '203.0.113.1' });
-    const forgedAgain = await open({ forwardedFor: '203.0.113.2' });
-    expect(await exchange(forged, 'ping', 3)).toEqual([PONG('ping'), PONG('ping'), PONG('ping')]);
-    expect(await exchange(forgedAgain, 'ping', 1)).toEqual([REJECTED]);
-    await app.close();
+  it.each<HttpAdapterName>(['express', 'fastify'])(
+    'believes X-Forwarded-For of the handshake only where the HTTP adapter (%s) trusts the proxy',
+    async (http) => {
+      app = await startApp({ platform, redisUrl: redis.url, http });
+      // Not trusted: two forged addresses from one peer share its bucket.
+      const forged = await open({ forwardedFor: '203.0.113.1' });
+      const forgedAgain = await open({ forwardedFor: '203.0.113.2' });
+      expect(await exchange(forged, 'ping', 3)).toEqual([PONG('ping'), PONG('ping'), PONG('ping')]);
+      expect(await exchange(forgedAgain, 'ping', 1)).toEqual([REJECTED]);
+      await app.close();
 
-    app = await startApp({ platform, redisUrl: redis.url, trustProxy: true });
-    // Trusted (a loopback proxy): each forwarded client has its bucket.
-    const proxied = await open({ forwardedFor: '203.0.113.3' });
-    const proxiedOther = await open({ forwardedFor: '203.0.113.4' });
-    expect(await exchange(proxied, 'ping', 3)).toEqual([PONG('ping'), PONG('ping'), PONG('ping')]);
-    expect(await exchange(proxiedOther, 'ping', 1)).toEqual([PONG('ping')]);
-  });
+      app = await startApp({ platform, redisUrl: redis.url, http, trustProxy: true });
+      // Trusted (a loopback proxy): each forwarded client has its bucket.
+      const proxied = await open({ forwardedFor: '203.0.113.3' });
+      const proxiedOther = await open({ forwardedFor: '203.0.113.4' });
+      expect(await exchange(proxied, 'ping', 3)).toEqual([PONG('ping'), PONG('ping'), PONG('ping')]);
+      expect(await exchange(proxiedOther, 'ping', 1)).toEqual([PONG('ping')]);
+    },
+  );
 
   it('exempts allowlisted addresses', async () => {
     app = await startApp({ platform, redisUrl: redis.url, limits: { allowlist: ['127.0.0.2'] } });
