@@ -2,6 +2,7 @@ import { type INestApplication, type LoggerService, ValidationPipe } from '@nest
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/load-config.js';
@@ -39,6 +40,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     express.disable('x-powered-by');
   }
   app.setGlobalPrefix(API_PREFIX, { exclude: [METRICS_PATH] });
+  // The `/ws` gateway speaks plain WebSockets (any client, no socket.io protocol), on the same server.
+  app.useWebSocketAdapter(new WsAdapter(app));
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   // Built here, from explicit decorators only (no CLI plugin), so tests and `npm start`
   // serve the same document.

@@ -20,6 +20,7 @@ import { RedisProbe } from './health/redis-probe.js';
 import { UsageLoggingMiddleware } from './logging/usage-logging.middleware.js';
 import { ModelsController } from './models/models.controller.js';
 import { ModelsService } from './models/models.service.js';
+import { PingGateway } from './ping/ping.gateway.js';
 
 /** The demo API. Build it with {@link AppModule.forRoot} from a loaded {@link AppConfig}. */
 @Module({})
@@ -62,7 +63,7 @@ export class AppModule implements NestModule {
         ShieldMetricsModule.forRoot({ defaultMetrics: true, authorize: authorizeAdmin }),
       ],
       controllers: [ModelsController, AnalyticsController, CompletionsController, HealthController],
-      providers: [{ provide: APP_CONFIG, useValue: config }, ModelsService, UsageTracker, RedisProbe],
+      providers: [{ provide: APP_CONFIG, useValue: config }, ModelsService, UsageTracker, RedisProbe, PingGateway],
     };
   }
 

@@ -20,6 +20,12 @@ export const COMPLETIONS_PER_MINUTE = 10;
  */
 export const MAX_COMPLETION_TOKENS = COMPLETIONS_PER_MINUTE * 1000 - 1;
 
+/** The policy of the WebSocket gateway's `ping` message (`/ws`). */
+export const WS_PING_POLICY = 'ws-ping';
+
+/** `ping` messages a client may send per 10 s on `/ws`. */
+export const WS_PINGS_PER_10_SECONDS = 5;
+
 /** The policy that counts failed authentications (invalid bearer tokens) per client address. */
 export const AUTH_FAILURES_POLICY = 'auth-failures';
 
@@ -28,7 +34,8 @@ export const AUTH_FAILURES_POLICY = 'auth-failures';
  * burst), ten times that for JWTs with `plan: pro` (policy `default@pro`), the
  * `completions` policy of 10 per minute, on top of the default one, and the
  * `auth-failures` policy (`AUTH_FAILURES_PER_MINUTE`, default 10) that the
- * authentication middleware consumes on each invalid token (no route uses it).
+ * authentication middleware consumes on each invalid token (no route uses it), and the
+ * `ws-ping` policy (5 per 10 s) of the WebSocket gateway's `ping`.
  */
 export function rateLimitOptions(config: AppConfig): RateLimitModuleOptions {
   const { perMinute, perHour, burst, burstWindowSeconds, algorithm, failMode, authFailuresPerMinute } =
@@ -42,6 +49,7 @@ export function rateLimitOptions(config: AppConfig): RateLimitModuleOptions {
     'default@pro': { tiers: tiers(PRO_MULTIPLIER) },
     completions: { tiers: { minute: { limit: COMPLETIONS_PER_MINUTE, windowMs: 60_000 } } },
     [AUTH_FAILURES_POLICY]: { tiers: { minute: { limit: authFailuresPerMinute, windowMs: 60_000 } } },
+    [WS_PING_POLICY]: { tiers: { burst: { limit: WS_PINGS_PER_10_SECONDS, windowMs: 10_000 } } },
   };
   return {
     algorithm,

@@ -51,6 +51,7 @@ export {
   type FailMode,
   type RateLimitModuleOptions,
   type Resolvable,
+  type WebSocketLimitOptions,
 } from './rate-limit/engine/rate-limit.options.js';
 /** Injecting the module's options in your own providers (`@Inject(RATE_LIMIT_MODULE_OPTIONS)`). */
 export { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit/nest/rate-limit.constants.js';

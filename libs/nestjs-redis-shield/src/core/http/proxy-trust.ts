@@ -50,28 +50,10 @@ function forgedChain(proxy: (i: number) => string): string {
  * found by its symbol's description, `fastify.Request`).
  */
 export function proxyTrustOf(adapter: HttpAdapterLike): ProxyTrust | undefined {
+  const resolve = clientAddressResolverOf(adapter);
+  if (!resolve) return undefined;
   try {
     const type = adapter.getType();
-    const instance = adapter.getInstance() as Record<string | symbol, unknown> | undefined;
-    if (!instance) return undefined;
-    let resolve: ((peer: string | undefined, forwardedFor: string) => unknown) | undefined;
-    if (type === 'express' && typeof instance.request === 'object' && instance.request !== null) {
-      const prototype = instance.request;
-      resolve = (peer, forwardedFor) =>
-        (Object.create(prototype, syntheticRequest(peer, forwardedFor)) as { ip?: unknown }).ip;
-    } else if (type === 'fastify') {
-      const symbol = Object.getOwnPropertySymbols(instance).find((s) => s.description === 'fastify.Request');
-      const requestClass = symbol && (instance[symbol] as { prototype?: object } | undefined);
-      const prototype = requestClass?.prototype;
-      if (!prototype) return undefined;
-      resolve = (peer, forwardedFor) =>
-        (
-          Object.create(prototype, { raw: { value: Object.create(null, syntheticRequest(peer, forwardedFor)) } }) as {
-            ip?: unknown;
-          }
-        ).ip;
-    }
-    if (!resolve) return undefined;
     return {
       adapter: type === 'express' ? 'express' : 'fastify',
       setting: type === 'express' ? 'trust proxy' : 'trustProxy',
@@ -84,11 +66,48 @@ export function proxyTrustOf(adapter: HttpAdapterLike): ProxyTrust | undefined {
   }
 }
 
+/**
+ * How the adapter resolves a client address: its own `ip` (trust-proxy aware) of a request
+ * from `peer` carrying `forwardedFor` as `X-Forwarded-For`. For requests the adapter never
+ * routes, such as WebSocket upgrades, whose client must be keyed as an HTTP request of the
+ * same connection would be. `undefined` when the adapter is neither Express nor Fastify, or
+ * its request prototype cannot be reached (see {@link proxyTrustOf}).
+ */
+export function clientAddressResolverOf(
+  adapter: HttpAdapterLike,
+): ((peer: string | undefined, forwardedFor: string | undefined) => unknown) | undefined {
+  try {
+    const type = adapter.getType();
+    const instance = adapter.getInstance() as Record<string | symbol, unknown> | undefined;
+    if (!instance) return undefined;
+    if (type === 'express' && typeof instance.request === 'object' && instance.request !== null) {
+      const prototype = instance.request;
+      return (peer, forwardedFor) =>
+        (Object.create(prototype, syntheticRequest(peer, forwardedFor)) as { ip?: unknown }).ip;
+    }
+    if (type === 'fastify') {
+      const symbol = Object.getOwnPropertySymbols(instance).find((s) => s.description === 'fastify.Request');
+      const requestClass = symbol && (instance[symbol] as { prototype?: object } | undefined);
+      const prototype = requestClass?.prototype;
+      if (!prototype) return undefined;
+      return (peer, forwardedFor) =>
+        (
+          Object.create(prototype, { raw: { value: Object.create(null, syntheticRequest(peer, forwardedFor)) } }) as {
+            ip?: unknown;
+          }
+        ).ip;
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The parts of a Node request that address resolution reads (proxy-addr: socket and X-Forwarded-For). */
-function syntheticRequest(peer: string | undefined, forwardedFor: string): PropertyDescriptorMap {
+function syntheticRequest(peer: string | undefined, forwardedFor: string | undefined): PropertyDescriptorMap {
   return {
     socket: { value: { remoteAddress: peer } },
     connection: { value: { remoteAddress: peer } },
-    headers: { value: { 'x-forwarded-for': forwardedFor } },
+    headers: { value: forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor } },
   };
 }

@@ -27,6 +27,11 @@ describe('buildRegistry option errors', () => {
       { fallbackMaxClients: Number.NaN },
       'fallbackMaxClients=NaN: expected a positive integer',
     ],
+    [
+      'websocket.closeAfterRejections',
+      { websocket: { closeAfterRejections: 0 } },
+      'websocket.closeAfterRejections=0: expected a positive integer',
+    ],
     ['ipv6Subnet', { ipv6Subnet: 129 }, 'ipv6Subnet=129: expected an integer from 1 to 128'],
     ['a tier limit', { defaultTiers: { t: { limit: 0, windowMs: 1000 } } }, 'policies.default.tiers.t.limit=0'],
     ['an algorithm', { algorithm: 'leaky' as never }, 'policies.default.algorithm="leaky": expected one of'],
@@ -44,6 +49,8 @@ describe('buildRegistry option errors', () => {
       { localBlockCache: {} },
       { localBlockCache: { maxEntries: null as never } },
       { fallbackMaxClients: 1, failMode: 'closed' as const },
+      { websocket: {} },
+      { websocket: { closeAfterRejections: 3 } },
     ]) {
       expect(() => buildRegistry(options)).not.toThrow();
     }

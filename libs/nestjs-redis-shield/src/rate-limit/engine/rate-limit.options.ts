@@ -104,6 +104,23 @@ export interface RateLimitModuleOptions {
    * no sampling), at most 5 lines plus one summary per 10 s.
    */
   violations?: ViolationOptions;
+  /**
+   * WebSocket gateways (`@nestjs/websockets`, on `ws` or socket.io): messages of handlers
+   * with `@RateLimit` (on the handler or its gateway) are limited per client; a rejected
+   * message is answered with a `WsException` and the socket stays open unless this says otherwise.
+   */
+  websocket?: WebSocketLimitOptions;
+}
+
+/** The `websocket` option of {@link RateLimitModuleOptions}. */
+export interface WebSocketLimitOptions {
+  /**
+   * Close a socket at its N-th rejected message (counted per socket, over its lifetime):
+   * a client that ignores rejections stops costing a Redis call per message. The rejection
+   * is sent first; ws closes with code 1008 (policy violation), socket.io disconnects.
+   * Default: never closed.
+   */
+  closeAfterRejections?: number;
 }
 
 /** The default policy's tiers when `defaultTiers` is not given: 60 per minute, 1000 per hour, 10 per 10 s (`burst`). */
@@ -139,6 +156,9 @@ export function buildRegistry(options: RateLimitModuleOptions): PolicyRegistry {
   );
   checkPositiveInteger('fallbackMaxClients', options.fallbackMaxClients ?? 1);
   ipv6SubnetOf(options);
+  if (options.websocket?.closeAfterRejections !== undefined) {
+    checkPositiveInteger('websocket.closeAfterRejections', options.websocket.closeAfterRejections);
+  }
   if (options.failMode !== undefined) checkOneOf('failMode', options.failMode, FAIL_MODES, 'open or closed');
   return registry;
 }

@@ -35,6 +35,7 @@ import {
   rejectionOf,
 } from './rate-limit.exceptions.js';
 import { RateLimiter } from './rate-limiter.js';
+import { watchUpgradeRequests, WebSocketLimits } from './ws-limits.js';
 
 /** What the guard reads of a route's metadata, once per handler. */
 interface GuardedRoute {
@@ -69,9 +70,10 @@ function costsOf(
 }
 
 /**
- * Limits HTTP requests by the route's policies. Registered globally by
- * `RateLimitModule` (extra `guard: false` opts out); other execution contexts (RPC,
- * WebSockets) pass through untouched. Sets the rate-limit headers on every response it
+ * Limits HTTP requests by the route's policies, and WebSocket messages of handlers with
+ * `@RateLimit` (see the README's WebSockets section). Registered globally by
+ * `RateLimitModule` (extra `guard: false` opts out); other execution contexts (RPC) pass
+ * through untouched. Sets the rate-limit headers on every response it
  * lets through or rejects; a rejection is a 429 with `Retry-After`.
  *
  * Options cover most needs (`clientId`, `skip`, `plan`, ...). For what they do not, subclass
@@ -95,6 +97,8 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
   private readonly routes = new WeakMap<object, GuardedRoute>();
   /** The draft headers' fixed part, once per policy set. */
   private readonly templates = new WeakMap<readonly RateLimitPolicy[], HeaderTemplate>();
+  /** WebSocket messages, made on the first one (most applications have no gateway). */
+  private webSockets?: WebSocketLimits;
 
   /** @internal Instantiated by Nest; register the guard through `RateLimitModule`. */
   constructor(
@@ -133,9 +137,11 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
   onApplicationBootstrap(): void {
     if (this.options.disabled) return;
     watchClientAddresses(this.adapterHost?.httpAdapter, this.logger);
+    watchUpgradeRequests(this.adapterHost?.httpAdapter);
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() === 'ws') return this.webSocketLimits().canActivate(context);
     if (context.getType() !== 'http') return true;
     const exchange = httpExchange(context);
     recordRouteTemplate(exchange);
@@ -264,6 +270,17 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     };
     this.routes.set(handler, route);
     return route;
+  }
+
+  /** The limits of WebSocket messages, made on the first one. */
+  private webSocketLimits(): WebSocketLimits {
+    return (this.webSockets ??= new WebSocketLimits(
+      this.reflector,
+      this.identity,
+      this.limiter,
+      this.options,
+      this.adapterHost?.httpAdapter,
+    ));
   }
 
   private costOf(

@@ -34,11 +34,12 @@ export interface LimiterCall {
   /** Costs of single policies, by name, instead of `cost` (see `RateLimitStoreRequest.policyCosts`). */
   policyCosts?: Readonly<Record<string, number>>;
   /**
-   * The HTTP request being limited: its Redis deadline is the one the response cache shares,
-   * and `consume` reports the decision as `ratelimit.decision`. Absent for calls outside
-   * HTTP (`RateLimitService`), which are not reported.
+   * The HTTP request being limited (or one WebSocket message, by its arguments array): its
+   * Redis deadline is the one the response cache shares, and `consume` reports the decision
+   * as `ratelimit.decision`. Absent for calls outside HTTP (`RateLimitService`), which are
+   * not reported.
    */
-  request?: IncomingMessage;
+  request?: IncomingMessage | object;
   /** The route template the decision is reported under (with `request`). */
   route?: string;
   /** The Redis deadline of a call without `request`. */
