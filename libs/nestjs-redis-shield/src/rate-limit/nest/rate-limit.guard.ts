@@ -26,6 +26,7 @@ import {
 import type { RateLimitModuleOptions } from '../engine/rate-limit.options.js';
 import type { RateLimitPolicy, RateLimitResult } from '../engine/rate-limit.types.js';
 import { ClientIdentity } from './client-identity.js';
+import { type GraphqlDecision, GraphqlLimits } from './graphql-limits.js';
 import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
 import { RateLimitCostOn, type RateLimitCostSpec, SkipRateLimit } from './rate-limit.decorators.js';
 import {
@@ -95,6 +96,8 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
   private readonly routes = new WeakMap<object, GuardedRoute>();
   /** The draft headers' fixed part, once per policy set. */
   private readonly templates = new WeakMap<readonly RateLimitPolicy[], HeaderTemplate>();
+  /** GraphQL resolvers, limited through this guard's steps; made on the first one. */
+  private graphql: GraphqlLimits<GuardedRoute> | undefined;
 
   /** @internal Instantiated by Nest; register the guard through `RateLimitModule`. */
   constructor(
@@ -136,6 +139,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType<string>() === 'graphql') return (this.graphql ??= this.graphqlLimits()).canActivate(context);
     if (context.getType() !== 'http') return true;
     const exchange = httpExchange(context);
     recordRouteTemplate(exchange);
@@ -263,6 +267,55 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     };
     this.routes.set(handler, route);
     return route;
+  }
+
+  /** The GraphQL limiter (graphql-limits.ts), deciding with this guard's route metadata, identity and limiter. */
+  private graphqlLimits(): GraphqlLimits<GuardedRoute> {
+    return new GraphqlLimits(this.reflector, {
+      disabled: this.options.disabled === true,
+      route: (controller, handler) => this.routeOf(controller as Type, handler),
+      decide: (context, exchange, route, template) => this.decideGraphql(context, exchange, route, template),
+    });
+  }
+
+  /**
+   * One GraphQL operation or field, counted as {@link canActivate} counts an HTTP request:
+   * exemptions, the tracker (overrides included), the plan's policies, the cost (a cost
+   * function reads the operation from the GraphQL context: `context.getArgs()[3]` is its
+   * `info`), one store call, the headers. Undefined when exempt.
+   */
+  private async decideGraphql(
+    context: ExecutionContext,
+    exchange: HttpExchange,
+    route: GuardedRoute,
+    template: string,
+  ): Promise<GraphqlDecision | undefined> {
+    if (await this.identity.exempt(context, exchange)) return undefined;
+    const id = this.generateKey(context, await this.getTracker(context, exchange));
+    recordClientId(exchange.raw, id);
+    const policies = await this.identity.policiesFor(context, exchange, route.policies);
+    const weight = await this.costOf(context, exchange, route.cost);
+    const cost = route.costPolicies ? 1 : weight;
+    const policyCosts = route.costPolicies && costsOf(policies, route.costPolicies, weight);
+    const { result } = await this.limiter.consume({
+      request: exchange.raw,
+      route: template,
+      clientId: id,
+      policies,
+      cost,
+      policyCosts,
+    });
+    this.setHeaders(exchange, policies, result);
+    return { result, cost: policyCosts?.[result.policy] ?? cost };
+  }
+
+  /** The rate-limit headers of a decision, unless turned off (the draft fields' fixed part built once per policy set). */
+  private setHeaders(exchange: HttpExchange, policies: RateLimitPolicy[], result: RateLimitResult): void {
+    if (!this.headerOptions) return;
+    let template = this.templates.get(policies);
+    if (!template) this.templates.set(policies, (template = headerTemplate(policies)));
+    for (const [name, value] of Object.entries(rateLimitHeaders(result, this.headerOptions, template)))
+      exchange.setHeader(name, value);
   }
 
   private costOf(

@@ -1,0 +1,142 @@
+import type { INestApplication } from '@nestjs/common';
+import request from 'supertest';
+import { type GraphqlServer, startGraphqlApp } from './fixtures/graphql-app.js';
+import { type RedisServer, startRedis } from './harness/index.js';
+
+// @RateLimit on GraphQL resolvers (issue 19 point 1): per operation by default, per field on
+// a @ResolveField, batched operations once each, a RATE_LIMITED GraphQL error with the HTTP
+// fields beside it, clients identified as over HTTP, and a cost read from the operation.
+
+interface GraphqlError {
+  message: string;
+  path?: (string | number)[];
+  extensions?: Record<string, unknown>;
+}
+
+interface GraphqlBody {
+  data?: Record<string, unknown> | null;
+  errors?: GraphqlError[];
+}
+
+function post(url: string, body: unknown, user?: string) {
+  const call = request(url).post('/graphql').set('Content-Type', 'application/json');
+  return (user ? call.set('X-User', user) : call).send(body as object);
+}
+
+const rateLimited = (body: GraphqlBody) =>
+  (body.errors ?? []).filter((error) => error.extensions?.code === 'RATE_LIMITED');
+
+describe.each<GraphqlServer>(['apollo', 'mercurius'])('GraphQL rate limits on %s', (server) => {
+  let redis: RedisServer;
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    app = await startGraphqlApp({ server, redisUrl: redis.url });
+    url = await app.getUrl();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await redis?.stop();
+  });
+
+  beforeEach(async () => {
+    await redis.command('FLUSHALL');
+  });
+
+  it('counts an operation once, however many root fields of its policy it asks', async () => {
+    const remaining: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const response = await post(url, { query: '{ models { id } catalogue again: catalogue }' });
+      expect(response.status).toBe(200);
+      expect((response.body as GraphqlBody).errors).toBeUndefined();
+      remaining.push(response.headers['x-ratelimit-remaining'] as string);
+    }
+    expect(remaining).toEqual(['2', '1', '0']);
+  });
+
+  it('rejects with a RATE_LIMITED GraphQL error, Retry-After and the RateLimit fields on the HTTP response', async () => {
+    for (let i = 0; i < 3; i++) await post(url, { query: '{ catalogue }' });
+    const response = await post(url, { query: '{ models { id } catalogue }' });
+    // GraphQL over HTTP: the errors travel in a 200 beside the data that could be resolved.
+    expect(response.status).toBe(200);
+    const body = response.body as GraphqlBody;
+    expect(body.data).toBeNull();
+    // Every root field of the rejected operation's policy set fails with the same error.
+    expect(rateLimited(body)).toHaveLength(body.errors!.length);
+    expect(body.errors![0]).toMatchObject({
+      message: 'Too many requests. Please try again later.',
+      extensions: { code: 'RATE_LIMITED', retryAfter: expect.any(Number), policy: 'ops', tier: 'minute' },
+    });
+    const retryAfter = body.errors![0]!.extensions!.retryAfter as number;
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(response.headers['retry-after']).toBe(String(retryAfter));
+    expect(response.headers['ratelimit-policy']).toBe('"minute";q=3;w=60');
+    expect(response.headers.ratelimit).toMatch(/^"minute";r=0;t=\d+$/);
+    expect(response.headers['x-ratelimit-remaining']).toBe('0');
+  });
+
+  it('counts a field with its own @RateLimit each time it resolves', async () => {
+    // `priced` is exempt; each of its 3 models resolves `price` once: 3 of the 4 per minute.
+    const first = await post(url, { query: '{ priced { id price } }' });
+    expect((first.body as GraphqlBody).errors).toBeUndefined();
+    expect(first.headers['x-ratelimit-remaining']).toBe('1');
+    const second = await post(url, { query: '{ priced { id price } }' });
+    const body = second.body as GraphqlBody;
+    const errors = rateLimited(body);
+    expect(errors).toHaveLength(2);
+    expect(errors.map((error) => error.path?.slice(-1)[0])).toEqual(['price', 'price']);
+    expect(errors[0]!.extensions).toMatchObject({ policy: 'ModelsResolver.price' });
+    // The rejected fields are null, the rest of the operation answers.
+    const prices = (body.data?.priced as { price: number | null }[]).map((model) => model.price);
+    expect(prices.sort()).toEqual([10, null, null]);
+  });
+
+  it('counts each operation of a batched HTTP request once', async () => {
+    const batch = Array.from({ length: 4 }, () => ({ query: '{ models { id } catalogue }' }));
+    const response = await post(url, batch);
+    expect(response.status).toBe(200);
+    const results = response.body as GraphqlBody[];
+    expect(results).toHaveLength(4);
+    // 3 per minute: exactly one of the four operations is rejected.
+    expect(results.filter((result) => rateLimited(result).length > 0)).toHaveLength(1);
+    expect(results.filter((result) => result.errors === undefined)).toHaveLength(3);
+  });
+
+  it('limits a mutation by its own inline policy', async () => {
+    const mutation = { query: 'mutation { completion(prompt: "hi") }' };
+    expect((await post(url, mutation)).body).toEqual({ data: { completion: 'echo: hi' } });
+    await post(url, mutation);
+    const third = (await post(url, mutation)).body as GraphqlBody;
+    expect(rateLimited(third)[0]?.extensions).toMatchObject({ policy: 'ModelsResolver.completion' });
+  });
+
+  it('identifies the client as over HTTP: each user has its own buckets', async () => {
+    for (let i = 0; i < 3; i++) await post(url, { query: '{ catalogue }' }, 'alice');
+    expect(rateLimited((await post(url, { query: '{ catalogue }' }, 'alice')).body as GraphqlBody)).toHaveLength(1);
+    const bob = await post(url, { query: '{ catalogue }' }, 'bob');
+    expect((bob.body as GraphqlBody).errors).toBeUndefined();
+    expect(bob.headers['x-ratelimit-remaining']).toBe('2');
+    // Anonymous clients are keyed by their address, apart from both users.
+    const anonymous = await post(url, { query: '{ catalogue }' });
+    expect(anonymous.headers['x-ratelimit-remaining']).toBe('2');
+  });
+
+  it('charges a cost read from the operation: an expensive query costs more than a cheap one', async () => {
+    // graphql-query-complexity, 1 per field: `search { id }` is 2, the fragment's three fields make 4.
+    const cheapQuery = { query: '{ search { id } }' };
+    const heavyQuery = { query: 'query Heavy { search { ...all } } fragment all on Model { id name tags }' };
+    const cheap = await post(url, cheapQuery);
+    expect(cheap.headers['x-ratelimit-remaining']).toBe('8');
+    const heavy = await post(url, heavyQuery);
+    expect((heavy.body as GraphqlBody).errors).toBeUndefined();
+    expect(heavy.headers['x-ratelimit-remaining']).toBe('4');
+    expect((await post(url, cheapQuery)).headers['x-ratelimit-remaining']).toBe('2');
+    // 2 units left: the cheap query still fits, the heavy one does not.
+    const rejected = await post(url, heavyQuery);
+    expect(rateLimited(rejected.body as GraphqlBody)[0]?.extensions).toMatchObject({ policy: 'budget' });
+    expect((await post(url, cheapQuery)).headers['x-ratelimit-remaining']).toBe('0');
+  });
+});
