@@ -1,5 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
+import { createClient } from 'graphql-ws';
 import request from 'supertest';
+import WebSocket from 'ws';
 import { type GraphqlServer, startGraphqlApp } from './fixtures/graphql-app.js';
 import { type RedisServer, startRedis } from './harness/index.js';
 
@@ -21,6 +23,30 @@ interface GraphqlBody {
 function post(url: string, body: unknown, user?: string) {
   const call = request(url).post('/graphql').set('Content-Type', 'application/json');
   return (user ? call.set('X-User', user) : call).send(body as object);
+}
+
+/** Subscribes once over graphql-ws and returns the first result (data or errors). */
+async function subscribeOnce(url: string, query: string): Promise<GraphqlBody> {
+  const client = createClient({
+    url: `${url.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+  });
+  try {
+    return await new Promise<GraphqlBody>((resolve, reject) => {
+      client.subscribe(
+        { query },
+        {
+          next: (value) => resolve(value as GraphqlBody), // graphql-ws reports a subscription refused at its start as an `error` message with the errors.
+          error: (error) =>
+            Array.isArray(error) ? resolve({ errors: error as GraphqlError[] }) : reject(error as Error),
+          complete: () => undefined,
+        },
+      );
+    });
+  } finally {
+    await client.dispose();
+  }
 }
 
 const rateLimited = (body: GraphqlBody) =>
@@ -49,7 +75,7 @@ describe.each<GraphqlServer>(['apollo', 'mercurius'])('GraphQL rate limits on %s
   it('counts an operation once, however many root fields of its policy it asks', async () => {
     const remaining: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const response = await post(url, { query: '{ models { id } catalogue again: catalogue }' });
+      const response = await post(url, { query: '{ models { id label } catalogue again: catalogue }' });
       expect(response.status).toBe(200);
       expect((response.body as GraphqlBody).errors).toBeUndefined();
       remaining.push(response.headers['x-ratelimit-remaining'] as string);
@@ -138,5 +164,13 @@ describe.each<GraphqlServer>(['apollo', 'mercurius'])('GraphQL rate limits on %s
     const rejected = await post(url, heavyQuery);
     expect(rateLimited(rejected.body as GraphqlBody)[0]?.extensions).toMatchObject({ policy: 'budget' });
     expect((await post(url, cheapQuery)).headers['x-ratelimit-remaining']).toBe('0');
+  });
+
+  it('limits subscriptions when they start, identifying the client by the WebSocket upgrade request', async () => {
+    const results: GraphqlBody[] = [];
+    for (let i = 0; i < 3; i++) results.push(await subscribeOnce(url, 'subscription { ticks }'));
+    expect(results[0]).toEqual({ data: { ticks: 'tick' } });
+    expect(results[1]).toEqual({ data: { ticks: 'tick' } });
+    expect(rateLimited(results[2]!)[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', policy: 'subs' });
   });
 });

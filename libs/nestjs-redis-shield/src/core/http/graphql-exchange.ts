@@ -19,12 +19,15 @@ import {
  * - Apollo on Fastify: `{ req }` (Fastify's request); its reply only when the application's
  *   `context` passes it as `reply`;
  * - subscriptions over graphql-ws (Apollo): `{ req: <graphql-ws context> }` by default, whose
- *   `extra.request` is the WebSocket upgrade request.
+ *   `extra.request` is the WebSocket upgrade request;
+ * - subscriptions on Mercurius: Mercurius's context, whose `request` is Fastify's request of
+ *   the WebSocket upgrade.
  */
 interface GraphqlContextLike {
   req?: unknown;
   res?: unknown;
   reply?: unknown;
+  request?: unknown;
   extra?: { request?: unknown };
 }
 
@@ -88,7 +91,7 @@ function detachedReply(request: FastifyLikeRequest): FastifyLikeReply {
 export function graphqlExchange(graphqlContext: unknown): HttpExchange | undefined {
   if (!isObject(graphqlContext)) return undefined;
   const context = graphqlContext as GraphqlContextLike;
-  const request = context.req;
+  const request = context.req ?? context.request;
   if (isFastifyRequest(request)) {
     return fastifyExchange(request, isFastifyReply(context.reply) ? context.reply : detachedReply(request));
   }
