@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { createClient } from 'graphql-ws';
 import request from 'supertest';
 import WebSocket from 'ws';
-import { type GraphqlServer, startGraphqlApp } from './fixtures/graphql-app.js';
+import { type GraphqlServer, POLICIES, startGraphqlApp } from './fixtures/graphql-app.js';
 import { type RedisServer, startRedis } from './harness/index.js';
 
 // @RateLimit on GraphQL resolvers (issue 19 point 1): per operation by default, per field on
@@ -172,5 +172,58 @@ describe.each<GraphqlServer>(['apollo', 'mercurius'])('GraphQL rate limits on %s
     expect(results[0]).toEqual({ data: { ticks: 'tick' } });
     expect(results[1]).toEqual({ data: { ticks: 'tick' } });
     expect(rateLimited(results[2]!)[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', policy: 'subs' });
+  });
+});
+
+describe.each<GraphqlServer>(['apollo', 'mercurius'])("GraphQL limits with the module's options on %s", (server) => {
+  let redis: RedisServer;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  it('keys clients by the clientId option and picks policies by the plan option, reading the HTTP request', async () => {
+    const app = await startGraphqlApp({
+      server,
+      redisUrl: redis.url,
+      limits: {
+        policies: { ...POLICIES, 'ops@pro': { tiers: { minute: { limit: 5, windowMs: 60_000 } } } },
+        clientId: (_context, exchange) => exchange.header('x-api-key') && `key:${exchange.header('x-api-key')}`,
+        plan: (_context, exchange) => exchange.header('x-plan'),
+      },
+    });
+    try {
+      const url = await app.getUrl();
+      const query = (key: string, plan?: string) => {
+        const call = post(url, { query: '{ catalogue }' }).set('X-Api-Key', key);
+        return plan ? call.set('X-Plan', plan) : call;
+      };
+      for (let i = 0; i < 3; i++) await query('k1');
+      expect(rateLimited((await query('k1')).body as GraphqlBody)).toHaveLength(1);
+      const other = await query('k2');
+      expect(other.headers['x-ratelimit-remaining']).toBe('2');
+      const pro = await query('k3', 'pro');
+      expect(pro.headers['x-ratelimit-limit']).toBe('5');
+      for (let i = 0; i < 4; i++) await query('k3', 'pro');
+      expect(rateLimited((await query('k3', 'pro')).body as GraphqlBody)[0]?.extensions).toMatchObject({
+        policy: 'ops@pro',
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('refuses a limited resolver whose GraphQL context holds no request, naming the fix (SHIELD_E028)', async () => {
+    const app = await startGraphqlApp({ server, redisUrl: redis.url, context: () => ({ req: {} }) });
+    try {
+      const body = (await post(await app.getUrl(), { query: '{ catalogue }' })).body as GraphqlBody;
+      expect(body.errors?.[0]?.message).toMatch(/GraphQL context of Query\.catalogue holds no HTTP request/);
+    } finally {
+      await app.close();
+    }
   });
 });
