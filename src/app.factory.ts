@@ -4,6 +4,7 @@ import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-ex
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
+import { GRAPHQL_PATH } from './graphql/demo-graphql.module.js';
 import type { AppConfig } from './config/load-config.js';
 
 /** The HTTP platforms the demo runs on. */
@@ -27,18 +28,23 @@ export const METRICS_PATH = 'metrics';
  * lives, shared by `main.ts` and the e2e tests so they exercise the same app.
  */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.forRoot(config), createAdapter(config, options.adapter ?? 'express'), {
-    logger: options.logger,
-    bufferLogs: options.logger === undefined,
-    // Throw start-up errors to the caller (main.ts logs them; tests see them) instead of exiting.
-    abortOnError: false,
-  });
+  const app = await NestFactory.create(
+    AppModule.forRoot(config, options.adapter ?? 'express'),
+    createAdapter(config, options.adapter ?? 'express'),
+    {
+      logger: options.logger,
+      bufferLogs: options.logger === undefined,
+      // Throw start-up errors to the caller (main.ts logs them; tests see them) instead of exiting.
+      abortOnError: false,
+    },
+  );
   if (options.adapter !== 'fastify') {
     const express = app as NestExpressApplication;
     express.set('trust proxy', config.trustProxy);
     express.disable('x-powered-by');
   }
-  app.setGlobalPrefix(API_PREFIX, { exclude: [METRICS_PATH] });
+  // GraphQL answers at /graphql (its own path); excluded so the middleware mapped to it stays there.
+  app.setGlobalPrefix(API_PREFIX, { exclude: [METRICS_PATH, GRAPHQL_PATH.slice(1)] });
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   // Built here, from explicit decorators only (no CLI plugin), so tests and `npm start`
   // serve the same document.
