@@ -71,7 +71,8 @@ function costsOf(
 
 /**
  * Limits HTTP requests by the route's policies. Registered globally by
- * `RateLimitModule` (extra `guard: false` opts out); other execution contexts (RPC,
+ * `RateLimitModule` (extra `guard: false` opts out). GraphQL resolvers are limited per
+ * operation or per field (see `graphql-limits.ts`); other execution contexts (RPC,
  * WebSockets) pass through untouched. Sets the rate-limit headers on every response it
  * lets through or rejects; a rejection is a 429 with `Retry-After`.
  *
