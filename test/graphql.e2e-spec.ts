@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { createClient } from 'graphql-ws';
+import { ShieldEvents } from 'nestjs-redis-shield';
 import request from 'supertest';
 import WebSocket from 'ws';
 import { type GraphqlServer, POLICIES, startGraphqlApp } from './fixtures/graphql-app.js';
@@ -118,6 +119,18 @@ describe.each<GraphqlServer>(['apollo', 'mercurius'])('GraphQL rate limits on %s
     // The rejected fields are null, the rest of the operation answers.
     const prices = (body.data?.priced as { price: number | null }[]).map((model) => model.price);
     expect(prices.sort()).toEqual([10, null, null]);
+  });
+
+  it('reports decisions under graphql:<Type>.<field>, never under the client-chosen operation name', async () => {
+    const routes: (string | undefined)[] = [];
+    const stop = app.get(ShieldEvents).on('ratelimit.decision', (event) => routes.push(event.route));
+    try {
+      await post(url, { query: 'query ClientChosenName { catalogue models { id } }' });
+      await post(url, { query: '{ priced { price } }' });
+    } finally {
+      stop();
+    }
+    expect(routes).toEqual(['graphql:Query.catalogue', ...Array(3).fill('graphql:Model.price')]);
   });
 
   it('counts each operation of a batched HTTP request once', async () => {
