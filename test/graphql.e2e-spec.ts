@@ -230,6 +230,19 @@ describe.each<GraphqlServer>(['apollo', 'mercurius'])("GraphQL limits with the m
     }
   });
 
+  it("answers closed mode's refusal as a SERVICE_UNAVAILABLE GraphQL error", async () => {
+    const app = await startGraphqlApp({ server, redisUrl: 'redis://127.0.0.1:1', limits: { failMode: 'closed' } });
+    try {
+      const body = (await post(await app.getUrl(), { query: '{ catalogue }' })).body as GraphqlBody;
+      expect(body.errors?.[0]).toMatchObject({
+        message: 'Rate limiting is temporarily unavailable. Please try again later.',
+        extensions: { code: 'SERVICE_UNAVAILABLE' },
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
   it('refuses a limited resolver whose GraphQL context holds no request, naming the fix (SHIELD_E028)', async () => {
     const app = await startGraphqlApp({ server, redisUrl: redis.url, context: () => ({ req: {} }) });
     try {

@@ -7,7 +7,7 @@ import { waitSeconds } from '../engine/rate-limit-headers.js';
 import type { RateLimitPolicy, RateLimitResult } from '../engine/rate-limit.types.js';
 import { GraphqlRateLimitError } from './graphql-rate-limit.error.js';
 import { RateLimit } from './rate-limit.decorators.js';
-import { withoutStack } from './rate-limit.exceptions.js';
+import { RateLimitUnavailableException, withoutStack } from './rate-limit.exceptions.js';
 
 /**
  * The parts of graphql-js's `GraphQLResolveInfo` read here, typed structurally: `graphql`
@@ -67,6 +67,17 @@ function policyKey(policies: readonly RateLimitPolicy[]): string {
 }
 
 /**
+ * Closed mode's 503 as GraphQL clients can tell it: `extensions.code` `SERVICE_UNAVAILABLE`
+ * (graphql-js copies a thrown error's `extensions`); any other error as it is.
+ */
+function unavailableForGraphql(error: unknown): never {
+  if (error instanceof RateLimitUnavailableException) {
+    throw Object.assign(error, { extensions: { code: 'SERVICE_UNAVAILABLE' } });
+  }
+  throw error;
+}
+
+/**
  * `@RateLimit` on GraphQL resolvers, for the rate-limit guard (context type `graphql`).
  *
  * What counts:
@@ -104,7 +115,9 @@ export class GraphqlLimits<R extends GraphqlRoute> {
     const exchange = graphqlExchange(graphqlContext);
     if (!exchange) throw shieldError('graphqlNoRequest', field);
     const decide = () => this.steps.decide(context, exchange, route, `graphql:${field}`);
-    const decision = await (nested ? decide() : this.oncePerOperation(graphqlContext as object, info, route, decide));
+    const decision = await (
+      nested ? decide() : this.oncePerOperation(graphqlContext as object, info, route, decide)
+    ).catch(unavailableForGraphql);
     if (!decision || decision.result.allowed) return true;
     return this.reject(exchange, decision);
   }
