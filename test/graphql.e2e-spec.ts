@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
-import { createClient } from 'graphql-ws';
-import { ShieldEvents } from 'nestjs-redis-shield';
+import { type Client, createClient } from 'graphql-ws';
+import { type RateLimitDecisionEvent, ShieldEvents } from 'nestjs-redis-shield';
 import request from 'supertest';
 import WebSocket from 'ws';
 import { type GraphqlServer, POLICIES, startGraphqlApp } from './fixtures/graphql-app.js';
@@ -26,25 +26,36 @@ function post(url: string, body: unknown, user?: string) {
   return (user ? call.set('X-User', user) : call).send(body as object);
 }
 
-/** Subscribes once over graphql-ws and returns the first result (data or errors). */
-async function subscribeOnce(url: string, query: string): Promise<GraphqlBody> {
-  const client = createClient({
+/** The first result (data or errors) of one subscription on `client`'s socket. */
+function firstResult(client: Client, query: string): Promise<GraphqlBody> {
+  return new Promise<GraphqlBody>((resolve, reject) => {
+    client.subscribe(
+      { query },
+      {
+        next: (value) => resolve(value as GraphqlBody),
+        // graphql-ws reports a subscription refused at its start as an `error` message with the errors.
+        error: (error) =>
+          Array.isArray(error) ? resolve({ errors: error as GraphqlError[] }) : reject(error as Error),
+        complete: () => undefined,
+      },
+    );
+  });
+}
+
+/** A graphql-ws client of the app at `url`: one WebSocket, opened on its first subscription, kept open between them. */
+const wsClient = (url: string) =>
+  createClient({
     url: `${url.replace(/^http/, 'ws')}/graphql`,
     webSocketImpl: WebSocket,
     retryAttempts: 0,
+    lazyCloseTimeout: 60_000,
   });
+
+/** Subscribes once over graphql-ws, on a socket of its own, and returns the first result. */
+async function subscribeOnce(url: string, query: string): Promise<GraphqlBody> {
+  const client = wsClient(url);
   try {
-    return await new Promise<GraphqlBody>((resolve, reject) => {
-      client.subscribe(
-        { query },
-        {
-          next: (value) => resolve(value as GraphqlBody), // graphql-ws reports a subscription refused at its start as an `error` message with the errors.
-          error: (error) =>
-            Array.isArray(error) ? resolve({ errors: error as GraphqlError[] }) : reject(error as Error),
-          complete: () => undefined,
-        },
-      );
-    });
+    return await firstResult(client, query);
   } finally {
     await client.dispose();
   }
@@ -226,6 +237,37 @@ describe.each<GraphqlServer>(['apollo', 'mercurius'])("GraphQL limits with the m
         policy: 'ops@pro',
       });
     } finally {
+      await app.close();
+    }
+  });
+
+  it('gives each subscription on one WebSocket a Redis budget of its own: a timeout does not spend the later ones', async () => {
+    const app = await startGraphqlApp({ server, redisUrl: redis.url, commandTimeoutMs: 200 });
+    const client = wsClient(await app.getUrl());
+    const decisions: RateLimitDecisionEvent[] = [];
+    const stop = app.get(ShieldEvents).on('ratelimit.decision', (event) => decisions.push(event));
+    try {
+      await firstResult(client, 'subscription { ticks }');
+      expect(decisions.map((decision) => decision.fallback)).toEqual([false]);
+      // Redis stalls past the budget: this subscription is decided by the in-memory fallback.
+      await redis.stall();
+      try {
+        await firstResult(client, 'subscription { ticks }');
+      } finally {
+        await redis.resume();
+      }
+      expect(decisions[1]?.fallback).toBe(true);
+      // The same socket's next subscriptions reach Redis again (the upgrade request's budget is not theirs),
+      // once the connection has answered again.
+      const until = Date.now() + 6000;
+      while (decisions.at(-1)?.fallback !== false && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await firstResult(client, 'subscription { ticks }');
+      }
+      expect(decisions.at(-1)?.fallback).toBe(false);
+    } finally {
+      stop();
+      await client.dispose();
       await app.close();
     }
   });

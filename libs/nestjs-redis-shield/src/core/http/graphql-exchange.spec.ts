@@ -1,6 +1,6 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
-import { graphqlExchange } from './graphql-exchange.js';
+import { answersOverHttp, graphqlExchange } from './graphql-exchange.js';
 
 /** A Node request with headers, on an unconnected socket. */
 function nodeRequest(headers: Record<string, string> = {}): IncomingMessage {
@@ -72,6 +72,14 @@ describe('graphqlExchange', () => {
     const graphqlWs = { connectionParams: {}, extra: { request: upgrade, socket: {} } };
     expect(graphqlExchange({ req: graphqlWs })!.raw).toBe(upgrade);
     expect(graphqlExchange(graphqlWs)!.header('x-test')).toBe('upgrade');
+  });
+
+  it('tells an exchange that answers over HTTP from one over a WebSocket upgrade or without a response', () => {
+    const { request, reply } = fastifyPair('198.51.100.6');
+    expect(answersOverHttp(graphqlExchange({ req: expressRequest() })!)).toBe(true);
+    expect(answersOverHttp(graphqlExchange({ req: request, reply })!)).toBe(true);
+    expect(answersOverHttp(graphqlExchange({ req: request })!)).toBe(false);
+    expect(answersOverHttp(graphqlExchange({ extra: { request: nodeRequest() } })!)).toBe(false);
   });
 
   it('finds no exchange in a context without a request', () => {

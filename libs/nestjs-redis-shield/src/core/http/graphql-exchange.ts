@@ -56,13 +56,27 @@ function upgradeRequestOf(value: unknown): IncomingMessage | undefined {
   return isNodeRequest(request) ? request : undefined;
 }
 
+/** The responses {@link detachedResponse} made: an exchange over one of them has no HTTP response of its own. */
+const detached = new WeakSet<ServerResponse>();
+
+/**
+ * Whether a GraphQL exchange answers over HTTP: false for a subscription over a WebSocket
+ * (the exchange is the upgrade request's, which lives as long as the socket) or a context
+ * without the response; its headers then go nowhere.
+ */
+export function answersOverHttp(exchange: HttpExchange): boolean {
+  return !detached.has(exchange.rawResponse);
+}
+
 /**
  * A response nobody receives, for a request whose response the GraphQL context does not
  * carry (a WebSocket upgrade, Apollo on Fastify without `reply` in the context): headers
  * set on it go nowhere, which is all a transport without HTTP response headers can offer.
  */
 function detachedResponse(request: IncomingMessage): ServerResponse {
-  return new ServerResponse(request);
+  const response = new ServerResponse(request);
+  detached.add(response);
+  return response;
 }
 
 function detachedReply(request: FastifyLikeRequest): FastifyLikeReply {

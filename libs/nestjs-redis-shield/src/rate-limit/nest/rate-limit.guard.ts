@@ -15,6 +15,7 @@ import { applicationControllers, controllerMethods } from '../../core/controller
 import { shieldError } from '../../core/errors.js';
 import { RequestPrefetch } from '../../core/events/request-prefetch.js';
 import { requestState } from '../../core/request-state.js';
+import { answersOverHttp } from '../../core/http/graphql-exchange.js';
 import { type HttpExchange, httpExchange, recordClientId, recordRouteTemplate } from '../../core/http/http-facade.js';
 import { watchClientAddresses } from '../engine/client-addresses.js';
 import {
@@ -305,6 +306,8 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
       policies,
       cost,
       policyCosts,
+      // A subscription's upgrade request lives as long as its socket: each decision gets its own budget.
+      deadline: answersOverHttp(exchange) ? undefined : this.limiter.ownDeadline(),
     });
     this.setHeaders(exchange, policies, result);
     return { result, cost: policyCosts?.[result.policy] ?? cost };
