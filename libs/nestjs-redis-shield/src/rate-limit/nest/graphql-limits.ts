@@ -22,6 +22,12 @@ interface ResolveInfoLike {
   operation: object;
 }
 
+/** Whether a resolver's fourth argument is graphql-js's resolve info (a federation `@ResolveReference` has none). */
+function isResolveInfo(value: unknown): value is ResolveInfoLike {
+  const info = value as Partial<ResolveInfoLike> | undefined;
+  return typeof info?.fieldName === 'string' && typeof info.path === 'object' && typeof info.operation === 'object';
+}
+
 /** What the limiter needs to know of a resolver's route (the guard's view of it). */
 export interface GraphqlRoute {
   /** `@SkipRateLimit()` applies. */
@@ -104,7 +110,9 @@ export class GraphqlLimits<R extends GraphqlRoute> {
   /** Decides a resolver call; throws {@link GraphqlRateLimitError} when rejected. */
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.steps.disabled) return true;
-    const [, , graphqlContext, info] = context.getArgs<[unknown, unknown, unknown, ResolveInfoLike]>();
+    const [, , graphqlContext, info] = context.getArgs<[unknown, unknown, unknown, unknown]>();
+    // Not a field's resolver (a federation reference resolver): no operation to count.
+    if (!isResolveInfo(info)) return true;
     const handler = context.getHandler();
     const nested = info.path.prev !== undefined;
     // A nested field is limited on its own only when its own method says so.
