@@ -14,7 +14,13 @@ const shared = {
   setupFiles: ['<rootDir>/test/harness/forbid-default-redis.ts'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   extensionsToTreatAsEsm: ['.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    // Mercurius loads @fastify/static, which requires its own content-disposition 3 (ESM only):
+    // Node >= 20.19 requires ESM, Jest before Node 24.9 cannot. The CommonJS 2.x beside
+    // Express has the same `create`.
+    '^content-disposition$': '<rootDir>/node_modules/content-disposition/dist/index.js',
+  },
   transform: {
     '^.+\\.ts$': [
       '@swc/jest',

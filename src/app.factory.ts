@@ -5,6 +5,7 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
+import { GRAPHQL_PATH } from './graphql/demo-graphql.module.js';
 import type { AppConfig } from './config/load-config.js';
 
 /** The HTTP platforms the demo runs on. */
@@ -28,18 +29,23 @@ export const METRICS_PATH = 'metrics';
  * lives, shared by `main.ts` and the e2e tests so they exercise the same app.
  */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.forRoot(config), createAdapter(config, options.adapter ?? 'express'), {
-    logger: options.logger,
-    bufferLogs: options.logger === undefined,
-    // Throw start-up errors to the caller (main.ts logs them; tests see them) instead of exiting.
-    abortOnError: false,
-  });
+  const app = await NestFactory.create(
+    AppModule.forRoot(config, options.adapter ?? 'express'),
+    createAdapter(config, options.adapter ?? 'express'),
+    {
+      logger: options.logger,
+      bufferLogs: options.logger === undefined,
+      // Throw start-up errors to the caller (main.ts logs them; tests see them) instead of exiting.
+      abortOnError: false,
+    },
+  );
   if (options.adapter !== 'fastify') {
     const express = app as NestExpressApplication;
     express.set('trust proxy', config.trustProxy);
     express.disable('x-powered-by');
   }
-  app.setGlobalPrefix(API_PREFIX, { exclude: [METRICS_PATH] });
+  // GraphQL answers at /graphql (its own path); excluded so the middleware mapped to it stays there.
+  app.setGlobalPrefix(API_PREFIX, { exclude: [METRICS_PATH, GRAPHQL_PATH.slice(1)] });
   // The `/ws` gateway speaks plain WebSockets (any client, no socket.io protocol), on the same server.
   app.useWebSocketAdapter(new WsAdapter(app));
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));

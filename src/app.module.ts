@@ -6,6 +6,7 @@ import {
   ShieldMetricsModule,
   SystemApiModule,
 } from 'nestjs-redis-shield';
+import type { HttpAdapterName } from './app.factory.js';
 import type { AuthUser } from './auth/auth-user.js';
 import { authorizeAdmin } from './auth/authorize-admin.js';
 import { rateLimitOptions } from './rate-limit.config.js';
@@ -15,6 +16,8 @@ import { AuthMiddleware } from './auth/auth.middleware.js';
 import { APP_CONFIG } from './common/app-config.token.js';
 import { CompletionsController } from './completions/completions.controller.js';
 import type { AppConfig } from './config/load-config.js';
+import { demoGraphqlModule, GRAPHQL_PATH } from './graphql/demo-graphql.module.js';
+import { ModelsResolver } from './graphql/models.resolver.js';
 import { HealthController } from './health/health.controller.js';
 import { RedisProbe } from './health/redis-probe.js';
 import { UsageLoggingMiddleware } from './logging/usage-logging.middleware.js';
@@ -22,10 +25,14 @@ import { ModelsController } from './models/models.controller.js';
 import { ModelsService } from './models/models.service.js';
 import { PingGateway } from './ping/ping.gateway.js';
 
-/** The demo API. Build it with {@link AppModule.forRoot} from a loaded {@link AppConfig}. */
+/**
+ * The demo API. Build it with {@link AppModule.forRoot} from a loaded {@link AppConfig} and
+ * the HTTP platform it runs on (the GraphQL driver depends on it: Apollo on Express,
+ * Mercurius on Fastify).
+ */
 @Module({})
 export class AppModule implements NestModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: AppConfig, adapter: HttpAdapterName = 'express'): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -61,14 +68,24 @@ export class AppModule implements NestModule {
         // GET /metrics, outside the api/v1 prefix (see createApp), with Node process metrics;
         // for admins only: Prometheus sends an admin token (see `src/mint-token.ts`).
         ShieldMetricsModule.forRoot({ defaultMetrics: true, authorize: authorizeAdmin }),
+        // POST /graphql: `models` and the limited `completion` mutation.
+        demoGraphqlModule(adapter),
       ],
       controllers: [ModelsController, AnalyticsController, CompletionsController, HealthController],
-      providers: [{ provide: APP_CONFIG, useValue: config }, ModelsService, UsageTracker, RedisProbe, PingGateway],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        ModelsService,
+        ModelsResolver,
+        UsageTracker,
+        RedisProbe,
+        PingGateway,
+      ],
     };
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    // Usage logging first so it also sees the 401s that authentication answers.
-    consumer.apply(UsageLoggingMiddleware, AuthMiddleware).forRoutes('*path');
+    // Usage logging first so it also sees the 401s that authentication answers. GraphQL is
+    // not a Nest route: named here so its requests are authenticated and logged too.
+    consumer.apply(UsageLoggingMiddleware, AuthMiddleware).forRoutes('*path', GRAPHQL_PATH);
   }
 }

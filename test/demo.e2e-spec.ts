@@ -136,6 +136,36 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('demo API on %s', (adapte
       expect(JSON.stringify(over.body.message)).toMatch(/max_tokens/);
     });
 
+    it('POST /graphql answers models, and a completion costs the completions policy as over REST', async () => {
+      const models = await request(url).post('/graphql').send({ query: '{ models { id contextWindow } }' }).expect(200);
+      expect(models.body.data.models).toContainEqual({ id: 'gpt-4', contextWindow: 8192 });
+      expect(models.headers['x-ratelimit-limit']).toBeDefined();
+      // The bearer token is read by the same middleware as REST: the user, not the address, is limited.
+      const token = await signToken(JWT_SECRET, { sub: 'graphql-user' });
+      const completion = (maxTokens: number) =>
+        request(url)
+          .post('/graphql')
+          .set('Authorization', `Bearer ${token}`)
+          .send({
+            query: `mutation { completion(prompt: "hello there", maxTokens: ${maxTokens}) { text maxTokens } }`,
+          });
+      const largest = await completion(9999).expect(200);
+      expect(largest.body).toEqual({ data: { completion: { text: 'Echo: hello there', maxTokens: 9999 } } });
+      expect(largest.headers.ratelimit).toMatch(/"completions\.minute";r=0;/);
+      // 10 units used: the next completion is refused, over GraphQL and over REST alike (one bucket).
+      const refused = await completion(1).expect(200);
+      expect(refused.body.errors[0]).toMatchObject({
+        message: 'Too many requests. Please try again later.',
+        extensions: { code: 'RATE_LIMITED', policy: 'completions', tier: 'minute', retryAfter: expect.any(Number) },
+      });
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      await request(url)
+        .post('/api/v1/completions')
+        .set('Authorization', `Bearer ${token}`)
+        .send({ prompt: 'hello' })
+        .expect(429);
+    });
+
     it('GET /api/v1/analytics/usage is cached per user and per plan: a changed plan is a fresh entry', async () => {
       const usage = async (plan: string) =>
         request(url)

@@ -103,6 +103,8 @@ export {
   RateLimitExceededException,
   RateLimitUnavailableException,
 } from './rate-limit/nest/rate-limit.exceptions.js';
+/** The GraphQL error a rejected resolver throws (`extensions.code` `RATE_LIMITED`): to catch in `formatError` or document. */
+export { GraphqlRateLimitError, type GraphqlRateLimitExtensions } from './rate-limit/nest/graphql-rate-limit.error.js';
 /** Typing the `headers` option. */
 export { type HeaderOptions } from './rate-limit/engine/rate-limit-headers.js';
 /** Building client ids in a custom tracker or `RateLimitService` call the way the guard does. */

@@ -55,6 +55,10 @@ export const messages = {
       name,
       `one of the route's policies (${policies.join(', ')})`,
     ),
+  graphqlNoRequest: (field: string) =>
+    `nestjs-redis-shield: the GraphQL context of ${field} holds no HTTP request to identify the client by: ` +
+    'keep `req` in the context your GraphQL driver builds (e.g. `context: ({ req, res }) => ({ req, res })`; ' +
+    'for Mercurius subscriptions `subscription: { context: (socket, req) => ({ req }) }`), or exempt the resolver with @SkipRateLimit()',
   // system API
   invalidClientAddress: () => 'client: ip:<address> needs an IP address',
 };
@@ -125,6 +129,8 @@ export const ERROR_CODES = {
   // system API
   /** HTTP 400: a system API `client` of the form `ip:<address>` holds no IP address. */
   invalidClientAddress: 'SHIELD_E027',
+  /** A rate-limited GraphQL resolver ran with a context that holds no request (`req`) to identify the client by. */
+  graphqlNoRequest: 'SHIELD_E028',
 } as const satisfies Record<ShieldMessageKind, `SHIELD_E${number}`>;
 
 /** Every code, to tell the library's errors from others. */

@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import { existingRequestState, requestState } from '../request-state.js';
 
 /** Express hands out the Node request itself, with extras. */
-interface ExpressLikeRequest extends IncomingMessage {
+export interface ExpressLikeRequest extends IncomingMessage {
   ip?: string;
   user?: unknown;
   baseUrl?: string;
@@ -18,7 +18,7 @@ interface ExpressLikeRequest extends IncomingMessage {
 }
 
 /** Fastify wraps the Node request and response. */
-interface FastifyLikeRequest {
+export interface FastifyLikeRequest {
   raw: IncomingMessage & { user?: unknown };
   ip?: string;
   user?: unknown;
@@ -30,7 +30,8 @@ interface FastifyLikeRequest {
   protocol?: string;
 }
 
-interface FastifyLikeReply {
+/** What the facade uses of a Fastify reply. */
+export interface FastifyLikeReply {
   raw: ServerResponse;
   statusCode: number;
   header(name: string, value: string): unknown;
@@ -188,7 +189,8 @@ function connectingAddressOf(raw: IncomingMessage): string | undefined {
   return connectingAddresses.get(socket) ?? socket.remoteAddress;
 }
 
-function isFastify(request: ExpressLikeRequest | FastifyLikeRequest): request is FastifyLikeRequest {
+/** Whether a request is Fastify's wrapper (its Node request is `raw`) rather than Express's Node request. */
+export function isFastify(request: ExpressLikeRequest | FastifyLikeRequest): request is FastifyLikeRequest {
   return 'raw' in request && typeof (request as FastifyLikeRequest).raw === 'object';
 }
 
@@ -224,11 +226,13 @@ function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function expressExchange(request: ExpressLikeRequest, response: ServerResponse): HttpExchange {
+/** The exchange of an Express request and its response (also any Node request, e.g. a WebSocket upgrade). */
+export function expressExchange(request: ExpressLikeRequest, response: ServerResponse): HttpExchange {
   return new ExpressExchange(request, response);
 }
 
-function fastifyExchange(request: FastifyLikeRequest, reply: FastifyLikeReply): HttpExchange {
+/** The exchange of a Fastify request and its reply. */
+export function fastifyExchange(request: FastifyLikeRequest, reply: FastifyLikeReply): HttpExchange {
   return new FastifyExchange(request, reply);
 }
 

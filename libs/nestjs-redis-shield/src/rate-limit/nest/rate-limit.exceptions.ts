@@ -130,8 +130,8 @@ export interface ReducedCapacityProblem {
   detail: string;
 }
 
-/** Builds an HttpException without capturing a stack trace (control flow, not a bug). */
-function withoutStack<T>(build: () => T): T {
+/** Builds an exception without capturing a stack trace (a rejection is control flow, not a bug). */
+export function withoutStack<T>(build: () => T): T {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {

@@ -15,6 +15,7 @@ import { applicationControllers, controllerMethods } from '../../core/controller
 import { shieldError } from '../../core/errors.js';
 import { RequestPrefetch } from '../../core/events/request-prefetch.js';
 import { requestState } from '../../core/request-state.js';
+import { answersOverHttp } from '../../core/http/graphql-exchange.js';
 import { type HttpExchange, httpExchange, recordClientId, recordRouteTemplate } from '../../core/http/http-facade.js';
 import { watchClientAddresses } from '../engine/client-addresses.js';
 import {
@@ -26,6 +27,7 @@ import {
 import type { RateLimitModuleOptions } from '../engine/rate-limit.options.js';
 import type { RateLimitPolicy, RateLimitResult } from '../engine/rate-limit.types.js';
 import { ClientIdentity } from './client-identity.js';
+import { type GraphqlDecision, GraphqlLimits } from './graphql-limits.js';
 import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
 import { RateLimitCostOn, type RateLimitCostSpec, SkipRateLimit } from './rate-limit.decorators.js';
 import {
@@ -70,10 +72,11 @@ function costsOf(
 }
 
 /**
- * Limits HTTP requests by the route's policies, and WebSocket messages of handlers with
- * `@RateLimit` (see the README's WebSockets section). Registered globally by
- * `RateLimitModule` (extra `guard: false` opts out); other execution contexts (RPC) pass
- * through untouched. Sets the rate-limit headers on every response it
+ * Limits HTTP requests by the route's policies, WebSocket messages of handlers with
+ * `@RateLimit` (see the README's WebSockets section) and GraphQL resolvers per operation
+ * or per field (see `graphql-limits.ts`). Registered globally by `RateLimitModule`
+ * (extra `guard: false` opts out); other execution contexts (RPC) pass through
+ * untouched. Sets the rate-limit headers on every response it
  * lets through or rejects; a rejection is a 429 with `Retry-After`.
  *
  * Options cover most needs (`clientId`, `skip`, `plan`, ...). For what they do not, subclass
@@ -99,6 +102,8 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
   private readonly templates = new WeakMap<readonly RateLimitPolicy[], HeaderTemplate>();
   /** WebSocket messages, made on the first one (most applications have no gateway). */
   private webSockets?: WebSocketLimits;
+  /** GraphQL resolvers, limited through this guard's steps; made on the first one. */
+  private graphql: GraphqlLimits<GuardedRoute> | undefined;
 
   /** @internal Instantiated by Nest; register the guard through `RateLimitModule`. */
   constructor(
@@ -142,6 +147,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() === 'ws') return this.webSocketLimits().canActivate(context);
+    if (context.getType<string>() === 'graphql') return (this.graphql ??= this.graphqlLimits()).canActivate(context);
     if (context.getType() !== 'http') return true;
     const exchange = httpExchange(context);
     recordRouteTemplate(exchange);
@@ -185,13 +191,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
         throw error;
       });
 
-    if (this.headerOptions) {
-      let template = this.templates.get(policies);
-      if (!template) this.templates.set(policies, (template = headerTemplate(policies)));
-      const partitionKey = this.headerOptions.partitionKey ? this.limiter.partitionKey(id) : undefined;
-      for (const [name, value] of Object.entries(rateLimitHeaders(result, this.headerOptions, template, partitionKey)))
-        exchange.setHeader(name, value);
-    }
+    this.setHeaders(exchange, policies, result, id);
     if (result.allowed) return true;
     return this.throwRejection(context, exchange, result, policyCosts?.[result.policy] ?? cost);
   }
@@ -281,6 +281,61 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
       this.options,
       this.adapterHost?.httpAdapter,
     ));
+  }
+
+  /** The GraphQL limiter (graphql-limits.ts), deciding with this guard's route metadata, identity and limiter. */
+  private graphqlLimits(): GraphqlLimits<GuardedRoute> {
+    return new GraphqlLimits(this.reflector, {
+      disabled: this.options.disabled === true,
+      route: (controller, handler) => this.routeOf(controller as Type, handler),
+      decide: (context, exchange, route, template) => this.decideGraphql(context, exchange, route, template),
+    });
+  }
+
+  /**
+   * One GraphQL operation or field, counted as {@link canActivate} counts an HTTP request:
+   * exemptions, the tracker (overrides included), the plan's policies, the cost (a cost
+   * function reads the operation from the GraphQL context: `context.getArgs()[3]` is its
+   * `info`), one store call, the headers. Undefined when exempt.
+   */
+  private async decideGraphql(
+    context: ExecutionContext,
+    exchange: HttpExchange,
+    route: GuardedRoute,
+    template: string,
+  ): Promise<GraphqlDecision | undefined> {
+    if (await this.identity.exempt(context, exchange)) return undefined;
+    const id = this.generateKey(context, await this.getTracker(context, exchange));
+    recordClientId(exchange.raw, id);
+    const policies = await this.identity.policiesFor(context, exchange, route.policies);
+    const weight = await this.costOf(context, exchange, route.cost);
+    const cost = route.costPolicies ? 1 : weight;
+    const policyCosts = route.costPolicies && costsOf(policies, route.costPolicies, weight);
+    const { result } = await this.limiter.consume({
+      request: exchange.raw,
+      route: template,
+      clientId: id,
+      policies,
+      cost,
+      policyCosts,
+      // A subscription's upgrade request lives as long as its socket: each decision gets its own budget.
+      deadline: answersOverHttp(exchange) ? undefined : this.limiter.ownDeadline(),
+    });
+    this.setHeaders(exchange, policies, result, id);
+    return { result, cost: policyCosts?.[result.policy] ?? cost };
+  }
+
+  /**
+   * The rate-limit headers of a decision, unless turned off: the draft fields' fixed part
+   * built once per policy set, the client's partition key when asked for.
+   */
+  private setHeaders(exchange: HttpExchange, policies: RateLimitPolicy[], result: RateLimitResult, id: string): void {
+    if (!this.headerOptions) return;
+    let template = this.templates.get(policies);
+    if (!template) this.templates.set(policies, (template = headerTemplate(policies)));
+    const partitionKey = this.headerOptions.partitionKey ? this.limiter.partitionKey(id) : undefined;
+    for (const [name, value] of Object.entries(rateLimitHeaders(result, this.headerOptions, template, partitionKey)))
+      exchange.setHeader(name, value);
   }
 
   private costOf(

@@ -1,7 +1,7 @@
 import { Logger, type LoggerService } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import type { InstanceBus } from '../../bus/store/instance-bus.js';
-import { type Deadline, requestDeadline } from '../../core/deadline.js';
+import { Deadline, requestDeadline } from '../../core/deadline.js';
 import { IntervalLog } from '../../core/interval-log.js';
 import type { ShieldEvents } from '../../core/events/shield-events.js';
 import type { LimiterStatusSource, ShieldStatus } from '../../core/events/shield-status.js';
@@ -159,6 +159,16 @@ export class RateLimiter implements LimiterStatusSource {
   /** The connection the counters live on (`custom` for a custom store, `memory` without one). */
   get connection(): string {
     return this.redis?.name ?? (this.store ? 'custom' : 'memory');
+  }
+
+  /**
+   * A Redis deadline of its own (one command timeout) for a call that stands for one request
+   * but whose HTTP request outlives it: a GraphQL subscription over a WebSocket, whose
+   * upgrade request would otherwise pool the Redis time of every subscription on the socket
+   * (and stay spent after one timeout). Undefined without a Redis connection.
+   */
+  ownDeadline(): Deadline | undefined {
+    return this.redis && Deadline.after(this.redis.commandTimeoutMs);
   }
 
   /** Whether requests are decided in memory now: `open` mode with the connection down. */
