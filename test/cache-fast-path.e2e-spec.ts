@@ -17,7 +17,15 @@ import { APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { jest } from '@jest/globals';
-import { CacheService, CacheShared, CacheTtl, RedisModule, ResponseCacheModule } from 'nestjs-redis-shield';
+import {
+  CacheService,
+  CacheShared,
+  CacheTtl,
+  RateLimitGuard,
+  RateLimitModule,
+  RedisModule,
+  ResponseCacheModule,
+} from 'nestjs-redis-shield';
 import { tap } from 'rxjs';
 import request from 'supertest';
 import { CacheInterceptor } from '../libs/nestjs-redis-shield/src/cache/nest/cache.interceptor.js';
@@ -103,7 +111,13 @@ class ClassGuardedController {
   }
 }
 
+/** A subclass may decide otherwise than the guard it extends: never run by the fast path. */
+@Injectable()
+class SubclassedGuard extends RateLimitGuard {}
+
 interface AppSetup {
+  /** The rate-limit guard: the module's own (global), or a subclass registered instead. */
+  rateLimit?: 'module' | 'subclass';
   /** The in-process L1 (default on); off, every hit reads Redis. */
   l1?: boolean;
   globalGuard?: boolean;
@@ -115,11 +129,20 @@ async function startApp(adapter: Adapter, redisUrl: string, setup: AppSetup = {}
   @Module({
     imports: [
       RedisModule.forRoot({ url: redisUrl, hashSecret: 'fast-path-e2e' }),
+      ...(setup.rateLimit
+        ? [
+            RateLimitModule.forRoot({
+              defaultTiers: { minute: { limit: 5, windowMs: 60_000 } },
+              guard: setup.rateLimit === 'module',
+            }),
+          ]
+        : []),
       ResponseCacheModule.forRoot({ l1: { maxBytes: setup.l1 === false ? 0 : 1 << 20 }, fastPath: setup.fastPath }),
     ],
     controllers: [FastController, ClassGuardedController, StaleController],
     providers: [
       ...(setup.globalGuard ? [{ provide: APP_GUARD, useClass: AllowHeaderGuard }] : []),
+      ...(setup.rateLimit === 'subclass' ? [{ provide: APP_GUARD, useClass: SubclassedGuard }] : []),
       // The root module's providers are registered first: this interceptor runs before the cache's.
       ...(setup.stampFirst ? [{ provide: APP_INTERCEPTOR, useClass: StampInterceptor }] : []),
     ],
@@ -366,6 +389,70 @@ describe.each<Adapter>(['express', 'fastify'])('the L1 fast path on %s', (adapte
       } finally {
         await server.resume();
       }
+    });
+  });
+
+  describe('behind the rate-limit guard', () => {
+    let proxy: RespProxy;
+    const scripts = () => proxy.commands.filter((command) => command.name === 'EVALSHA' || command.name === 'EVAL');
+    const remaining = (response: request.Response) => /"minute";r=(\d+)/.exec(String(response.headers.ratelimit))?.[1];
+
+    beforeEach(async () => {
+      proxy = await startRespProxy(server);
+    });
+
+    afterEach(async () => {
+      await Promise.all(apps.splice(0).map((app) => app.close()));
+      await proxy.close();
+    });
+
+    it("runs the guard first: every hit counts, the 429 is the guard's own, one script per L1 hit", async () => {
+      const app = await startApp(adapter, proxy.url, { rateLimit: 'module' });
+      apps.push(app);
+      expect(status(await get(app, '/fast/shared'))).toBe('MISS');
+      expect(remaining(await get(app, '/fast/shared'))).toBe('3'); // learns the route
+      intercepted.mockClear();
+      proxy.reset();
+      const hits = [await get(app, '/fast/shared'), await get(app, '/fast/shared'), await get(app, '/fast/shared')];
+      expect(hits.map((hit) => [hit.status, status(hit), remaining(hit)])).toEqual([
+        [200, 'HIT', '2'],
+        [200, 'HIT', '1'],
+        [200, 'HIT', '0'],
+      ]);
+      expect(intercepted).not.toHaveBeenCalled();
+      expect(scripts()).toHaveLength(3); // the limit's; nothing for the cache
+      // Over the limit: Nest's pipeline answers the rejection the guard made, through its filters.
+      const rejected = await get(app, '/fast/shared');
+      expect(rejected.status).toBe(429);
+      expect(rejected.headers['retry-after']).toBeDefined();
+      expect(rejected.headers['x-cache-status']).toBeUndefined();
+      expect(JSON.parse(rejected.text)).toMatchObject({ error: 'Rate limit exceeded' });
+      expect(scripts()).toHaveLength(4); // the rejection counted once
+      expect(calls.shared).toBe(1);
+    });
+
+    it('reads Redis in the same round trip as the limit for a Redis hit, and never twice', async () => {
+      const app = await startApp(adapter, proxy.url, { rateLimit: 'module', l1: false });
+      apps.push(app);
+      await get(app, '/fast/shared');
+      await get(app, '/fast/shared');
+      intercepted.mockClear();
+      proxy.reset();
+      const hit = await get(app, '/fast/shared');
+      expect([status(hit), remaining(hit)]).toEqual(['HIT', '2']);
+      expect(intercepted).not.toHaveBeenCalled();
+      expect(scripts()).toHaveLength(2); // the limit's and the lookup, written together
+    });
+
+    it("never runs a subclass of the guard itself: its hits take Nest's path", async () => {
+      const app = await startApp(adapter, proxy.url, { rateLimit: 'subclass' });
+      apps.push(app);
+      await get(app, '/fast/shared');
+      await get(app, '/fast/shared');
+      intercepted.mockClear();
+      const hit = await get(app, '/fast/shared');
+      expect([status(hit), remaining(hit)]).toEqual(['HIT', '2']);
+      expect(intercepted).toHaveBeenCalledTimes(1);
     });
   });
 });

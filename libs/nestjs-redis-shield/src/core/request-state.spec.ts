@@ -51,6 +51,7 @@ describe('requestState', () => {
       rateLimitDecided: false,
       cacheLookup: undefined,
       cacheRouteSlot: undefined,
+      guardRejection: undefined,
     });
   });
 

@@ -36,6 +36,12 @@ export class RequestState {
    * Nest's guards and interceptors (see `CacheFastPath`). Opaque here.
    */
   cacheRouteSlot: unknown = undefined;
+  /**
+   * What a guard threw when the cache's fast path ran it before Nest's pipeline (see
+   * `PRE_ROUTE_GUARD`): the guard throws it again when Nest's pipeline asks it, so the
+   * application's exception filters answer the request.
+   */
+  guardRejection: unknown = undefined;
 }
 
 const states = new WeakMap<object, RequestState>();

@@ -155,7 +155,8 @@ export interface ResponseCacheModuleOptions {
   /**
    * Answer fresh hits (from L1 or Redis) at the route, before Nest's guards, interceptors
    * and reply pipeline, on routes where none of those could change the answer: no guard
-   * (global, controller or method), the cache interceptor registered globally and first of
+   * (global, controller or method) but the rate-limit guard, which runs first there as it
+   * would in Nest's pipeline (a hit still counts), the cache interceptor registered globally and first of
    * the global interceptors, no `@Header`, `@HttpCode`, `@Redirect`, `@Render`, `@Sse`,
    * `@Res` or `@Next` on the handler. Middleware runs as always; headers and bytes are
    * those of any other hit. Default true; false answers every hit from the interceptor.

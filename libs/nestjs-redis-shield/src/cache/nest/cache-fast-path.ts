@@ -1,4 +1,4 @@
-import { type ExecutionContext, Logger, type NestInterceptor } from '@nestjs/common';
+import { type ExecutionContext, Logger, type NestInterceptor, type Type } from '@nestjs/common';
 import {
   GUARDS_METADATA,
   HEADERS_METADATA,
@@ -10,6 +10,8 @@ import {
   SSE_METADATA,
 } from '@nestjs/common/constants.js';
 import type { AbstractHttpAdapter, ApplicationConfig, HttpAdapterHost } from '@nestjs/core';
+import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
+import { isPreRouteGuard, type PreRouteGuard } from '../../core/pre-route-guard.js';
 import { exchangeOf, type HttpExchange } from '../../core/http/http-facade.js';
 import { existingRequestState, requestState } from '../../core/request-state.js';
 import type { CacheRoute } from './cache-route.js';
@@ -30,6 +32,11 @@ export type FastAnswer = (exchange: HttpExchange, route: CacheRoute, request: un
 interface RouteSlot {
   phase: 'unknown' | 'fast' | 'slow';
   route?: CacheRoute;
+  /** The route's controller and handler, for the execution context its guards get. */
+  controller?: Type;
+  handler?: Function; // eslint-disable-line @typescript-eslint/no-unsafe-function-type -- what ExecutionContext.getHandler gives
+  /** The guards to run before answering (see `PRE_ROUTE_GUARD`), in Nest's order. */
+  guards?: readonly PreRouteGuard[];
 }
 
 type RouteHandler = (this: unknown, ...args: unknown[]) => unknown;
@@ -44,8 +51,9 @@ const RESPONSE_ARGUMENTS = new Set(['1', '2']);
  * Answers cache hits at the route itself, before Nest's guard, interceptor and reply
  * pipeline, which costs more per request than an L1 hit does. Every middleware has run by
  * then (the fast path sits on the route, not in front of the router), and it is used only
- * on routes where what it skips could not have changed the answer: no guard at all
- * (global, controller or method), the cache interceptor first of the global interceptors
+ * on routes where what it skips could not have changed the answer: no guard (global,
+ * controller or method) but those marked `PRE_ROUTE_GUARD` (the rate-limit guard), which
+ * it runs first with the context Nest would build, the cache interceptor first of the global interceptors
  * (interceptors after it never run on a hit), no `@Header`, `@HttpCode`, `@Redirect`,
  * `@Render`, `@Sse`, `@Res` or `@Next` on the handler. Which routes qualify is learned from
  * the first request of each that reaches the interceptor; until then, and on every other
@@ -90,6 +98,9 @@ export class CacheFastPath {
     state!.cacheRouteSlot = undefined;
     if (this.qualifies(context, route)) {
       slot.route = route;
+      slot.controller = context.getClass();
+      slot.handler = context.getHandler();
+      slot.guards = this.appConfig!.getGlobalGuards() as PreRouteGuard[];
       slot.phase = 'fast';
     } else slot.phase = 'slow';
   }
@@ -117,7 +128,7 @@ export class CacheFastPath {
     const fastPath = this;
     const wrapped = function (this: unknown, ...args: unknown[]) {
       if (slot.phase === 'fast') {
-        const served = fastPath.serve(slot.route!, args[0], args[1]);
+        const served = fastPath.serve(slot, args);
         if (served === true) return undefined;
         if (served !== false) return served.then((done) => (done ? undefined : handler.apply(this, args)));
       } else if (slot.phase === 'unknown') {
@@ -140,10 +151,17 @@ export class CacheFastPath {
    * True (or a promise of true) when the request was answered here. A failure leaves it to
    * Nest's path (its filters, its logs).
    */
-  private serve(route: CacheRoute, request: unknown, response: unknown): boolean | Promise<boolean> {
+  private serve(slot: RouteSlot, args: unknown[]): boolean | Promise<boolean> {
     if (!this.answer || !this.adapter) return false;
+    const [request, response] = args;
+    if (slot.guards!.length === 0) return this.answered(slot.route!, request, response);
+    // The guards first (the rate limit counts a hit too); their headers are on the response.
+    return this.guarded(slot, args).then((allowed) => allowed && this.answered(slot.route!, request, response));
+  }
+
+  private answered(route: CacheRoute, request: unknown, response: unknown): boolean | Promise<boolean> {
     try {
-      const answer = this.answer(exchangeOf(request, response), route, request);
+      const answer = this.answer!(exchangeOf(request, response), route, request);
       if (answer instanceof Promise) {
         return answer.then(
           (body) => this.reply(route, response, body),
@@ -172,12 +190,31 @@ export class CacheFastPath {
   }
 
   /**
-   * Whether the application as a whole lets some route be served here: no global guard,
-   * the cache interceptor the first global interceptor.
+   * Runs the route's guards as Nest would (same arguments, same context): true when every
+   * one allowed. A rejection is kept in the request state, and Nest's path, which runs
+   * them again, answers it through the application's exception filters.
+   */
+  private async guarded(slot: RouteSlot, args: unknown[]): Promise<boolean> {
+    const context = new ExecutionContextHost(args, slot.controller, slot.handler);
+    context.setType('http');
+    try {
+      for (const guard of slot.guards!) if (!(await guard.canActivate(context))) return false;
+      return true;
+    } catch (error) {
+      requestState(exchangeOf(args[0], args[1]).raw).guardRejection = error;
+      return false;
+    }
+  }
+
+  /**
+   * Whether the application as a whole lets some route be served here: no global guard
+   * but those the fast path may run itself (the rate-limit guard), the cache interceptor
+   * the first global interceptor.
    */
   private appWide(): boolean {
     const config = this.appConfig!;
-    if (!this.answer || config.getGlobalGuards().length > 0 || config.getGlobalRequestGuards().length > 0) return false;
+    if (!this.answer || !config.getGlobalGuards().every(isPreRouteGuard)) return false;
+    if (config.getGlobalRequestGuards().length > 0) return false;
     return config.getGlobalInterceptors()[0] === this.interceptor;
   }
 

@@ -142,10 +142,13 @@ export class CacheInterceptor implements NestInterceptor {
     const perUser = scope.kind === 'user';
     const kept = this.l1?.cache.get(lookup.digest);
     if (kept) return hitBody(exchange, kept, perUser, this.reporter, 'l1');
-    // The read the interceptor would start; it takes this one over if this is no fresh hit.
-    lookup.l1Generation = this.l1?.cache.generation;
-    const read = this.read(exchange, lookup, { deadline: lookup.deadline });
-    lookup.read = read;
+    // The read the rate-limit guard's prefetch started, else the one the interceptor would
+    // start; the interceptor takes it over if this is no fresh hit.
+    if (!lookup.read) {
+      lookup.l1Generation = this.l1?.cache.generation;
+      lookup.read = this.read(exchange, lookup, { deadline: lookup.deadline });
+    }
+    const read = lookup.read;
     return read.then(
       async ({ entry: stored }) => {
         if (!stored) return undefined;

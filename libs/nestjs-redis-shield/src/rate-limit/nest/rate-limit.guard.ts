@@ -14,6 +14,7 @@ import { HttpAdapterHost, ModulesContainer, Reflector } from '@nestjs/core';
 import { applicationControllers, controllerMethods } from '../../core/controllers.js';
 import { shieldError } from '../../core/errors.js';
 import { RequestPrefetch } from '../../core/events/request-prefetch.js';
+import { PRE_ROUTE_GUARD } from '../../core/pre-route-guard.js';
 import { requestState } from '../../core/request-state.js';
 import { answersOverHttp } from '../../core/http/graphql-exchange.js';
 import { type HttpExchange, httpExchange, recordClientId, recordRouteTemplate } from '../../core/http/http-facade.js';
@@ -118,6 +119,9 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     @Optional() private readonly adapterHost?: HttpAdapterHost,
   ) {
     this.headerOptions = options.headers === false ? false : options.headers === true ? {} : (options.headers ?? {});
+    // The cache's fast path may run this guard before Nest's pipeline; never a subclass,
+    // whose overrides may decide otherwise (see PRE_ROUTE_GUARD).
+    if (new.target === RateLimitGuard) Object.defineProperty(this, PRE_ROUTE_GUARD, { value: true });
   }
 
   /**
@@ -152,9 +156,13 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     const exchange = httpExchange(context);
     recordRouteTemplate(exchange);
     if (this.options.disabled) return true;
-    // A request already decided by another guard instance (module imported twice) is not counted again.
+    // A request already decided (by the cache's fast path, or another guard instance of a
+    // module imported twice) is not counted again; a rejection decided there is thrown here.
     const state = requestState(exchange.raw);
-    if (state.rateLimitDecided) return true;
+    if (state.rateLimitDecided) {
+      if (state.guardRejection !== undefined) throw state.guardRejection;
+      return true;
+    }
     state.rateLimitDecided = true;
     const route = this.routeOf(context.getClass(), context.getHandler());
     if (route.skip) return true;
