@@ -3,7 +3,14 @@ import { shieldError } from '../../core/errors.js';
 import { checkIntegerInRange, checkOneOf, checkPositiveInteger } from '../../core/validators.js';
 import type { HttpExchange } from '../../core/http/http-facade.js';
 import { ipv6SubnetOf } from './client-id.js';
-import { DEFAULT_POLICY, type PolicyDefinition, PolicyRegistry, type TierDefinition, buildPolicy } from './policy.js';
+import {
+  DEFAULT_POLICY,
+  type PolicyDefinition,
+  PolicyRegistry,
+  type PolicyTierDefinition,
+  type TierDefinition,
+  buildPolicy,
+} from './policy.js';
 import type { HeaderOptions } from './rate-limit-headers.js';
 import { DEFAULT_ALGORITHM, type RateLimitAlgorithmName } from './algorithms/registry.js';
 import type { RateLimitStore } from '../store/store.interface.js';
@@ -24,9 +31,9 @@ export interface RateLimitModuleOptions {
   algorithm?: RateLimitAlgorithmName;
   /**
    * Tiers of the `default` policy. Default: `minute` 60 per 60 s, `hour` 1000 per
-   * 3600 s, `burst` 10 per 10 s.
+   * 3600 s, `burst` 10 per 10 s. May hold a concurrency tier (`{ kind: 'concurrency', limit }`).
    */
-  defaultTiers?: Record<string, TierDefinition>;
+  defaultTiers?: Record<string, PolicyTierDefinition>;
   /**
    * Named policies, selected with `@RateLimit('name')` or by the service. A policy
    * named `<policy>@<plan>` replaces `<policy>` for clients of that plan (see `plan`).

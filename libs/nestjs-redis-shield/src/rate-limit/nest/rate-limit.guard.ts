@@ -11,6 +11,7 @@ import {
 } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, ModulesContainer, Reflector } from '@nestjs/core';
+import type { ServerResponse } from 'node:http';
 import { applicationControllers, controllerMethods } from '../../core/controllers.js';
 import { shieldError } from '../../core/errors.js';
 import { RequestPrefetch } from '../../core/events/request-prefetch.js';
@@ -44,6 +45,16 @@ interface GuardedRoute {
   /** The policies (base names) the cost is charged to; undefined: all of the route's. */
   costPolicies: ReadonlySet<string> | undefined;
   policies: RateLimitPolicy[];
+}
+
+/**
+ * Calls `release` once the response is over: finished, or its connection closed first
+ * (the client aborted). `close` fires in both cases, on Express and Fastify alike (both
+ * answer through Node's `ServerResponse`); a response already closed releases at once.
+ */
+function releaseWhenOver(response: ServerResponse, release: () => void): void {
+  if (response.closed) release();
+  else response.once('close', release);
 }
 
 /** A bad cost from user code must never make a request free. */
@@ -161,7 +172,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     const cost = route.costPolicies ? 1 : weight;
     const policyCosts = route.costPolicies && costsOf(policies, route.costPolicies, weight);
     // The cache read (if the route is cached) goes out right behind the script: one round trip for both.
-    const { result } = await this.limiter
+    const { result, release } = await this.limiter
       .consume({
         request: exchange.raw,
         route: exchange.routeTemplate,
@@ -170,6 +181,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
         cost,
         policyCosts,
         beforeStore: () => this.prefetch?.run(context),
+        holdSlots: true,
       })
       .catch((error: unknown) => {
         // Closed mode: the 503 as problem details when the client prefers them.
@@ -185,6 +197,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
       for (const [name, value] of Object.entries(rateLimitHeaders(result, this.headerOptions, template)))
         exchange.setHeader(name, value);
     }
+    if (release) releaseWhenOver(exchange.rawResponse, release);
     if (result.allowed) return true;
     return this.throwRejection(context, exchange, result, policyCosts?.[result.policy] ?? cost);
   }
