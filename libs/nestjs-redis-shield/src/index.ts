@@ -62,17 +62,30 @@ export {
   DEFAULT_POLICY,
   MAX_TIER_LIMIT,
   MAX_TIER_WINDOW_MS,
+  type ConcurrencyTierDefinition,
   type PolicyDefinition,
+  type PolicyTierDefinition,
   type TierDefinition,
 } from './rate-limit/engine/policy.js';
+/** The bounds and defaults of a concurrency tier (requests in flight): lease, limit, the wait a rejection asks for. */
+export {
+  CONCURRENCY_RETRY_MS,
+  DEFAULT_LEASE_MS,
+  MAX_CONCURRENCY_LIMIT,
+  MAX_LEASE_MS,
+} from './rate-limit/engine/concurrency.js';
 /** The algorithm names a tier may use, e.g. to validate your own configuration. */
 export {
   DEFAULT_ALGORITHM,
   RATE_LIMIT_ALGORITHMS,
   type RateLimitAlgorithmName,
 } from './rate-limit/engine/algorithms/registry.js';
-/** Declaring limits and costs on controllers and handlers. */
+/** Declaring limits, costs and concurrency limits on controllers and handlers. */
 export {
+  ConcurrencyLimit,
+  type ConcurrencyLimitMetadata,
+  ConcurrencyLimitOn,
+  type ConcurrencyLimitOptions,
   type InlineRateLimit,
   RateLimit,
   RateLimitCost,
@@ -89,6 +102,7 @@ export { ClientIdentity } from './rate-limit/nest/client-identity.js';
 export { type RateLimitCallOptions, RateLimitService } from './rate-limit/nest/rate-limit.service.js';
 /** What a decision says, per tier: for your own headers, logs or responses. */
 export {
+  type ConcurrencyTier,
   type RateLimitPolicy,
   type RateLimitResult,
   type RateLimitTier,
