@@ -8,7 +8,9 @@ import { ConcurrencyLimit, RateLimitModule, RedisModule } from 'nestjs-redis-shi
 import { CONCURRENCY_RELEASE_LUA } from '../libs/nestjs-redis-shield/src/rate-limit/store/lua/concurrency-release.lua.js';
 import { RATE_LIMIT_LUA } from '../libs/nestjs-redis-shield/src/rate-limit/store/lua/rate-limit.lua.js';
 import { type RedisServer, type RespProxy, startRedis, startRespProxy } from './harness/index.js';
+import { type BuiltDemo, startBuiltDemo } from './support/built-demo.js';
 import { HeaderUserGuard } from './support/header-user.guard.js';
+import { signToken } from './support/tokens.js';
 import { waitFor } from './support/wait-for.js';
 
 // Issue 19 point 3: at most n requests of one client in flight across every instance. The
@@ -279,4 +281,83 @@ describe('@ConcurrencyLimit while Redis is down (the in-memory fallback, per ins
       await app.close();
     }
   });
+});
+
+describe('an instance SIGKILLed while holding slots (the built demo, two processes)', () => {
+  const JWT_SECRET = 'concurrency-jwt-secret-0123456789abcdef0123';
+  const IP_HASH_SECRET = 'concurrency-ip-hash-secret-0123456789abcd';
+  const LEASE_MS = 3000;
+  let redis: RedisServer;
+  const demos: BuiltDemo[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+
+  afterAll(async () => {
+    await Promise.all(demos.map((demo) => demo.stop()));
+    await redis?.stop();
+  });
+
+  it('its slots stay taken until their lease ends, then the other instance admits again', async () => {
+    const env = {
+      REDIS_URL: redis.url,
+      JWT_SECRET,
+      IP_HASH_SECRET,
+      RATE_LIMIT_PER_MINUTE: '1000',
+      RATE_LIMIT_BURST: '1000',
+      COMPLETIONS_CONCURRENCY: '2',
+      COMPLETIONS_LEASE_MS: String(LEASE_MS),
+    };
+    // Instance A's completions take a minute (they hold their slots); B's answer at once.
+    const [a, b] = await Promise.all([
+      startBuiltDemo(15_000, { ...env, COMPLETION_DELAY_MS: '60000' }),
+      startBuiltDemo(15_000, { ...env, COMPLETION_DELAY_MS: '0' }),
+    ]);
+    demos.push(a, b);
+    const jwt = await signToken(JWT_SECRET, { sub: 'sigkill-user' });
+    const complete = (demo: BuiltDemo, signal?: AbortSignal) =>
+      fetch(`${demo.url}/api/v1/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${jwt}`,
+          'content-type': 'application/json',
+          accept: 'application/problem+json',
+        },
+        body: JSON.stringify({ prompt: 'hold' }),
+        signal,
+      });
+
+    const held = [complete(a).catch(() => undefined), complete(a).catch(() => undefined)];
+    // B sees both slots taken once A admitted its two completions.
+    let rejection: Response | undefined;
+    const deadline = Date.now() + 5000;
+    while (!rejection) {
+      const response = await complete(b);
+      if (response.status === 429) rejection = response;
+      else if (Date.now() > deadline) throw new Error(`B never saw the slots taken (last status ${response.status})`);
+      else await sleep(100);
+    }
+    const heldSince = Date.now();
+    expect(rejection.headers.get('retry-after')).toBe('1');
+    expect(await rejection.json()).toMatchObject({
+      'violated-policies': ['completions'],
+      detail: 'retry after 1 s (tier concurrent)',
+    });
+
+    expect((await a.kill('SIGKILL')).signal).toBe('SIGKILL');
+    await Promise.all(held);
+    // Nobody released A's slots: B keeps rejecting until their lease ends.
+    expect((await complete(b)).status).toBe(429);
+    let admittedAt = 0;
+    while (!admittedAt) {
+      const response = await complete(b);
+      if (response.status === 200) admittedAt = Date.now();
+      else if (Date.now() - heldSince > LEASE_MS + 5000) throw new Error(`still ${response.status} past the lease`);
+      else await sleep(200);
+    }
+    expect(admittedAt - heldSince).toBeGreaterThanOrEqual(LEASE_MS - 1500);
+    // Both slots came back.
+    expect((await complete(b)).status).toBe(200);
+  }, 40_000);
 });
