@@ -92,8 +92,11 @@ export {
   type RateLimitCostOptions,
   type RateLimitCostSpec,
   type RateLimitSpec,
+  ShedUnderLoad,
   SkipRateLimit,
 } from './rate-limit/nest/rate-limit.decorators.js';
+/** Typing the `loadShedding` option (per-instance 503s for `@ShedUnderLoad` routes while the event loop lags). */
+export { type LoadSheddingOptions } from './rate-limit/engine/load-shedding.js';
 /** `@UseGuards(RateLimitGuard)` when the global guard is off, and subclassing its documented seams. */
 export { RateLimitGuard } from './rate-limit/nest/rate-limit.guard.js';
 /** Who is calling and which policies apply, injectable for your own limits outside HTTP guards. */
@@ -108,10 +111,11 @@ export {
   type RateLimitTier,
   type TierResult,
 } from './rate-limit/engine/rate-limit.types.js';
-/** The 429 (and 503 in closed mode) the guard throws: to catch, map or document them. */
+/** The 429 (and 503 in closed mode or when shedding load) the guard throws: to catch, map or document them. */
 export {
   type CostExceedsLimitBody,
   CostExceedsLimitException,
+  LoadSheddingException,
   type RateLimitExceededBody,
   RateLimitExceededException,
   RateLimitUnavailableException,

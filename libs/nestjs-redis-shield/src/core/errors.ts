@@ -57,6 +57,8 @@ export const messages = {
     ),
   // system API
   invalidClientAddress: () => 'client: ip:<address> needs an IP address',
+  // load shedding
+  serverOverloaded: () => 'The server is overloaded. Please try again later.',
 };
 
 /** The name of one of the library's {@link messages}. */
@@ -125,6 +127,9 @@ export const ERROR_CODES = {
   // system API
   /** HTTP 400: a system API `client` of the form `ip:<address>` holds no IP address. */
   invalidClientAddress: 'SHIELD_E027',
+  // load shedding
+  /** HTTP 503 `LoadSheddingException`: the event loop lags past `loadShedding.maxEventLoopDelayMs` and the route sheds first. */
+  serverOverloaded: 'SHIELD_E028',
 } as const satisfies Record<ShieldMessageKind, `SHIELD_E${number}`>;
 
 /** Every code, to tell the library's errors from others. */

@@ -15,6 +15,7 @@ import type { HeaderOptions } from './rate-limit-headers.js';
 import { DEFAULT_ALGORITHM, type RateLimitAlgorithmName } from './algorithms/registry.js';
 import type { RateLimitStore } from '../store/store.interface.js';
 import type { ResolvedViolationOptions, ViolationOptions } from './violation.js';
+import { type LoadSheddingOptions, resolveLoadShedding } from './load-shedding.js';
 
 /** What Redis failure means for requests: `open` counts in memory per instance, `closed` answers 503. */
 export type FailMode = 'open' | 'closed';
@@ -111,6 +112,12 @@ export interface RateLimitModuleOptions {
    * no sampling), at most 5 lines plus one summary per 10 s.
    */
   violations?: ViolationOptions;
+  /**
+   * Per-instance load shedding: while this process's event-loop delay passes
+   * `maxEventLoopDelayMs`, routes marked `@ShedUnderLoad()` answer 503 with `Retry-After`
+   * (`retryAfterSeconds`, default 1) before any Redis call. Off by default.
+   */
+  loadShedding?: LoadSheddingOptions;
 }
 
 /** The default policy's tiers when `defaultTiers` is not given: 60 per minute, 1000 per hour, 10 per 10 s (`burst`). */
@@ -147,6 +154,7 @@ export function buildRegistry(options: RateLimitModuleOptions): PolicyRegistry {
   checkPositiveInteger('fallbackMaxClients', options.fallbackMaxClients ?? 1);
   ipv6SubnetOf(options);
   if (options.failMode !== undefined) checkOneOf('failMode', options.failMode, FAIL_MODES, 'open or closed');
+  if (options.loadShedding) resolveLoadShedding(options.loadShedding);
   return registry;
 }
 

@@ -126,3 +126,18 @@ export function ConcurrencyLimit(
 ): ClassDecorator & MethodDecorator {
   return ConcurrencyLimitOn({ ...options, limit });
 }
+
+/**
+ * Marks a controller or handler as the first to go when this instance is overloaded: with
+ * the module's `loadShedding` option, its requests get 503 with `Retry-After` while the event
+ * loop lags past `maxEventLoopDelayMs`, before any Redis call. `@ShedUnderLoad(false)` on a
+ * handler exempts it from its class's mark.
+ *
+ * @example
+ * @Get('reports/export')
+ * @ShedUnderLoad() // an expensive export can wait; checkout cannot
+ * export() {}
+ */
+export const ShedUnderLoad = Reflector.createDecorator<boolean | undefined, boolean>({
+  transform: (shed) => shed ?? true,
+});

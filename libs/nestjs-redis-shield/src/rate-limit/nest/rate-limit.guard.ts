@@ -5,6 +5,7 @@ import {
   Injectable,
   Logger,
   type OnApplicationBootstrap,
+  type OnModuleDestroy,
   type OnModuleInit,
   Optional,
   type Type,
@@ -24,16 +25,19 @@ import {
   type HeaderTemplate,
   rateLimitHeaders,
 } from '../engine/rate-limit-headers.js';
+import { resolveLoadShedding } from '../engine/load-shedding.js';
 import type { RateLimitModuleOptions } from '../engine/rate-limit.options.js';
 import type { RateLimitPolicy, RateLimitResult } from '../engine/rate-limit.types.js';
 import { ClientIdentity } from './client-identity.js';
 import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
-import { RateLimitCostOn, type RateLimitCostSpec, SkipRateLimit } from './rate-limit.decorators.js';
+import { EventLoopShedder } from './load-shedding.js';
+import { RateLimitCostOn, type RateLimitCostSpec, ShedUnderLoad, SkipRateLimit } from './rate-limit.decorators.js';
 import {
   prefersProblem,
   RateLimitUnavailableException,
   reducedCapacityProblem,
   rejectionOf,
+  sheddingRejection,
 } from './rate-limit.exceptions.js';
 import { RateLimiter } from './rate-limiter.js';
 
@@ -41,6 +45,8 @@ import { RateLimiter } from './rate-limiter.js';
 interface GuardedRoute {
   controller: object;
   skip: boolean;
+  /** `@ShedUnderLoad()`: refused first when the instance is overloaded. */
+  shed: boolean;
   cost: RateLimitCostSpec | undefined;
   /** The policies (base names) the cost is charged to; undefined: all of the route's. */
   costPolicies: ReadonlySet<string> | undefined;
@@ -100,12 +106,14 @@ function costsOf(
  * }
  */
 @Injectable()
-export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationBootstrap {
+export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('RateLimit');
   private readonly headerOptions: HeaderOptions | false;
   private readonly routes = new WeakMap<object, GuardedRoute>();
   /** The draft headers' fixed part, once per policy set. */
   private readonly templates = new WeakMap<readonly RateLimitPolicy[], HeaderTemplate>();
+  /** The `loadShedding` option at work (from start-up to shutdown); none without it. */
+  private shedder: EventLoopShedder | undefined;
 
   /** @internal Instantiated by Nest; register the guard through `RateLimitModule`. */
   constructor(
@@ -128,12 +136,21 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
    * registry, so a client's reset reaches its buckets on routes this instance never served.
    */
   onModuleInit(): void {
+    if (this.options.loadShedding && !this.options.disabled && !this.shedder) {
+      this.shedder = new EventLoopShedder(resolveLoadShedding(this.options.loadShedding));
+    }
     if (!this.modules) return;
     for (const controller of applicationControllers(this.modules)) {
       for (const [, handler] of controllerMethods(controller)) {
         if (Reflect.getMetadata(PATH_METADATA, handler) !== undefined) this.routeOf(controller, handler);
       }
     }
+  }
+
+  /** Stops the load shedder's timer and event-loop histogram. */
+  onModuleDestroy(): void {
+    this.shedder?.stop();
+    this.shedder = undefined;
   }
 
   /**
@@ -156,6 +173,16 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     if (state.rateLimitDecided) return true;
     state.rateLimitDecided = true;
     const route = this.routeOf(context.getClass(), context.getHandler());
+    // Before anything that costs (user hooks, Redis): an overloaded instance refuses what can wait.
+    if (route.shed && this.shedder?.overloaded()) {
+      throw sheddingRejection(
+        this.shedder.options.retryAfterSeconds,
+        (name, value) => exchange.setHeader(name, value),
+        {
+          problem: prefersProblem(exchange.header('accept')),
+        },
+      );
+    }
     if (route.skip) return true;
     const exempt = this.identity.exempt(context, exchange);
     if (exempt === true || (exempt !== false && (await exempt))) return true;
@@ -270,6 +297,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     const route: GuardedRoute = {
       controller,
       skip: this.reflector.getAllAndOverride(SkipRateLimit, [handler as Type, controller]) ?? false,
+      shed: this.reflector.getAllAndOverride(ShedUnderLoad, [handler as Type, controller]) ?? false,
       cost: cost?.spec,
       costPolicies,
       policies,
