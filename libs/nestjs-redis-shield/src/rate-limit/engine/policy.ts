@@ -23,6 +23,7 @@ export interface TierDefinition {
  * At most one per policy.
  */
 export interface ConcurrencyTierDefinition {
+  /** Always `concurrency`: what tells this tier from a rate tier. */
   kind: 'concurrency';
   /** Requests in flight at once: an integer from 1 to {@link MAX_CONCURRENCY_LIMIT} (10^6). */
   limit: number;
