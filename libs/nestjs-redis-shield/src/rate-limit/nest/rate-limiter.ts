@@ -233,6 +233,9 @@ export class RateLimiter implements LimiterStatusSource {
         if (!rejectedBySlots(result)) this.blocks?.remember(local, policies, cost, result, policyCosts);
         return this.decided(call, result, false, this.releaser(store, clientId, policies, leaseToken, result));
       } catch (error) {
+        // The script may have run and taken a slot before its answer was lost (a deadline
+        // passed): give it back now rather than at the end of its lease (harmless if not).
+        if (leaseToken !== undefined) store.release!(clientId, policies, leaseToken).catch(() => undefined);
         if (!storeUnavailable(error)) throw error;
         if (error instanceof RedisCommandError && this.scriptErrors.due()) {
           this.logger.error(`rate-limit script failed: ${error.message}`);
