@@ -32,14 +32,24 @@ export const AUTH_FAILURES_POLICY = 'auth-failures';
 /**
  * The demo's rate limits: the default policy from the environment (minute, hour,
  * burst), ten times that for JWTs with `plan: pro` (policy `default@pro`), the
- * `completions` policy of 10 per minute, on top of the default one, and the
+ * `completions` policy of 10 per minute and `COMPLETIONS_CONCURRENCY` (default 4) in
+ * flight at once, on top of the default one, and the
  * `auth-failures` policy (`AUTH_FAILURES_PER_MINUTE`, default 10) that the
  * authentication middleware consumes on each invalid token (no route uses it), and the
  * `ws-ping` policy (5 per 10 s) of the WebSocket gateway's `ping`.
  */
 export function rateLimitOptions(config: AppConfig): RateLimitModuleOptions {
-  const { perMinute, perHour, burst, burstWindowSeconds, algorithm, failMode, authFailuresPerMinute } =
-    config.rateLimit;
+  const {
+    perMinute,
+    perHour,
+    burst,
+    burstWindowSeconds,
+    algorithm,
+    failMode,
+    authFailuresPerMinute,
+    completionsConcurrency,
+    completionsLeaseMs,
+  } = config.rateLimit;
   const tiers = (factor: number): Record<string, TierDefinition> => ({
     minute: { limit: perMinute * factor, windowMs: 60_000 },
     hour: { limit: perHour * factor, windowMs: 3_600_000 },
@@ -47,7 +57,13 @@ export function rateLimitOptions(config: AppConfig): RateLimitModuleOptions {
   });
   const policies: Record<string, PolicyDefinition> = {
     'default@pro': { tiers: tiers(PRO_MULTIPLIER) },
-    completions: { tiers: { minute: { limit: COMPLETIONS_PER_MINUTE, windowMs: 60_000 } } },
+    completions: {
+      tiers: {
+        minute: { limit: COMPLETIONS_PER_MINUTE, windowMs: 60_000 },
+        // At most COMPLETIONS_CONCURRENCY completions of one client in flight, on every instance together.
+        concurrent: { kind: 'concurrency', limit: completionsConcurrency, leaseMs: completionsLeaseMs },
+      },
+    },
     [AUTH_FAILURES_POLICY]: { tiers: { minute: { limit: authFailuresPerMinute, windowMs: 60_000 } } },
     [WS_PING_POLICY]: { tiers: { burst: { limit: WS_PINGS_PER_10_SECONDS, windowMs: 10_000 } } },
   };

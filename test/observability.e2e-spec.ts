@@ -4,6 +4,7 @@ import { RedisConnection } from 'nestjs-redis-shield';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import { ViolationRecorder } from '../libs/nestjs-redis-shield/src/rate-limit/store/violation-recorder.js';
 import request from 'supertest';
+import { CONCURRENCY_RELEASE_LUA } from '../libs/nestjs-redis-shield/src/rate-limit/store/lua/concurrency-release.lua.js';
 import { RATE_LIMIT_LUA } from '../libs/nestjs-redis-shield/src/rate-limit/store/lua/rate-limit.lua.js';
 import { VIOLATIONS_APPEND_LUA } from '../libs/nestjs-redis-shield/src/rate-limit/store/lua/violations-append.lua.js';
 import { createApp, type HttpAdapterName } from '../src/app.factory.js';
@@ -415,13 +416,20 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('observability of the dem
     const commands = proxy.commands;
     const rateLimit = commands.filter((c) => c.name === 'EVALSHA' && c.args[0] === sha1(RATE_LIMIT_LUA));
     const appends = commands.filter((c) => c.name === 'EVALSHA' && c.args[0] === sha1(VIOLATIONS_APPEND_LUA));
+    // The completions policy's concurrency slot: released after each admitted response, off
+    // the request path (EVAL the first time the connection runs the release script).
+    const releases = commands.filter(
+      (c) =>
+        (c.name === 'EVALSHA' && c.args[0] === sha1(CONCURRENCY_RELEASE_LUA)) || c.args[0] === CONCURRENCY_RELEASE_LUA,
+    );
+    expect(releases).toHaveLength(5);
     // One per admitted request and one for the first rejection; the local block cache
     // answers the other nine rejections without Redis until the retry time.
     expect(rateLimit).toHaveLength(6);
     // The ten violations went out in one or two batches (flush interval boundaries), never one per request.
     expect(appends.length).toBeGreaterThanOrEqual(1);
     expect(appends.length).toBeLessThanOrEqual(2);
-    const others = commands.filter((c) => !rateLimit.includes(c) && !appends.includes(c));
+    const others = commands.filter((c) => !rateLimit.includes(c) && !appends.includes(c) && !releases.includes(c));
     // Only the cache statistics flush of earlier tests (one MULTI of HINCRBYs), and the instance
     // bus's heartbeat (a PING per second on its subscriber connection, whatever the traffic), may
     // cross the proxy meanwhile.

@@ -40,6 +40,8 @@ describe('loadConfig', () => {
         algorithm: 'sliding-window',
         failMode: 'open',
         authFailuresPerMinute: 10,
+        completionsConcurrency: 4,
+        completionsLeaseMs: 60_000,
       },
       ipHashSecret: DEV_IP_HASH_SECRET,
       trustProxy: false,
@@ -52,6 +54,7 @@ describe('loadConfig', () => {
         l1MaxBytes: 33_554_432,
       },
       jwtSecret: DEV_JWT_SECRET,
+      completionDelayMs: 0,
     });
     expect(result.ok && result.warnings).toEqual([
       expect.stringContaining('IP_HASH_SECRET is not set'),
@@ -72,6 +75,9 @@ describe('loadConfig', () => {
         RATE_LIMIT_ALGORITHM: 'gcra',
         RATE_LIMIT_FAIL_MODE: 'closed',
         AUTH_FAILURES_PER_MINUTE: '25',
+        COMPLETIONS_CONCURRENCY: '2',
+        COMPLETIONS_LEASE_MS: '5000',
+        COMPLETION_DELAY_MS: '1500',
         IP_HASH_SECRET: STRONG,
         TRUST_PROXY: '10.0.0.0/8, loopback,::1',
         CACHE_ENABLED: 'false',
@@ -100,7 +106,10 @@ describe('loadConfig', () => {
       algorithm: 'gcra',
       failMode: 'closed',
       authFailuresPerMinute: 25,
+      completionsConcurrency: 2,
+      completionsLeaseMs: 5000,
     });
+    expect(config.completionDelayMs).toBe(1500);
     expect(config.trustProxy).toEqual(['10.0.0.0/8', 'loopback', '::1']);
     expect(config.cache).toEqual({
       enabled: false,

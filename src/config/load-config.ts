@@ -49,6 +49,10 @@ export interface AppConfig {
     failMode: FailMode;
     /** Failed authentications (invalid bearer tokens) per minute per client address before 429s. */
     authFailuresPerMinute: number;
+    /** Completions of one client in flight at once (the `completions` policy's concurrency tier). */
+    completionsConcurrency: number;
+    /** How long a completion's slot is held at most, in ms (its lease). */
+    completionsLeaseMs: number;
   };
   ipHashSecret: string;
   trustProxy: TrustProxy;
@@ -64,6 +68,8 @@ export interface AppConfig {
     l1MaxBytes: number;
   };
   jwtSecret: string;
+  /** How long a fake completion takes, in ms (a real one takes seconds: what the concurrency limit is for). */
+  completionDelayMs: number;
 }
 
 /** Outcome of {@link loadConfig}: the config plus warnings, or one error line per bad variable. */
@@ -139,6 +145,8 @@ export function loadConfig(env: Env): ConfigResult {
       algorithm: read('RATE_LIMIT_ALGORITHM', 'sliding-window', (raw) => parseEnum(raw, RATE_LIMIT_ALGORITHMS)),
       failMode: read('RATE_LIMIT_FAIL_MODE', 'open', (raw) => parseEnum(raw, FAIL_MODES)),
       authFailuresPerMinute: read('AUTH_FAILURES_PER_MINUTE', 10, (raw) => parseInteger(raw, 1, MAX_TIER_LIMIT)),
+      completionsConcurrency: read('COMPLETIONS_CONCURRENCY', 4, (raw) => parseInteger(raw, 1, 10_000)),
+      completionsLeaseMs: read('COMPLETIONS_LEASE_MS', 60_000, (raw) => parseInteger(raw, 1000, 86_400_000)),
     },
     ipHashSecret: readSecret('IP_HASH_SECRET', DEV_IP_HASH_SECRET),
     trustProxy: read('TRUST_PROXY', false, parseTrustProxy),
@@ -159,6 +167,7 @@ export function loadConfig(env: Env): ConfigResult {
       l1MaxBytes: read('CACHE_L1_MAX_BYTES', DEFAULT_L1_MAX_BYTES, (raw) => parseInteger(raw, 0, 4 * 1024 ** 3)),
     },
     jwtSecret: readSecret('JWT_SECRET', DEV_JWT_SECRET),
+    completionDelayMs: read('COMPLETION_DELAY_MS', 0, (raw) => parseInteger(raw, 0, 600_000)),
   };
 
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config, warnings };

@@ -9,6 +9,8 @@ export interface BuiltDemo {
   output(): string;
   /** Sends SIGTERM and resolves with how it exited. */
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Sends `signal` (e.g. SIGKILL: no shutdown hook runs) and resolves with how it exited. */
+  kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /**
@@ -25,10 +27,11 @@ export async function startBuiltDemo(timeoutMs = 15_000, env: Record<string, str
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
-  const stop = () => {
-    child.kill('SIGTERM');
+  const kill = (signal: NodeJS.Signals) => {
+    child.kill(signal);
     return exited;
   };
+  const stop = () => kill('SIGTERM');
   try {
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(
@@ -46,7 +49,7 @@ export async function startBuiltDemo(timeoutMs = 15_000, env: Record<string, str
       child.stdout?.on('data', onData);
       child.stderr?.on('data', onData);
     });
-    return { url, output: () => output, stop };
+    return { url, output: () => output, stop, kill };
   } catch (error) {
     await stop();
     throw error;

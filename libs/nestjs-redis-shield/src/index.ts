@@ -63,25 +63,41 @@ export {
   DEFAULT_POLICY,
   MAX_TIER_LIMIT,
   MAX_TIER_WINDOW_MS,
+  type ConcurrencyTierDefinition,
   type PolicyDefinition,
+  type PolicyTierDefinition,
   type TierDefinition,
 } from './rate-limit/engine/policy.js';
+/** The bounds and defaults of a concurrency tier (requests in flight): lease, limit, the wait a rejection asks for. */
+export {
+  CONCURRENCY_RETRY_MS,
+  DEFAULT_LEASE_MS,
+  MAX_CONCURRENCY_LIMIT,
+  MAX_LEASE_MS,
+} from './rate-limit/engine/concurrency.js';
 /** The algorithm names a tier may use, e.g. to validate your own configuration. */
 export {
   DEFAULT_ALGORITHM,
   RATE_LIMIT_ALGORITHMS,
   type RateLimitAlgorithmName,
 } from './rate-limit/engine/algorithms/registry.js';
-/** Declaring limits and costs on controllers and handlers. */
+/** Declaring limits, costs and concurrency limits on controllers and handlers. */
 export {
+  ConcurrencyLimit,
+  type ConcurrencyLimitMetadata,
+  ConcurrencyLimitOn,
+  type ConcurrencyLimitOptions,
   type InlineRateLimit,
   RateLimit,
   RateLimitCost,
   type RateLimitCostOptions,
   type RateLimitCostSpec,
   type RateLimitSpec,
+  ShedUnderLoad,
   SkipRateLimit,
 } from './rate-limit/nest/rate-limit.decorators.js';
+/** Typing the `loadShedding` option (per-instance 503s for `@ShedUnderLoad` routes while the event loop lags). */
+export { type LoadSheddingOptions } from './rate-limit/engine/load-shedding.js';
 /** `@UseGuards(RateLimitGuard)` when the global guard is off, and subclassing its documented seams. */
 export { RateLimitGuard } from './rate-limit/nest/rate-limit.guard.js';
 /** Who is calling and which policies apply, injectable for your own limits outside HTTP guards. */
@@ -90,15 +106,17 @@ export { ClientIdentity } from './rate-limit/nest/client-identity.js';
 export { type RateLimitCallOptions, RateLimitService } from './rate-limit/nest/rate-limit.service.js';
 /** What a decision says, per tier: for your own headers, logs or responses. */
 export {
+  type ConcurrencyTier,
   type RateLimitPolicy,
   type RateLimitResult,
   type RateLimitTier,
   type TierResult,
 } from './rate-limit/engine/rate-limit.types.js';
-/** The 429 (and 503 in closed mode) the guard throws: to catch, map or document them. */
+/** The 429 (and 503 in closed mode or when shedding load) the guard throws: to catch, map or document them. */
 export {
   type CostExceedsLimitBody,
   CostExceedsLimitException,
+  LoadSheddingException,
   type RateLimitExceededBody,
   RateLimitExceededException,
   RateLimitUnavailableException,

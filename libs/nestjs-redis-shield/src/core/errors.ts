@@ -61,6 +61,8 @@ export const messages = {
     'for Mercurius subscriptions `subscription: { context: (socket, req) => ({ req }) }`), or exempt the resolver with @SkipRateLimit()',
   // system API
   invalidClientAddress: () => 'client: ip:<address> needs an IP address',
+  // load shedding
+  serverOverloaded: () => 'The server is overloaded. Please try again later.',
 };
 
 /** The name of one of the library's {@link messages}. */
@@ -131,6 +133,9 @@ export const ERROR_CODES = {
   invalidClientAddress: 'SHIELD_E027',
   /** A rate-limited GraphQL resolver ran with a context that holds no request (`req`) to identify the client by. */
   graphqlNoRequest: 'SHIELD_E028',
+  // load shedding
+  /** HTTP 503 `LoadSheddingException`: the event loop lags past `loadShedding.maxEventLoopDelayMs` and the route sheds first. */
+  serverOverloaded: 'SHIELD_E029',
 } as const satisfies Record<ShieldMessageKind, `SHIELD_E${number}`>;
 
 /** Every code, to tell the library's errors from others. */

@@ -1,10 +1,13 @@
 import { shieldError } from '../../core/errors.js';
 import { checkIntegerInRange, checkOneOf } from '../../core/validators.js';
 import { DEFAULT_ALGORITHM, RATE_LIMIT_ALGORITHMS, type RateLimitAlgorithmName } from './algorithms/registry.js';
-import type { RateLimitPolicy } from './rate-limit.types.js';
+import { DEFAULT_LEASE_MS, MAX_CONCURRENCY_LIMIT, MAX_LEASE_MS } from './concurrency.js';
+import type { ConcurrencyTier, RateLimitPolicy, RateLimitTier } from './rate-limit.types.js';
 
 /** One tier as users write it. */
 export interface TierDefinition {
+  /** `rate` (the default): a quota per window. */
+  kind?: 'rate';
   /** Units allowed per window: an integer from 1 to {@link MAX_TIER_LIMIT} (10^9). */
   limit: number;
   /** The window in milliseconds: an integer from 1 to {@link MAX_TIER_WINDOW_MS} (31 days). */
@@ -13,10 +16,36 @@ export interface TierDefinition {
   algorithm?: RateLimitAlgorithmName;
 }
 
+/**
+ * A limit on requests in flight as users write it, among a policy's tiers: at most `limit`
+ * requests of one client at once across every instance, e.g.
+ * `{ tiers: { minute: { limit: 60, windowMs: 60_000 }, inflight: { kind: 'concurrency', limit: 2 } } }`.
+ * At most one per policy.
+ */
+export interface ConcurrencyTierDefinition {
+  /** Always `concurrency`: what tells this tier from a rate tier. */
+  kind: 'concurrency';
+  /** Requests in flight at once: an integer from 1 to {@link MAX_CONCURRENCY_LIMIT} (10^6). */
+  limit: number;
+  /**
+   * How long a slot is held at most (ms), an integer from 1 to 1 day. Default 60 000
+   * ({@link DEFAULT_LEASE_MS}). A slot is released when the response finishes or the
+   * connection closes; the lease frees the slots of an instance that died holding them.
+   * A request running longer than its lease stops counting when the lease ends.
+   */
+  leaseMs?: number;
+}
+
+/** Any tier of a policy definition: a rate tier, or the policy's concurrency tier. */
+export type PolicyTierDefinition = TierDefinition | ConcurrencyTierDefinition;
+
 /** A policy as users write it: named tiers, e.g. `{ tiers: { minute: { limit: 60, windowMs: 60_000 } } }`. */
 export interface PolicyDefinition {
-  /** Tiers by name (at least one); names are 1–64 of `A-Z a-z 0-9 _ . : -`. */
-  tiers: Record<string, TierDefinition>;
+  /**
+   * Tiers by name (at least one); names are 1–64 of `A-Z a-z 0-9 _ . : -`. At most one of
+   * them may be a {@link ConcurrencyTierDefinition} (`kind: 'concurrency'`).
+   */
+  tiers: Record<string, PolicyTierDefinition>;
   /** Algorithm of every tier without its own. Default: the module's `algorithm`. */
   algorithm?: RateLimitAlgorithmName;
   /** Count and report, never reject. Default false. */
@@ -53,16 +82,55 @@ export function buildPolicy(
   checkAlgorithm(`${where}.algorithm`, algorithm);
   const entries = Object.entries(definition.tiers ?? {});
   if (entries.length === 0) throw shieldError('invalidOption', `${where}.tiers`, 0, 'at least one tier');
-  const tiers = entries.map(([tierName, tier]) => {
+  const tiers: RateLimitTier[] = [];
+  let concurrency: ConcurrencyTier | undefined;
+  for (const [tierName, tier] of entries) {
     const at = `${where}.tiers.${tierName}`;
     if (!NAME.test(tierName)) throw shieldError('invalidOption', 'tier name', tierName, '1-64 of A-Z a-z 0-9 _ . : -');
+    if (tier?.kind === 'concurrency') {
+      if (concurrency) {
+        throw shieldError(
+          'invalidOption',
+          `${at}.kind`,
+          'concurrency',
+          `no second concurrency tier (${concurrency.name} is one)`,
+        );
+      }
+      concurrency = buildConcurrencyTier(at, tierName, tier);
+      continue;
+    }
+    checkOneOf(`${at}.kind`, tier?.kind ?? 'rate', TIER_KINDS);
     integerWithin(`${at}.limit`, tier.limit, MAX_TIER_LIMIT, 'units per window');
     integerWithin(`${at}.windowMs`, tier.windowMs, MAX_TIER_WINDOW_MS, 'ms: 1 ms to 31 days');
     const tierAlgorithm = tier.algorithm ?? algorithm;
     checkAlgorithm(`${at}.algorithm`, tierAlgorithm);
-    return { name: tierName, limit: tier.limit, windowMs: tier.windowMs, algorithm: tierAlgorithm };
-  });
-  return { name, tiers, shadow: definition.shadow ?? false };
+    tiers.push({ name: tierName, limit: tier.limit, windowMs: tier.windowMs, algorithm: tierAlgorithm });
+  }
+  const policy: RateLimitPolicy = { name, tiers, shadow: definition.shadow ?? false };
+  if (concurrency) policy.concurrency = concurrency;
+  return policy;
+}
+
+/** The kinds of tier a policy definition may hold. */
+const TIER_KINDS = ['rate', 'concurrency'] as const;
+
+/** Validates a concurrency tier (throws naming the bad option) and applies the default lease. */
+function buildConcurrencyTier(at: string, name: string, tier: ConcurrencyTierDefinition): ConcurrencyTier {
+  const extra = tier as Partial<Pick<TierDefinition, 'windowMs' | 'algorithm'>>;
+  for (const option of ['windowMs', 'algorithm'] as const) {
+    if (extra[option] !== undefined) {
+      throw shieldError(
+        'invalidOption',
+        `${at}.${option}`,
+        extra[option],
+        'none: a concurrency tier counts requests in flight, it has no window or algorithm',
+      );
+    }
+  }
+  integerWithin(`${at}.limit`, tier.limit, MAX_CONCURRENCY_LIMIT, 'requests in flight');
+  const leaseMs = tier.leaseMs ?? DEFAULT_LEASE_MS;
+  integerWithin(`${at}.leaseMs`, leaseMs, MAX_LEASE_MS, 'ms: 1 ms to 1 day');
+  return { name, limit: tier.limit, leaseMs };
 }
 
 /**

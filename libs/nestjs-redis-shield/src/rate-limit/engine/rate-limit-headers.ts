@@ -132,7 +132,11 @@ export interface HeaderTemplate {
   names: string[];
 }
 
-/** The {@link HeaderTemplate} of the tiers of `policies` (the order the store decides them in). */
+/**
+ * The {@link HeaderTemplate} of the tiers of `policies` (the order the store decides them
+ * in). Concurrency tiers are not among them: `RateLimit-Policy` and `RateLimit` describe
+ * quotas per window, and requests in flight have no window.
+ */
 export function headerTemplate(policies: readonly RateLimitPolicy[]): HeaderTemplate {
   return templateOf(
     policies
@@ -169,14 +173,16 @@ export function rateLimitHeaders(
   partitionKey?: string,
 ): Record<string, string> {
   const headers: Record<string, string> = {};
-  const enforced = result.tiers.filter((tier) => !tier.shadow);
-  if (enforced.length === 0) return headers;
+  // Concurrency tiers have no window: the draft fields leave them out (a concurrency
+  // rejection still shows in the X-RateLimit-* summary, Retry-After and the body).
+  const enforced = result.tiers.filter((tier) => !tier.shadow && tier.kind !== 'concurrency');
+  if (enforced.length === 0 && !result.tiers.some((tier) => !tier.shadow)) return headers;
   if (options.legacy !== false) {
     headers['X-RateLimit-Limit'] = String(result.limit);
     headers['X-RateLimit-Remaining'] = String(result.remaining);
     headers['X-RateLimit-Reset'] = String(resetUnixSeconds(result));
   }
-  if (options.draft !== false) {
+  if (options.draft !== false && enforced.length > 0) {
     const { names, policy } = template && template.names.length === enforced.length ? template : templateOf(enforced);
     const pk = options.partitionKey && partitionKey ? `;pk=${partitionKey}` : '';
     headers['RateLimit-Policy'] = policy;

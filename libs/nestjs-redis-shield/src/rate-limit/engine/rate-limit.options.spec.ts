@@ -33,6 +33,16 @@ describe('buildRegistry option errors', () => {
       'websocket.closeAfterRejections=0: expected a positive integer',
     ],
     ['ipv6Subnet', { ipv6Subnet: 129 }, 'ipv6Subnet=129: expected an integer from 1 to 128'],
+    [
+      'loadShedding.maxEventLoopDelayMs',
+      { loadShedding: { maxEventLoopDelayMs: -5 } },
+      'loadShedding.maxEventLoopDelayMs=-5: expected a positive number of ms',
+    ],
+    [
+      'a concurrency tier among the default tiers',
+      { defaultTiers: { inflight: { kind: 'concurrency', limit: 1.5 } } },
+      'policies.default.tiers.inflight.limit=1.5: expected a positive integer',
+    ],
     ['a tier limit', { defaultTiers: { t: { limit: 0, windowMs: 1000 } } }, 'policies.default.tiers.t.limit=0'],
     ['an algorithm', { algorithm: 'leaky' as never }, 'policies.default.algorithm="leaky": expected one of'],
     ['a policy name', { policies: { 'a b': { tiers: { t: { limit: 1, windowMs: 1000 } } } } }, 'policy name="a b"'],

@@ -3,11 +3,19 @@ import { shieldError } from '../../core/errors.js';
 import { checkIntegerInRange, checkOneOf, checkPositiveInteger } from '../../core/validators.js';
 import type { HttpExchange } from '../../core/http/http-facade.js';
 import { ipv6SubnetOf } from './client-id.js';
-import { DEFAULT_POLICY, type PolicyDefinition, PolicyRegistry, type TierDefinition, buildPolicy } from './policy.js';
+import {
+  DEFAULT_POLICY,
+  type PolicyDefinition,
+  PolicyRegistry,
+  type PolicyTierDefinition,
+  type TierDefinition,
+  buildPolicy,
+} from './policy.js';
 import type { HeaderOptions } from './rate-limit-headers.js';
 import { DEFAULT_ALGORITHM, type RateLimitAlgorithmName } from './algorithms/registry.js';
 import type { RateLimitStore } from '../store/store.interface.js';
 import type { ResolvedViolationOptions, ViolationOptions } from './violation.js';
+import { type LoadSheddingOptions, resolveLoadShedding } from './load-shedding.js';
 
 /** What Redis failure means for requests: `open` counts in memory per instance, `closed` answers 503. */
 export type FailMode = 'open' | 'closed';
@@ -24,9 +32,9 @@ export interface RateLimitModuleOptions {
   algorithm?: RateLimitAlgorithmName;
   /**
    * Tiers of the `default` policy. Default: `minute` 60 per 60 s, `hour` 1000 per
-   * 3600 s, `burst` 10 per 10 s.
+   * 3600 s, `burst` 10 per 10 s. May hold a concurrency tier (`{ kind: 'concurrency', limit }`).
    */
-  defaultTiers?: Record<string, TierDefinition>;
+  defaultTiers?: Record<string, PolicyTierDefinition>;
   /**
    * Named policies, selected with `@RateLimit('name')` or by the service. A policy
    * named `<policy>@<plan>` replaces `<policy>` for clients of that plan (see `plan`).
@@ -110,6 +118,12 @@ export interface RateLimitModuleOptions {
    * message is answered with a `WsException` and the socket stays open unless this says otherwise.
    */
   websocket?: WebSocketLimitOptions;
+  /**
+   * Per-instance load shedding: while this process's event-loop delay passes
+   * `maxEventLoopDelayMs`, routes marked `@ShedUnderLoad()` answer 503 with `Retry-After`
+   * (`retryAfterSeconds`, default 1) before any Redis call. Off by default.
+   */
+  loadShedding?: LoadSheddingOptions;
 }
 
 /** The `websocket` option of {@link RateLimitModuleOptions}. */
@@ -160,6 +174,7 @@ export function buildRegistry(options: RateLimitModuleOptions): PolicyRegistry {
     checkPositiveInteger('websocket.closeAfterRejections', options.websocket.closeAfterRejections);
   }
   if (options.failMode !== undefined) checkOneOf('failMode', options.failMode, FAIL_MODES, 'open or closed');
+  if (options.loadShedding) resolveLoadShedding(options.loadShedding);
   return registry;
 }
 

@@ -12,12 +12,28 @@ export interface RateLimitTier {
   algorithm: RateLimitAlgorithmName;
 }
 
+/**
+ * A policy's limit on requests in flight: at most `limit` requests of one client at once
+ * (across every instance), each holding a slot until its response finishes or its
+ * connection closes, or at the latest `leaseMs` after it was admitted.
+ */
+export interface ConcurrencyTier {
+  /** Unique within its policy; the tier a concurrency rejection names. */
+  name: string;
+  /** Requests of one client in flight at once. */
+  limit: number;
+  /** How long a slot is held at most (ms): a crashed instance's slots come back after it. */
+  leaseMs: number;
+}
+
 /** A named set of tiers. Buckets are per (policy, client). */
 export interface RateLimitPolicy {
   /** Unique among the module's policies; `<policy>@<plan>` names a plan variant. */
   name: string;
-  /** At least one tier; a request must pass all of them. */
+  /** The rate tiers (none when the policy only limits concurrency); a request must pass all of them. */
   tiers: readonly RateLimitTier[];
+  /** The policy's limit on requests in flight, when it has one (decided with the tiers, in the same step). */
+  concurrency?: ConcurrencyTier;
   /** A shadow policy counts and reports but never rejects. */
   shadow: boolean;
 }
@@ -28,9 +44,14 @@ export interface TierResult {
   policy: string;
   /** The tier's name. */
   tier: string;
-  /** Units allowed per window. */
+  /**
+   * `concurrency` for a policy's limit on requests in flight (its `limit` is in requests,
+   * its `windowMs` 0, and it is left out of the window-based headers); absent for a rate tier.
+   */
+  kind?: 'concurrency';
+  /** Units allowed per window (requests in flight for a concurrency tier). */
   limit: number;
-  /** The tier's window, in ms. */
+  /** The tier's window, in ms (0 for a concurrency tier). */
   windowMs: number;
   /** Whether the policy is a shadow policy (reported, never enforced). */
   shadow: boolean;

@@ -4,13 +4,21 @@ import type { RateLimitStoreDecision } from '../store/store.interface.js';
 /**
  * Picks the tier a one-tier view (`X-RateLimit-*`, the service's summary) describes,
  * among enforced (non-shadow) tiers: when admitted, the smallest remaining, ties broken
- * by the latest reset; when rejected, the rejecting tier with the longest wait (a cost
- * above a tier's limit, `Infinity`, first).
+ * by the latest reset, among the rate tiers (concurrency tiers only when there is no rate
+ * tier: requests in flight are not a quota per window); when rejected, the rejecting tier
+ * with the longest wait (a cost above a tier's limit, `Infinity`, first).
  */
 export function mostRestrictive(tiers: readonly TierResult[], allowed: boolean): TierResult | undefined {
+  const best = pick(tiers, allowed, false);
+  return best || !allowed ? best : pick(tiers, allowed, true);
+}
+
+/** {@link mostRestrictive} among the enforced tiers, concurrency ones included only with `withSlots` (or when rejected). */
+function pick(tiers: readonly TierResult[], allowed: boolean, withSlots: boolean): TierResult | undefined {
   let best: TierResult | undefined;
   for (const tier of tiers) {
     if (tier.shadow) continue;
+    if (allowed && (tier.kind === 'concurrency') !== withSlots) continue;
     if (!allowed) {
       if (!tier.allowed && (!best || tier.retryAfterMs > best.retryAfterMs)) best = tier;
       continue;

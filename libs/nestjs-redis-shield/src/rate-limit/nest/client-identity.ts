@@ -13,8 +13,8 @@ import { PolicyRegistry } from '../engine/policy.js';
 import type { RateLimitModuleOptions } from '../engine/rate-limit.options.js';
 import type { RateLimitPolicy } from '../engine/rate-limit.types.js';
 import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
-import { RateLimit } from './rate-limit.decorators.js';
-import { resolveRoutePolicies } from './route-policies.js';
+import { ConcurrencyLimitOn, RateLimit } from './rate-limit.decorators.js';
+import { resolveConcurrencyPolicy, resolveRoutePolicies } from './route-policies.js';
 
 /**
  * Who is calling and what applies to them, as the module's options say: the client id of
@@ -94,19 +94,27 @@ export class ClientIdentity {
 
   /**
    * A route's policies, resolved once per handler (and class): its `@RateLimit` (handler
-   * over class) or the default policy, then the shadow policies. Each is made known to the
+   * over class) or the default policy, its `@ConcurrencyLimit` policy, then the shadow policies. Each is made known to the
    * registry, so a client's reset reaches its buckets on every route.
    */
   routePolicies(controller: Type, handler: object): RateLimitPolicy[] {
     const known = this.routes.get(handler);
     // One handler may serve several controller classes (inherited methods): keyed by both.
     if (known?.controller === controller) return known.policies;
+    const route = { controller: controller.name, handler: (handler as { name: string }).name };
     const policies = resolveRoutePolicies(
       this.registry,
-      { controller: controller.name, handler: (handler as { name: string }).name },
+      route,
       this.reflector.get(RateLimit, controller),
       this.reflector.get(RateLimit, handler as Type),
     );
+    const slots = resolveConcurrencyPolicy(
+      this.registry,
+      route,
+      this.reflector.get(ConcurrencyLimitOn, controller),
+      this.reflector.get(ConcurrencyLimitOn, handler as Type),
+    );
+    if (slots) policies.push(slots);
     for (const name of this.options.shadowPolicies ?? []) policies.push(this.registry.get(name));
     this.registry.addRoutePolicies(policies);
     this.routes.set(handler, { controller, policies });

@@ -1,6 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { TierDefinition } from '../engine/policy.js';
+import type { PolicyTierDefinition } from '../engine/policy.js';
 
 /**
  * Inline limits for one route or controller. Each shorthand is a tier of that name
@@ -18,8 +18,11 @@ export interface InlineRateLimit {
   perDay?: number;
   /** Requests per burst window (the default policy's `burst` window, 10 s by default). */
   burst?: number;
-  /** Tiers by name, applied after the shorthands (a same-named shorthand is replaced). */
-  tiers?: Record<string, TierDefinition>;
+  /**
+   * Tiers by name, applied after the shorthands (a same-named shorthand is replaced); may
+   * hold one concurrency tier (`{ kind: 'concurrency', limit }`).
+   */
+  tiers?: Record<string, PolicyTierDefinition>;
 }
 
 /** What `@RateLimit` takes: inline limits, a configured policy's name, or several names. */
@@ -77,3 +80,64 @@ export function RateLimitCost(
 ): ClassDecorator & MethodDecorator {
   return RateLimitCostOn({ spec, policies: options.policies });
 }
+
+/** Options of {@link ConcurrencyLimit}. */
+export interface ConcurrencyLimitOptions {
+  /**
+   * How long a slot is held at most (ms), an integer from 1 to 1 day. Default 60 000. The
+   * slot is released when the response finishes or the connection closes; the lease only
+   * frees slots an instance could not release (it died). Set it above the route's longest
+   * request: a request running past its lease stops counting.
+   */
+  leaseMs?: number;
+  /**
+   * The policy the slots belong to, as 429s and metrics name it. Routes with the same name
+   * share one pool of slots per client. Default `<Controller>.<handler>:concurrency` on a
+   * handler, `<Controller>:concurrency` on a class (every route of the class shares it).
+   */
+  name?: string;
+}
+
+/** What {@link ConcurrencyLimit} stores. */
+export interface ConcurrencyLimitMetadata extends ConcurrencyLimitOptions {
+  /** Requests of one client in flight at once. */
+  limit: number;
+}
+
+/** The metadata key of {@link ConcurrencyLimit}; read with `Reflector`. */
+export const ConcurrencyLimitOn = Reflector.createDecorator<ConcurrencyLimitMetadata>();
+
+/**
+ * At most `limit` requests of one client in flight at once on this route (or on every
+ * route of this class, together), across every instance: Stripe's concurrent-requests
+ * limiter. The slot is taken in the same script call as the route's rate tiers (still one
+ * round trip) and released when the response finishes or the connection closes. Over the
+ * limit: 429 with `Retry-After: 1`, naming the policy (see `options.name`). Handler wins
+ * over class. The route's rate policies still apply.
+ *
+ * @example
+ * @Post('completions')
+ * @ConcurrencyLimit(2, { leaseMs: 120_000 }) // two completions at a time per client
+ * create() {}
+ */
+export function ConcurrencyLimit(
+  limit: number,
+  options: ConcurrencyLimitOptions = {},
+): ClassDecorator & MethodDecorator {
+  return ConcurrencyLimitOn({ ...options, limit });
+}
+
+/**
+ * Marks a controller or handler as the first to go when this instance is overloaded: with
+ * the module's `loadShedding` option, its requests get 503 with `Retry-After` while the event
+ * loop lags past `maxEventLoopDelayMs`, before any Redis call. `@ShedUnderLoad(false)` on a
+ * handler exempts it from its class's mark.
+ *
+ * @example
+ * @Get('reports/export')
+ * @ShedUnderLoad() // an expensive export can wait; checkout cannot
+ * export() {}
+ */
+export const ShedUnderLoad = Reflector.createDecorator<boolean | undefined, boolean>({
+  transform: (shed) => shed ?? true,
+});

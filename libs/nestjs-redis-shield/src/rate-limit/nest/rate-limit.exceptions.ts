@@ -95,6 +95,39 @@ export class RateLimitUnavailableException extends HttpException {
   }
 }
 
+/** This instance is overloaded and the route sheds first (`@ShedUnderLoad`): 503 with `Retry-After`. */
+export class LoadSheddingException extends HttpException {
+  /** Always `'SHIELD_E029'` (see the README's error codes); not in the body. */
+  readonly code: ShieldErrorCode = ERROR_CODES.serverOverloaded;
+
+  /** Builds the 503 with the body `{ error: 'Service unavailable', message }`. */
+  constructor() {
+    super({ error: 'Service unavailable', message: messages.serverOverloaded() }, HttpStatus.SERVICE_UNAVAILABLE);
+  }
+}
+
+/**
+ * The 503 of a shed request: `Retry-After` set through `setHeader`, then the documented body,
+ * or temporary-reduced-capacity problem details when the client prefers them. Built without
+ * a stack trace: shedding is control flow, and it happens when CPU is scarcest.
+ */
+export function sheddingRejection(
+  retryAfterSeconds: number,
+  setHeader: (name: string, value: string) => void,
+  options: { problem?: boolean } = {},
+): HttpException {
+  setHeader('Retry-After', String(retryAfterSeconds));
+  if (!options.problem) return withoutStack(() => new LoadSheddingException());
+  setHeader('Content-Type', PROBLEM_JSON);
+  const body: ReducedCapacityProblem = {
+    type: PROBLEM_TYPES.temporaryReducedCapacity,
+    title: 'Request cannot be satisfied due to temporarily reduced capacity',
+    status: 503,
+    detail: messages.serverOverloaded(),
+  };
+  return withoutStack(() => new HttpException(body, HttpStatus.SERVICE_UNAVAILABLE));
+}
+
 /** The IANA problem types (RFC 9457) a rejection is answered with when the client prefers `application/problem+json`. */
 export const PROBLEM_TYPES = {
   /** 429: a quota was exceeded (draft-ietf-httpapi-ratelimit-headers). */

@@ -5,12 +5,14 @@ import {
   Injectable,
   Logger,
   type OnApplicationBootstrap,
+  type OnModuleDestroy,
   type OnModuleInit,
   Optional,
   type Type,
 } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, ModulesContainer, Reflector } from '@nestjs/core';
+import type { ServerResponse } from 'node:http';
 import { applicationControllers, controllerMethods } from '../../core/controllers.js';
 import { shieldError } from '../../core/errors.js';
 import { RequestPrefetch } from '../../core/events/request-prefetch.js';
@@ -25,17 +27,20 @@ import {
   type HeaderTemplate,
   rateLimitHeaders,
 } from '../engine/rate-limit-headers.js';
+import { resolveLoadShedding } from '../engine/load-shedding.js';
 import type { RateLimitModuleOptions } from '../engine/rate-limit.options.js';
 import type { RateLimitPolicy, RateLimitResult } from '../engine/rate-limit.types.js';
 import { ClientIdentity } from './client-identity.js';
 import { type GraphqlDecision, GraphqlLimits } from './graphql-limits.js';
 import { RATE_LIMIT_MODULE_OPTIONS } from './rate-limit.constants.js';
-import { RateLimitCostOn, type RateLimitCostSpec, SkipRateLimit } from './rate-limit.decorators.js';
+import { EventLoopShedder } from './load-shedding.js';
+import { RateLimitCostOn, type RateLimitCostSpec, ShedUnderLoad, SkipRateLimit } from './rate-limit.decorators.js';
 import {
   prefersProblem,
   RateLimitUnavailableException,
   reducedCapacityProblem,
   rejectionOf,
+  sheddingRejection,
 } from './rate-limit.exceptions.js';
 import { RateLimiter } from './rate-limiter.js';
 import { watchUpgradeRequests, WebSocketLimits } from './ws-limits.js';
@@ -44,10 +49,22 @@ import { watchUpgradeRequests, WebSocketLimits } from './ws-limits.js';
 interface GuardedRoute {
   controller: object;
   skip: boolean;
+  /** `@ShedUnderLoad()`: refused first when the instance is overloaded. */
+  shed: boolean;
   cost: RateLimitCostSpec | undefined;
   /** The policies (base names) the cost is charged to; undefined: all of the route's. */
   costPolicies: ReadonlySet<string> | undefined;
   policies: RateLimitPolicy[];
+}
+
+/**
+ * Calls `release` once the response is over: finished, or its connection closed first
+ * (the client aborted). `close` fires in both cases, on Express and Fastify alike (both
+ * answer through Node's `ServerResponse`); a response already closed releases at once.
+ */
+function releaseWhenOver(response: ServerResponse, release: () => void): void {
+  if (response.closed) release();
+  else response.once('close', release);
 }
 
 /** A bad cost from user code must never make a request free. */
@@ -95,7 +112,7 @@ function costsOf(
  * }
  */
 @Injectable()
-export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationBootstrap {
+export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('RateLimit');
   private readonly headerOptions: HeaderOptions | false;
   private readonly routes = new WeakMap<object, GuardedRoute>();
@@ -105,6 +122,8 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
   private webSockets?: WebSocketLimits;
   /** GraphQL resolvers, limited through this guard's steps; made on the first one. */
   private graphql: GraphqlLimits<GuardedRoute> | undefined;
+  /** The `loadShedding` option at work (from start-up to shutdown); none without it. */
+  private shedder: EventLoopShedder | undefined;
 
   /** @internal Instantiated by Nest; register the guard through `RateLimitModule`. */
   constructor(
@@ -130,12 +149,21 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
    * registry, so a client's reset reaches its buckets on routes this instance never served.
    */
   onModuleInit(): void {
+    if (this.options.loadShedding && !this.options.disabled && !this.shedder) {
+      this.shedder = new EventLoopShedder(resolveLoadShedding(this.options.loadShedding));
+    }
     if (!this.modules) return;
     for (const controller of applicationControllers(this.modules)) {
       for (const [, handler] of controllerMethods(controller)) {
         if (Reflect.getMetadata(PATH_METADATA, handler) !== undefined) this.routeOf(controller, handler);
       }
     }
+  }
+
+  /** Stops the load shedder's timer and event-loop histogram. */
+  onModuleDestroy(): void {
+    this.shedder?.stop();
+    this.shedder = undefined;
   }
 
   /**
@@ -165,6 +193,16 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     }
     state.rateLimitDecided = true;
     const route = this.routeOf(context.getClass(), context.getHandler());
+    // Before anything that costs (user hooks, Redis): an overloaded instance refuses what can wait.
+    if (route.shed && this.shedder?.overloaded()) {
+      throw sheddingRejection(
+        this.shedder.options.retryAfterSeconds,
+        (name, value) => exchange.setHeader(name, value),
+        {
+          problem: prefersProblem(exchange.header('accept')),
+        },
+      );
+    }
     if (route.skip) return true;
     const exempt = this.identity.exempt(context, exchange);
     if (exempt === true || (exempt !== false && (await exempt))) return true;
@@ -181,7 +219,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     const cost = route.costPolicies ? 1 : weight;
     const policyCosts = route.costPolicies && costsOf(policies, route.costPolicies, weight);
     // The cache read (if the route is cached) goes out right behind the script: one round trip for both.
-    const { result } = await this.limiter
+    const { result, release } = await this.limiter
       .consume({
         request: exchange.raw,
         route: exchange.routeTemplate,
@@ -190,6 +228,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
         cost,
         policyCosts,
         beforeStore: () => this.prefetch?.run(context),
+        holdSlots: true,
       })
       .catch((error: unknown) => {
         // Closed mode: the 503 as problem details when the client prefers them.
@@ -200,6 +239,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
       });
 
     this.setHeaders(exchange, policies, result, id);
+    if (release) releaseWhenOver(exchange.rawResponse, release);
     if (result.allowed) return true;
     return this.throwRejection(context, exchange, result, policyCosts?.[result.policy] ?? cost);
   }
@@ -272,6 +312,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     const route: GuardedRoute = {
       controller,
       skip: this.reflector.getAllAndOverride(SkipRateLimit, [handler as Type, controller]) ?? false,
+      shed: this.reflector.getAllAndOverride(ShedUnderLoad, [handler as Type, controller]) ?? false,
       cost: cost?.spec,
       costPolicies,
       policies,

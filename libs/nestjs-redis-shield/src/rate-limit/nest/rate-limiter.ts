@@ -1,4 +1,5 @@
 import { Logger, type LoggerService } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { InstanceBus } from '../../bus/store/instance-bus.js';
 import { Deadline, requestDeadline } from '../../core/deadline.js';
@@ -9,6 +10,7 @@ import { RedisCommandError, RedisUnavailableError } from '../../redis/engine/red
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
 import { BlockCache } from '../engine/block-cache.js';
 import { partitionKeyOf } from '../engine/rate-limit-headers.js';
+import { LeaseTokens } from '../engine/concurrency.js';
 import type { FailMode, RateLimitModuleOptions } from '../engine/rate-limit.options.js';
 import type { RateLimitPolicy, RateLimitResult } from '../engine/rate-limit.types.js';
 import { summarize } from '../engine/summarize.js';
@@ -21,6 +23,12 @@ import { RateLimitUnavailableException } from './rate-limit.exceptions.js';
 export interface LimiterDecision {
   result: RateLimitResult;
   fallback: boolean;
+  /**
+   * Frees the slots the call took in concurrency tiers (with `holdSlots`, when admitted):
+   * call it once the request is over. Never throws, never waits: a failed release is
+   * logged and the slots come back when their lease ends.
+   */
+  release?: () => void;
 }
 
 /** What one call asks of the limiter. */
@@ -46,6 +54,12 @@ export interface LimiterCall {
   deadline?: Deadline;
   /** Called right before the store call (not for a local block or the fallback), e.g. to start a cache read alongside. */
   beforeStore?: () => void;
+  /**
+   * Take a slot in the concurrency tiers of `policies` when admitted, to be freed with the
+   * decision's `release` (the guard releases when the response is over). Without it,
+   * concurrency tiers are reported but neither take a slot nor reject.
+   */
+  holdSlots?: boolean;
 }
 
 /** What a limiter is made of; {@link RateLimiter.create} assembles the module's. */
@@ -107,6 +121,10 @@ export class RateLimiter implements LimiterStatusSource {
   private readonly logger: LoggerService;
   /** Script failures: at most one line per 10 s, as a persistent error (e.g. OOM) would otherwise flood. */
   private readonly scriptErrors = new IntervalLog(10_000);
+  /** Failed slot releases: at most one line per 10 s. */
+  private readonly releaseErrors = new IntervalLog(10_000);
+  /** This instance's lease tokens for concurrency slots. */
+  private readonly leaseTokens = new LeaseTokens(randomBytes(9).toString('base64url'));
   private unregister: () => void = () => undefined;
   private readonly stopListening: () => void;
 
@@ -225,14 +243,20 @@ export class RateLimiter implements LimiterStatusSource {
         leader = this.blocks!.leader(local, policies);
       }
       const beforeStore = this.redis?.circuitOpen ? undefined : call.beforeStore;
+      const store = this.store;
+      const leaseToken = this.leaseTokenFor(call, store);
       try {
-        const decision = this.store.consume({ clientId, policies, cost, policyCosts, deadline });
+        const decision = store.consume({ clientId, policies, cost, policyCosts, deadline, leaseToken });
         this.blocks?.deciding(local, policies, decision);
         beforeStore?.();
         const result = summarize(await decision);
-        this.blocks?.remember(local, policies, cost, result, policyCosts);
-        return this.decided(call, result, false);
+        // A slot frees whenever a request ends: a concurrency rejection is never repeated locally.
+        if (!rejectedBySlots(result)) this.blocks?.remember(local, policies, cost, result, policyCosts);
+        return this.decided(call, result, false, this.releaser(store, clientId, policies, leaseToken, result));
       } catch (error) {
+        // The script may have run and taken a slot before its answer was lost (a deadline
+        // passed): give it back now rather than at the end of its lease (harmless if not).
+        if (leaseToken !== undefined) store.release!(clientId, policies, leaseToken).catch(() => undefined);
         if (!storeUnavailable(error)) throw error;
         if (error instanceof RedisCommandError && this.scriptErrors.due()) {
           this.logger.error(`rate-limit script failed: ${error.message}`);
@@ -245,8 +269,9 @@ export class RateLimiter implements LimiterStatusSource {
         if (this.failMode === 'closed') throw new RateLimitUnavailableException({ cause: error });
       }
     }
-    const result = summarize(await this.fallback.consume({ clientId: local, policies, cost, policyCosts }));
-    return this.decided(call, result, !!this.store);
+    const leaseToken = this.leaseTokenFor(call, this.fallback);
+    const result = summarize(await this.fallback.consume({ clientId: local, policies, cost, policyCosts, leaseToken }));
+    return this.decided(call, result, !!this.store, this.releaser(this.fallback, local, policies, leaseToken, result));
   }
 
   /**
@@ -287,11 +312,49 @@ export class RateLimiter implements LimiterStatusSource {
   }
 
   /** The decision, reported as `ratelimit.decision` when it was an HTTP request's. */
-  private decided(call: LimiterCall, result: RateLimitResult, fallback: boolean): LimiterDecision {
+  private decided(
+    call: LimiterCall,
+    result: RateLimitResult,
+    fallback: boolean,
+    release?: () => void,
+  ): LimiterDecision {
     if (call.request && this.events) {
       this.events.emit('ratelimit.decision', { clientId: call.clientId, route: call.route, result, fallback });
     }
-    return { result, fallback };
+    return release ? { result, fallback, release } : { result, fallback };
+  }
+
+  /** A fresh lease token when the call holds slots, some policy has a concurrency tier and `store` can release. */
+  private leaseTokenFor(call: LimiterCall, store: RateLimitStore): string | undefined {
+    if (!call.holdSlots || !store.release || !call.policies.some((policy) => policy.concurrency)) return undefined;
+    return this.leaseTokens.take();
+  }
+
+  /**
+   * Frees an admitted call's slots in the store that took them (the Redis store, or the
+   * fallback when it decided), off the request path; a failure is logged at most once per
+   * 10 s, and the lease frees the slots later.
+   */
+  private releaser(
+    store: RateLimitStore,
+    clientId: string,
+    policies: readonly RateLimitPolicy[],
+    leaseToken: string | undefined,
+    result: RateLimitResult,
+  ): (() => void) | undefined {
+    if (leaseToken === undefined || !result.allowed) return undefined;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      store.release!(clientId, policies, leaseToken).catch((error: unknown) => {
+        if (this.releaseErrors.due()) {
+          this.logger.warn(
+            `concurrency slot release failed (the slot is freed when its lease ends): ${(error as Error).message}`,
+          );
+        }
+      });
+    };
   }
 
   /** The call's Redis deadline: its own, or its request's (shared with the response cache). */
@@ -310,4 +373,9 @@ export class RateLimiter implements LimiterStatusSource {
     this.blocks?.clear(local);
     this.fallback.forget(local);
   }
+}
+
+/** Whether a concurrency tier rejected the call (its slots free whenever a request ends, not at a known time). */
+function rejectedBySlots(result: RateLimitResult): boolean {
+  return !result.allowed && result.tiers.some((tier) => tier.kind === 'concurrency' && !tier.allowed && !tier.shadow);
 }

@@ -1,5 +1,5 @@
-import { type PolicyRegistry, type TierDefinition, DEFAULT_POLICY } from '../engine/policy.js';
-import type { InlineRateLimit, RateLimitSpec } from './rate-limit.decorators.js';
+import { type PolicyRegistry, type PolicyTierDefinition, DEFAULT_POLICY } from '../engine/policy.js';
+import type { ConcurrencyLimitMetadata, InlineRateLimit, RateLimitSpec } from './rate-limit.decorators.js';
 import type { RateLimitPolicy } from '../engine/rate-limit.types.js';
 
 const SHORTHANDS: readonly [keyof InlineRateLimit, string, number][] = [
@@ -33,21 +33,49 @@ export function resolveRoutePolicies(
   }
 
   function inline(spec: InlineRateLimit, inherited: RateLimitPolicy[]): RateLimitPolicy {
-    const tiers: Record<string, TierDefinition> = {};
+    const tiers: Record<string, PolicyTierDefinition> = {};
     for (const policy of inherited) {
       for (const tier of policy.tiers)
         tiers[tier.name] ??= { limit: tier.limit, windowMs: tier.windowMs, algorithm: tier.algorithm };
+      const slots = policy.concurrency;
+      if (slots) tiers[slots.name] ??= { kind: 'concurrency', limit: slots.limit, leaseMs: slots.leaseMs };
     }
+    const rate = (name: string) => {
+      const tier = tiers[name];
+      return tier?.kind === 'concurrency' ? undefined : tier;
+    };
     for (const [key, tierName, windowMs] of SHORTHANDS) {
       const limit = spec[key];
-      if (typeof limit === 'number') tiers[tierName] = { limit, windowMs, algorithm: tiers[tierName]?.algorithm };
+      if (typeof limit === 'number') tiers[tierName] = { limit, windowMs, algorithm: rate(tierName)?.algorithm };
     }
     if (spec.burst !== undefined) {
       const windowMs =
-        tiers.burst?.windowMs ?? registry.get(DEFAULT_POLICY).tiers.find((t) => t.name === 'burst')?.windowMs ?? 10_000;
-      tiers.burst = { limit: spec.burst, windowMs, algorithm: tiers.burst?.algorithm };
+        rate('burst')?.windowMs ??
+        registry.get(DEFAULT_POLICY).tiers.find((t) => t.name === 'burst')?.windowMs ??
+        10_000;
+      tiers.burst = { limit: spec.burst, windowMs, algorithm: rate('burst')?.algorithm };
     }
     Object.assign(tiers, spec.tiers);
     return registry.build(name, { tiers });
   }
+}
+
+/**
+ * The policy of a route's `@ConcurrencyLimit` (handler over class), or undefined: one
+ * concurrency tier named `concurrency`, in a policy named by the decorator's `name`, else
+ * `<Controller>.<handler>:concurrency` (handler) or `<Controller>:concurrency` (class, so
+ * the class's routes share the slots).
+ */
+export function resolveConcurrencyPolicy(
+  registry: PolicyRegistry,
+  route: { controller: string; handler: string },
+  classLimit: ConcurrencyLimitMetadata | undefined,
+  handlerLimit: ConcurrencyLimitMetadata | undefined,
+): RateLimitPolicy | undefined {
+  const spec = handlerLimit ?? classLimit;
+  if (!spec) return undefined;
+  const owner = handlerLimit ? `${route.controller}.${route.handler}` : route.controller;
+  return registry.build(spec.name ?? `${owner}:concurrency`, {
+    tiers: { concurrency: { kind: 'concurrency', limit: spec.limit, leaseMs: spec.leaseMs } },
+  });
 }

@@ -9,20 +9,28 @@ import {
   type RateLimitStoreRequest,
 } from './store.interface.js';
 import { clockArg } from '../../redis/store/lua/prelude.lua.js';
+import { CONCURRENCY_RELEASE_LUA } from './lua/concurrency-release.lua.js';
 import { ALGORITHM_CODES, RATE_LIMIT_LUA, REPLY_PER_TIER } from './lua/rate-limit.lua.js';
-import { tierResult } from './tier-result.js';
+import { slotResult, tierResult } from './tier-result.js';
+
+/** The last part of a policy's slot ZSET key: `~` is never in a policy name, so no policy's hash can be named so. */
+const SLOTS_KEY_PART = '~slots';
 
 /**
  * Counters in Redis: one hash per (policy, client) with one field per tier (see
- * `stateFields`), all keys of a client under one hash tag. Every decision is one script call (EVALSHA):
- * one round trip whatever the number of tiers and policies.
+ * `stateFields`), and one ZSET of lease tokens per (policy, client) for a concurrency tier,
+ * all keys of a client under one hash tag. Every decision is one script call (EVALSHA):
+ * one round trip whatever the number of tiers and policies; a release is one more, after
+ * the response.
  */
 export class RedisRateLimitStore implements RateLimitStore {
   private readonly script: ScriptRunner<number[]>;
+  private readonly releaseScript: ScriptRunner<number>;
 
-  /** Registers the rate-limit script on `connection`; every call goes through its deadline and breaker. */
+  /** Registers the rate-limit and release scripts on `connection`; every call goes through its deadline and breaker. */
   constructor(private readonly connection: RedisConnection) {
     this.script = connection.defineScript<number[]>('rate_limit', RATE_LIMIT_LUA);
+    this.releaseScript = connection.defineScript<number>('rate_limit_release', CONCURRENCY_RELEASE_LUA);
   }
 
   consume(request: RateLimitStoreRequest): Promise<RateLimitStoreDecision> {
@@ -35,25 +43,41 @@ export class RedisRateLimitStore implements RateLimitStore {
 
   async reset(clientId: string, policies: readonly RateLimitPolicy[], options: { deadline?: Deadline } = {}) {
     const keys = policies.map((policy) => this.connection.keys.rateLimit(clientId, policy.name));
+    for (const policy of policies) if (policy.concurrency) keys.push(this.slotsKey(clientId, policy));
     if (keys.length === 0) return;
     // One DEL: the keys share the client's hash tag, so this is valid on a Cluster too.
     await this.connection.run((client) => client.del(...keys), options);
   }
 
+  /** One call (its own command timeout, never a request's deadline): the script removes the token from each slot ZSET. */
+  async release(clientId: string, policies: readonly RateLimitPolicy[], leaseToken: string): Promise<void> {
+    const keys: string[] = [];
+    for (const policy of policies) if (policy.concurrency) keys.push(this.slotsKey(clientId, policy));
+    if (keys.length > 0) await this.releaseScript(keys, [leaseToken]);
+  }
+
   private async run(
-    { clientId, policies, deadline }: Omit<RateLimitStoreRequest, 'cost'>,
+    { clientId, policies, deadline, leaseToken }: Omit<RateLimitStoreRequest, 'cost'>,
     costOf: (policy: RateLimitPolicy) => number,
     mode: 'c' | 'p',
   ): Promise<RateLimitStoreDecision> {
     const keys: string[] = [];
-    const args: (string | number)[] = [clockArg(this.connection.clock), mode];
+    const slotKeys: string[] = [];
+    const args: (string | number)[] = [clockArg(this.connection.clock), mode, leaseToken ?? '', policies.length];
     for (const policy of policies) {
       keys.push(this.connection.keys.rateLimit(clientId, policy.name));
+      if (policy.concurrency) slotKeys.push(this.slotsKey(clientId, policy));
       args.push(costOf(policy));
       for (const arg of policyArgs(policy)) args.push(arg);
     }
+    for (const key of slotKeys) keys.push(key);
     const reply = await this.script(keys, args, { deadline });
     return decode(reply, policies);
+  }
+
+  /** The ZSET of a client's slots in a policy's concurrency tier (the client's hash tag, like its counters). */
+  private slotsKey(clientId: string, policy: RateLimitPolicy): string {
+    return this.connection.keys.rateLimit(clientId, policy.name, SLOTS_KEY_PART);
   }
 }
 
@@ -62,13 +86,20 @@ const ARGS = new WeakMap<RateLimitPolicy, string[]>();
 
 /**
  * A policy's part of the script's ARGV after its cost, built once per policy: shadow flag,
- * tier count, then field, algorithm code, limit and window of each tier.
+ * tier count, slot limit (0 without a concurrency tier) and lease, then field, algorithm
+ * code, limit and window of each tier.
  */
 function policyArgs(policy: RateLimitPolicy): string[] {
   let args = ARGS.get(policy);
   if (!args) {
     const fields = stateFields(policy);
-    args = [policy.shadow ? '1' : '0', String(policy.tiers.length)];
+    const slots = policy.concurrency;
+    args = [
+      policy.shadow ? '1' : '0',
+      String(policy.tiers.length),
+      String(slots?.limit ?? 0),
+      String(slots?.leaseMs ?? 0),
+    ];
     policy.tiers.forEach((tier, t) =>
       args!.push(fields[t], String(ALGORITHM_CODES[tier.algorithm]), String(tier.limit), String(tier.windowMs)),
     );
@@ -118,6 +149,17 @@ function decode(reply: number[], policies: readonly RateLimitPolicy[]): RateLimi
           resetMs: reply[offset + 2],
           // -1: the cost exceeds the tier's limit, no wait lets it pass.
           retryAfterMs: reply[offset + 3] < 0 ? Infinity : reply[offset + 3],
+        }),
+      );
+      offset += REPLY_PER_TIER;
+    }
+    if (policy.concurrency) {
+      tiers.push(
+        slotResult(policy, policy.concurrency, {
+          allowed: reply[offset] === 1,
+          remaining: reply[offset + 1],
+          resetMs: reply[offset + 2],
+          retryAfterMs: reply[offset + 3],
         }),
       );
       offset += REPLY_PER_TIER;

@@ -16,6 +16,13 @@ export interface RateLimitStoreRequest {
   policyCosts?: Readonly<Record<string, number>>;
   /** The request's Redis deadline, when there is a request. */
   deadline?: Deadline;
+  /**
+   * The request's lease token (unique across instances). With it, an admitted `consume`
+   * takes a slot in every concurrency tier of its policies (a policy it costs 0 in aside),
+   * held until {@link RateLimitStore.release} with the same token or the tier's lease ends.
+   * Without it concurrency tiers are reported but take nothing and never reject.
+   */
+  leaseToken?: string;
 }
 
 /** A store's raw decision; the service summarises it into a `RateLimitResult`. */
@@ -42,8 +49,14 @@ export interface RateLimitStore {
   consume(request: RateLimitStoreRequest): Promise<RateLimitStoreDecision>;
   /** Reports every tier's standing without counting anything. Throws when the backend fails. */
   peek(request: Omit<RateLimitStoreRequest, 'cost'>): Promise<RateLimitStoreDecision>;
-  /** Forgets the client's counters of the given policies. Throws when the backend fails. */
+  /** Forgets the client's counters (and slots) of the given policies. Throws when the backend fails. */
   reset(clientId: string, policies: readonly RateLimitPolicy[], options?: { deadline?: Deadline }): Promise<void>;
+  /**
+   * Frees the slots a `consume` with `leaseToken` took in the concurrency tiers of
+   * `policies` (a slot already expired or never taken is no error). A store without it
+   * takes no slots: leave concurrency tiers out of its policies. Throws when the backend fails.
+   */
+  release?(clientId: string, policies: readonly RateLimitPolicy[], leaseToken: string): Promise<void>;
 }
 
 /** Injection token of the active {@link RateLimitStore} (same name as the interface). */

@@ -1,4 +1,4 @@
-import type { RateLimitPolicy, RateLimitTier, TierResult } from '../engine/rate-limit.types.js';
+import type { ConcurrencyTier, RateLimitPolicy, RateLimitTier, TierResult } from '../engine/rate-limit.types.js';
 
 /** A tier's outcome as a store computed it (ms durations). */
 export interface TierOutcome {
@@ -15,6 +15,22 @@ export function tierResult(policy: RateLimitPolicy, tier: RateLimitTier, outcome
     tier: tier.name,
     limit: tier.limit,
     windowMs: tier.windowMs,
+    shadow: policy.shadow,
+    allowed: outcome.allowed,
+    remaining: outcome.remaining,
+    resetMs: outcome.resetMs,
+    retryAfterMs: outcome.retryAfterMs,
+  };
+}
+
+/** Joins a policy's concurrency tier and its outcome: `kind: 'concurrency'`, no window. */
+export function slotResult(policy: RateLimitPolicy, tier: ConcurrencyTier, outcome: TierOutcome): TierResult {
+  return {
+    policy: policy.name,
+    tier: tier.name,
+    kind: 'concurrency',
+    limit: tier.limit,
+    windowMs: 0,
     shadow: policy.shadow,
     allowed: outcome.allowed,
     remaining: outcome.remaining,

@@ -68,7 +68,7 @@ describe('the algorithm registry', () => {
     const top = RATE_LIMIT_LUA.slice(0, RATE_LIMIT_LUA.indexOf('local function'));
     expect(top).toMatch(/^-- KEYS\[p\]/m);
     expect(top).toMatch(/^-- ARGV\[1\]/m);
-    expect(top).toContain('local clock_arg, mode = ARGV[1], ARGV[2]');
+    expect(top).toContain('local clock_arg, mode, token, npolicies = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])');
   });
 
   it('is what policies are validated against', () => {

@@ -3,11 +3,14 @@ import { EXACT_ARITHMETIC_LUA } from '../../engine/algorithms/exact-arithmetic.j
 import { ALGORITHMS, RATE_LIMIT_ALGORITHMS, type RateLimitAlgorithmName } from '../../engine/algorithms/registry.js';
 import { WINDOW_INDEX_LUA } from '../../engine/algorithms/window-index.js';
 import { SCRIPT_PRELUDE_LUA } from '../../../redis/store/lua/prelude.lua.js';
+import { CONCURRENCY_LUA } from './concurrency.lua.js';
 
 /** Fields per tier in ARGV: field name, algorithm code, limit, window (ms). */
 export const ARGS_PER_TIER = 4;
-/** Fields per policy in ARGV before its tiers: cost, shadow flag, tier count. */
-export const ARGS_PER_POLICY = 3;
+/** Fields per policy in ARGV before its tiers: cost, shadow flag, tier count, slot limit, lease (ms). */
+export const ARGS_PER_POLICY = 5;
+/** ARGV fields before the first policy: clock, mode, lease token, policy count. */
+export const ARGS_BEFORE_POLICIES = 4;
 /** Integers per tier in the reply: allowed, remaining, resetMs, retryAfterMs. */
 export const REPLY_PER_TIER = 4;
 
@@ -18,17 +21,23 @@ export const ALGORITHM_CODES: Readonly<Record<RateLimitAlgorithmName, number>> =
 
 const HEADER = `
 -- Decides every tier of every policy of one request in one call, all-or-nothing.
--- KEYS[p]   policy p's hash for this client; every key carries the client's hash tag (one
---           Cluster slot). One field per tier, named by a small integer derived from the
---           tier's name, algorithm and window (stateFields in redis.store.ts), holding the
---           algorithm's state.
+-- KEYS[p]   (p up to the policy count) policy p's hash for this client; every key carries
+--           the client's hash tag (one Cluster slot). One field per tier, named by a small
+--           integer derived from the tier's name, algorithm and window (stateFields in
+--           redis.store.ts), holding the algorithm's state.
+-- KEYS[n+k] the slot ZSET of the k-th policy with a concurrency tier (members: lease
+--           tokens, scores: when their lease ends, ms)
 -- ARGV[1]   clock: now in ms, or '' to read Redis TIME (one clock for every instance)
 -- ARGV[2]   mode: 'c' to consume, 'p' to peek (nothing is written; every cost is 0)
--- ARGV[3..] per policy: cost (units), shadow ('1'/'0'), tier count, then per tier:
---           field, algorithm code (its position in the registry), limit, window ms
--- Reply: { admitted, now, then per tier: allowed, remaining, resetMs, retryAfterMs }, where
+-- ARGV[3]   the request's lease token, or '' to take no slot (concurrency tiers then only report)
+-- ARGV[4]   the policy count n
+-- ARGV[5..] per policy: cost (units), shadow ('1'/'0'), tier count, slot limit (0: no
+--           concurrency tier), lease ms, then per tier: field, algorithm code (its
+--           position in the registry), limit, window ms
+-- Reply: { admitted, now, then per policy: per tier allowed, remaining, resetMs,
+-- retryAfterMs, then the same four for its concurrency tier if it has one }, where
 -- retryAfterMs -1 means never (the cost exceeds the tier's limit).
-local clock_arg, mode = ARGV[1], ARGV[2]
+local clock_arg, mode, token, npolicies = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 `;
 
 /**
@@ -48,6 +57,9 @@ const MAIN = `
 -- whose policy is not written reports its standing without the cost (remaining, resetMs:
 -- the admitting tiers are decided again with cost 0, on this path only) and keeps its own
 -- verdict (allowed, retryAfterMs).
+-- A concurrency tier is one more tier of its policy: it admits while fewer live slots
+-- than its limit are held, and an admitted request adds its token (with a token and a
+-- cost above 0), so a rejection anywhere takes no slot either.
 -- A written key expires ttl (twice its longest window, which the window algorithms also
 -- use to shorten their stored window index: window_index) after the latest instant its
 -- tiers stand at (now, or later when the clock reads behind the bucket), and before any
@@ -56,9 +68,11 @@ local now = clock(clock_arg)
 local consume = mode == 'c'
 local reply = { 1, now }
 local policies = {}
-local i = 3
-for p = 1, #KEYS do
+local i = ${ARGS_BEFORE_POLICIES} + 1
+local slot_key = npolicies
+for p = 1, npolicies do
   local cost, shadow, count = tonumber(ARGV[i]), ARGV[i + 1] == '1', tonumber(ARGV[i + 2])
+  local slot_limit, lease = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
   local first = i + ${ARGS_PER_POLICY}
   local fields, longest = {}, 0
   for t = 1, count do
@@ -67,7 +81,8 @@ for p = 1, #KEYS do
     local window = tonumber(ARGV[base + 3])
     if window > longest then longest = window end
   end
-  local states = redis.call('HMGET', KEYS[p], unpack(fields))
+  local states = {}
+  if count > 0 then states = redis.call('HMGET', KEYS[p], unpack(fields)) end
   local policy = {
     cost = cost, first = first, count = count, states = states, ttl = 2 * longest, reply = #reply + 1,
     admits = true, writes = {}, at = now, horizon = math.huge,
@@ -89,26 +104,46 @@ for p = 1, #KEYS do
       if horizon < policy.horizon then policy.horizon = horizon end
     end
   end
+  if slot_limit > 0 then
+    slot_key = slot_key + 1
+    policy.slots, policy.lease, policy.slot_reply = KEYS[slot_key], lease, #reply + 1
+    policy.take = consume and token ~= '' and cost > 0
+    local ok, remaining, reset, retry = slots_decide(slots_count(policy.slots, now), slot_limit, policy.take)
+    reply[#reply + 1] = ok
+    reply[#reply + 1] = remaining
+    reply[#reply + 1] = reset
+    reply[#reply + 1] = retry
+    if ok == 0 then policy.admits = false end
+  end
   if not policy.admits and not shadow then reply[1] = 0 end
   policies[p] = policy
   i = first + count * ${ARGS_PER_TIER}
 end
 local admitted = consume and reply[1] == 1
-for p = 1, #KEYS do
+for p = 1, npolicies do
   local policy = policies[p]
   if admitted and policy.admits then
-    redis.call('HSET', KEYS[p], unpack(policy.writes))
-    redis.call('PEXPIRE', KEYS[p], math.min(policy.at + policy.ttl, policy.horizon - 1) - now)
-  elseif policy.cost > 0 then
-    for t = 1, policy.count do
-      local r = policy.reply + (t - 1) * ${REPLY_PER_TIER}
-      if reply[r] == 1 then
-        local base = policy.first + (t - 1) * ${ARGS_PER_TIER}
-        local _, remaining, reset = algorithms[tonumber(ARGV[base + 1])](
-          policy.states[t] or nil, tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3]), 0, now, policy.ttl)
-        reply[r + 1] = remaining
-        reply[r + 2] = reset
+    if #policy.writes > 0 then
+      redis.call('HSET', KEYS[p], unpack(policy.writes))
+      redis.call('PEXPIRE', KEYS[p], math.min(policy.at + policy.ttl, policy.horizon - 1) - now)
+    end
+    if policy.take then slots_take(policy.slots, token, now, policy.lease) end
+  else
+    if policy.cost > 0 then
+      for t = 1, policy.count do
+        local r = policy.reply + (t - 1) * ${REPLY_PER_TIER}
+        if reply[r] == 1 then
+          local base = policy.first + (t - 1) * ${ARGS_PER_TIER}
+          local _, remaining, reset = algorithms[tonumber(ARGV[base + 1])](
+            policy.states[t] or nil, tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3]), 0, now, policy.ttl)
+          reply[r + 1] = remaining
+          reply[r + 2] = reset
+        end
       end
+    end
+    -- An admitting concurrency tier reports the slots left without this request's.
+    if policy.take and reply[policy.slot_reply] == 1 then
+      reply[policy.slot_reply + 1] = reply[policy.slot_reply + 1] + 1
     end
   end
 end
@@ -117,8 +152,8 @@ return reply
 
 /**
  * The one rate-limit script, composed from the algorithm registry: its KEYS and ARGV, the
- * shared helpers, every algorithm's Lua behind the generated dispatcher, then the decision
- * above. Registered once per connection (EVALSHA, NOSCRIPT handled by ioredis).
+ * shared helpers, the concurrency tier's helpers, every algorithm's Lua behind the
+ * generated dispatcher, then the decision above. Registered once per connection (EVALSHA, NOSCRIPT handled by ioredis).
  */
 export const RATE_LIMIT_LUA = [
   HEADER,
@@ -126,6 +161,7 @@ export const RATE_LIMIT_LUA = [
   ALGORITHM_PRELUDE_LUA,
   WINDOW_INDEX_LUA,
   EXACT_ARITHMETIC_LUA,
+  CONCURRENCY_LUA,
   dispatcherLua(),
   MAIN,
 ].join('\n');
