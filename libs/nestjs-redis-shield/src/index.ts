@@ -87,6 +87,8 @@ export { RateLimitGuard } from './rate-limit/nest/rate-limit.guard.js';
 export { ClientIdentity } from './rate-limit/nest/client-identity.js';
 /** Limiting anything else (logins, jobs, messages) with the same limiter, and reading or resetting a client. */
 export { type RateLimitCallOptions, RateLimitService } from './rate-limit/nest/rate-limit.service.js';
+/** Thrown by `RateLimitService.resetHashed` when a custom store cannot reset a client by its HMAC. */
+export { HashedResetUnsupportedError } from './rate-limit/nest/rate-limiter.js';
 /** What a decision says, per tier: for your own headers, logs or responses. */
 export {
   type RateLimitPolicy,

@@ -57,6 +57,9 @@ export const messages = {
     ),
   // system API
   invalidClientAddress: () => 'client: ip:<address> needs an IP address',
+  invalidClientHash: () => 'client: hmac:<id> needs the 22-character HMAC a violation or the dashboard shows',
+  hashedResetUnsupported: () =>
+    'this rate limiter cannot reset a client by its HMAC: its store keys clients its own way (reset by user id or IP)',
 };
 
 /** The name of one of the library's {@link messages}. */
@@ -125,6 +128,10 @@ export const ERROR_CODES = {
   // system API
   /** HTTP 400: a system API `client` of the form `ip:<address>` holds no IP address. */
   invalidClientAddress: 'SHIELD_E027',
+  /** HTTP 400: a system API `client` of the form `hmac:<id>` holds no 22-character HMAC. */
+  invalidClientHash: 'SHIELD_E028',
+  /** HTTP 400 (or `HashedResetUnsupportedError` from `RateLimitService.resetHashed`): a custom store cannot reset a client by its HMAC. */
+  hashedResetUnsupported: 'SHIELD_E029',
 } as const satisfies Record<ShieldMessageKind, `SHIELD_E${number}`>;
 
 /** Every code, to tell the library's errors from others. */

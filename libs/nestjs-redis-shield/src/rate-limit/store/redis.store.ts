@@ -33,8 +33,12 @@ export class RedisRateLimitStore implements RateLimitStore {
     return this.run(request, () => 0, 'p');
   }
 
-  async reset(clientId: string, policies: readonly RateLimitPolicy[], options: { deadline?: Deadline } = {}) {
-    const keys = policies.map((policy) => this.connection.keys.rateLimit(clientId, policy.name));
+  reset(clientId: string, policies: readonly RateLimitPolicy[], options: { deadline?: Deadline } = {}) {
+    return this.resetHashed(this.connection.keys.hashId(clientId), policies, options);
+  }
+
+  async resetHashed(hash: string, policies: readonly RateLimitPolicy[], options: { deadline?: Deadline } = {}) {
+    const keys = policies.map((policy) => this.connection.keys.rateLimitOfHash(hash, policy.name));
     if (keys.length === 0) return;
     // One DEL: the keys share the client's hash tag, so this is valid on a Cluster too.
     await this.connection.run((client) => client.del(...keys), options);
