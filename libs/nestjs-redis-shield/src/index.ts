@@ -166,10 +166,11 @@ export { InvalidPatternError, type InvalidPatternReason } from './cache/engine/p
 // Operations: system API, events, metrics, errors.
 /** Imported once to mount `/system` (status for all, invalidation and resets for admins), and its options. */
 export { SystemApiModule } from './system-api/nest/system-api.module.js';
-/** Typing `SystemApiModule.forRoot` options and an `authorize` function. */
+/** Typing `SystemApiModule.forRoot` options (the dashboard's too) and an `authorize` function. */
 export {
   type AdminVerdict,
   type AuthorizeOption,
+  type DashboardOption,
   type StatusLimitOption,
   type SystemApiModuleOptions,
 } from './system-api/nest/system-api.options.js';

@@ -78,6 +78,7 @@ export interface RateLimiterParts {
  * without `resetHashed`, or no HMAC of ids at all): such a client can only be reset by its raw id.
  */
 export class HashedResetUnsupportedError extends Error {
+  /** @internal Thrown by the rate limiter; its message says to reset by user id or IP instead. */
   constructor() {
     super(messages.hashedResetUnsupported());
     this.name = 'HashedResetUnsupportedError';
