@@ -17,7 +17,7 @@ import { SystemRateLimitController } from './system-rate-limit.controller.js';
 
 /**
  * The `/system` endpoints: cache statistics and invalidation, rate-limit
- * status and client reset. Mounted at `system/...` under the app's prefix (the demo's
+ * status and client reset, and with `dashboard: true` the operator dashboard. Mounted at `system/...` under the app's prefix (the demo's
  * `api/v1`); re-mount with `RouterModule`. Needs `ResponseCacheModule` and
  * `RateLimitModule`. Admin endpoints are disabled (403) unless `authorize` is given. The
  * status endpoint has a limit of its own (`statusLimit`, default 60 per minute per client).
