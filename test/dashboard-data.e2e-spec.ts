@@ -5,6 +5,8 @@ import { createApp, type HttpAdapterName } from '../src/app.factory.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { type RedisServer, startRedis } from './harness/index.js';
 import { signToken } from './support/tokens.js';
+import type { DecisionCount } from '../libs/nestjs-redis-shield/src/system-api/engine/dashboard-counts.js';
+import type { DashboardData } from '../libs/nestjs-redis-shield/src/system-api/engine/dashboard-data.js';
 
 // The dashboard's endpoints over HTTP, two demo instances sharing one redis-server: the data
 // sums both instances' counts and lists both, a client rejected on one is listed by its HMAC
@@ -14,13 +16,6 @@ import { signToken } from './support/tokens.js';
 const JWT_SECRET = 'dashboard-data-e2e-jwt-secret-0123456789ab';
 const DATA = '/api/v1/system/dashboard/data';
 const HMAC = /^[A-Za-z0-9_-]{22}$/;
-
-interface DecisionRow {
-  policy: string;
-  tier: string;
-  allowed: number;
-  rejected: number;
-}
 
 async function startDemo(redisUrl: string, adapter: HttpAdapterName): Promise<INestApplication> {
   const result = loadConfig({
@@ -58,7 +53,16 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('dashboard endpoints on %
   });
 
   const data = (url: string) => request(url).get(DATA).set('Authorization', `Bearer ${admin}`);
-  const minuteRow = (rows: DecisionRow[]) => rows.find((row) => row.policy === 'default' && row.tier === 'minute');
+  /** The data as soon as `ready` holds of it (polled every 100 ms, for at most 5 s: flushes are once a second). */
+  async function dataWhen(url: string, ready: (body: DashboardData) => boolean): Promise<DashboardData> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const body = (await data(url).expect(200)).body as DashboardData;
+      if (ready(body) || Date.now() > deadline) return body;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  const minuteRow = (rows: DecisionCount[]) => rows.find((row) => row.policy === 'default' && row.tier === 'minute');
   const complete = (url: string) =>
     request(url).post('/api/v1/completions').send({ prompt: 'hello', max_tokens: 9000 });
 
@@ -69,24 +73,27 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('dashboard endpoints on %
   });
 
   it('sums the decisions and cache lookups of both instances and lists both instances', async () => {
-    const before = (await data(firstUrl).expect(200)).body as { decisions: DecisionRow[] };
+    const before = (await data(firstUrl).expect(200)).body as { decisions: DecisionCount[] };
     const allowedBefore = minuteRow(before.decisions)?.allowed ?? 0;
     for (let i = 0; i < 3; i += 1) await request(firstUrl).get('/api/v1/models').expect(200);
     for (let i = 0; i < 4; i += 1) await request(secondUrl).get('/api/v1/models').expect(200);
     // The second instance adds its counts within a second; the first flushes its own when asked.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-
-    const body = (await data(firstUrl).expect(200)).body;
+    // (Waiting on the cache counts: the polling data calls add allowed decisions of their own.)
+    const modelsLookups = (data: DashboardData) => {
+      const row = data.cache?.routes.find((route) => route.route === '/api/v1/models');
+      return row ? row.hit + row.stale + row.miss : 0;
+    };
+    const body = await dataWhen(firstUrl, (data) => modelsLookups(data) >= 7);
     expect(body.degraded).toBe(false);
     expect(body.redis_unreachable_since).toBeNull();
     // 7 requests, plus the data call before (counted too: the system API is limited).
-    expect(minuteRow(body.decisions)!.allowed).toBeGreaterThanOrEqual(allowedBefore + 7);
-    const models = body.cache.routes.find((row: { route: string }) => row.route === '/api/v1/models');
-    expect(models.hit + models.stale + models.miss).toBeGreaterThanOrEqual(7);
-    expect(body.cache.layers.miss).toBeGreaterThanOrEqual(1);
-    expect(body.cache.hit_ratio).toBeGreaterThan(0);
+    expect(minuteRow(body.decisions!)!.allowed).toBeGreaterThanOrEqual(allowedBefore + 7);
+    const cache = body.cache!;
+    expect(modelsLookups(body)).toBe(7);
+    expect(cache.layers.miss).toBeGreaterThanOrEqual(1);
+    expect(cache.hit_ratio).toBeGreaterThan(0);
     expect(body.instances).toHaveLength(2);
-    expect(body.instances.filter((instance: { current: boolean }) => instance.current)).toHaveLength(1);
+    expect(body.instances.filter((instance) => instance.current)).toHaveLength(1);
     expect(body.connections).toEqual([
       expect.objectContaining({ name: 'default', state: 'ready', breaker: 'closed', latency_ms: expect.any(Number) }),
     ]);
@@ -96,11 +103,10 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('dashboard endpoints on %
   it('lists a client rejected on one instance by its HMAC and resets it through the other', async () => {
     await complete(secondUrl).expect(200);
     await complete(secondUrl).expect(429);
-    await new Promise((resolve) => setTimeout(resolve, 1500)); // the violation stream's flush
-
-    const { top_rejected } = (await data(firstUrl).expect(200)).body;
+    // The violation stream is flushed within a second.
+    const { top_rejected } = await dataWhen(firstUrl, (data) => (data.top_rejected?.length ?? 0) > 0);
     expect(top_rejected).toHaveLength(1);
-    const [client] = top_rejected;
+    const [client] = top_rejected!;
     expect(client.client).toBe(`ip:${client.hash}`);
     expect(client.hash).toMatch(HMAC);
     expect(JSON.stringify(top_rejected)).not.toContain('127.0.0.1');

@@ -110,14 +110,26 @@ async function numberIn(cell: Locator): Promise<number> {
     await page.getByRole('button', { name: 'Show dashboard' }).click();
     await page.getByText(/All good: Redis reachable/).waitFor({ timeout: 10_000 });
 
-    const allowed = page.locator('#decisions tr[data-policy="default"][data-tier="minute"] td.allowed');
-    await allowed.waitFor();
-    const before = await numberIn(allowed);
+    // The cache row of /models counts exactly the lookups sent (the page's own polling is
+    // not cached), and the rate column shows them per second between two refreshes.
+    const modelsCells = page.locator('#routes tr[data-route="/api/v1/models"] td');
+    const lookups = async () =>
+      (await modelsCells.count()) === 0
+        ? 0
+        : (await numberIn(modelsCells.nth(1))) +
+          (await numberIn(modelsCells.nth(2))) +
+          (await numberIn(modelsCells.nth(3)));
+    expect(await lookups()).toBe(0);
+    await expect(page.getByText('No cacheable request yet.').isVisible()).resolves.toBe(true);
     for (let i = 0; i < 6; i += 1) expect((await send('/models')).status).toBe(200);
-    await waitUntil(async () => (await numberIn(allowed)) >= before + 6, 'the allowed count to grow by 6');
-
-    const routeHits = page.locator('#routes tr[data-route="/api/v1/models"] td').nth(1);
-    await waitUntil(async () => (await routeHits.count()) > 0 && (await numberIn(routeHits)) >= 5, 'route hits');
+    await waitUntil(async () => (await lookups()) === 6, 'the /models row to count the 6 lookups');
+    const allowed = page.locator('#decisions tr[data-policy="default"][data-tier="minute"]');
+    await waitUntil(
+      async () =>
+        (await numberIn(allowed.locator('td.allowed'))) >= 6 &&
+        /\d/.test((await allowed.locator('td.allowed-rate').textContent()) ?? ''),
+      'allowed decisions and their rate per second',
+    );
     await waitUntil(
       async () => /%/.test((await page.locator('#hit-ratio').textContent()) ?? ''),
       'a hit ratio in percent',
@@ -134,6 +146,9 @@ async function numberIn(cell: Locator): Promise<number> {
     await row.first().waitFor({ timeout: 10_000 });
     const client = (await row.first().getAttribute('data-client'))!;
     expect(client).toMatch(/^ip:[A-Za-z0-9_-]{22}$/);
+    const completions = page.locator('#decisions tr[data-policy="completions"][data-tier="minute"]');
+    await waitUntil(async () => (await numberIn(completions.locator('td.rejected'))) === 1, 'one rejection counted');
+    expect(await numberIn(completions.locator('td.allowed'))).toBe(1);
     // Never a raw address on the page.
     expect(await page.locator('body').textContent()).not.toMatch(/127\.0\.0\.1|::1/);
     await shoot('dashboard-rejected.png');

@@ -56,7 +56,7 @@ export function dashboardHtml(base: string): string {
       <p class="note">Requests per second since the last refresh, and totals over every instance.</p>
       <div class="scroll" tabindex="0" role="region" aria-labelledby="h-decisions">
         <table id="decisions">
-          <thead><tr><th scope="col">Policy</th><th scope="col">Tier</th><th scope="col">Allowed/s</th><th scope="col">Rejected/s</th><th scope="col">Allowed</th><th scope="col">Rejected</th></tr></thead>
+          <thead><tr><th scope="col">Policy</th><th scope="col">Tier</th><th scope="col" class="num">Allowed/s</th><th scope="col" class="num">Rejected/s</th><th scope="col" class="num">Allowed</th><th scope="col" class="num">Rejected</th></tr></thead>
           <tbody></tbody>
         </table>
       </div>
@@ -75,7 +75,7 @@ export function dashboardHtml(base: string): string {
       <h3 id="h-routes">By route</h3>
       <div class="scroll" tabindex="0" role="region" aria-labelledby="h-routes">
         <table id="routes">
-          <thead><tr><th scope="col">Route</th><th scope="col">Hits</th><th scope="col">Stale</th><th scope="col">Misses</th><th scope="col">Bypassed</th><th scope="col">Hit ratio</th></tr></thead>
+          <thead><tr><th scope="col">Route</th><th scope="col" class="num">Hits</th><th scope="col" class="num">Stale</th><th scope="col" class="num">Misses</th><th scope="col" class="num">Bypassed</th><th scope="col" class="num">Hit ratio</th></tr></thead>
           <tbody></tbody>
         </table>
       </div>
@@ -87,7 +87,7 @@ export function dashboardHtml(base: string): string {
       <p class="note" id="clients-note">Clients are shown by their HMAC only, never by address or user id.</p>
       <div class="scroll" tabindex="0" role="region" aria-labelledby="h-clients">
         <table id="clients">
-          <thead><tr><th scope="col">Client</th><th scope="col">Rejected</th><th scope="col">Last</th><th scope="col"><span class="sr">Action</span></th></tr></thead>
+          <thead><tr><th scope="col">Client</th><th scope="col" class="num">Rejected</th><th scope="col">Last</th><th scope="col"><span class="sr">Action</span></th></tr></thead>
           <tbody></tbody>
         </table>
       </div>
@@ -100,7 +100,7 @@ export function dashboardHtml(base: string): string {
       <p id="fallback" class="fallback">Fallback: –</p>
       <div class="scroll" tabindex="0" role="region" aria-labelledby="h-redis">
         <table id="connections">
-          <thead><tr><th scope="col">Connection</th><th scope="col">State</th><th scope="col">Breaker</th><th scope="col">Latency</th></tr></thead>
+          <thead><tr><th scope="col">Connection</th><th scope="col">State</th><th scope="col">Breaker</th><th scope="col" class="num">Latency</th></tr></thead>
           <tbody></tbody>
         </table>
       </div>
@@ -176,5 +176,8 @@ input { font: inherit; padding: 6px 8px; border: 1px solid var(--line); border-r
   main { padding: 8px; }
   .layers { grid-template-columns: repeat(2, minmax(0, 1fr)); }
   th, td { padding: 4px 6px; font-size: .875rem; }
+  /* The reset button stays in view: a client's HMAC wraps, and the time of its last rejection goes. */
+  #clients td.id { white-space: normal; word-break: break-all; min-width: 8em; }
+  #clients th:nth-child(3), #clients td:nth-child(3) { display: none; }
 }
 `;
