@@ -64,7 +64,8 @@ export class AppModule implements NestModule {
           // A per-user response depends on the plan in the token too: a changed plan gets a fresh entry.
           identityParts: (user) => [(user as AuthUser).plan],
         }),
-        SystemApiModule.forRoot({ authorize: authorizeAdmin }),
+        // The operator dashboard at /api/v1/system/dashboard (its data for admins only).
+        SystemApiModule.forRoot({ authorize: authorizeAdmin, dashboard: true }),
         // GET /metrics, outside the api/v1 prefix (see createApp), with Node process metrics;
         // for admins only: Prometheus sends an admin token (see `src/mint-token.ts`).
         ShieldMetricsModule.forRoot({ defaultMetrics: true, authorize: authorizeAdmin }),

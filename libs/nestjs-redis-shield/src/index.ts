@@ -104,6 +104,8 @@ export { RateLimitGuard } from './rate-limit/nest/rate-limit.guard.js';
 export { ClientIdentity } from './rate-limit/nest/client-identity.js';
 /** Limiting anything else (logins, jobs, messages) with the same limiter, and reading or resetting a client. */
 export { type RateLimitCallOptions, RateLimitService } from './rate-limit/nest/rate-limit.service.js';
+/** Thrown by `RateLimitService.resetHashed` when a custom store cannot reset a client by its HMAC. */
+export { HashedResetUnsupportedError } from './rate-limit/nest/rate-limiter.js';
 /** What a decision says, per tier: for your own headers, logs or responses. */
 export {
   type ConcurrencyTier,
@@ -185,10 +187,11 @@ export { InvalidPatternError, type InvalidPatternReason } from './cache/engine/p
 // Operations: system API, events, metrics, errors.
 /** Imported once to mount `/system` (status for all, invalidation and resets for admins), and its options. */
 export { SystemApiModule } from './system-api/nest/system-api.module.js';
-/** Typing `SystemApiModule.forRoot` options and an `authorize` function. */
+/** Typing `SystemApiModule.forRoot` options (the dashboard's too) and an `authorize` function. */
 export {
   type AdminVerdict,
   type AuthorizeOption,
+  type DashboardOption,
   type StatusLimitOption,
   type SystemApiModuleOptions,
 } from './system-api/nest/system-api.options.js';

@@ -63,6 +63,9 @@ export const messages = {
   invalidClientAddress: () => 'client: ip:<address> needs an IP address',
   // load shedding
   serverOverloaded: () => 'The server is overloaded. Please try again later.',
+  invalidClientHash: () => 'client: hmac:<id> needs the 22-character HMAC a violation or the dashboard shows',
+  hashedResetUnsupported: () =>
+    'this rate limiter cannot reset a client by its HMAC: its store keys clients its own way (reset by user id or IP)',
 };
 
 /** The name of one of the library's {@link messages}. */
@@ -136,6 +139,10 @@ export const ERROR_CODES = {
   // load shedding
   /** HTTP 503 `LoadSheddingException`: the event loop lags past `loadShedding.maxEventLoopDelayMs` and the route sheds first. */
   serverOverloaded: 'SHIELD_E029',
+  /** HTTP 400: a system API `client` of the form `hmac:<id>` holds no 22-character HMAC. */
+  invalidClientHash: 'SHIELD_E030',
+  /** HTTP 400 (or `HashedResetUnsupportedError` from `RateLimitService.resetHashed`): a custom store cannot reset a client by its HMAC. */
+  hashedResetUnsupported: 'SHIELD_E031',
 } as const satisfies Record<ShieldMessageKind, `SHIELD_E${number}`>;
 
 /** Every code, to tell the library's errors from others. */

@@ -102,6 +102,15 @@ export class RateLimitService {
     await this.limiter.reset(client, this.policies.all(), { deadline: options.deadline });
   }
 
+  /**
+   * {@link reset} for a client known only by its HMAC (22 characters, as the violation
+   * stream and the dashboard show it after the kind: `ip:<hmac>`). Throws
+   * `HashedResetUnsupportedError` with a custom store that keys clients its own way.
+   */
+  async resetHashed(hash: string, options: RateLimitCallOptions = {}): Promise<void> {
+    await this.limiter.resetHashed(hash, this.policies.all(), { deadline: options.deadline });
+  }
+
   private resolve(policy: string | readonly string[]) {
     const names = typeof policy === 'string' ? [policy] : [...new Set(policy)];
     return names.map((name) => this.policies.get(name));

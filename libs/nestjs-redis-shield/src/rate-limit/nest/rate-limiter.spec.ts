@@ -139,3 +139,43 @@ describe('RateLimiter, the one way into the counters', () => {
     }
   });
 });
+
+describe('RateLimiter.resetHashed', () => {
+  it('resets through the store by HMAC and drops the local state kept under that HMAC', async () => {
+    const fallback = new MemoryRateLimitStore({ clock: new ManualClock(0) });
+    const reset: string[] = [];
+    const store: RateLimitStore = {
+      consume: () => Promise.reject(new RedisUnavailableError('connection', 'custom')),
+      peek: () => Promise.reject(new RedisUnavailableError('connection', 'custom')),
+      reset: () => Promise.resolve(),
+      resetHashed: (hash) => {
+        reset.push(hash);
+        return Promise.resolve();
+      },
+    };
+    const limiter = new RateLimiter({ fallback, store, hashId: (id) => `h:${id}` });
+    try {
+      // Counted by the fallback under the hashed id while the store fails.
+      await limiter.consume({ clientId: 'ip:1', policies: [POLICY], cost: LIMIT });
+      expect((await fallback.peek({ clientId: 'h:ip:1', policies: [POLICY] })).tiers[0].remaining).toBe(0);
+      await limiter.resetHashed('h:ip:1', [POLICY]);
+      expect(reset).toEqual(['h:ip:1']);
+      expect((await fallback.peek({ clientId: 'h:ip:1', policies: [POLICY] })).tiers[0].remaining).toBe(LIMIT);
+    } finally {
+      limiter.close();
+    }
+  });
+
+  it('refuses with HashedResetUnsupportedError (SHIELD_E031) when the store keys clients its own way', async () => {
+    const { store } = pendingStore();
+    const limiter = new RateLimiter({ fallback: new MemoryRateLimitStore({ clock: new ManualClock(0) }), store });
+    try {
+      await expect(limiter.resetHashed('AAAAAAAAAAAAAAAAAAAAAA', [POLICY])).rejects.toMatchObject({
+        name: 'HashedResetUnsupportedError',
+        code: 'SHIELD_E031',
+      });
+    } finally {
+      limiter.close();
+    }
+  });
+});

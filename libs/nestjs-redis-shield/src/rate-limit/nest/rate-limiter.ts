@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { InstanceBus } from '../../bus/store/instance-bus.js';
 import { Deadline, requestDeadline } from '../../core/deadline.js';
+import { messages, withCode } from '../../core/errors.js';
 import { IntervalLog } from '../../core/interval-log.js';
 import type { ShieldEvents } from '../../core/events/shield-events.js';
 import type { LimiterStatusSource, ShieldStatus } from '../../core/events/shield-status.js';
@@ -91,6 +92,18 @@ export interface RateLimiterParts {
   events?: ShieldEvents;
   /** Where store failures are logged. Default: Nest's `Logger` with context `RateLimit`. */
   logger?: LoggerService;
+}
+
+/**
+ * A reset by HMAC asked of a limiter whose store keys clients its own way (a custom store
+ * without `resetHashed`, or no HMAC of ids at all): such a client can only be reset by its raw id.
+ */
+export class HashedResetUnsupportedError extends Error {
+  /** @internal Thrown by the rate limiter; its message says to reset by user id or IP instead. */
+  constructor() {
+    super(messages.hashedResetUnsupported());
+    this.name = 'HashedResetUnsupportedError';
+  }
 }
 
 /** The errors that mean the store could not decide (never a denial). */
@@ -282,6 +295,25 @@ export class RateLimiter implements LimiterStatusSource {
     if (this.store) await this.store.reset(clientId, policies, options);
     // Every instance drops its local state of the client (blocks, fallback buckets).
     await this.forget(clientId);
+  }
+
+  /**
+   * {@link reset} for a client known only by its HMAC (`hash`, as the violation stream and
+   * the dashboard show it): its counters in `policies`, then every instance's local state.
+   * Throws {@link HashedResetUnsupportedError} when the store keys clients its own way (a
+   * custom store without `resetHashed`), and when the store fails.
+   */
+  async resetHashed(hash: string, policies: readonly RateLimitPolicy[], options: { deadline?: Deadline } = {}) {
+    if (this.store) {
+      if (!this.store.resetHashed || !this.hashId)
+        throw withCode(new HashedResetUnsupportedError(), 'hashedResetUnsupported');
+      await this.store.resetHashed(hash, policies, options);
+    } else if (!this.hashId) {
+      throw withCode(new HashedResetUnsupportedError(), 'hashedResetUnsupported');
+    }
+    // Local state is keyed by the HMAC already: the form the bus names clients by.
+    if (this.bus) await this.bus.publish({ type: 'ratelimit.reset', client: hash });
+    else this.drop(hash);
   }
 
   /**

@@ -41,9 +41,16 @@ export class RedisRateLimitStore implements RateLimitStore {
     return this.run(request, () => 0, 'p');
   }
 
-  async reset(clientId: string, policies: readonly RateLimitPolicy[], options: { deadline?: Deadline } = {}) {
-    const keys = policies.map((policy) => this.connection.keys.rateLimit(clientId, policy.name));
-    for (const policy of policies) if (policy.concurrency) keys.push(this.slotsKey(clientId, policy));
+  reset(clientId: string, policies: readonly RateLimitPolicy[], options: { deadline?: Deadline } = {}) {
+    return this.resetHashed(this.connection.keys.hashId(clientId), policies, options);
+  }
+
+  /** Deletes the client's counters and its concurrency slots (they are the client's in-flight requests). */
+  async resetHashed(hash: string, policies: readonly RateLimitPolicy[], options: { deadline?: Deadline } = {}) {
+    const keys = policies.map((policy) => this.connection.keys.rateLimitOfHash(hash, policy.name));
+    for (const policy of policies) {
+      if (policy.concurrency) keys.push(this.connection.keys.rateLimitOfHash(hash, policy.name, SLOTS_KEY_PART));
+    }
     if (keys.length === 0) return;
     // One DEL: the keys share the client's hash tag, so this is valid on a Cluster too.
     await this.connection.run((client) => client.del(...keys), options);

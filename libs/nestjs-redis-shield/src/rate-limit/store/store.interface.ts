@@ -57,6 +57,12 @@ export interface RateLimitStore {
    * takes no slots: leave concurrency tiers out of its policies. Throws when the backend fails.
    */
   release?(clientId: string, policies: readonly RateLimitPolicy[], leaseToken: string): Promise<void>;
+  /**
+   * Forgets the counters of the client whose HMAC (as in the violation stream) is `hash`;
+   * optional: a store that keys clients its own way leaves it out, and then clients are
+   * reset by their raw id only. Throws when the backend fails.
+   */
+  resetHashed?(hash: string, policies: readonly RateLimitPolicy[], options?: { deadline?: Deadline }): Promise<void>;
 }
 
 /** Injection token of the active {@link RateLimitStore} (same name as the interface). */

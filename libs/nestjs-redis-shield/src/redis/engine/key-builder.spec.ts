@@ -12,6 +12,14 @@ describe('KeyBuilder', () => {
     expect(keys.data('session:1')).toBe('app1:session:1');
   });
 
+  it('builds the same rate-limit key from a client id and from its HMAC, and refuses anything but an HMAC', () => {
+    const hash = keys.hashId('ip:203.0.113.7');
+    expect(keys.rateLimitOfHash(hash, 'default')).toBe(keys.rateLimit('ip:203.0.113.7', 'default'));
+    for (const bad of ['', 'short', `${hash}x`, '{AAAAAAAAAAAAAAAAAAAA}', 'AAAAAAAAAAAAAAAAAAAA:A']) {
+      expect(() => keys.rateLimitOfHash(bad, 'default')).toThrow(/a client HMAC must be 22 base64url characters/);
+    }
+  });
+
   it('remembers recent HMACs, boundedly, and always returns the HMAC of the id asked', () => {
     const builder = new KeyBuilder({ prefix: '', hashSecret: 'secret' });
     for (let i = 0; i < 25_000; i++) expect(builder.hashId(`ip:10.0.${i >> 8}.${i & 255}`)).toHaveLength(22);

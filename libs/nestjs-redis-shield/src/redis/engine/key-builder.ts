@@ -16,6 +16,8 @@ export const KEY_AREAS = {
   cacheMeta: 'cache:meta:',
   /** Values stored through `CacheService.set` and `wrap`. */
   cacheValue: 'cache:value:',
+  /** The operator dashboard's counts and instance heartbeats (one hash). */
+  dashboard: 'dashboard:',
 } as const;
 
 /** Options of a {@link KeyBuilder}. */
@@ -48,6 +50,8 @@ const GLOB_SPECIALS = /[*?[\]\\]/g;
 const HASHED_IDS_KEPT = 10_000;
 /** An entry digest: base64url only, so no path, query or user id can slip into a key. */
 const CACHE_DIGEST = /^[A-Za-z0-9_-]{16,128}$/;
+/** A client's HMAC as {@link KeyBuilder.hashId} makes it: 22 base64url characters. */
+export const CLIENT_HASH = /^[A-Za-z0-9_-]{22}$/;
 
 /**
  * The only place key strings are made. Every key is `prefix + area + ...`; every client
@@ -89,6 +93,24 @@ export class KeyBuilder {
   /** A rate-limit key of one client; `parts` (policy names etc.) follow the tag. */
   rateLimit(clientId: string, ...parts: string[]): string {
     return [`${this.prefix}${KEY_AREAS.rateLimit}${this.clientTag(clientId)}`, ...parts].join(':');
+  }
+
+  /**
+   * A rate-limit key of the client whose HMAC ({@link hashId}) is `hash`: what an admin
+   * who only ever saw the HMAC (the violations list, the dashboard) resets by.
+   *
+   * @throws RangeError when `hash` is not 22 base64url characters.
+   */
+  rateLimitOfHash(hash: string, ...parts: string[]): string {
+    if (!CLIENT_HASH.test(hash)) {
+      throw withCode(
+        new RangeError(
+          messages.invalidArgument('a client HMAC', `${hash.length} characters`, '22 base64url characters'),
+        ),
+        'invalidArgument',
+      );
+    }
+    return [`${this.prefix}${KEY_AREAS.rateLimit}{${hash}}`, ...parts].join(':');
   }
 
   /**
@@ -145,6 +167,14 @@ export class KeyBuilder {
    */
   busChannel(): string {
     return `${this.prefix}${BUS_CHANNEL}`;
+  }
+
+  /**
+   * The operator dashboard's hash: decision and cache counts of every instance, and each
+   * instance's last heartbeat. One key, so one slot on a Cluster.
+   */
+  dashboard(): string {
+    return `${this.prefix}${KEY_AREAS.dashboard}counts`;
   }
 
   /** A key of the user-facing `RedisService`: the namespace prefix, then the caller's key. */

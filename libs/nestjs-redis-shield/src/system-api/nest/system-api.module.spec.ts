@@ -20,3 +20,35 @@ describe('SystemApiModule.forRoot', () => {
     },
   );
 });
+
+describe('SystemApiModule.forRoot dashboard option', () => {
+  const controllerNames = (options: Parameters<typeof SystemApiModule.forRoot>[0]) =>
+    (SystemApiModule.forRoot(options).controllers ?? []).map((controller) => controller.name);
+
+  it('adds the dashboard controller only when enabled', () => {
+    expect(controllerNames({})).not.toContain('DashboardController');
+    expect(controllerNames({ dashboard: false })).not.toContain('DashboardController');
+    expect(controllerNames({ dashboard: true })).toContain('DashboardController');
+    expect(controllerNames({ dashboard: { connection: 'analytics' } })).toContain('DashboardController');
+  });
+
+  it('counts on the named connection, the default one with `true`', () => {
+    const connectionOf = (options: Parameters<typeof SystemApiModule.forRoot>[0]) =>
+      (SystemApiModule.forRoot(options).providers ?? []).find(
+        (provider) => typeof provider === 'object' && 'useExisting' in provider,
+      );
+    expect(connectionOf({ dashboard: true })).toMatchObject({ useExisting: 'nestjs-redis-shield:connection:default' });
+    expect(connectionOf({ dashboard: { connection: 'analytics' } })).toMatchObject({
+      useExisting: 'nestjs-redis-shield:connection:analytics',
+    });
+  });
+
+  it.each(['yes', 1, null, { connection: '' }, { connection: 3 }, { conection: 'x' }] as never[])(
+    'refuses dashboard=%p at once',
+    (dashboard) => {
+      expect(() => SystemApiModule.forRoot({ dashboard })).toThrow(
+        /^nestjs-redis-shield: invalid option dashboard=.*: expected true, false or \{ connection\?: non-empty string \}$/,
+      );
+    },
+  );
+});

@@ -21,6 +21,15 @@ export interface StatusLimitOption {
   perMinute?: number;
 }
 
+/** Options of the operator dashboard (`SystemApiModuleOptions.dashboard`). */
+export interface DashboardOption {
+  /**
+   * The `RedisModule` connection whose Redis holds the dashboard's counts (one hash,
+   * `dashboard:counts`). Default: the default connection.
+   */
+  connection?: string;
+}
+
 /** Options of `SystemApiModule.forRoot`. */
 export interface SystemApiModuleOptions {
   /**
@@ -35,10 +44,25 @@ export interface SystemApiModuleOptions {
    * still reads its status, a client over this one gets a 429. Default `{ perMinute: 60 }`.
    */
   statusLimit?: StatusLimitOption;
+  /**
+   * The operator dashboard: `GET system/dashboard` (a page: HTML, `dashboard/app.css`,
+   * `dashboard/app.js`; public, as they hold no data) and `GET system/dashboard/data` (its
+   * JSON; admin only, through `authorize`), refreshed by the page every 2 s. The page asks
+   * for the admin's bearer token, keeps it in the tab's `sessionStorage` and sends it as
+   * `Authorization: Bearer`, so `authorize` must accept that header. It shows decisions by
+   * policy and tier, the cache by layer and route, the top rejected clients (HMACs, with a
+   * reset button), Redis connections, fallback state and instances. With it enabled each
+   * instance adds its counts to one Redis hash once per second (never per request).
+   * `true` uses the default connection. Default `false`.
+   */
+  dashboard?: boolean | DashboardOption;
 }
 
 /** Calls per minute per client of the status endpoint when `statusLimit` says nothing. */
 export const DEFAULT_STATUS_PER_MINUTE = 60;
+
+/** @internal Injection token of the connection the dashboard's counts live on. */
+export const DASHBOARD_CONNECTION = Symbol('DASHBOARD_CONNECTION');
 
 /** Injection token of the system API options. */
 export const SYSTEM_API_OPTIONS = Symbol('SYSTEM_API_OPTIONS');

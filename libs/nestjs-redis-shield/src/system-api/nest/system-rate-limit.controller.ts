@@ -30,7 +30,8 @@ import {
   RateLimitUnavailableException,
 } from '../../rate-limit/nest/rate-limit.exceptions.js';
 import { RateLimitService } from '../../rate-limit/nest/rate-limit.service.js';
-import { RateLimiter } from '../../rate-limit/nest/rate-limiter.js';
+import { HashedResetUnsupportedError, RateLimiter } from '../../rate-limit/nest/rate-limiter.js';
+import { CLIENT_HASH } from '../../redis/engine/key-builder.js';
 import { ViolationStream } from '../../rate-limit/store/violation-stream.js';
 import { SystemAdminGuard } from './admin.guard.js';
 import { RedisUnavailableFilter } from './redis-unavailable.filter.js';
@@ -156,13 +157,36 @@ export class SystemRateLimitController {
   @ApiOperation({ summary: "Reset a client's buckets in every policy" })
   @ApiParam({
     name: 'client',
-    description: '`user:<id>` or `ip:<address>`; without a prefix, an IP address is an IP and anything else a user id',
+    description:
+      '`user:<id>`, `ip:<address>`, or `hmac:<22 characters>` (the HMAC a violation or the dashboard shows after its kind); ' +
+      'without a prefix, an IP address is an IP and anything else a user id',
   })
   @ApiOkResponse({ type: ResetResponse })
   @ApiBadParameter()
   async reset(@Param('client') client: string) {
-    await this.limits.reset(this.clientIdOf(client));
+    if (client.startsWith('hmac:')) {
+      await this.resetHashed(client.slice('hmac:'.length));
+    } else {
+      await this.limits.reset(this.clientIdOf(client));
+    }
     return { reset: true };
+  }
+
+  /**
+   * Resets the client an admin knows only by its HMAC (the violations list and the dashboard
+   * show `ip:<hmac>`, never the raw id); a malformed HMAC, or a custom store that keys
+   * clients its own way, is a 400.
+   */
+  private async resetHashed(hash: string): Promise<void> {
+    if (!CLIENT_HASH.test(hash)) {
+      throw withCode(new BadRequestException(messages.invalidClientHash()), 'invalidClientHash');
+    }
+    try {
+      await this.limits.resetHashed(hash);
+    } catch (error) {
+      if (!(error instanceof HashedResetUnsupportedError)) throw error;
+      throw withCode(new BadRequestException(messages.hashedResetUnsupported()), 'hashedResetUnsupported');
+    }
   }
 
   /** The client id an admin named: `user:<id>` and `ip:<address>` say which; a bare address is an IP. */
