@@ -607,9 +607,9 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
     `  stays rejected across window boundaries); ${FLOOD_LIMIT} requests one after another exhaust it, then ` +
       `${CONNECTIONS} connections for ${SETTINGS.floodSeconds} s`,
     '  (req/s, CPU). Redis calls: the same again through the proxy for ' +
-      `${SETTINGS.countedFloodSeconds} s, counted after the ${FLOOD_LIMIT} requests. ` +
-      'A `(fastify)` flood runs on Fastify and is',
-    '  compared with `shield-limit (fastify)`, the others with `shield-limit`.',
+      `${SETTINGS.countedFloodSeconds} s, counted after the ${FLOOD_LIMIT} requests.`,
+    '- A `(fastify)` flood runs on Fastify and is compared with `shield-limit (fastify)`, the others with',
+    '  `shield-limit`.',
     blockCacheOption
       ? '- `localBlockCache` exists in this build: floods run with it on (default) and off.'
       : '- `RateLimitModuleOptions` has no `localBlockCache` in this build: floods run with the library as it is.',
@@ -854,7 +854,7 @@ function targetTable(summary, memory, floods, counted) {
     add(
       issue,
       'flood (block cache on) ≥ 1.0 × the allowed path, req/s',
-      `${fixed(ratio)} × ${allowed.name} (one flood run against the median of the rounds)`,
+      `${fixed(ratio)} × ${allowed.name}; one flood run against the median of the rounds`,
       verdict(atLeast(ratio, 1.0)),
     );
   };
