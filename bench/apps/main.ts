@@ -1,10 +1,10 @@
 // A bench app host: one child process of bench/bench.mjs, which runs Nest apps serving
 // `GET /ping` → `{ ok: true }` behind the limiter and/or cache a config names (see
-// config.ts), each on a free loopback port, Express or Fastify (`adapter`), logger off. The driver talks over the
-// IPC channel: `start` (a config) → `started` (its port), `stats` → this process's CPU
-// time and each app's health, `stop` → `stopped`. Each measured variant gets a process of
-// its own, so `process.cpuUsage()` is that variant's; the extra apps a host may run later
-// (counted runs through the proxy, floods) run while its measured app is idle.
+// config.ts), each on a free loopback port, Express or Fastify (`adapter`), logger off. The
+// driver talks over the IPC channel: `start` (a config) → `started` (its port), `stats` →
+// this process's CPU time and each app's health, `stop` → `stopped`. Each measured variant
+// gets a process of its own, so `process.cpuUsage()` is that variant's; the extra apps a
+// host may run later (counted runs through the proxy, floods) run while its measured app is idle.
 import 'reflect-metadata';
 import { type DynamicModule, type INestApplication, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
