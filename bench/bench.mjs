@@ -5,18 +5,20 @@
 //
 // Usage: npm run bench [-- --quick] [-- --seconds 5 --rounds 5 --clients 20000]
 //   --quick      3 rounds × 3 s; counted runs of 300 requests, memory over 2 000 clients,
-//                4 flood variants of 1 s (a smoke test of every part)
-//   --seconds N  length of each timed run (default 5; the whole run must stay < 8 min)
+//                5 flood variants of 1 s (a smoke test of every part; about 3.5 min)
+//   --seconds N  length of each timed run (default 5; a full run takes about 10 min: 17
+//                variants × 5 rounds × ~6 s, plus start-up, counted, memory and flood runs)
 //   --rounds N   rounds of every variant, order alternating (default 5)
 //   --clients N  distinct clients of the memory runs (default 20 000)
 //   --no-write   print only; leave bench/RESULTS.md alone
 //
 // Method (see RESULTS.md for the numbers):
-// - Every variant is a Nest app (Express, logger off, `GET /ping` → `{ ok: true }`) in a child
-//   process of its own (bench/apps, compiled to bench/dist here), started once and kept for
-//   all rounds; only one is under load at a time. Each round runs every variant in turn
-//   (order reversed every other round): FLUSHALL, warm-up, then autocannon, 50 connections,
-//   for --seconds. Ratios to `bare` and to the anchors are per round, then the median.
+// - Every variant is a Nest app (Express, or Fastify for the `(fastify)` ones; logger off,
+//   `GET /ping` → `{ ok: true }`) in a child process of its own (bench/apps, compiled to
+//   bench/dist here), started once and kept for all rounds; only one is under load at a time.
+//   Each round runs every variant in turn (order reversed every other round): FLUSHALL,
+//   warm-up, then autocannon, 50 connections, for --seconds. Ratios to the bare app of the
+//   same adapter and to the anchors (req/s, p99, CPU) are per round, then the median.
 // - App CPU: `process.cpuUsage()` of the variant's process across the timed run / requests.
 // - Redis commands and bytes per request: one separate run per variant through a
 //   RESP-counting proxy (never in the timed rounds), after SCRIPT FLUSH + FLUSHALL and a
@@ -76,7 +78,8 @@ const FLOOD_LIMIT = 10;
 const FLOOD_TIERS = HIGH_TIERS.map((tier) => ({ ...tier, limit: FLOOD_LIMIT }));
 
 /**
- * The timed variants. `anchors`: the variants each ratio is taken against, in the same round.
+ * The timed variants. `anchors`: the variants each ratio is taken against, in the same round
+ * (a `(fastify)` variant against Fastify anchors; `× bare` is always the same adapter's bare).
  */
 const VARIANTS = [
   { name: 'bare', config: {} },
@@ -94,6 +97,24 @@ const VARIANTS = [
   { name: 'rlf', config: { limiter: 'rlf' } },
   { name: 'cache-manager', config: { cache: 'cache-manager' } },
   { name: 'throttler+cache-manager', config: { limiter: 'throttler', cache: 'cache-manager' } },
+  { name: 'bare (fastify)', config: { adapter: 'fastify' } },
+  {
+    name: 'shield-limit (fastify)',
+    config: { limiter: 'shield', adapter: 'fastify' },
+    anchors: ['throttler (fastify)'],
+  },
+  {
+    name: 'shield-cache (fastify)',
+    config: { cache: 'shield', l1: false, adapter: 'fastify' },
+    anchors: ['cache-manager (fastify)'],
+  },
+  {
+    name: 'shield-cache-l1 (fastify)',
+    config: { cache: 'shield', adapter: 'fastify' },
+    anchors: ['cache-manager (fastify)'],
+  },
+  { name: 'throttler (fastify)', config: { limiter: 'throttler', adapter: 'fastify' } },
+  { name: 'cache-manager (fastify)', config: { cache: 'cache-manager', adapter: 'fastify' } },
 ];
 const MEMORY_VARIANTS = ['shield-limit', 'throttler', 'rlf'];
 
@@ -226,7 +247,7 @@ async function countedRuns(hosts, active, redis) {
   const counted = new Map();
   try {
     for (const variant of active) {
-      if (!variant.config.limiter && !variant.config.cache) continue; // bare never talks to Redis
+      if (isBare(variant)) continue; // bare never talks to Redis
       await attempt(`${variant.name}, counted run`, () => countedRun(hosts.get(variant.name), variant, proxy, counted));
     }
   } finally {
@@ -303,7 +324,11 @@ async function memoryRun(name, { host, port }) {
   return run;
 }
 
-/** One over-limit client, 50 connections: timed directly, then counted through the proxy. */
+/**
+ * One over-limit client, 50 connections: timed directly, then counted through the proxy.
+ * Each runs in the host of a timed variant (`host`, on its adapter); `allowed`: the timed
+ * variant whose allowed path it is compared with (shield-limit of the same adapter).
+ */
 async function floodRuns(hosts, redis, blockCacheOption) {
   // `quick`: the ones --quick runs.
   const variants = [
@@ -336,6 +361,13 @@ async function floodRuns(hosts, redis, blockCacheOption) {
     { name: 'throttler', host: 'throttler', config: { limiter: 'throttler' }, quick: true },
     { name: 'rlf', host: 'rlf', config: { limiter: 'rlf' }, quick: true },
     { name: 'rlf (inMemoryBlockOnConsumed)', host: 'rlf', config: { limiter: 'rlf', rlfInMemoryBlock: true } },
+    {
+      name: 'shield (fastify, block cache on, stream on)',
+      host: 'shield-limit (fastify)',
+      allowed: 'shield-limit (fastify)',
+      config: { limiter: 'shield', adapter: 'fastify' },
+      quick: true,
+    },
   ];
   const selected = variants.filter((variant) => hosts.has(variant.host) && (variant.quick || !quick));
   const proxy = await startCountingProxy(redis);
@@ -385,7 +417,14 @@ async function floodRun({ host }, variant, proxy, redis) {
   } finally {
     await host.stop(port);
   }
-  const run = { variant: variant.name, timed, cpuPerRequest, counts, countedRun };
+  const run = {
+    variant: variant.name,
+    allowed: variant.allowed ?? 'shield-limit',
+    timed,
+    cpuPerRequest,
+    counts,
+    countedRun,
+  };
   log(
     `flood    ${variant.name.padEnd(44)} ${int(timed.rps).padStart(7)} req/s, ` +
       `${counts.commands} Redis calls in ${fixed(countedRun.seconds, 1)} s (${int(countedRun.requests)} requests)`,
@@ -401,23 +440,31 @@ function checkExhausted(name, statuses) {
 
 // --- summary ---
 
-/** Per variant: medians over rounds, and the median of same-round ratios. */
+/**
+ * Per variant: medians over rounds, and the median of same-round comparisons with the bare
+ * app of its adapter and with each anchor (req/s and p99 ratios, CPU difference).
+ */
 function summarize(active, runs, counted) {
   const byRound = new Map();
   for (const run of runs) {
     if (!byRound.has(run.round)) byRound.set(run.round, new Map());
     byRound.get(run.round).set(run.variant, run);
   }
-  const ratio = (variant, other) =>
+  /** The median over rounds that ran both of `compare(variant's run, other's run)`. */
+  const sameRound = (variant, other, compare) =>
     median(
       [...byRound.values()]
         .filter((round) => round.has(variant) && round.has(other))
-        .map((round) => round.get(variant).rps / round.get(other).rps),
+        .map((round) => compare(round.get(variant), round.get(other))),
     );
+  const rpsRatio = (mine, theirs) => mine.rps / theirs.rps;
+  const p99Ratio = (mine, theirs) => mine.p99 / theirs.p99;
+  const cpuDelta = (mine, theirs) => mine.cpuPerRequest - theirs.cpuPerRequest;
   return active.map((variant) => {
     const mine = runs.filter((run) => run.variant === variant.name);
     const rps = mine.map((run) => run.rps);
     const counts = counted.get(variant.name);
+    const bare = bareOf(variant);
     return {
       name: variant.name,
       rps: median(rps),
@@ -426,10 +473,16 @@ function summarize(active, runs, counted) {
       p50: median(mine.map((run) => run.p50)),
       p99: median(mine.map((run) => run.p99)),
       cpu: median(mine.map((run) => run.cpuPerRequest)),
-      bare: ratio(variant.name, 'bare'),
-      anchors: (variant.anchors ?? []).map((anchor) => ({ anchor, ratio: ratio(variant.name, anchor) })),
-      commands: counts ? counts.commands / counts.requests : variant.name === 'bare' ? 0 : Number.NaN,
-      bytes: counts ? counts.bytes / counts.requests : variant.name === 'bare' ? 0 : Number.NaN,
+      bare: sameRound(variant.name, bare, rpsRatio),
+      cpuOverBare: sameRound(variant.name, bare, cpuDelta),
+      anchors: (variant.anchors ?? []).map((anchor) => ({
+        anchor,
+        ratio: sameRound(variant.name, anchor, rpsRatio),
+        p99Ratio: sameRound(variant.name, anchor, p99Ratio),
+        cpuDelta: sameRound(variant.name, anchor, cpuDelta),
+      })),
+      commands: counts ? counts.commands / counts.requests : isBare(variant) ? 0 : Number.NaN,
+      bytes: counts ? counts.bytes / counts.requests : isBare(variant) ? 0 : Number.NaN,
       byName: counts
         ? [...counts.byName].sort((a, b) => b[1] - a[1]).map(([name, n]) => [name, n / counts.requests])
         : [],
@@ -446,8 +499,9 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
       'req/s median (min–max)',
       'p50 ms',
       'p99 ms',
-      '× bare',
+      '× bare (same adapter)',
       '× anchor (same round)',
+      'p99 vs anchor (same round)',
       'Redis cmds/req',
       'bytes to Redis/req',
       'app CPU µs/req',
@@ -459,6 +513,7 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
       fixed(row.p99, 0),
       fixed(row.bare),
       row.anchors.map(({ anchor, ratio }) => `${fixed(ratio)} × ${anchor}`).join(', ') || '—',
+      row.anchors.map((a) => p99VersusAnchor(row, a, summary)).join(', ') || '—',
       fixed(row.commands),
       fixed(row.bytes, 0),
       fixed(row.cpu, 0),
@@ -484,12 +539,12 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
       fixed(run.seconds, 1),
     ]),
   );
-  const allowed = summary.find((row) => row.name === 'shield-limit');
+  const allowedRps = (run) => summary.find((row) => row.name === run.allowed)?.rps;
   const floodTable = markdownTable(
     [
       'flood variant',
       'req/s',
-      '× shield-limit allowed',
+      '× shield-limit allowed (same adapter)',
       'statuses',
       'app CPU µs/req',
       'Redis calls (counted run)',
@@ -499,7 +554,7 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
     floods.map((run) => [
       run.variant,
       int(run.timed.rps),
-      fixed(run.timed.rps / allowed?.rps),
+      fixed(run.timed.rps / allowedRps(run)),
       Object.entries(run.timed.statuses)
         .map(([code, n]) => `${code}: ${int(n)}`)
         .join(', '),
@@ -519,7 +574,9 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
   const problemLines = problems.length > 0 ? problems.map((problem) => `- ${problem}`) : ['- none'];
 
   const methodLines = [
-    `- Each variant is a Nest ${versionOf('@nestjs/core')} app (Express adapter, logger off, \`trust proxy\` on) serving`,
+    `- Each variant is a Nest ${versionOf('@nestjs/core')} app (Express adapter with \`trust proxy\` on, or for the`,
+    `  \`(fastify)\` ones @nestjs/platform-fastify ${versionOf('@nestjs/platform-fastify')} with \`trustProxy: true\`; ` +
+      'logger off) serving',
     '  `GET /ping` → `{ ok: true }`, in a child process of its own, started once and kept for all rounds; one',
     `  variant is under load at a time. Per round and variant: FLUSHALL, warm-up (${SETTINGS.warmupFirst} s in the first`,
     `  round, ${SETTINGS.warmup} s after), then autocannon, ${CONNECTIONS} connections, ${SETTINGS.seconds} s. ` +
@@ -533,7 +590,10 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
     '  (consumed in parallel) behind a global guard keyed by `req.ip`, setting X-RateLimit-* of the tightest tier',
     '  as its Express example does; @nestjs/cache-manager: CacheModule over `new Keyv({ store: new KeyvRedis(url) })`,',
     '  CacheInterceptor global, `@CacheTTL(60_000)`. Every limiter sends its default headers.',
-    '- `× bare`, `× anchor`: the ratio of req/s within each round, then the median over rounds.',
+    '- `× bare`, `× anchor`: the ratio of req/s within each round, then the median over rounds; `× bare` divides',
+    '  by the bare app of the same adapter, and a `(fastify)` variant’s anchors run on Fastify too.',
+    '- `p99 vs anchor`: the ratio of p99 latency to the anchor’s within each round, median over rounds (below',
+    '  1.00: ours is faster), then both p99 medians; autocannon reports latency in whole milliseconds.',
     '- `Redis cmds/req`, `bytes to Redis/req`: top-level commands and bytes the app sent, counted by a RESP proxy',
     `  in a separate run of ${int(SETTINGS.countedRequests)} requests (after SCRIPT FLUSH, FLUSHALL and a warm-up),`,
     '  never in the timed rounds; background calls (cache statistics, violation flushes) are included.',
@@ -548,6 +608,8 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
       `${CONNECTIONS} connections for ${SETTINGS.floodSeconds} s`,
     '  (req/s, CPU). Redis calls: the same again through the proxy for ' +
       `${SETTINGS.countedFloodSeconds} s, counted after the ${FLOOD_LIMIT} requests.`,
+    '- A `(fastify)` flood runs on Fastify and is compared with `shield-limit (fastify)`, the others with',
+    '  `shield-limit`.',
     blockCacheOption
       ? '- `localBlockCache` exists in this build: floods run with it on (default) and off.'
       : '- `RateLimitModuleOptions` has no `localBlockCache` in this build: floods run with the library as it is.',
@@ -585,7 +647,7 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
     'Metrics and violation stream:',
     ...costs,
     '',
-    'Issue 10 targets, as measured:',
+    'Targets (issue 20, with issue 18’s L1 line and issue 10’s lines), as measured:',
     targets,
     '',
     'Problems:',
@@ -622,7 +684,7 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
     '',
     ...costs,
     '',
-    '## Issue 10 targets, as measured by this run',
+    '## Targets (issue 20, with issue 18’s L1 line and issue 10’s lines), as measured by this run',
     '',
     targets,
     '',
@@ -649,6 +711,15 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
     '',
   ].join('\n');
   return { stdout, markdown };
+}
+
+/**
+ * `0.95 × throttler: 19 vs 20 ms`: the median of same-round p99 ratios to `anchor`, then
+ * both p99 medians over rounds (autocannon reports whole milliseconds, so a ratio moves in steps).
+ */
+function p99VersusAnchor(row, { anchor, p99Ratio }, summary) {
+  const theirs = summary.find((other) => other.name === anchor)?.p99;
+  return `${fixed(p99Ratio)} × ${anchor}: ${fixed(row.p99, 0)} vs ${fixed(theirs, 0)} ms`;
 }
 
 /** Target 7 of issue 10: what metrics and the violation stream cost. */
@@ -689,76 +760,207 @@ function costLines(summary, floods) {
   return lines;
 }
 
-/** Each target of issue 10 next to what this run measured. */
+/** A measured value against a lower bound, for {@link verdict}. */
+function atLeast(value, bound) {
+  return { value, ok: value >= bound };
+}
+
+/** A measured value against an upper bound, for {@link verdict}. */
+function atMost(value, bound) {
+  return { value, ok: value <= bound };
+}
+
+/** A measured value equal to `expected` to two decimals (a counted run includes the odd background call). */
+function roughly(value, expected) {
+  return { value, ok: Math.round(value * 100) === Math.round(expected * 100) };
+}
+
+/** `yes` when every check passes, `no` otherwise; `not measured` when a value is missing (a variant failed). */
+function verdict(...checks) {
+  if (checks.some(({ value }) => !Number.isFinite(value))) return 'not measured';
+  return checks.every(({ ok }) => ok) ? 'yes' : 'no';
+}
+
+/** Whether a timed variant is nestjs-redis-shield (else an anchor or a bare app). */
+function isOurs(name) {
+  const config = VARIANTS.find((variant) => variant.name === name)?.config ?? {};
+  return config.limiter === 'shield' || config.cache === 'shield';
+}
+
+/**
+ * The performance targets next to what this run measured, every value from this run:
+ * issue 20's targets 1–7 (point 5, Fastify, as one row per ratio that has Fastify
+ * variants), issue 18's L1 line, and issue 10's Redis traffic, memory, flood and metrics lines.
+ */
 function targetTable(summary, memory, floods, counted) {
-  const missing = { bare: Number.NaN, commands: Number.NaN, bytes: Number.NaN, cpu: Number.NaN, rps: Number.NaN };
-  const row = (name) => summary.find((r) => r.name === name) ?? { ...missing, anchors: [] };
-  const anchor = (name, other) => row(name)?.anchors.find((a) => a.anchor === other)?.ratio ?? Number.NaN;
+  const missing = {
+    bare: Number.NaN,
+    cpuOverBare: Number.NaN,
+    commands: Number.NaN,
+    bytes: Number.NaN,
+    cpu: Number.NaN,
+    rps: Number.NaN,
+  };
+  const noAnchor = { ratio: Number.NaN, p99Ratio: Number.NaN, cpuDelta: Number.NaN };
+  const row = (name) => summary.find((r) => r.name === name) ?? { ...missing, name, anchors: [] };
+  const versus = (name, other) => row(name).anchors.find((a) => a.anchor === other) ?? noAnchor;
   const rows = [];
-  const add = (target, measured, met) =>
-    rows.push([rows.length + 1, target, measured, typeof met === 'string' ? met : met ? 'yes' : 'no']);
-  const limit = row('shield-limit');
+  const add = (issue, target, measured, met) => rows.push([issue, target, measured, met]);
+  const on = (adapter, name) => (adapter === 'fastify' ? `${name} (fastify)` : name);
+  const floodOn = (adapter) =>
+    floods.find(
+      (run) =>
+        run.variant ===
+        (adapter === 'fastify' ? 'shield (fastify, block cache on, stream on)' : 'shield (block cache on, stream on)'),
+    );
+
+  /** Target 1 on `adapter`: the Redis hit (L1 off) against cache-manager, req/s and app CPU. */
+  const cacheHit = (issue, adapter) => {
+    const hit = row(on(adapter, 'shield-cache'));
+    const anchor = row(on(adapter, 'cache-manager'));
+    const { ratio, cpuDelta } = versus(hit.name, anchor.name);
+    add(
+      issue,
+      'cache hit (Redis) ≥ 1.1 × cache-manager, app CPU per hit ≤ cache-manager’s',
+      `${fixed(ratio)} × cache-manager; app CPU ${fixed(hit.cpu, 0)} vs ${fixed(anchor.cpu, 0)} µs/req ` +
+        `(${signed(cpuDelta)} µs, same round)`,
+      verdict(atLeast(ratio, 1.1), atMost(cpuDelta, 0)),
+    );
+  };
+  /** Target 2 on `adapter` (no rate-limiter-flexible variant on Fastify). */
+  const limitCheck = (issue, adapter) => {
+    const limit = row(on(adapter, 'shield-limit'));
+    const throttler = versus(limit.name, on(adapter, 'throttler')).ratio;
+    const rlf = adapter === 'fastify' ? undefined : versus(limit.name, 'rlf').ratio;
+    add(
+      issue,
+      'limit ≥ 0.90 × bare, ≥ 1.5 × throttler, ≥ 1.3 × rlf; guard app CPU ≤ bare + 25 µs',
+      `${fixed(limit.bare)} × bare, ${fixed(throttler)} × throttler, ` +
+        `${rlf === undefined ? 'rlf not run on Fastify' : `${fixed(rlf)} × rlf`}; ` +
+        `${signed(limit.cpuOverBare)} µs app CPU over bare (same round)`,
+      verdict(
+        atLeast(limit.bare, 0.9),
+        atLeast(throttler, 1.5),
+        ...(rlf === undefined ? [] : [atLeast(rlf, 1.3)]),
+        atMost(limit.cpuOverBare, 25),
+      ),
+    );
+  };
+  /** Target 4 on `adapter`: the flood (block cache on) against the allowed path of its adapter. */
+  const floodVersusAllowed = (issue, adapter) => {
+    const flood = floodOn(adapter);
+    const allowed = row(on(adapter, 'shield-limit'));
+    const ratio = flood ? flood.timed.rps / allowed.rps : Number.NaN;
+    add(
+      issue,
+      'flood (block cache on) ≥ 1.0 × the allowed path, req/s',
+      `${fixed(ratio)} × ${allowed.name}; one flood run against the median of the rounds`,
+      verdict(atLeast(ratio, 1.0)),
+    );
+  };
+  /** Target 6 on `adapter`: the L1 hit against bare and cache-manager, no cache command. */
+  const l1Hit = (issue, adapter) => {
+    const l1 = row(on(adapter, 'shield-cache-l1'));
+    const { ratio } = versus(l1.name, on(adapter, 'cache-manager'));
+    add(
+      issue,
+      'L1 hit ≥ 0.95 × bare, ≥ 1.3 × cache-manager, 0 Redis commands for the cache',
+      `${fixed(l1.bare)} × bare, ${fixed(ratio)} × cache-manager; ${fixed(l1.commands, 3)} cmd/req ` +
+        '(the statistics flush, once per second)',
+      verdict(atLeast(l1.bare, 0.95), atLeast(ratio, 1.3), atMost(l1.commands, 0.01)),
+    );
+  };
+
+  cacheHit('20.1', 'express');
+  limitCheck('20.2', 'express');
+  const both = row('shield-limit-cache');
+  const bothRatio = versus(both.name, 'throttler+cache-manager').ratio;
   add(
-    'limit only ≥ 0.90 × bare, ≥ 1.4 × throttler, ≥ 1.3 × rlf',
-    `${fixed(limit.bare)} × bare, ${fixed(anchor('shield-limit', 'throttler'))} × throttler, ` +
-      `${fixed(anchor('shield-limit', 'rlf'))} × rlf`,
-    limit.bare >= 0.9 && anchor('shield-limit', 'throttler') >= 1.4 && anchor('shield-limit', 'rlf') >= 1.3,
+    '20.3',
+    'limit + cache hit ≥ 1.5 × throttler + cache-manager',
+    `${fixed(bothRatio)} × throttler+cache-manager; ${fixed(both.commands)} Redis cmd/req`,
+    verdict(atLeast(bothRatio, 1.5)),
   );
-  const cacheRatio = anchor('shield-cache', 'cache-manager');
-  add('cache hit ≥ 1.0 × cache-manager', `${fixed(cacheRatio)} × cache-manager`, cacheRatio >= 1.0);
-  const bothRatio = anchor('shield-limit-cache', 'throttler+cache-manager');
+  floodVersusAllowed('20.4', 'express');
+  cacheHit('20.5 (20.1 on Fastify)', 'fastify');
+  limitCheck('20.5 (20.2 on Fastify)', 'fastify');
   add(
-    'limit + cache hit ≥ 1.4 × throttler + cache-manager',
-    `${fixed(bothRatio)} × throttler+cache-manager`,
-    bothRatio >= 1.4,
+    '20.5 (20.3 on Fastify)',
+    'limit + cache hit ≥ 1.5 × throttler + cache-manager',
+    'no Fastify variant of either',
+    'not measured',
   );
+  floodVersusAllowed('20.5 (20.4 on Fastify)', 'fastify');
+  l1Hit('20.5 (20.6 on Fastify)', 'fastify');
+  l1Hit('20.6', 'express');
+  // Target 7: one row per variant of ours, against the anchors it replaces (not against our own variants).
+  for (const mine of summary.filter((candidate) => isOurs(candidate.name))) {
+    const replaced = mine.anchors.filter(({ anchor }) => !isOurs(anchor));
+    if (replaced.length === 0) continue;
+    add(
+      '20.7',
+      `p99 of ${mine.name} ≤ the anchor’s (median of same-round ratios)`,
+      replaced.map((anchor) => p99VersusAnchor(mine, anchor, summary)).join(', '),
+      verdict(...replaced.map(({ p99Ratio }) => atMost(p99Ratio, 1.0))),
+    );
+  }
+
   const l1 = row('shield-cache-l1');
   add(
+    '18',
     'L1 hit ≥ 1.0 × bare, 0 Redis commands for the cache per L1 hit',
-    `${fixed(l1.bare)} × bare, ${fixed(anchor('shield-cache-l1', 'cache-manager'))} × cache-manager; ` +
-      `${fixed(l1.commands, 3)} cmd/req (the statistics flush, once per second)`,
-    l1.bare >= 1.0 && l1.commands < 0.01,
+    `${fixed(l1.bare)} × bare; ${fixed(l1.commands, 3)} cmd/req`,
+    verdict(atLeast(l1.bare, 1.0), atMost(l1.commands, 0.01)),
   );
   const stale = row('shield-cache-stale');
   add(
+    '18',
     'stale serve (reported)',
-    `${fixed(anchor('shield-cache-stale', 'cache-manager'))} × cache-manager, ${fixed(stale.bare)} × bare; ` +
+    `${fixed(versus(stale.name, 'cache-manager').ratio)} × cache-manager, ${fixed(stale.bare)} × bare; ` +
       `${fixed(stale.commands)} cmd/req (one read, plus the refreshes' writes)`,
     'reported',
   );
+
+  const limit = row('shield-limit');
   const cache = row('shield-cache');
-  const both = row('shield-limit-cache');
   add(
+    '10',
     '1 Redis command per limit check, 1 per cache hit; ≤ 300 B per limit check',
     `limit ${fixed(limit.commands)} cmd, ${fixed(limit.bytes, 0)} B; cache hit ${fixed(cache.commands)} cmd; ` +
       `limit + hit ${fixed(both.commands)} cmd`,
-    Math.round(limit.commands * 100) === 100 && Math.round(cache.commands * 100) === 100 && limit.bytes <= 300,
+    verdict(roughly(limit.commands, 1), roughly(cache.commands, 1), atMost(limit.bytes, 300)),
   );
   const mem = memory.find((run) => run.variant === 'shield-limit');
-  add('Redis memory per client (3 tiers) ≤ 200 B', `${fixed(mem?.perClient, 1)} B`, mem?.perClient <= 200);
-  const flood = floods.find((run) => run.variant === 'shield (block cache on, stream on)');
+  add(
+    '10',
+    'Redis memory per client (3 tiers) ≤ 200 B',
+    `${fixed(mem?.perClient, 1)} B`,
+    verdict(atMost(mem?.perClient ?? Number.NaN, 200)),
+  );
+  const flood = floodOn('express');
   if (flood) {
     // The limit check is the command the allowed path sends once per request.
     const [limitCommand] = [...(counted.get('shield-limit')?.byName ?? [])].sort((a, b) => b[1] - a[1])[0] ?? [];
     const limitCalls = flood.counts.byName.get(limitCommand) ?? 0;
     const otherCalls = flood.counts.commands - limitCalls;
     add(
-      'flood, block cache on: ≤ 1 Redis call per client per reset window; req/s ≥ allowed path',
+      '10',
+      'flood, block cache on: ≤ 1 Redis call per client per reset window',
       `${int(limitCalls)} limit checks + ${int(otherCalls)} other calls (violation stream) in a ` +
-        `${fixed(flood.countedRun.seconds, 1)} s flood (one window); ${fixed(flood.timed.rps / limit.rps)} × ` +
-        'shield-limit req/s',
-      limitCalls <= 1 && flood.timed.rps >= limit.rps,
+        `${fixed(flood.countedRun.seconds, 1)} s flood (one window)`,
+      verdict(atMost(limitCalls, 1)),
     );
   }
-  const metricsRatio = anchor('shield-limit+metrics', 'shield-limit');
   const metrics = row('shield-limit+metrics');
+  const metricsRatio = versus(metrics.name, 'shield-limit').ratio;
   add(
+    '10',
     'metrics + violation stream < 5 % of req/s, or their CPU µs reported',
     `metrics: ${fixed(metricsRatio)} × req/s, ${signed(metrics.cpu - limit.cpu, 0)} µs app CPU/req ` +
       '(violation stream: see the cost lines)',
-    metricsRatio >= 0.95 ? 'yes' : 'no; CPU reported',
+    verdict(atLeast(metricsRatio, 0.95)) === 'no' ? 'no; CPU reported' : verdict(atLeast(metricsRatio, 0.95)),
   );
-  return markdownTable(['#', 'target', 'measured', 'met'], rows);
+  return markdownTable(['issue', 'target', 'measured', 'met'], rows);
 }
 
 // --- helpers ---
@@ -805,6 +1007,16 @@ function clientAddress(i) {
 function hasBlockCacheOption() {
   const declarations = join(ROOT, 'libs/nestjs-redis-shield/dist/rate-limit/engine/rate-limit.options.d.ts');
   return existsSync(declarations) && readFileSync(declarations, 'utf8').includes('localBlockCache');
+}
+
+/** A variant without limiter or cache: the baseline of its adapter. */
+function isBare(variant) {
+  return !variant.config.limiter && !variant.config.cache;
+}
+
+/** The bare app of the variant's adapter, which its `× bare` divides by. */
+function bareOf(variant) {
+  return variant.config.adapter === 'fastify' ? 'bare (fastify)' : 'bare';
 }
 
 function versionOf(name) {

@@ -3,11 +3,11 @@
 // self time and the files they live in. A tool for finding hot spots, not a measurement
 // (the profiler itself slows the app down); compare variants with `npm run bench`.
 //
-//   node bench/profile.mjs [variant] [--seconds N] [--top N]
+//   node bench/profile.mjs [variant] [--fastify] [--seconds N] [--top N]
 //
 // variant: bare | shield-limit | shield-cache | shield-both | throttler | cache-manager |
 // shield-flood | shield-flood-no-block-cache
-// (default shield-cache). Needs `npm run build` and the bench package installed (as
+// (default shield-cache); --fastify: the same app on the Fastify adapter. Needs `npm run build` and the bench package installed (as
 // `npm run bench` does); the profile is kept in tmp/profiles/.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
@@ -33,7 +33,9 @@ const VARIANTS = {
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => numericOption(args, name, fallback);
-const name = args.find((arg, i) => !arg.startsWith('--') && !args[i - 1]?.startsWith('--')) ?? 'shield-cache';
+/** Options followed by a value (`--fastify` is a flag: a variant may come after it). */
+const VALUED = new Set(['--seconds', '--top']);
+const name = args.find((arg, i) => !arg.startsWith('--') && !VALUED.has(args[i - 1])) ?? 'shield-cache';
 const config = VARIANTS[name];
 if (!config) {
   process.stderr.write(`unknown variant ${name}; one of ${Object.keys(VARIANTS).join(', ')}\n`);
@@ -60,13 +62,15 @@ async function main(redis) {
     child.once('message', (message) => (message.ok ? resolve(message) : reject(new Error(message.error))));
     child.once('exit', () => reject(new Error(`app host exited:\n${output()}`)));
   });
-  const { flood, ...appConfig } = config;
+  const { flood, ...appConfig } = { ...config, ...(args.includes('--fastify') ? { adapter: 'fastify' } : {}) };
   const tiers = flood ? HIGH_TIERS.map((tier) => ({ ...tier, limit: 10 })) : HIGH_TIERS;
   child.send({ seq: 1, type: 'start', config: { ...appConfig, tiers, redisUrl: redis.url } });
   const { port } = await reply;
   await load({ port, seconds: 2 }); // warm-up
   const result = await load({ port, seconds });
-  print(`${name}: ${Math.round(result.rps)} req/s under the profiler, statuses ${JSON.stringify(result.statuses)}`);
+  print(
+    `${name}${appConfig.adapter === 'fastify' ? ' (fastify)' : ''}: ${Math.round(result.rps)} req/s under the profiler, statuses ${JSON.stringify(result.statuses)}`,
+  );
   // SIGINT lets node write the profile; the host exits on disconnect too.
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.disconnect();

@@ -13,6 +13,11 @@ export interface BenchTier {
 export interface BenchAppConfig {
   /** `redis://127.0.0.1:<port>`: the bench's own Redis, or the counting proxy in front of it. */
   redisUrl: string;
+  /**
+   * The HTTP adapter: Express (default, `trust proxy` on) or Fastify (`trustProxy: true`,
+   * its equivalent), so every library is measured where a fixed cost per request weighs more too.
+   */
+  adapter?: 'express' | 'fastify';
   /** Which rate limiter guards `GET /ping`, if any. */
   limiter?: 'shield' | 'throttler' | 'rlf';
   /** Which response cache serves `GET /ping`, if any. */

@@ -1,14 +1,15 @@
 // A bench app host: one child process of bench/bench.mjs, which runs Nest apps serving
 // `GET /ping` → `{ ok: true }` behind the limiter and/or cache a config names (see
-// config.ts), each on a free loopback port, Express, logger off. The driver talks over the
-// IPC channel: `start` (a config) → `started` (its port), `stats` → this process's CPU
-// time and each app's health, `stop` → `stopped`. Each measured variant gets a process of
-// its own, so `process.cpuUsage()` is that variant's; the extra apps a host may run later
-// (counted runs through the proxy, floods) run while its measured app is idle.
+// config.ts), each on a free loopback port, Express or Fastify (`adapter`), logger off. The
+// driver talks over the IPC channel: `start` (a config) → `started` (its port), `stats` →
+// this process's CPU time and each app's health, `stop` → `stopped`. Each measured variant
+// gets a process of its own, so `process.cpuUsage()` is that variant's; the extra apps a
+// host may run later (counted runs through the proxy, floods) run while its measured app is idle.
 import 'reflect-metadata';
 import { type DynamicModule, type INestApplication, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { BenchAppConfig, BenchAppStats } from './config.js';
 import { PingController, handlerCalls } from './controllers/ping.controller.js';
 import type { BenchPart } from './parts/part.js';
@@ -63,19 +64,33 @@ async function start(config: BenchAppConfig): Promise<number> {
     providers: parts.flatMap((part) => part.providers ?? []),
     controllers: [controller],
   };
-  const app = await NestFactory.create<NestExpressApplication>(module, new ExpressAdapter(), {
-    logger: false,
-    // Start-up errors reach the driver instead of a silent exit 1.
-    abortOnError: false,
-  });
-  // Distinct clients come as X-Forwarded-For (memory runs); every variant trusts it alike.
-  app.set('trust proxy', true);
+  const app = await createApp(module, config);
   const readers = parts.flatMap((part) => (part.watch ? [part.watch(app)] : []));
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as { port: number };
   apps.set(port, { app, problems: () => readers.flatMap((read) => read()) });
   process.stdout.write(`bench app listening on http://127.0.0.1:${port} (${JSON.stringify(describe(config))})\n`);
   return port;
+}
+
+/**
+ * The Nest app on the adapter the config names. Distinct clients come as X-Forwarded-For
+ * (memory runs): every variant trusts it alike, Express by `trust proxy`, Fastify by its
+ * `trustProxy` option. Fastify is loaded only by the hosts that use it.
+ */
+async function createApp(module: DynamicModule, config: BenchAppConfig): Promise<INestApplication> {
+  const options = {
+    logger: false as const,
+    // Start-up errors reach the driver instead of a silent exit 1.
+    abortOnError: false,
+  };
+  if (config.adapter === 'fastify') {
+    const { FastifyAdapter } = await import('@nestjs/platform-fastify');
+    return NestFactory.create<NestFastifyApplication>(module, new FastifyAdapter({ trustProxy: true }), options);
+  }
+  const app = await NestFactory.create<NestExpressApplication>(module, new ExpressAdapter(), options);
+  app.set('trust proxy', true);
+  return app;
 }
 
 /** Each library is loaded only by the hosts that use it. */

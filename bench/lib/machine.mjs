@@ -33,6 +33,8 @@ export function packageVersions() {
     '@nestjs/core',
     '@nestjs/platform-express',
     'express',
+    '@nestjs/platform-fastify',
+    'fastify',
     'ioredis',
     'prom-client',
     'autocannon',
@@ -50,6 +52,7 @@ export function packageVersions() {
     ['cache-manager', 'keyv'],
     ['@keyv/redis', '@redis/client'],
     ['@nestjs/platform-express', 'express'],
+    ['@nestjs/platform-fastify', 'fastify'],
   ]) {
     const ownerDir = packageDir(fromBench, owner);
     if (!ownerDir) continue;

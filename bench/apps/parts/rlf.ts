@@ -8,7 +8,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis, type RateLimiterRes, RateLimiterUnion } from 'rate-limiter-flexible';
 import type { BenchAppConfig } from '../config.js';
@@ -17,6 +17,18 @@ import type { BenchPart } from './part.js';
 const UNION = Symbol('rate-limiter-flexible union');
 const CLIENT = Symbol('ioredis client of rate-limiter-flexible');
 const LIMITS = Symbol('limit of each tier, by key prefix');
+
+/** The response as the guard sees it: Express's (`setHeader`) or Fastify's reply (`header`). */
+interface GuardResponse {
+  setHeader?(name: string, value: string): unknown;
+  header?(name: string, value: string): unknown;
+}
+
+/** Sets a response header on either adapter (a Fastify reply has no `setHeader`). */
+function setHeader(response: GuardResponse, name: string, value: string): void {
+  if (response.setHeader) response.setHeader(name, value);
+  else response.header?.(name, value);
+}
 
 /**
  * rate-limiter-flexible as its docs combine several limits: one RateLimiterRedis per tier
@@ -35,7 +47,7 @@ export class RateLimiterFlexibleGuard implements CanActivate, OnApplicationShutd
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const http = context.switchToHttp();
     const request = http.getRequest<Request>();
-    const response = http.getResponse<Response>();
+    const response = http.getResponse<GuardResponse>();
     try {
       const results = (await this.union.consume(request.ip ?? 'unknown')) as Record<string, RateLimiterRes>;
       this.setHeaders(response, results);
@@ -44,7 +56,7 @@ export class RateLimiterFlexibleGuard implements CanActivate, OnApplicationShutd
       if (rejection instanceof Error) throw rejection;
       const results = rejection as Record<string, RateLimiterRes>;
       const wait = Math.max(...Object.values(results).map((result) => result.msBeforeNext));
-      response.setHeader('Retry-After', String(Math.max(1, Math.ceil(wait / 1000))));
+      setHeader(response, 'Retry-After', String(Math.max(1, Math.ceil(wait / 1000))));
       this.setHeaders(response, results);
       throw new HttpException('Too Many Requests', HttpStatus.TOO_MANY_REQUESTS);
     }
@@ -55,16 +67,16 @@ export class RateLimiterFlexibleGuard implements CanActivate, OnApplicationShutd
   }
 
   /** The X-RateLimit-* headers of the tier with the fewest points left. */
-  private setHeaders(response: Response, results: Record<string, RateLimiterRes>): void {
+  private setHeaders(response: GuardResponse, results: Record<string, RateLimiterRes>): void {
     let tightest: [string, RateLimiterRes] | undefined;
     for (const entry of Object.entries(results)) {
       if (!tightest || entry[1].remainingPoints < tightest[1].remainingPoints) tightest = entry;
     }
     if (!tightest) return;
     const [tier, result] = tightest;
-    response.setHeader('X-RateLimit-Limit', String(this.limits[tier]));
-    response.setHeader('X-RateLimit-Remaining', String(result.remainingPoints));
-    response.setHeader('X-RateLimit-Reset', String(Math.ceil((Date.now() + result.msBeforeNext) / 1000)));
+    setHeader(response, 'X-RateLimit-Limit', String(this.limits[tier]));
+    setHeader(response, 'X-RateLimit-Remaining', String(result.remainingPoints));
+    setHeader(response, 'X-RateLimit-Reset', String(Math.ceil((Date.now() + result.msBeforeNext) / 1000)));
   }
 }
 
