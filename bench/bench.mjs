@@ -85,6 +85,12 @@ const VARIANTS = [
   { name: 'bare', config: {} },
   { name: 'shield-limit', config: { limiter: 'shield' }, anchors: ['throttler', 'rlf'] },
   { name: 'shield-limit+metrics', config: { limiter: 'shield', metrics: true }, anchors: ['shield-limit'] },
+  // A concurrency tier beside the rate tiers: the same one script call before the response.
+  {
+    name: 'shield-limit+concurrency',
+    config: { limiter: 'shield', concurrency: 1000 },
+    anchors: ['shield-limit'],
+  },
   { name: 'shield-cache', config: { cache: 'shield', l1: false }, anchors: ['cache-manager'] },
   { name: 'shield-cache-l1', config: { cache: 'shield' }, anchors: ['cache-manager'] },
   { name: 'shield-cache-stale', config: { cache: 'shield', stale: true }, anchors: ['cache-manager'] },
@@ -922,6 +928,23 @@ function targetTable(summary, memory, floods, counted) {
   );
 
   const limit = row('shield-limit');
+  const concurrency = row('shield-limit+concurrency');
+  if (concurrency) {
+    // The release is the one other script: sent once the response is over, never awaited by a request.
+    const byName = [...(counted.get(concurrency.name)?.byName ?? [])];
+    const releases = byName
+      .filter(([name]) => name.includes("Releases one request's concurrency slots"))
+      .reduce((sum, [, n]) => sum + n, 0);
+    const perRequest = releases / (counted.get(concurrency.name)?.requests || Number.NaN);
+    add(
+      '19',
+      'a concurrency tier adds no round trip: the slot is taken by the limit script itself',
+      `${fixed(concurrency.commands - perRequest)} cmd/req before the response (limit only: ` +
+        `${fixed(limit.commands)}), ${fixed(perRequest)} release/req after it; ` +
+        `${fixed(versus(concurrency.name, 'shield-limit').ratio)} × shield-limit req/s`,
+      verdict(roughly(concurrency.commands - perRequest, limit.commands)),
+    );
+  }
   const cache = row('shield-cache');
   add(
     '10',

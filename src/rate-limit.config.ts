@@ -20,6 +20,20 @@ export const COMPLETIONS_PER_MINUTE = 10;
  */
 export const MAX_COMPLETION_TOKENS = COMPLETIONS_PER_MINUTE * 1000 - 1;
 
+/**
+ * What a completion costs in the `completions` policy: `1 + floor(max_tokens / 1000)`
+ * units. Guards run before validation, so the value is read defensively: anything but a
+ * valid token count costs 1 (the request is then refused by the validation pipe).
+ */
+export function completionUnits(maxTokens: unknown): number {
+  return typeof maxTokens === 'number' &&
+    Number.isInteger(maxTokens) &&
+    maxTokens >= 1 &&
+    maxTokens <= MAX_COMPLETION_TOKENS
+    ? 1 + Math.floor(maxTokens / 1000)
+    : 1;
+}
+
 /** The policy of the WebSocket gateway's `ping` message (`/ws`). */
 export const WS_PING_POLICY = 'ws-ping';
 

@@ -98,6 +98,10 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('dashboard endpoints on %
       expect.objectContaining({ name: 'default', state: 'ready', breaker: 'closed', latency_ms: expect.any(Number) }),
     ]);
     expect(body.fallback_active).toBe(false);
+    // Its one key lives a day past the last flush, like every key of the library.
+    const ttl = Number(await redis.command('PTTL', 'dashboard:counts'));
+    expect(ttl).toBeGreaterThan(23 * 3_600_000);
+    expect(ttl).toBeLessThanOrEqual(24 * 3_600_000);
   });
 
   it('lists a client rejected on one instance by its HMAC and resets it through the other', async () => {

@@ -34,6 +34,8 @@ export interface BenchAppConfig {
   stale?: boolean;
   /** A global interceptor that only calls the handler: the cost of Nest's interceptor pipeline alone. */
   noopInterceptor?: boolean;
+  /** nestjs-redis-shield: a concurrency tier of this many requests in flight per client besides the rate tiers. */
+  concurrency?: number;
   /** The limiter's tiers (all three libraries get the same ones). */
   tiers: BenchTier[];
   /** nestjs-redis-shield: import ShieldMetricsModule (Prometheus metrics). */

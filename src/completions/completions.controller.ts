@@ -7,25 +7,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UsageTracker } from '../analytics/usage-tracker.service.js';
 import { APP_CONFIG } from '../common/app-config.token.js';
 import type { AppConfig } from '../config/load-config.js';
-import { MAX_COMPLETION_TOKENS } from '../rate-limit.config.js';
+import { completionUnits } from '../rate-limit.config.js';
 import { CreateCompletionDto } from './create-completion.dto.js';
 
 const DEFAULT_MAX_TOKENS = 256;
 
-/**
- * `1 + floor(max_tokens / 1000)` rate-limit units. Guards run before validation, so the
- * raw body is read defensively: anything but a valid `max_tokens` costs 1 (and the
- * request is then refused with 400 by the validation pipe).
- */
+/** `1 + floor(max_tokens / 1000)` rate-limit units of the raw body (see `completionUnits`). */
 export function completionCost(context: ExecutionContext): number {
-  const body = context.switchToHttp().getRequest<{ body?: { max_tokens?: unknown } }>().body;
-  const maxTokens = body?.max_tokens;
-  return typeof maxTokens === 'number' &&
-    Number.isInteger(maxTokens) &&
-    maxTokens >= 1 &&
-    maxTokens <= MAX_COMPLETION_TOKENS
-    ? 1 + Math.floor(maxTokens / 1000)
-    : 1;
+  return completionUnits(context.switchToHttp().getRequest<{ body?: { max_tokens?: unknown } }>().body?.max_tokens);
 }
 
 /**

@@ -2,25 +2,18 @@ import type { ExecutionContext } from '@nestjs/common';
 import { Args, Mutation, Query, Resolver } from '@nestjs/graphql';
 import { RateLimit, RateLimitCost } from 'nestjs-redis-shield';
 import { randomUUID } from 'node:crypto';
-import { MAX_COMPLETION_TOKENS } from '../rate-limit.config.js';
+import { completionUnits } from '../rate-limit.config.js';
 import { ModelsService } from '../models/models.service.js';
 import { CompletionArgs, CompletionType, ModelType } from './graphql.types.js';
 
 const DEFAULT_MAX_TOKENS = 256;
 
 /**
- * `1 + floor(maxTokens / 1000)` units, as `POST /completions` costs: read from the
- * operation's arguments (`context.getArgs()[1]`), before validation, so anything but a
- * valid `maxTokens` costs 1 (and is then refused by the validation pipe).
+ * What `POST /completions` costs (see `completionUnits`), read from the operation's
+ * arguments (`context.getArgs()[1]`) before validation.
  */
 export function graphqlCompletionCost(context: ExecutionContext): number {
-  const maxTokens = context.getArgs<[unknown, { maxTokens?: unknown } | undefined]>()[1]?.maxTokens;
-  return typeof maxTokens === 'number' &&
-    Number.isInteger(maxTokens) &&
-    maxTokens >= 1 &&
-    maxTokens <= MAX_COMPLETION_TOKENS
-    ? 1 + Math.floor(maxTokens / 1000)
-    : 1;
+  return completionUnits(context.getArgs<[unknown, { maxTokens?: unknown } | undefined]>()[1]?.maxTokens);
 }
 
 /**

@@ -326,11 +326,12 @@ describe('one instance flooded on a route that is never limited', () => {
       statuses.push(...answers);
     }
     // The endpoint has a limit of its own (60 per minute per client): past it, 429, never a 5xx.
-    expect(statuses.filter((status) => status === 200).length).toBe(60);
+    // One assertion, so a count off by some shows the timeouts (fallback decisions) beside it.
     expect({
+      admitted: statuses.filter((status) => status === 200).length,
       failed: statuses.filter((status) => status !== 200 && status !== 429).length,
       redisStates: instance.states.map(({ state, reason }) => `${state}: ${reason}`),
       timeouts: instance.commands.filter((event) => event.outcome === 'timeout').length,
-    }).toEqual({ failed: 0, redisStates: [], timeouts: 0 });
+    }).toEqual({ admitted: 60, failed: 0, redisStates: [], timeouts: 0 });
   });
 });

@@ -30,9 +30,11 @@ export function shieldPart(config: BenchAppConfig): BenchPart {
   ];
   if (config.limiter === 'shield') {
     const options: RateLimitModuleOptions = {
-      defaultTiers: Object.fromEntries(
-        config.tiers.map((tier) => [tier.name, { limit: tier.limit, windowMs: tier.windowMs }]),
-      ),
+      defaultTiers: {
+        ...Object.fromEntries(config.tiers.map((tier) => [tier.name, { limit: tier.limit, windowMs: tier.windowMs }])),
+        // In the same script call as the rate tiers; released by one small script once the response is over.
+        ...(config.concurrency ? { concurrent: { kind: 'concurrency' as const, limit: config.concurrency } } : {}),
+      },
     };
     if (config.violations === false) options.violations = { stream: false, log: false };
     if (config.blockCache === false) options.localBlockCache = false;

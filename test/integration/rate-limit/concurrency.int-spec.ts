@@ -1,13 +1,5 @@
-import {
-  buildPolicy,
-  ManualClock,
-  MemoryRateLimitStore,
-  type RateLimitPolicy,
-  type RateLimitStore,
-  type RateLimitStoreDecision,
-} from 'nestjs-redis-shield';
-import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from '../../harness/index.js';
-import { type LimiterApp, startLimiter } from './setup.js';
+import { buildPolicy, type RateLimitPolicy, type RateLimitStoreDecision } from 'nestjs-redis-shield';
+import { storeTargets } from './setup.js';
 
 // Concurrency tiers in both stores, Redis standalone and Cluster alike: a slot is a lease
 // token taken in the same atomic step as the rate tiers (all-or-nothing), freed by
@@ -16,37 +8,7 @@ import { type LimiterApp, startLimiter } from './setup.js';
 const T0 = Date.parse('2031-01-01T00:00:00Z');
 const LEASE = 5_000;
 
-interface Target {
-  name: string;
-  store: RateLimitStore;
-  clock: ManualClock;
-}
-
-let server: RedisServer;
-let cluster: RedisCluster;
-const apps: LimiterApp[] = [];
-const targets: Target[] = [];
-
-beforeAll(async () => {
-  [server, cluster] = await Promise.all([startRedis(), startRedisCluster()]);
-  const memoryClock = new ManualClock(T0);
-  targets.push({ name: 'memory', store: new MemoryRateLimitStore({ clock: memoryClock }), clock: memoryClock });
-  for (const [name, options] of [
-    ['redis', { url: server.url }],
-    ['cluster', { clusterNodes: cluster.seeds }],
-  ] as const) {
-    const clock = new ManualClock(T0);
-    const limiter = await startLimiter(options, { clock });
-    apps.push(limiter);
-    targets.push({ name, store: limiter.store, clock });
-  }
-}, 30_000);
-
-afterAll(async () => {
-  for (const target of targets) if (target.store instanceof MemoryRateLimitStore) target.store.close();
-  await Promise.all(apps.map((app) => app.close()));
-  await Promise.all([server?.stop(), cluster?.stop()]);
-});
+const targets = storeTargets(T0);
 
 let clientCounter = 0;
 const freshClient = () => `user:concurrency-${++clientCounter}-${Date.now()}`;

@@ -1,55 +1,21 @@
 import {
   buildPolicy,
-  ManualClock,
-  MemoryRateLimitStore,
   RATE_LIMIT_ALGORITHMS,
   type RateLimitAlgorithmName,
   type RateLimitPolicy,
-  type RateLimitStore,
   type RateLimitStoreDecision,
 } from 'nestjs-redis-shield';
 import { rateLimitHeaders } from '../../../libs/nestjs-redis-shield/src/rate-limit/engine/rate-limit-headers.js';
 import { summarize } from '../../../libs/nestjs-redis-shield/src/rate-limit/engine/summarize.js';
-import { type RedisCluster, type RedisServer, startRedis, startRedisCluster } from '../../harness/index.js';
 import { AdmissionLog, clockWalk, guaranteeViolations } from './clock-walk.js';
-import { type LimiterApp, startLimiter } from './setup.js';
+import { storeTargets } from './setup.js';
 
 const N = 5;
 const W = 10_000;
 /** An instant aligned to a window start, so window arithmetic in the tests is plain. */
 const T0 = Math.ceil(Date.parse('2031-01-01T00:00:00Z') / W) * W;
 
-interface Target {
-  name: string;
-  store: RateLimitStore;
-  clock: ManualClock;
-}
-
-let server: RedisServer;
-let cluster: RedisCluster;
-const apps: LimiterApp[] = [];
-const targets: Target[] = [];
-
-beforeAll(async () => {
-  [server, cluster] = await Promise.all([startRedis(), startRedisCluster()]);
-  const memoryClock = new ManualClock(T0);
-  targets.push({ name: 'memory', store: new MemoryRateLimitStore({ clock: memoryClock }), clock: memoryClock });
-  for (const [name, options] of [
-    ['redis', { url: server.url }],
-    ['cluster', { clusterNodes: cluster.seeds }],
-  ] as const) {
-    const clock = new ManualClock(T0);
-    const limiter = await startLimiter(options, { clock });
-    apps.push(limiter);
-    targets.push({ name, store: limiter.store, clock });
-  }
-}, 30_000);
-
-afterAll(async () => {
-  for (const target of targets) if (target.store instanceof MemoryRateLimitStore) target.store.close();
-  await Promise.all(apps.map((app) => app.close()));
-  await Promise.all([server?.stop(), cluster?.stop()]);
-});
+const targets = storeTargets(T0);
 
 let clientCounter = 0;
 /** A fresh client per test, so tests never share buckets. */
@@ -269,7 +235,7 @@ describe('a clock that steps back', () => {
 
   it('a written key lives its ttl past the time its bucket stands at, capped before an index could be misread', async () => {
     const redis = targets.find((target) => target.name === 'redis')!;
-    const { client: redisClient, keys } = apps[0].connection;
+    const { client: redisClient, keys } = redis.connection!;
     const T = EPOCH + Math.ceil((T0 - EPOCH) / 140_000) * 140_000; // a start of every window below
     const pttlAfter = async (policy: RateLimitPolicy, times: number[]) => {
       const client = freshClient();
@@ -362,7 +328,7 @@ describe('the stored window number', () => {
     async (algorithm) => {
       const memory = targets.find((target) => target.name === 'memory')!;
       const redis = targets.find((target) => target.name === 'redis')!;
-      const connection = apps[0].connection;
+      const connection = redis.connection!;
       const client = freshClient();
       const policy = buildPolicy(`wrap-${algorithm}`, { tiers: { only: { limit: N, windowMs: W } } }, algorithm);
       const stored = async () =>

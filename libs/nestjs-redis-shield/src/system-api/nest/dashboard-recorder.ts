@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy, Optional } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
 import { BufferedFlush } from '../../core/buffered-flush.js';
 import type { CacheHitTier } from '../../core/events/shield-events.js';
 import { ShieldEvents } from '../../core/events/shield-events.js';
@@ -29,15 +30,25 @@ export class DashboardRecorder implements OnModuleDestroy {
   readonly store: DashboardStore;
   private readonly tally: BufferedFlush<DashboardTally>;
   private readonly unsubscribe: (() => void)[];
+  /**
+   * Whether this instance serves HTTP: until its server listens (never, in an application
+   * context such as `npm run validate`), it sends nothing, so it is not listed as an
+   * instance and leaves no data behind.
+   */
+  private serving = false;
 
   /** @internal Instantiated by Nest as part of `SystemApiModule` with `dashboard` enabled. */
-  constructor(@Inject(DASHBOARD_CONNECTION) connection: RedisConnection, events: ShieldEvents) {
+  constructor(
+    @Inject(DASHBOARD_CONNECTION) connection: RedisConnection,
+    events: ShieldEvents,
+    @Optional() adapterHost?: HttpAdapterHost,
+  ) {
     this.store = new DashboardStore(connection);
     this.tally = new BufferedFlush<DashboardTally>({
       intervalMs: DASHBOARD_FLUSH_INTERVAL_MS,
       empty: () => new DashboardTally(),
-      // Never empty: an idle instance still sends its heartbeat, so it is listed as alive.
-      isEmpty: () => false,
+      // Never empty once serving: an idle instance still sends its heartbeat, so it is listed as alive.
+      isEmpty: () => !this.serving,
       send: (tally) => this.store.add(tally, this.instanceId, Date.now()),
       restore: (unsent, current) => unsent.merge(current),
     });
@@ -50,6 +61,7 @@ export class DashboardRecorder implements OnModuleDestroy {
         this.tally.current.route(route, status);
       }),
     ];
+    adapterHost?.listen$.subscribe(() => (this.serving = true));
     // The last second's counts reach Redis before the connection closes on shutdown.
     connection.beforeClose(() => this.tally.close().then(() => undefined));
   }

@@ -15,11 +15,14 @@ const FLUSH_TIMEOUT_MS = 5000;
 const READ_TIMEOUT_MS = 1000;
 /** An instance silent this long is removed from the hash when the dashboard next reads it, in ms. */
 export const INSTANCE_FORGET_MS = 60 * 60_000;
+/** The hash's TTL, renewed by every flush: a day after the last instance stopped, it is gone. */
+export const COUNTS_TTL_MS = 24 * 60 * 60_000;
 
 /**
  * The dashboard's one Redis hash (`dashboard:counts`): every instance adds its counts and
  * its heartbeat once per second in one transaction; the dashboard's data endpoint reads it
- * with one `HGETALL`. One key, so one slot on a Cluster and no key per client or per request.
+ * with one `HGETALL`. One key, so one slot on a Cluster and no key per client or per request;
+ * its TTL ({@link COUNTS_TTL_MS}) is renewed by every flush.
  */
 export class DashboardStore {
   private readonly key: string;
@@ -36,6 +39,7 @@ export class DashboardStore {
         const transaction = client.multi();
         for (const [field, count] of tally.entries()) transaction.hincrby(key, field, count);
         transaction.hset(key, instanceField(instanceId), nowMs);
+        transaction.pexpire(key, COUNTS_TTL_MS);
         const replies = await transaction.exec();
         if (!replies) throw new Error('the dashboard transaction was discarded');
         const failed = replies.find(([error]) => error);

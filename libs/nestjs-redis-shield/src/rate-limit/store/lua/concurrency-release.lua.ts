@@ -3,6 +3,7 @@
  * ZSETs it was admitted with. Off the request path (after the response), one call per request.
  */
 export const CONCURRENCY_RELEASE_LUA = `
+-- Releases one request's concurrency slots.
 -- KEYS[k]  the client's slot ZSETs the request holds a slot in (one hash tag: one Cluster slot)
 -- ARGV[1]  the request's lease token
 -- Reply: how many slots were released (0 when every lease had already ended)
