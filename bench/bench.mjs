@@ -933,7 +933,7 @@ function targetTable(summary, memory, floods, counted) {
     // The release is the one other script: sent once the response is over, never awaited by a request.
     const byName = [...(counted.get(concurrency.name)?.byName ?? [])];
     const releases = byName
-      .filter(([name]) => name.includes("Releases one request's concurrency slots"))
+      .filter(([name]) => name.includes('Releases one request'))
       .reduce((sum, [, n]) => sum + n, 0);
     const perRequest = releases / (counted.get(concurrency.name)?.requests || Number.NaN);
     add(

@@ -10,7 +10,7 @@ import {
 } from './store.interface.js';
 import { clockArg } from '../../redis/store/lua/prelude.lua.js';
 import { CONCURRENCY_RELEASE_LUA } from './lua/concurrency-release.lua.js';
-import { ALGORITHM_CODES, RATE_LIMIT_LUA, REPLY_PER_TIER } from './lua/rate-limit.lua.js';
+import { ALGORITHM_CODES, POLICY_FLAGS, RATE_LIMIT_LUA, REPLY_PER_TIER } from './lua/rate-limit.lua.js';
 import { slotResult, tierResult } from './tier-result.js';
 
 /** The last part of a policy's slot ZSET key: `~` is never in a policy name, so no policy's hash can be named so. */
@@ -69,15 +69,14 @@ export class RedisRateLimitStore implements RateLimitStore {
     mode: 'c' | 'p',
   ): Promise<RateLimitStoreDecision> {
     const keys: string[] = [];
-    const slotKeys: string[] = [];
-    const args: (string | number)[] = [clockArg(this.connection.clock), mode, leaseToken ?? '', policies.length];
+    // The lease token rides on the mode (`c<token>`): a request without one sends no byte for it.
+    const args: (string | number)[] = [clockArg(this.connection.clock), leaseToken ? mode + leaseToken : mode];
     for (const policy of policies) {
       keys.push(this.connection.keys.rateLimit(clientId, policy.name));
-      if (policy.concurrency) slotKeys.push(this.slotsKey(clientId, policy));
+      if (policy.concurrency) keys.push(this.slotsKey(clientId, policy));
       args.push(costOf(policy));
       for (const arg of policyArgs(policy)) args.push(arg);
     }
-    for (const key of slotKeys) keys.push(key);
     const reply = await this.script(keys, args, { deadline });
     return decode(reply, policies);
   }
@@ -101,12 +100,9 @@ function policyArgs(policy: RateLimitPolicy): string[] {
   if (!args) {
     const fields = stateFields(policy);
     const slots = policy.concurrency;
-    args = [
-      policy.shadow ? '1' : '0',
-      String(policy.tiers.length),
-      String(slots?.limit ?? 0),
-      String(slots?.leaseMs ?? 0),
-    ];
+    const flags = (policy.shadow ? POLICY_FLAGS.shadow : 0) + (slots ? POLICY_FLAGS.concurrency : 0);
+    args = [String(flags), String(policy.tiers.length)];
+    if (slots) args.push(String(slots.limit), String(slots.leaseMs));
     policy.tiers.forEach((tier, t) =>
       args!.push(fields[t], String(ALGORITHM_CODES[tier.algorithm]), String(tier.limit), String(tier.windowMs)),
     );

@@ -7,10 +7,16 @@ import { CONCURRENCY_LUA } from './concurrency.lua.js';
 
 /** Fields per tier in ARGV: field name, algorithm code, limit, window (ms). */
 export const ARGS_PER_TIER = 4;
-/** Fields per policy in ARGV before its tiers: cost, shadow flag, tier count, slot limit, lease (ms). */
-export const ARGS_PER_POLICY = 5;
-/** ARGV fields before the first policy: clock, mode, lease token, policy count. */
-export const ARGS_BEFORE_POLICIES = 4;
+/**
+ * Fields per policy in ARGV before its tiers: cost, flags, tier count; then, for a policy
+ * with a concurrency tier only, its slot limit and lease (ms). A policy without one sends
+ * nothing for it: the bytes of a limit check without concurrency stay what they were.
+ */
+export const ARGS_PER_POLICY = 3;
+/** The flags of a policy in ARGV: a sum of these. */
+export const POLICY_FLAGS = { shadow: 1, concurrency: 2 } as const;
+/** ARGV fields before the first policy: clock, mode (with the lease token after its first character). */
+export const ARGS_BEFORE_POLICIES = 2;
 /** Integers per tier in the reply: allowed, remaining, resetMs, retryAfterMs. */
 export const REPLY_PER_TIER = 4;
 
@@ -21,23 +27,23 @@ export const ALGORITHM_CODES: Readonly<Record<RateLimitAlgorithmName, number>> =
 
 const HEADER = `
 -- Decides every tier of every policy of one request in one call, all-or-nothing.
--- KEYS[p]   (p up to the policy count) policy p's hash for this client; every key carries
---           the client's hash tag (one Cluster slot). One field per tier, named by a small
---           integer derived from the tier's name, algorithm and window (stateFields in
---           redis.store.ts), holding the algorithm's state.
--- KEYS[n+k] the slot ZSET of the k-th policy with a concurrency tier (members: lease
---           tokens, scores: when their lease ends, ms)
+-- KEYS      per policy, in order: its hash for this client, then (for a policy with a
+--           concurrency tier) its slot ZSET (members: lease tokens, scores: when their
+--           lease ends, ms); every key carries the client's hash tag (one Cluster slot).
+--           A hash holds one field per tier, named by a small integer derived from the
+--           tier's name, algorithm and window (stateFields in redis.store.ts), holding
+--           the algorithm's state.
 -- ARGV[1]   clock: now in ms, or '' to read Redis TIME (one clock for every instance)
--- ARGV[2]   mode: 'c' to consume, 'p' to peek (nothing is written; every cost is 0)
--- ARGV[3]   the request's lease token, or '' to take no slot (concurrency tiers then only report)
--- ARGV[4]   the policy count n
--- ARGV[5..] per policy: cost (units), shadow ('1'/'0'), tier count, slot limit (0: no
---           concurrency tier), lease ms, then per tier: field, algorithm code (its
---           position in the registry), limit, window ms
+-- ARGV[2]   mode: 'c' to consume, 'p' to peek (nothing is written; every cost is 0),
+--           followed by the request's lease token if it takes slots ('c<token>'; without
+--           one, concurrency tiers only report)
+-- ARGV[3..] per policy: cost (units), flags (1: shadow, 2: a concurrency tier), tier
+--           count, then with a concurrency tier its slot limit and lease ms, then per
+--           tier: field, algorithm code (its position in the registry), limit, window ms
 -- Reply: { admitted, now, then per policy: per tier allowed, remaining, resetMs,
 -- retryAfterMs, then the same four for its concurrency tier if it has one }, where
 -- retryAfterMs -1 means never (the cost exceeds the tier's limit).
-local clock_arg, mode, token, npolicies = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local clock_arg, mode, token = ARGV[1], string.sub(ARGV[2], 1, 1), string.sub(ARGV[2], 2)
 `;
 
 /**
@@ -69,11 +75,20 @@ local consume = mode == 'c'
 local reply = { 1, now }
 local policies = {}
 local i = ${ARGS_BEFORE_POLICIES} + 1
-local slot_key = npolicies
-for p = 1, npolicies do
-  local cost, shadow, count = tonumber(ARGV[i]), ARGV[i + 1] == '1', tonumber(ARGV[i + 2])
-  local slot_limit, lease = tonumber(ARGV[i + 3]), tonumber(ARGV[i + 4])
+local k = 0
+local p = 0
+while i <= #ARGV do
+  p = p + 1
+  k = k + 1
+  local key = KEYS[k]
+  local cost, flags, count = tonumber(ARGV[i]), tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local shadow = flags % 2 == 1
   local first = i + ${ARGS_PER_POLICY}
+  local slot_limit, lease = 0, 0
+  if flags >= 2 then
+    slot_limit, lease = tonumber(ARGV[first]), tonumber(ARGV[first + 1])
+    first = first + 2
+  end
   local fields, longest = {}, 0
   for t = 1, count do
     local base = first + (t - 1) * ${ARGS_PER_TIER}
@@ -82,9 +97,9 @@ for p = 1, npolicies do
     if window > longest then longest = window end
   end
   local states = {}
-  if count > 0 then states = redis.call('HMGET', KEYS[p], unpack(fields)) end
+  if count > 0 then states = redis.call('HMGET', key, unpack(fields)) end
   local policy = {
-    cost = cost, first = first, count = count, states = states, ttl = 2 * longest, reply = #reply + 1,
+    key = key, cost = cost, first = first, count = count, states = states, ttl = 2 * longest, reply = #reply + 1,
     admits = true, writes = {}, at = now, horizon = math.huge,
   }
   for t = 1, count do
@@ -105,8 +120,8 @@ for p = 1, npolicies do
     end
   end
   if slot_limit > 0 then
-    slot_key = slot_key + 1
-    policy.slots, policy.lease, policy.slot_reply = KEYS[slot_key], lease, #reply + 1
+    k = k + 1
+    policy.slots, policy.lease, policy.slot_reply = KEYS[k], lease, #reply + 1
     policy.take = consume and token ~= '' and cost > 0
     local ok, remaining, reset, retry = slots_decide(slots_count(policy.slots, now), slot_limit, policy.take)
     reply[#reply + 1] = ok
@@ -120,12 +135,11 @@ for p = 1, npolicies do
   i = first + count * ${ARGS_PER_TIER}
 end
 local admitted = consume and reply[1] == 1
-for p = 1, npolicies do
-  local policy = policies[p]
+for _, policy in ipairs(policies) do
   if admitted and policy.admits then
     if #policy.writes > 0 then
-      redis.call('HSET', KEYS[p], unpack(policy.writes))
-      redis.call('PEXPIRE', KEYS[p], math.min(policy.at + policy.ttl, policy.horizon - 1) - now)
+      redis.call('HSET', policy.key, unpack(policy.writes))
+      redis.call('PEXPIRE', policy.key, math.min(policy.at + policy.ttl, policy.horizon - 1) - now)
     end
     if policy.take then slots_take(policy.slots, token, now, policy.lease) end
   else
