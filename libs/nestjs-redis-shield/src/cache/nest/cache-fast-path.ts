@@ -19,9 +19,12 @@ import type { CacheRoute } from './cache-route.js';
 /**
  * What the cache interceptor answers for a request reaching a fast route: the body to
  * send (its headers already set on the response), or undefined to let Nest run the route
- * as usual (no fresh entry, a conditional request, anything unusual); a promise of either
- * when it had to read Redis.
+ * as usual (no fresh entry, a conditional request, anything unusual), or {@link FAST_SENT}
+ * when it ended the response itself; a promise of one of these when it had to read Redis.
  */
+/** What a {@link FastAnswer} returns when it ended the response itself. */
+export const FAST_SENT = Symbol('sent');
+
 export type FastAnswer = (exchange: HttpExchange, route: CacheRoute, request: unknown) => unknown;
 
 /**
@@ -176,6 +179,7 @@ export class CacheFastPath {
 
   private reply(route: CacheRoute, response: unknown, body: unknown): boolean {
     if (body === undefined) return false;
+    if (body === FAST_SENT) return true;
     try {
       this.adapter!.reply(response, body, 200);
       return true;

@@ -28,21 +28,19 @@ export function serveHit(
   source: HitSource = 'l2',
   now = Date.now(),
 ): Observable<unknown> {
-  return of(hitBody(exchange, entry, perUser, reporter, source, now));
+  setHitHeaders(exchange, entry, perUser, reporter, source, now);
+  return of(exchange.textBody(entry.body));
 }
 
-/**
- * {@link serveHit}'s work without the Observable: sets the hit's headers and returns the
- * body to send (as the adapter's `reply` takes it), or throws the 304.
- */
-export function hitBody(
+/** {@link serveHit}'s headers (and counts) without the body; throws the 304. */
+export function setHitHeaders(
   exchange: HttpExchange,
   entry: CachedResponse,
   perUser: boolean,
   reporter: CacheReporter,
   source: HitSource = 'l2',
   now = Date.now(),
-): unknown {
+): void {
   const stale = typeof source === 'object';
   // A stale answer is a hit too (from Redis unless said otherwise), counted by its reason besides.
   reporter.hit(stale ? (source.tier ?? 'l2') : source);
@@ -53,5 +51,4 @@ export function hitBody(
   reporter.status(exchange, stale ? 'STALE' : 'HIT');
   if (perUser) markPrivate(exchange);
   if (matchesEtag(exchange.header('if-none-match'), entry.etag)) throw new NotModifiedException();
-  return exchange.textBody(entry.body);
 }

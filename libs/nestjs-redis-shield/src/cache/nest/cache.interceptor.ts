@@ -20,8 +20,8 @@ import type { ResolvedCacheOptions } from '../engine/cache.options.js';
 import { type CachedResponse, CorruptEntryError, type DecodeLimits, decodeEntry } from '../engine/entry-codec.js';
 import { ResponseCacheStore } from '../store/response-cache.store.js';
 import { apiVersionOf } from './api-version.js';
-import { hitBody, serveHit } from './cache-hit.js';
-import { CacheFastPath } from './cache-fast-path.js';
+import { serveHit, setHitHeaders } from './cache-hit.js';
+import { CacheFastPath, FAST_SENT } from './cache-fast-path.js';
 import { CacheMiss } from './cache-miss.js';
 import { CacheReporter } from './cache-reporter.js';
 import { type CacheRoute, resolveCacheRoute } from './cache-route.js';
@@ -141,7 +141,7 @@ export class CacheInterceptor implements NestInterceptor {
     if (!lookup.directives.read) return undefined;
     const perUser = scope.kind === 'user';
     const kept = this.l1?.cache.get(lookup.digest);
-    if (kept) return hitBody(exchange, kept, perUser, this.reporter, 'l1');
+    if (kept) return this.fastBody(exchange, kept, perUser, 'l1');
     // The read the rate-limit guard's prefetch started, else the one the interceptor would
     // start; the interceptor takes it over if this is no fresh hit.
     if (!lookup.read) {
@@ -158,10 +158,19 @@ export class CacheInterceptor implements NestInterceptor {
         const ttlMs = route.ttlMs ?? 0;
         if (!entry || freshnessOf(entry, Date.now(), ttlMs, !perUser) !== 'fresh') return undefined;
         this.keep(lookup, entry, ttlMs, perUser, lookup.l1Generation);
-        return hitBody(exchange, entry, perUser, this.reporter, 'l2');
+        return this.fastBody(exchange, entry, perUser, 'l2');
       },
       () => undefined,
     );
+  }
+
+  /**
+   * A fast hit: its headers set, then the response ended through the facade where it can
+   * ({@link FAST_SENT}), else the body for the adapter's `reply`.
+   */
+  private fastBody(exchange: HttpExchange, entry: CachedResponse, perUser: boolean, source: 'l1' | 'l2'): unknown {
+    setHitHeaders(exchange, entry, perUser, this.reporter, source);
+    return exchange.endWith(200, entry.body) ? FAST_SENT : exchange.textBody(entry.body);
   }
 
   /** Puts an entry just read from Redis in L1 (unless an invalidation arrived since `l1Generation`). */

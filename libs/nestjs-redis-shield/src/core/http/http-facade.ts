@@ -38,6 +38,9 @@ export interface FastifyLikeReply {
   getHeader(name: string): unknown;
 }
 
+/** A `Content-Type` as Express's `send` leaves a UTF-8 string's: `type/subtype; charset=utf-8`. */
+const CANONICAL_UTF8_TYPE = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+; charset=utf-8$/;
+
 /**
  * The peer address of each watched socket, as read when its connection opened: a fact of
  * the connection (known before any request on it, shared by every request of a keep-alive
@@ -99,6 +102,13 @@ export interface HttpExchange {
    * already set (no serialisation, no stream): a string on Express, the Buffer on Fastify.
    */
   textBody(bytes: Buffer): unknown;
+  /**
+   * Ends a plain GET's response with these bytes and the headers set so far, as the
+   * adapter's own reply of {@link textBody} would, without its per-request work; false
+   * (nothing written) where that reply might write anything else: on Fastify (its `onSend`
+   * hooks), for a conditional request, or a `Content-Type` Express would rewrite.
+   */
+  endWith(statusCode: number, bytes: Buffer): boolean;
 }
 
 /** The exchange of an HTTP execution context, on Express or Fastify. */
@@ -312,6 +322,19 @@ class ExpressExchange implements HttpExchange {
   textBody(bytes: Buffer): unknown {
     return bytes.toString('utf8');
   }
+
+  endWith(statusCode: number, bytes: Buffer): boolean {
+    const { headers } = this.raw;
+    if (this.raw.method !== 'GET' || headers['if-none-match'] !== undefined) return false;
+    if (headers['if-modified-since'] !== undefined) return false; // Express may answer 304
+    // Express's send of a string sets the charset in this canonical form; any other type it rewrites.
+    const type = this.response.getHeader('content-type');
+    if (typeof type !== 'string' || !CANONICAL_UTF8_TYPE.test(type)) return false;
+    this.response.statusCode = statusCode;
+    this.response.setHeader('Content-Length', bytes.length);
+    this.response.end(bytes);
+    return true;
+  }
 }
 
 /** Fastify's side of the facade: the Node request is `request.raw`. */
@@ -389,5 +412,9 @@ class FastifyExchange implements HttpExchange {
   // Fastify sends a Buffer as is; a string might meet a route's reply serializer.
   textBody(bytes: Buffer): unknown {
     return bytes;
+  }
+
+  endWith(): boolean {
+    return false; // Fastify's reply runs the application's onSend hooks: it must write.
   }
 }
