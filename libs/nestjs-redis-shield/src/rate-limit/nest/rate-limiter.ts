@@ -304,16 +304,12 @@ export class RateLimiter implements LimiterStatusSource {
    * custom store without `resetHashed`), and when the store fails.
    */
   async resetHashed(hash: string, policies: readonly RateLimitPolicy[], options: { deadline?: Deadline } = {}) {
-    if (this.store) {
-      if (!this.store.resetHashed || !this.hashId)
-        throw withCode(new HashedResetUnsupportedError(), 'hashedResetUnsupported');
-      await this.store.resetHashed(hash, policies, options);
-    } else if (!this.hashId) {
+    if (!this.hashId || (this.store && !this.store.resetHashed)) {
       throw withCode(new HashedResetUnsupportedError(), 'hashedResetUnsupported');
     }
+    await this.store?.resetHashed!(hash, policies, options);
     // Local state is keyed by the HMAC already: the form the bus names clients by.
-    if (this.bus) await this.bus.publish({ type: 'ratelimit.reset', client: hash });
-    else this.drop(hash);
+    await this.forgetLocal(hash);
   }
 
   /**
@@ -321,8 +317,12 @@ export class RateLimiter implements LimiterStatusSource {
    * after its buckets were reset: this instance at once, the others through the bus
    * within a second (or when their local state ages out while the bus is down).
    */
-  async forget(clientId: string): Promise<void> {
-    const local = this.localId(clientId);
+  forget(clientId: string): Promise<void> {
+    return this.forgetLocal(this.localId(clientId));
+  }
+
+  /** {@link forget} by the id local state is kept under (the client's HMAC with Redis). */
+  private async forgetLocal(local: string): Promise<void> {
     // Never rejects: a failed publish leaves the others to their staleness bound.
     if (this.bus) await this.bus.publish({ type: 'ratelimit.reset', client: local });
     else this.drop(local);
