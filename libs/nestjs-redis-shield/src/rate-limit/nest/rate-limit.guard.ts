@@ -42,7 +42,7 @@ import {
   rejectionOf,
   sheddingRejection,
 } from './rate-limit.exceptions.js';
-import { type LimiterCall, RateLimiter } from './rate-limiter.js';
+import { RateLimiter } from './rate-limiter.js';
 import { watchUpgradeRequests, WebSocketLimits } from './ws-limits.js';
 
 /** What the guard reads of a route's metadata, once per handler. */
@@ -204,22 +204,44 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
       );
     }
     if (route.skip) return true;
+    const exempt = this.identity.exempt(context, exchange);
+    if (exempt === true || (exempt !== false && (await exempt))) return true;
+
+    // Each of these awaits only when a user hook returned a promise: no extra ticks per request.
+    const tracker = this.getTracker(context, exchange);
+    const id = this.generateKey(context, typeof tracker === 'string' ? tracker : await tracker);
+    recordClientId(exchange.raw, id);
+    const selected = this.identity.policiesFor(context, exchange, route.policies);
+    const policies = Array.isArray(selected) ? selected : await selected;
+    const weighed = this.costOf(context, exchange, route.cost);
+    const weight = typeof weighed === 'number' ? weighed : await weighed;
+    // A cost for some policies only: the others count the request once.
+    const cost = route.costPolicies ? 1 : weight;
+    const policyCosts = route.costPolicies && costsOf(policies, route.costPolicies, weight);
     // The cache read (if the route is cached) goes out right behind the script: one round trip for both.
-    const decided = await this.decide(context, exchange, route, {
-      route: exchange.routeTemplate,
-      beforeStore: () => this.prefetch?.run(context),
-      holdSlots: true,
-    }).catch((error: unknown) => {
-      // Closed mode: the 503 as problem details when the client prefers them.
-      if (error instanceof RateLimitUnavailableException && prefersProblem(exchange.header('accept'))) {
-        throw reducedCapacityProblem(error, (name, value) => exchange.setHeader(name, value));
-      }
-      throw error;
-    });
-    if (!decided) return true;
-    if (decided.release) releaseWhenOver(exchange.rawResponse, decided.release);
-    if (decided.result.allowed) return true;
-    return this.throwRejection(context, exchange, decided.result, decided.cost);
+    const { result, release } = await this.limiter
+      .consume({
+        request: exchange.raw,
+        route: exchange.routeTemplate,
+        clientId: id,
+        policies,
+        cost,
+        policyCosts,
+        beforeStore: () => this.prefetch?.run(context),
+        holdSlots: true,
+      })
+      .catch((error: unknown) => {
+        // Closed mode: the 503 as problem details when the client prefers them.
+        if (error instanceof RateLimitUnavailableException && prefersProblem(exchange.header('accept'))) {
+          throw reducedCapacityProblem(error, (name, value) => exchange.setHeader(name, value));
+        }
+        throw error;
+      });
+
+    this.setHeaders(exchange, policies, result, id);
+    if (release) releaseWhenOver(exchange.rawResponse, release);
+    if (result.allowed) return true;
+    return this.throwRejection(context, exchange, result, policyCosts?.[result.policy] ?? cost);
   }
 
   /**
@@ -320,9 +342,10 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
   }
 
   /**
-   * One GraphQL operation or field, counted as {@link canActivate} counts an HTTP request
-   * (see {@link decide}; a cost function reads the operation from the GraphQL context:
-   * `context.getArgs()[3]` is its `info`). Undefined when exempt.
+   * One GraphQL operation or field, counted as {@link canActivate} counts an HTTP request:
+   * exemptions, the tracker (overrides included), the plan's policies, the cost (a cost
+   * function reads the operation from the GraphQL context: `context.getArgs()[3]` is its
+   * `info`), one store call, the headers. Undefined when exempt.
    */
   private async decideGraphql(
     context: ExecutionContext,
@@ -330,47 +353,25 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     route: GuardedRoute,
     template: string,
   ): Promise<GraphqlDecision | undefined> {
-    const decided = await this.decide(context, exchange, route, {
-      route: template,
-      // A subscription's upgrade request lives as long as its socket: each decision gets its own budget.
-      deadline: answersOverHttp(exchange) ? undefined : this.limiter.ownDeadline(),
-    });
-    return decided && { result: decided.result, cost: decided.cost };
-  }
-
-  /**
-   * The steps every call over HTTP is counted with: exemptions, the tracker (overrides
-   * included), the plan's policies, the cost, one store call, the headers. Undefined when
-   * exempt. Each step awaits only when a user hook returned a promise: no extra ticks.
-   */
-  private async decide(
-    context: ExecutionContext,
-    exchange: HttpExchange,
-    route: GuardedRoute,
-    call: Pick<LimiterCall, 'route' | 'deadline' | 'beforeStore' | 'holdSlots'>,
-  ): Promise<{ result: RateLimitResult; release?: () => void; cost: number } | undefined> {
-    const exempt = this.identity.exempt(context, exchange);
-    if (exempt === true || (exempt !== false && (await exempt))) return undefined;
-    const tracker = this.getTracker(context, exchange);
-    const id = this.generateKey(context, typeof tracker === 'string' ? tracker : await tracker);
+    if (await this.identity.exempt(context, exchange)) return undefined;
+    const id = this.generateKey(context, await this.getTracker(context, exchange));
     recordClientId(exchange.raw, id);
-    const selected = this.identity.policiesFor(context, exchange, route.policies);
-    const policies = Array.isArray(selected) ? selected : await selected;
-    const weighed = this.costOf(context, exchange, route.cost);
-    const weight = typeof weighed === 'number' ? weighed : await weighed;
-    // A cost for some policies only: the others count the request once.
+    const policies = await this.identity.policiesFor(context, exchange, route.policies);
+    const weight = await this.costOf(context, exchange, route.cost);
     const cost = route.costPolicies ? 1 : weight;
     const policyCosts = route.costPolicies && costsOf(policies, route.costPolicies, weight);
-    const { result, release } = await this.limiter.consume({
-      ...call,
+    const { result } = await this.limiter.consume({
       request: exchange.raw,
+      route: template,
       clientId: id,
       policies,
       cost,
       policyCosts,
+      // A subscription's upgrade request lives as long as its socket: each decision gets its own budget.
+      deadline: answersOverHttp(exchange) ? undefined : this.limiter.ownDeadline(),
     });
     this.setHeaders(exchange, policies, result, id);
-    return { result, release, cost: policyCosts?.[result.policy] ?? cost };
+    return { result, cost: policyCosts?.[result.policy] ?? cost };
   }
 
   /**
