@@ -7,8 +7,8 @@ import { checkPositiveInteger, checkPositiveNumber } from '../../core/validators
  */
 export interface LoadSheddingOptions {
   /**
-   * Shed once the event loop's delay (the longest seen by `perf_hooks.monitorEventLoopDelay`
-   * over the recent window) passes this many ms. A positive number; 100–500 suits most APIs.
+   * Shed once the event loop's delay (the longest over the recent window, measured as
+   * `perf_hooks.monitorEventLoopDelay` does: how late a 10 ms timer fires) passes this many ms. A positive number; 100–500 suits most APIs.
    */
   maxEventLoopDelayMs: number;
   /** `Retry-After` of a shed request, in seconds: a positive integer. Default 1. */

@@ -1,22 +1,30 @@
 import { Logger } from '@nestjs/common';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { IntervalLog } from '../../core/interval-log.js';
 import { type DelaySource, LoadShedder, type ResolvedLoadShedding } from '../engine/load-shedding.js';
 
-/** The histogram's sampling resolution, in ms: delays shorter than this go unseen, as they should. */
+/** How often the loop is sampled, in ms: delays shorter than this go unseen, as they should. */
 const RESOLUTION_MS = 10;
 
 /**
- * This process's event-loop delay, from `perf_hooks.monitorEventLoopDelay` (a libuv timer
- * every {@link RESOLUTION_MS} ms, measured in ns).
+ * This process's event-loop delay, measured as `perf_hooks.monitorEventLoopDelay` does (how
+ * late a timer due every {@link RESOLUTION_MS} ms fires), by an unref'd timer of its own:
+ * the histogram's `reset()` also forgets when it last sampled, so a lag that ended just as
+ * a window closed (the window's timer running before the histogram's next sample) was never
+ * recorded. Here a window's reset keeps the last sample's time. Internal (exported for its test).
  */
-function eventLoopDelay(): DelaySource & { stop(): void } {
-  const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
-  histogram.enable();
+export function eventLoopDelay(): DelaySource & { stop(): void } {
+  let last = performance.now();
+  let maxMs = 0;
+  const sampler = setInterval(() => {
+    const now = performance.now();
+    maxMs = Math.max(maxMs, now - last - RESOLUTION_MS);
+    last = now;
+  }, RESOLUTION_MS);
+  sampler.unref();
   return {
-    maxMs: () => histogram.max / 1e6,
-    reset: () => histogram.reset(),
-    stop: () => histogram.disable(),
+    maxMs: () => maxMs,
+    reset: () => (maxMs = 0),
+    stop: () => clearInterval(sampler),
   };
 }
 
