@@ -2,7 +2,11 @@
 // Redis, so drift hits both alike. Prints req/s and CPU µs per request per round and the
 // median ratio B / A. For trying one idea quickly; `npm run bench` is the measurement.
 //
-//   node bench/ab.mjs '<config A as JSON>' '<config B as JSON>' [--rounds N] [--seconds S]
+//   node bench/ab.mjs '<config A as JSON>' '<config B as JSON>' [--rounds N] [--seconds S] [--flood]
+//
+// --flood, or "flood": true in one config: limits of 10 per window for both sides or that
+// one, so after the warm-up every request is a 429 (the bench's flood: one client over its
+// limit), e.g. node bench/ab.mjs '{"limiter":"shield"}' '{"limiter":"shield","flood":true}'.
 //
 // e.g. node bench/ab.mjs '{"cache":"shield"}' '{"cache":"shield","autoPipelining":true}'
 // Configs are bench/apps/config.ts BenchAppConfig without redisUrl and tiers (the bench's
@@ -16,19 +20,21 @@ const args = process.argv.slice(2);
 const option = (name, fallback) => numericOption(args, name, fallback);
 const configs = args.filter((arg) => arg.startsWith('{')).map((arg) => JSON.parse(arg));
 if (configs.length !== 2) {
-  process.stderr.write("usage: node bench/ab.mjs '<config A>' '<config B>' [--rounds N] [--seconds S]\n");
+  process.stderr.write("usage: node bench/ab.mjs '<config A>' '<config B>' [--rounds N] [--seconds S] [--flood]\n");
   process.exit(2);
 }
 const rounds = option('rounds', 5);
 const seconds = option('seconds', 5);
+const FLOOD_TIERS = HIGH_TIERS.map((tier) => ({ ...tier, limit: 10 }));
 
 await withBenchRedis(main);
 
 async function main(redis) {
   const sides = [];
-  for (const [index, config] of configs.entries()) {
+  for (const [index, { flood, ...config }] of configs.entries()) {
     const host = spawnHost(index === 0 ? 'A' : 'B');
-    const port = await host.start({ ...config, tiers: HIGH_TIERS, redisUrl: redis.url });
+    const tiers = flood || args.includes('--flood') ? FLOOD_TIERS : HIGH_TIERS;
+    const port = await host.start({ ...config, tiers, redisUrl: redis.url });
     await load({ port, seconds: 2 }); // warm-up
     sides.push({ host, port, rps: [], cpu: [] });
   }

@@ -97,6 +97,39 @@ describe('lookupOf', () => {
     ]);
   });
 
+  it("remembers a route's key parts by their inputs: the same target again reads no route parameters", () => {
+    const r = route({ vary: ['accept-language'] });
+    const items = (url: string, id: string, language = 'en') => {
+      const exchange = request(url, { template: '/items/:id', headers: { 'accept-language': language } });
+      let reads = 0;
+      Object.defineProperty(exchange, 'params', {
+        get: () => {
+          reads += 1;
+          return { id };
+        },
+      });
+      return { exchange, reads: () => reads };
+    };
+    const first = items('/items/a?x=1', 'a');
+    const digest = digestOf(first.exchange, r);
+    expect(first.reads()).toBe(1);
+    const again = items('/items/a?x=1', 'a');
+    expect(lookupOf(again.exchange, r, SHARED, undefined, OPTIONS, 1000)).toMatchObject({ digest, path: '/items/a' });
+    expect(again.reads()).toBe(0);
+    // Any other input is computed afresh: target, keyed header, scope, version, key version.
+    for (const [other, scope, version, options] of [
+      [items('/items/b?x=1', 'b'), SHARED, undefined, OPTIONS],
+      [items('/items/a?x=2', 'a'), SHARED, undefined, OPTIONS],
+      [items('/items/a?x=1', 'a', 'fr'), SHARED, undefined, OPTIONS],
+      [items('/items/a?x=1', 'a'), ALICE, undefined, OPTIONS],
+      [items('/items/a?x=1', 'a'), SHARED, '2', OPTIONS],
+      [items('/items/a?x=1', 'a'), SHARED, undefined, { ...OPTIONS, keyVersion: '2' }],
+    ] as const) {
+      expect(digestOf(other.exchange, r, scope, version, options)).not.toBe(digest);
+      expect(other.reads()).toBe(1);
+    }
+  });
+
   it('records the canonical path from the template, else the path as sent', () => {
     const templated = request('/Items/a%2Fb?x=1', { template: '/items/:id', params: { id: 'a/b' } });
     expect(lookupOf(templated, route(), SHARED, undefined, OPTIONS, 1000).path).toBe('/items/a%2Fb');

@@ -1,5 +1,6 @@
 import { type Deadline, requestDeadline } from '../../core/deadline.js';
 import type { HttpExchange } from '../../core/http/http-facade.js';
+import { BoundedMap } from '../../core/lru.js';
 import { requestState } from '../../core/request-state.js';
 import type { CacheRoute } from '../nest/cache-route.js';
 import type { LookupReply } from '../store/response-cache.store.js';
@@ -59,26 +60,91 @@ export function lookupOf(
   const state = requestState(exchange.raw);
   const known = state.cacheLookup as Lookup | undefined;
   if (known && known.route === route && known.scope.key === scope.key) return known;
-  const url = splitUrl(exchange.raw.url ?? '/');
-  const template = exchange.routeTemplate;
-  const params = exchange.params;
-  const path = template === undefined ? url.path : canonicalPath(template, params);
-  const keyedHeaders = new Set([...route.vary, ...route.learnedVary]);
-  const vary = Object.fromEntries([...keyedHeaders].map((name) => [name, exchange.header(name)]));
   const byHost = options.keyByHost || route.hostRouted;
+  const keyed = keyedPartsOf(exchange, route, scope, apiVersion, options, byHost);
   const lookup: Lookup = {
     route,
     scope,
     directives: requestDirectives(exchange, scope.kind === 'user', options.honorRequestCacheControl),
+    path: keyed.path,
+    keyedHeaders: keyed.keyedHeaders,
+    digest: keyed.digest,
+    deadline: requestDeadline(exchange.raw, commandTimeoutMs),
+  };
+  state.cacheLookup = lookup;
+  return lookup;
+}
+
+/** What a request's key is made of and its digest, the same for every request with the same inputs. */
+interface KeyedParts {
+  path: string;
+  keyedHeaders: ReadonlySet<string>;
+  digest: string;
+}
+
+/** A route's recent keys, by everything they are made of (see {@link keyedPartsOf}). */
+interface RouteKeys {
+  /** `route.learnedVary.size` when these were made: a header learned since splits keys differently. */
+  learned: number;
+  keyedHeaders: ReadonlySet<string>;
+  known: BoundedMap<string, KeyedParts>;
+}
+
+/** Most keys remembered per route: a hot route's working set of URLs, hosts, scopes and variants. */
+const KEYS_PER_ROUTE = 2000;
+const routeKeys = new WeakMap<CacheRoute, RouteKeys>();
+
+/**
+ * The canonical path, keyed headers and digest of a request, remembered per route by the
+ * raw inputs they are computed from: the key version, the scope, API version, host and scheme (when keyed
+ * by host), the route template, the request target as sent (path, query and so the route
+ * parameters the router decodes from it) and the values of the keyed headers. A hit
+ * skips the canonical path, the query's canonical form, the JSON and the SHA-256; the
+ * parts are joined by a newline, which none of them can hold (HTTP forbids it in a
+ * request target and in header values).
+ */
+function keyedPartsOf(
+  exchange: LookupRequest,
+  route: CacheRoute,
+  scope: KeyedScope,
+  apiVersion: string | undefined,
+  options: LookupOptions,
+  byHost: boolean,
+): KeyedParts {
+  let keys = routeKeys.get(route);
+  if (keys === undefined || keys.learned !== route.learnedVary.size) {
+    keys = {
+      learned: route.learnedVary.size,
+      keyedHeaders: new Set([...route.vary, ...route.learnedVary]),
+      known: new BoundedMap(KEYS_PER_ROUTE),
+    };
+    routeKeys.set(route, keys);
+  }
+  const target = exchange.raw.url ?? '/';
+  const template = exchange.routeTemplate;
+  const host = byHost ? exchange.host : undefined;
+  const scheme = byHost ? exchange.protocol : undefined;
+  let memo = `${options.keyVersion}\n${scope.key}\n${apiVersion ?? '\u0000'}\n${host ?? '\u0000'}\n${scheme ?? '\u0000'}\n${template ?? '\u0000'}\n${target}`;
+  for (const name of keys.keyedHeaders) {
+    const value = exchange.header(name);
+    memo += value === undefined ? '\n\u0000' : `\n=${value}`;
+  }
+  const known = keys.known.get(memo);
+  if (known !== undefined) return known;
+  const url = splitUrl(target);
+  const params = exchange.params;
+  const vary = Object.fromEntries([...keys.keyedHeaders].map((name) => [name, exchange.header(name)]));
+  const path = template === undefined ? url.path : canonicalPath(template, params);
+  const parts: KeyedParts = {
     path,
-    keyedHeaders,
+    keyedHeaders: keys.keyedHeaders,
     digest: cacheDigest({
       keyVersion: options.keyVersion,
       handlerId: route.id,
       apiVersion,
       method: 'GET',
-      host: byHost ? exchange.host : undefined,
-      scheme: byHost ? exchange.protocol : undefined,
+      host,
+      scheme,
       path,
       template,
       params,
@@ -86,10 +152,9 @@ export function lookupOf(
       scope: scope.key,
       vary,
     }),
-    deadline: requestDeadline(exchange.raw, commandTimeoutMs),
   };
-  state.cacheLookup = lookup;
-  return lookup;
+  keys.known.set(memo, parts);
+  return parts;
 }
 
 /** The raw user id of a per-user scope (for the user's and the variant indexes); undefined when shared. */

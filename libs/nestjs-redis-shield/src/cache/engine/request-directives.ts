@@ -20,10 +20,10 @@ export function requestDirectives(
   perUser: boolean,
   mode: HonorRequestCacheControl,
 ): Directives {
+  if (mode === 'never') return { read: true, write: true };
   const header = (exchange.header('cache-control') ?? '').toLowerCase();
   const noStore = /\bno-store\b/.test(header);
   const noCache = /\bno-cache\b/.test(header) || (exchange.header('pragma') ?? '').toLowerCase() === 'no-cache';
-  if (mode === 'never') return { read: true, write: true };
   if (mode === 'always' || perUser) return { read: !noCache && !noStore, write: !noStore };
   return { read: true, write: !noStore };
 }
