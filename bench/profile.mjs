@@ -5,7 +5,7 @@
 //
 //   node bench/profile.mjs [variant] [--fastify] [--seconds N] [--top N]
 //
-// variant: bare | shield-limit | shield-cache | shield-both | throttler | cache-manager |
+// variant: bare | shield-limit | shield-cache | shield-cache-redis (L1 off) | shield-both | throttler | cache-manager |
 // shield-flood | shield-flood-no-block-cache
 // (default shield-cache); --fastify: the same app on the Fastify adapter. Needs `npm run build` and the bench package installed (as
 // `npm run bench` does); the profile is kept in tmp/profiles/.
@@ -23,6 +23,7 @@ const VARIANTS = {
   bare: {},
   'shield-limit': { limiter: 'shield' },
   'shield-cache': { cache: 'shield' },
+  'shield-cache-redis': { cache: 'shield', l1: false },
   'shield-both': { limiter: 'shield', cache: 'shield' },
   throttler: { limiter: 'throttler' },
   'cache-manager': { cache: 'cache-manager' },

@@ -31,8 +31,8 @@ export class ViolationLog {
 
   /** Logs one violation, or counts it for the summary once `lines` were logged this interval. */
   violation(violation: Violation, retryAfterMs: number): void {
-    if (this.logged >= this.lines) {
-      this.suppressed += 1;
+    if (!this.wantsLine()) {
+      this.suppress();
       return;
     }
     this.logged += 1;
@@ -41,6 +41,16 @@ export class ViolationLog {
         `client=${violation.client} policy=${violation.policy} tier=${violation.tier} ` +
         `route=${violation.route} retry_after_ms=${retryAfterMs}${violation.shadow ? ' shadow=true' : ''}`,
     );
+  }
+
+  /** Whether the next violation is logged on a line of its own (this interval's lines are not all spent). */
+  wantsLine(): boolean {
+    return this.logged < this.lines;
+  }
+
+  /** Counts a violation for the summary line without logging it (once {@link wantsLine} is false). */
+  suppress(): void {
+    this.suppressed += 1;
   }
 
   /** Counts violations the stream buffer had no room for (reported in the summary line). */

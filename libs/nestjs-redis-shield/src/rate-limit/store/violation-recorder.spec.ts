@@ -410,6 +410,25 @@ describe('ViolationRecorder', () => {
       expect(seen).toHaveLength(7);
       expect(logger.of('RateLimit')).toHaveLength(7);
     });
+
+    it("a flood past the log's lines: every violation still emitted, counted in the summary and in its entry", async () => {
+      const { events, recorder, rejectAs, entries } = setup({ log: { lines: 2, intervalMs: 10_000 } });
+      const seen: Violation[] = [];
+      const stop = events.on('ratelimit.violation', (violation) => seen.push(violation));
+      rejectAs(ATTACKER, 7);
+      expect(seen.map((violation) => violation.atMs)).toEqual(range(0, 7));
+      stop(); // nobody listening now: the rest is only counted
+      rejectAs(ATTACKER, 3, 7);
+      expect(seen).toHaveLength(7);
+      await recorder.flush();
+      expect(entries()[0].map(([, count, firstAtMs, atMs]) => [count, firstAtMs, atMs])).toEqual([[10, 0, 9]]);
+      await jest.advanceTimersByTimeAsync(10_000);
+      expect(logger.of('RateLimit').map((line) => line.message)).toEqual([
+        expect.stringMatching(/^rate limit exceeded: client=ip:/),
+        expect.stringMatching(/^rate limit exceeded: client=ip:/),
+        '8 more rate-limit violations not logged one by one in the last 10 s',
+      ]);
+    });
   });
 
   describe('flushing', () => {

@@ -17,8 +17,13 @@ const SHUTDOWN_FLUSH_MS = 2000;
  * What one stream entry groups: the violations of one client under one policy, tier, route
  * and shadow flag. NUL cannot occur in any of them (HMACs, names, route templates).
  */
-function groupOf({ client, policy, tier, route, shadow }: Violation): string {
+function groupOf(shadow: boolean, client: string, policy: string, tier: string, route: string): string {
   return `${shadow ? 's' : 'e'}\0${client}\0${policy}\0${tier}\0${route}`;
+}
+
+/** The group of a buffered entry (see {@link groupOf}). */
+function groupOfEntry({ shadow, client, policy, tier, route }: Violation): string {
+  return groupOf(shadow, client, policy, tier, route);
 }
 
 /** Folds `other` (the same group) into `into`: counts add up, the times span both. */
@@ -50,6 +55,8 @@ export class ViolationRecorder {
   private readonly unsubscribe: () => void;
   /** Append failures other than an outage: at most one line per 10 s. */
   private readonly appendErrors = new IntervalLog(10_000);
+  /** The last client id seen and its form in violations (see {@link clientOf}). */
+  private lastClient: { id: string; client: string } | undefined;
 
   /** @internal Created by `RateLimitModule` from its `violations` option. */
   constructor(
@@ -79,11 +86,10 @@ export class ViolationRecorder {
   private decided({ clientId, route, result }: RateLimitDecisionEvent): void {
     const shadowed = result.tiers.some((tier) => tier.shadow && !tier.allowed);
     if (result.allowed && !shadowed) return;
-    const kind = clientId.slice(0, Math.max(0, clientId.indexOf(':')));
-    const client = `${kind || 'client'}:${this.keys.hashId(clientId)}`;
-    const at = { client, route: route ?? 'unknown', atMs: result.nowMs };
+    const client = this.clientOf(clientId);
+    const where = route ?? 'unknown';
     if (!result.allowed) {
-      this.record({ ...at, policy: result.policy, tier: result.tier, shadow: false }, result.retryAfterMs);
+      this.record(client, where, result.nowMs, result.policy, result.tier, false, result.retryAfterMs);
     }
     // Each shadow policy that would have rejected, by its rejecting tier with the longest wait.
     if (shadowed) {
@@ -94,31 +100,58 @@ export class ViolationRecorder {
         if (!known || tier.retryAfterMs > known.retryAfterMs) worst.set(tier.policy, tier);
       }
       for (const tier of worst.values()) {
-        this.record({ ...at, policy: tier.policy, tier: tier.tier, shadow: true }, tier.retryAfterMs);
+        this.record(client, where, result.nowMs, tier.policy, tier.tier, true, tier.retryAfterMs);
       }
     }
   }
 
-  private record(violation: Violation, retryAfterMs: number): void {
-    this.log?.violation(violation, retryAfterMs);
-    this.events.emit('ratelimit.violation', violation);
+  /** The client as violations name it, `<kind>:<HMAC>`; the last one is kept, as a flood repeats one client. */
+  private clientOf(clientId: string): string {
+    if (this.lastClient?.id === clientId) return this.lastClient.client;
+    const kind = clientId.slice(0, Math.max(0, clientId.indexOf(':')));
+    const client = `${kind || 'client'}:${this.keys.hashId(clientId)}`;
+    this.lastClient = { id: clientId, client };
+    return client;
+  }
+
+  /**
+   * Logs, announces and buffers one violation. The hot path of a flood (its group already
+   * buffered, the log's lines for the interval spent, nobody listening to the event) counts
+   * it without allocating anything.
+   */
+  private record(
+    client: string,
+    route: string,
+    atMs: number,
+    policy: string,
+    tier: string,
+    shadow: boolean,
+    retryAfterMs: number,
+  ): void {
+    const announce = this.events.has('ratelimit.violation');
+    if (announce || this.log?.wantsLine()) {
+      const violation: Violation = { client, policy, tier, route, atMs, shadow };
+      this.log?.violation(violation, retryAfterMs);
+      if (announce) this.events.emit('ratelimit.violation', violation);
+    } else {
+      this.log?.suppress();
+    }
     if (!this.groups) return;
     if (this.options.sampleRate < 1 && Math.random() >= this.options.sampleRate) return;
     const buffer = this.groups.current;
-    const group = groupOf(violation);
+    const group = groupOf(shadow, client, policy, tier, route);
     const held = buffer.get(group);
     if (held) {
-      // The hot path of a flood: one increment, no allocation.
       held.count += 1;
-      if (violation.atMs > held.atMs) held.atMs = violation.atMs;
-      else if (violation.atMs < held.firstAtMs) held.firstAtMs = violation.atMs;
+      if (atMs > held.atMs) held.atMs = atMs;
+      else if (atMs < held.firstAtMs) held.firstAtMs = atMs;
       return;
     }
     if (buffer.size >= this.options.maxBuffered) {
       this.dropped(1);
       return;
     }
-    buffer.set(group, { ...violation, firstAtMs: violation.atMs, count: 1 });
+    buffer.set(group, { client, policy, tier, route, atMs, shadow, firstAtMs: atMs, count: 1 });
     // A full batch goes out now rather than waiting for the timer.
     if (buffer.size >= APPEND_BATCH) this.groups.flushSoon();
   }
@@ -157,7 +190,7 @@ export class ViolationRecorder {
         if (!(error instanceof RedisUnavailableError) && this.appendErrors.due()) {
           this.logger.warn(`violations not written to the stream yet: ${(error as Error).message}`);
         }
-        return new Map(pending.slice(sent).map((entry) => [groupOf(entry), entry]));
+        return new Map(pending.slice(sent).map((entry) => [groupOfEntry(entry), entry]));
       }
     }
   }
