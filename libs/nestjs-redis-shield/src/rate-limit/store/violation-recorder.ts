@@ -116,8 +116,8 @@ export class ViolationRecorder {
 
   /**
    * Logs, announces and buffers one violation. The hot path of a flood (its group already
-   * buffered, the log's lines for the interval spent, nobody listening to the event) counts
-   * it without allocating anything.
+   * buffered, the log's lines for the interval spent, nobody listening to the event) only
+   * counts it: no violation object is built for it.
    */
   private record(
     client: string,
