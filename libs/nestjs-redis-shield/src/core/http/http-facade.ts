@@ -291,10 +291,18 @@ class ExpressExchange implements HttpExchange {
   }
 
   get host(): string {
-    return (this.raw.hostname ?? hostnameOf(this.raw.headers.host)).toLowerCase();
+    const { headers } = this.raw;
+    // Without X-Forwarded-Host, Express's hostname is the Host header's, whatever it trusts:
+    // skip its getters (settings lookups, the trust function) on the hot path.
+    if (headers['x-forwarded-host'] === undefined) return hostnameOf(headers.host).toLowerCase();
+    return (this.raw.hostname ?? hostnameOf(headers.host)).toLowerCase();
   }
 
   get protocol(): string {
+    // Without X-Forwarded-Proto, Express's protocol is the socket's, whatever it trusts.
+    if (this.raw.headers['x-forwarded-proto'] === undefined) {
+      return (this.raw.socket as (Socket & { encrypted?: boolean }) | null)?.encrypted ? 'https' : 'http';
+    }
     return this.raw.protocol ?? 'http';
   }
 
