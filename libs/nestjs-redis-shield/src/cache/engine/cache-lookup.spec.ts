@@ -1,5 +1,6 @@
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
+import { MEMO_MAX_INPUT_LENGTH } from '../../core/bounded-memo.js';
 import { requestDeadline } from '../../core/deadline.js';
 import { requestState } from '../../core/request-state.js';
 import type { CacheRoute } from '../nest/cache-route.js';
@@ -128,6 +129,25 @@ describe('lookupOf', () => {
       expect(digestOf(other.exchange, r, scope, version, options)).not.toBe(digest);
       expect(other.reads()).toBe(1);
     }
+  });
+
+  it('keys a target near the header size limit afresh every time, never keeping it', () => {
+    const r = route();
+    const long = `/items/a?q=${'x'.repeat(MEMO_MAX_INPUT_LENGTH)}`;
+    let reads = 0;
+    const exchange = () => {
+      const made = request(long, { template: '/items/:id' });
+      Object.defineProperty(made, 'params', {
+        get: () => {
+          reads += 1;
+          return { id: 'a' };
+        },
+      });
+      return made;
+    };
+    const digest = digestOf(exchange(), r);
+    expect(digestOf(exchange(), r)).toBe(digest);
+    expect(reads).toBe(2);
   });
 
   it('records the canonical path from the template, else the path as sent', () => {

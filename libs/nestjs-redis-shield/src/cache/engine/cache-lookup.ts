@@ -1,5 +1,6 @@
 import { type Deadline, requestDeadline } from '../../core/deadline.js';
 import type { HttpExchange } from '../../core/http/http-facade.js';
+import { MEMO_MAX_INPUT_LENGTH } from '../../core/bounded-memo.js';
 import { BoundedMap } from '../../core/lru.js';
 import { requestState } from '../../core/request-state.js';
 import type { CacheRoute } from '../nest/cache-route.js';
@@ -90,7 +91,11 @@ interface RouteKeys {
   known: BoundedMap<string, KeyedParts>;
 }
 
-/** Most keys remembered per route: a hot route's working set of URLs, hosts, scopes and variants. */
+/**
+ * Most keys remembered per route: a hot route's working set of URLs, hosts, scopes and
+ * variants. With inputs of at most `MEMO_MAX_INPUT_LENGTH` characters, about 2 MB per
+ * route however many distinct URLs clients send.
+ */
 const KEYS_PER_ROUTE = 2000;
 const routeKeys = new WeakMap<CacheRoute, RouteKeys>();
 
@@ -129,7 +134,9 @@ function keyedPartsOf(
     const value = exchange.header(name);
     memo += value === undefined ? '\n\u0000' : `\n=${value}`;
   }
-  const known = keys.known.get(memo);
+  // A target near the header size limit is keyed afresh every time, never kept (see MEMO_MAX_INPUT_LENGTH).
+  const keep = memo.length <= MEMO_MAX_INPUT_LENGTH;
+  const known = keep ? keys.known.get(memo) : undefined;
   if (known !== undefined) return known;
   const url = splitUrl(target);
   const params = exchange.params;
@@ -153,7 +160,7 @@ function keyedPartsOf(
       vary,
     }),
   };
-  keys.known.set(memo, parts);
+  if (keep) keys.known.set(memo, parts);
   return parts;
 }
 
