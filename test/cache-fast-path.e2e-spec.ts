@@ -28,7 +28,10 @@ import {
 } from 'nestjs-redis-shield';
 import { tap } from 'rxjs';
 import request from 'supertest';
+import { Redis } from 'ioredis';
 import { CacheInterceptor } from '../libs/nestjs-redis-shield/src/cache/nest/cache.interceptor.js';
+import { DecodedEntries } from '../libs/nestjs-redis-shield/src/cache/engine/decoded-entries.js';
+import { decodeEntry, encodeEntry } from '../libs/nestjs-redis-shield/src/cache/engine/entry-codec.js';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import { type RedisServer, type RespProxy, startRedis, startRespProxy } from './harness/index.js';
 
@@ -365,6 +368,38 @@ describe.each<Adapter>(['express', 'fastify'])('the L1 fast path on %s', (adapte
       expect(
         lookups().filter((command) => proxy.keysOf(command).some((key) => key.includes('cache:response:'))),
       ).toHaveLength(1);
+    });
+
+    it('decodes a hot entry once while its value is unchanged, and again whenever Redis holds other bytes', async () => {
+      const decoded = jest.spyOn(DecodedEntries.prototype, 'set');
+      try {
+        const app = await startApp(adapter, proxy.url, { l1: false });
+        apps.push(app);
+        expect(status(await get(app, '/fast/shared'))).toBe('MISS');
+        const first = await get(app, '/fast/shared');
+        expect(status(first)).toBe('HIT');
+        expect(decoded).toHaveBeenCalledTimes(1);
+        for (let i = 0; i < 3; i++) expect(seen(await get(app, '/fast/shared'))).toEqual(seen(first));
+        expect(decoded).toHaveBeenCalledTimes(1);
+
+        // Rewritten behind the app's back under the same key: served as now stored, never as remembered.
+        const redis = new Redis(server.url);
+        try {
+          const [, found] = await redis.scan('0', 'MATCH', '*cache:response:*', 'COUNT', 1000);
+          const [key] = found.filter((name) => !name.includes('lease'));
+          const entry = await decodeEntry((await redis.getBuffer(key))!);
+          const body = Buffer.from(JSON.stringify({ n: 41, text: 'rewritten' }));
+          await redis.set(key, await encodeEntry({ ...entry, body }, 1 << 20), 'KEEPTTL');
+          const rewritten = await get(app, '/fast/shared');
+          expect(status(rewritten)).toBe('HIT');
+          expect(JSON.parse(rewritten.text)).toEqual({ n: 41, text: 'rewritten' });
+          expect(decoded).toHaveBeenCalledTimes(2);
+        } finally {
+          redis.disconnect();
+        }
+      } finally {
+        decoded.mockRestore();
+      }
     });
 
     it('leaves stale entries and a stalled Redis to the interceptor: STALE, then BYPASS within the deadline', async () => {

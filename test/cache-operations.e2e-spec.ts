@@ -175,6 +175,8 @@ describe('cache management through CacheService', () => {
       app.useLogger(logger);
       await request(url).get('/c/shared');
       await app.get(ResponseCacheWriter).flush();
+      // A hit first: this instance has decoded the value (and keeps it, see DecodedEntries).
+      expect((await request(url).get('/c/shared')).headers['x-cache-status']).toBe('HIT');
       const [key] = await entryKeys(server);
       await server.command('SET', key, 'garbage', 'PX', '60000');
       const before = calls.shared ?? 0;

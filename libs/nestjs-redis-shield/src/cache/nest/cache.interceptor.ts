@@ -18,6 +18,7 @@ import { type Lookup, lookupOf } from '../engine/cache-lookup.js';
 import { bypassWarning, type CacheScope, type KeyedScope, resolveScope } from '../engine/cache-scope.js';
 import type { ResolvedCacheOptions } from '../engine/cache.options.js';
 import { type CachedResponse, CorruptEntryError, type DecodeLimits, decodeEntry } from '../engine/entry-codec.js';
+import { DecodedEntries } from '../engine/decoded-entries.js';
 import { ResponseCacheStore } from '../store/response-cache.store.js';
 import { apiVersionOf } from './api-version.js';
 import { serveHit, setHitHeaders } from './cache-hit.js';
@@ -56,6 +57,12 @@ export class CacheInterceptor implements NestInterceptor {
   private readonly flights = new SingleFlight<CachedResponse | undefined>();
   /** What a stored entry may hold; an entry beyond it is corrupt (see `decodeEntry`). */
   private readonly decodeLimits: DecodeLimits;
+  /**
+   * Without an L1, the shared entries decoded last, with the value each came from: a hot
+   * entry's Redis hit skips decoding when its value is unchanged (see `DecodedEntries`).
+   * Per-user entries are never kept in process unless the L1 keeps them.
+   */
+  private readonly decoded: DecodedEntries | undefined;
   private readonly reporter: CacheReporter;
   private readonly misses: CacheMiss;
   private readonly invalidation: WriteInvalidation;
@@ -80,6 +87,7 @@ export class CacheInterceptor implements NestInterceptor {
     fastPath?.serveWith(this, (exchange, route, request) => this.fastAnswer(exchange, route, request));
     const storedHeaders = [...new Set([...STORED_HEADERS, ...options.storeHeaders])];
     this.decodeLimits = { maxBodyBytes: options.maxEntryBytes, headerNames: new Set(storedHeaders) };
+    this.decoded = l1?.cache.enabled ? undefined : new DecodedEntries();
     this.reporter = new CacheReporter(counter, events);
     this.misses = new CacheMiss(options, storedHeaders, store, writer, this.reporter, this.flights, leases);
     this.refresher =
@@ -152,7 +160,7 @@ export class CacheInterceptor implements NestInterceptor {
     return read.then(
       async ({ entry: stored }) => {
         if (!stored) return undefined;
-        const entry = await this.decode(stored, exchange, route.id, lookup.digest, lookup.deadline);
+        const entry = await this.decode(stored, exchange, route.id, lookup.digest, lookup.deadline, perUser);
         // Corrupt (already reported and deleted): the interceptor must not see it again.
         if (!entry) lookup.read = read.then((reply) => ({ ...reply, entry: null }));
         const ttlMs = route.ttlMs ?? 0;
@@ -309,7 +317,7 @@ export class CacheInterceptor implements NestInterceptor {
         return this.bypass(exchange, next);
       }
       if (reply.entry) {
-        const entry = await this.decode(reply.entry, exchange, route.id, digest, deadline);
+        const entry = await this.decode(reply.entry, exchange, route.id, digest, deadline, perUser);
         if (entry) {
           const freshness = freshnessOf(entry, Date.now(), ttlMs, !perUser);
           if (freshness !== 'expired') this.keep(lookup, entry, ttlMs, perUser, l1Generation);
@@ -331,7 +339,7 @@ export class CacheInterceptor implements NestInterceptor {
         const waited = await this.leases.wait(digest);
         this.reporter.leaseWait(waited.outcome === 'unstored' ? 'timeout' : waited.outcome);
         if (waited.outcome === 'filled') {
-          const entry = await this.decode(waited.entry, exchange, route.id, digest, deadline);
+          const entry = await this.decode(waited.entry, exchange, route.id, digest, deadline, perUser);
           if (entry) return serveHit(exchange, entry, perUser, this.reporter, 'l2');
         } else if (waited.outcome === 'leader') {
           // Several requests of this instance may have waited together: one leads, the rest follow it.
@@ -353,9 +361,15 @@ export class CacheInterceptor implements NestInterceptor {
     routeId: string,
     digest: string,
     deadline: Deadline,
+    perUser: boolean,
   ): Promise<CachedResponse | undefined> {
+    const memo = perUser ? undefined : this.decoded;
+    const known = memo?.get(digest, stored);
+    if (known) return known;
     try {
-      return await decodeEntry(stored, this.decodeLimits);
+      const entry = await decodeEntry(stored, this.decodeLimits);
+      memo?.set(digest, stored, entry);
+      return entry;
     } catch (error) {
       if (!(error instanceof CorruptEntryError)) throw error;
       // Written by something else, or partly: a MISS that replaces it.
