@@ -103,6 +103,19 @@ class StaleController {
   }
 }
 
+/** Stale after 1 s; every refresh's handler takes 400 ms (the first computation does not). */
+@Controller('slow-windows')
+class SlowStaleController {
+  @Get()
+  @CacheTtl({ ttlSeconds: 1, staleWhileRevalidateSeconds: 60 })
+  @CacheShared()
+  async one() {
+    const n = count('slow-windows');
+    if (n > 1) await new Promise((resolve) => setTimeout(resolve, 400));
+    return { n };
+  }
+}
+
 @Controller('class-guarded')
 @UseGuards(AllowHeaderGuard)
 class ClassGuardedController {
@@ -142,7 +155,7 @@ async function startApp(adapter: Adapter, redisUrl: string, setup: AppSetup = {}
         : []),
       ResponseCacheModule.forRoot({ l1: { maxBytes: setup.l1 === false ? 0 : 1 << 20 }, fastPath: setup.fastPath }),
     ],
-    controllers: [FastController, ClassGuardedController, StaleController],
+    controllers: [FastController, ClassGuardedController, StaleController, SlowStaleController],
     providers: [
       ...(setup.globalGuard ? [{ provide: APP_GUARD, useClass: AllowHeaderGuard }] : []),
       ...(setup.rateLimit === 'subclass' ? [{ provide: APP_GUARD, useClass: SubclassedGuard }] : []),
@@ -400,6 +413,31 @@ describe.each<Adapter>(['express', 'fastify'])('the L1 fast path on %s', (adapte
       } finally {
         decoded.mockRestore();
       }
+    });
+
+    it("answers a stale entry at the route while this instance refreshes it: the answer Nest's path gave", async () => {
+      const app = await startApp(adapter, proxy.url, { l1: false });
+      apps.push(app);
+      await get(app, '/slow-windows');
+      expect(status(await get(app, '/slow-windows'))).toBe('HIT'); // learns the route
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const url = await app.getUrl();
+      intercepted.mockClear();
+      // The first stale serve is Nest's: it schedules the refresh, which runs once the answer is sent.
+      const first = await request(url).get('/slow-windows');
+      expect(status(first)).toBe('STALE');
+      expect(intercepted).toHaveBeenCalledTimes(1);
+      // While that refresh runs (its handler takes 400 ms), the same answer comes from the route.
+      const during = await request(url).get('/slow-windows');
+      expect(status(during)).toBe('STALE');
+      expect(intercepted).toHaveBeenCalledTimes(1);
+      expect(seen(during)).toEqual(seen(first));
+      expect(JSON.parse(during.text)).toEqual({ n: 1 });
+      await app.get(ResponseCacheWriter).flush();
+      // Refreshed once, by the first stale serve's request.
+      const after = await get(app, '/slow-windows');
+      expect([status(after), JSON.parse(after.text)]).toEqual(['HIT', { n: 2 }]);
+      expect(calls['slow-windows']).toBe(2);
     });
 
     it('leaves stale entries and a stalled Redis to the interceptor: STALE, then BYPASS within the deadline', async () => {

@@ -33,6 +33,11 @@ export class CacheRefresh {
     private readonly commandTimeoutMs: number,
   ) {}
 
+  /** Whether a refresh of `digest` is scheduled or running on this instance (another would do nothing). */
+  refreshing(digest: string): boolean {
+    return this.running.has(digest);
+  }
+
   /** Schedules the refresh of `stale` for when `exchange`'s (stale) response has been sent. */
   schedule(exchange: HttpExchange, next: CallHandler, lookup: Lookup, stale: CachedResponse): void {
     const { digest } = lookup;

@@ -21,7 +21,7 @@ import { type CachedResponse, CorruptEntryError, type DecodeLimits, decodeEntry 
 import { DecodedEntries } from '../engine/decoded-entries.js';
 import { ResponseCacheStore } from '../store/response-cache.store.js';
 import { apiVersionOf } from './api-version.js';
-import { serveHit, setHitHeaders } from './cache-hit.js';
+import { type HitSource, serveHit, setHitHeaders } from './cache-hit.js';
 import { CacheFastPath, FAST_SENT } from './cache-fast-path.js';
 import { CacheMiss } from './cache-miss.js';
 import { CacheReporter } from './cache-reporter.js';
@@ -134,10 +134,11 @@ export class CacheInterceptor implements NestInterceptor {
 
   /**
    * The answer to a request on a route the fast path serves (see `CacheFastPath`): for a
-   * plain GET, the body of a fresh entry from L1 or, else, from Redis, with its headers
-   * set; undefined (now or once Redis answered) otherwise, and Nest runs the route as
-   * usual, reusing the Redis read started here (a 304, HEAD, a miss, a stale entry, Redis
-   * down are all answered there).
+   * plain GET, the body of a fresh entry from L1 or, else, from Redis (or of a Redis entry
+   * within its stale-while-revalidate window that this instance is already refreshing),
+   * with its headers set; undefined (now or once Redis answered) otherwise, and Nest runs
+   * the route as usual, reusing the Redis read started here (a 304, HEAD, a miss, any
+   * other stale entry, Redis down are all answered there).
    */
   private fastAnswer(exchange: HttpExchange, route: CacheRoute, request: unknown): unknown {
     if (exchange.method !== 'GET' || exchange.header('if-none-match') !== undefined) return undefined;
@@ -164,9 +165,20 @@ export class CacheInterceptor implements NestInterceptor {
         // Corrupt (already reported and deleted): the interceptor must not see it again.
         if (!entry) lookup.read = read.then((reply) => ({ ...reply, entry: null }));
         const ttlMs = route.ttlMs ?? 0;
-        if (!entry || freshnessOf(entry, Date.now(), ttlMs, !perUser) !== 'fresh') return undefined;
-        this.keep(lookup, entry, ttlMs, perUser, lookup.l1Generation);
-        return this.fastBody(exchange, entry, perUser, 'l2');
+        if (!entry) return undefined;
+        const freshness = freshnessOf(entry, Date.now(), ttlMs, !perUser);
+        if (freshness === 'fresh') {
+          this.keep(lookup, entry, ttlMs, perUser, lookup.l1Generation);
+          return this.fastBody(exchange, entry, perUser, 'l2');
+        }
+        // Stale while this instance already refreshes it: the interceptor would serve it as
+        // is and schedule nothing, so that answer needs no pipeline either. Otherwise the
+        // interceptor serves it and schedules the refresh.
+        if (freshness === 'stale-while-revalidate' && this.refresher?.refreshing(lookup.digest)) {
+          this.keep(lookup, entry, ttlMs, perUser, lookup.l1Generation);
+          return this.fastBody(exchange, entry, perUser, { stale: 'revalidate' });
+        }
+        return undefined;
       },
       () => undefined,
     );
@@ -176,7 +188,7 @@ export class CacheInterceptor implements NestInterceptor {
    * A fast hit: its headers set, then the response ended through the facade where it can
    * ({@link FAST_SENT}), else the body for the adapter's `reply`.
    */
-  private fastBody(exchange: HttpExchange, entry: CachedResponse, perUser: boolean, source: 'l1' | 'l2'): unknown {
+  private fastBody(exchange: HttpExchange, entry: CachedResponse, perUser: boolean, source: HitSource): unknown {
     setHitHeaders(exchange, entry, perUser, this.reporter, source);
     return exchange.endWith(200, entry.body) ? FAST_SENT : exchange.textBody(entry.body);
   }
