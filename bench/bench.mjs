@@ -3,12 +3,12 @@
 // + @keyv/redis), side by side in one run on this machine, with its own redis-server on a
 // free loopback port. Prints one table (and more detail) and writes bench/RESULTS.md.
 //
-// Usage: npm run bench [-- --quick] [-- --seconds 5 --rounds 5 --clients 20000]
+// Usage: npm run bench [-- --quick] [-- --seconds 3 --rounds 9 --clients 20000]
 //   --quick      3 rounds × 3 s; counted runs of 300 requests, memory over 2 000 clients,
 //                5 flood variants of 1 s (a smoke test of every part; about 3.5 min)
-//   --seconds N  length of each timed run (default 5; a full run takes about 13 min: 22
-//                variants × 5 rounds × ~6 s, plus start-up, counted, memory and flood runs)
-//   --rounds N   rounds of every variant, order alternating (default 5)
+//   --seconds N  length of each timed run (default 3; a full run takes about 15 min: 22
+//                variants × 9 rounds × ~4 s, plus start-up, counted, memory and flood runs)
+//   --rounds N   rounds of every variant, order alternating (default 9)
 //   --clients N  distinct clients of the memory runs (default 20 000)
 //   --no-write   print only; leave bench/RESULTS.md alone
 //
@@ -16,7 +16,8 @@
 // - Every variant is a Nest app (Express, or Fastify for the `(fastify)` ones; logger off,
 //   `GET /ping` → `{ ok: true }`) in a child process of its own (bench/apps, compiled to
 //   bench/dist here), started once and kept for all rounds; only one is under load at a time.
-//   Each round runs every variant in turn (order reversed every other round): FLUSHALL,
+//   Each round runs every variant in turn (RUN_ORDER: each variant next to what it is
+//   compared with; order reversed every other round): FLUSHALL,
 //   warm-up, then autocannon, 50 connections, for --seconds. Ratios to the bare app of the
 //   same adapter and to the anchors (req/s, p99, CPU) are per round, then the median.
 // - App CPU: `process.cpuUsage()` of the variant's process across the timed run / requests.
@@ -56,8 +57,10 @@ const { values } = parseArgs({
 });
 const quick = values.quick;
 const SETTINGS = {
-  seconds: positive('--seconds', values.seconds ?? (quick ? '3' : '5')),
-  rounds: positive('--rounds', values.rounds ?? (quick ? '3' : '5')),
+  // Many short rounds rather than a few long ones: this VM's CPU speed drifts by tens of per
+  // cent within a minute, and a median of 9 same-round ratios holds still better than of 5.
+  seconds: positive('--seconds', values.seconds ?? '3'),
+  rounds: positive('--rounds', values.rounds ?? (quick ? '3' : '9')),
   /** Warm-up before a variant's first timed run, and before later ones (already JIT-warm), in s. */
   warmupFirst: quick ? 0.25 : 2,
   warmup: quick ? 0.25 : 0.5,
@@ -152,6 +155,40 @@ const VARIANTS = [
 ];
 const MEMORY_VARIANTS = ['shield-limit', 'throttler', 'rlf'];
 
+/**
+ * The order of the timed rounds (every VARIANTS name once): each variant runs right next to
+ * what a target compares it with (its bare app, its anchor), so that a same-round ratio is of
+ * two runs seconds apart, not a minute, on a machine whose CPU speed drifts within a minute.
+ * Reversed every other round; the tables keep the order of VARIANTS.
+ */
+const RUN_ORDER = [
+  'shield-limit+metrics',
+  'shield-limit+concurrency',
+  'rlf',
+  'shield-flood',
+  'throttler',
+  'shield-limit',
+  'bare',
+  'shield-cache-l1',
+  'cache-manager',
+  'shield-cache',
+  'shield-cache-stale',
+  'throttler+cache-manager',
+  'shield-limit-cache',
+  'shield-flood (fastify)',
+  'throttler (fastify)',
+  'shield-limit (fastify)',
+  'bare (fastify)',
+  'shield-cache-l1 (fastify)',
+  'cache-manager (fastify)',
+  'shield-cache (fastify)',
+  'throttler+cache-manager (fastify)',
+  'shield-limit-cache (fastify)',
+];
+if (RUN_ORDER.length !== VARIANTS.length || VARIANTS.some(({ name }) => !RUN_ORDER.includes(name))) {
+  throw new Error('bench: RUN_ORDER must name every variant once');
+}
+
 const phases = [];
 /** The 1-minute load average when the run started: anything else running skews the figures. */
 const loadAtStart = loadavg()[0];
@@ -229,11 +266,12 @@ function compileBenchApps() {
   if (!compileApps()) log('bench/dist is up to date');
 }
 
-/** Every variant in every round, order reversed every other round; FLUSHALL before each. */
+/** Every variant in every round, in RUN_ORDER reversed every other round; FLUSHALL before each. */
 async function timedRounds(hosts, active) {
   const runs = []; // { round, variant, rps, p50, p99, cpuPerRequest, requests }
+  const ordered = RUN_ORDER.map((name) => active.find((variant) => variant.name === name)).filter(Boolean);
   for (let round = 0; round < SETTINGS.rounds; round++) {
-    const order = round % 2 === 0 ? active : [...active].reverse();
+    const order = round % 2 === 0 ? ordered : [...ordered].reverse();
     for (const variant of order) {
       const run = await attempt(`${variant.name}, round ${round + 1}`, () =>
         timedRun(hosts.get(variant.name), variant, round),
@@ -618,7 +656,7 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
     '  `GET /ping` → `{ ok: true }`, in a child process of its own, started once and kept for all rounds; one',
     `  variant is under load at a time. Per round and variant: FLUSHALL, warm-up (${SETTINGS.warmupFirst} s in the first`,
     `  round, ${SETTINGS.warmup} s after), then autocannon, ${CONNECTIONS} connections, ${SETTINGS.seconds} s. ` +
-      'Rounds alternate the order.',
+      'Each variant runs next to what it is compared with (its bare app, its anchor); rounds alternate the order.',
     '- Limits (all libraries, 3 tiers): minute 1 000 000 / 60 s, hour 2 000 000 / 3 600 s, burst 1 000 000 / 10 s;',
     '  nothing is rejected. nestjs-redis-shield: default algorithm (sliding window), Redis deadline 1 000 ms (so',
     '  no request falls back to memory under load; the apps report any fallback or open circuit), violations',
