@@ -12,6 +12,7 @@ import { RequestPrefetch } from '../../core/events/request-prefetch.js';
 import { ShieldEvents } from '../../core/events/shield-events.js';
 import { type HttpExchange, httpExchange } from '../../core/http/http-facade.js';
 import { SingleFlight } from '../../core/single-flight.js';
+import { atEndOfTurn } from '../../core/end-of-turn.js';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
 import { defaultUserId } from '../../core/user-id.js';
 import { type Lookup, lookupOf } from '../engine/cache-lookup.js';
@@ -150,7 +151,8 @@ export class CacheInterceptor implements NestInterceptor {
     if (!lookup.directives.read) return undefined;
     const perUser = scope.kind === 'user';
     const kept = this.l1?.cache.get(lookup.digest);
-    if (kept) return this.fastBody(exchange, kept, perUser, 'l1');
+    // Written with the turn's other writes, as an answer from Redis is (see atEndOfTurn).
+    if (kept) return atEndOfTurn(() => this.fastBody(exchange, kept, perUser, 'l1'));
     // The read the rate-limit guard's prefetch started, else the one the interceptor would
     // start; the interceptor takes it over if this is no fresh hit.
     if (!lookup.read) {
