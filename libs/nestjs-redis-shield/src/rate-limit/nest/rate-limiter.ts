@@ -9,6 +9,7 @@ import type { ShieldEvents } from '../../core/events/shield-events.js';
 import type { LimiterStatusSource, ShieldStatus } from '../../core/events/shield-status.js';
 import { RedisCommandError, RedisUnavailableError } from '../../redis/engine/redis.errors.js';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
+import { atEndOfTurn } from '../../core/end-of-turn.js';
 import { BlockCache } from '../engine/block-cache.js';
 import { partitionKeyOf } from '../engine/rate-limit-headers.js';
 import { LeaseTokens } from '../engine/concurrency.js';
@@ -247,7 +248,10 @@ export class RateLimiter implements LimiterStatusSource {
       // Shared with the cache: a budget of Redis time, which waits in the app never spend.
       const deadline = this.deadlineOf(call);
       let blocked = this.blocks?.get(local, policies, cost, policyCosts);
-      if (blocked) return this.decided(call, blocked, false);
+      if (blocked) {
+        const known = blocked;
+        return call.request ? atEndOfTurn(() => this.decided(call, known, false)) : this.decided(call, known, false);
+      }
       // A client at its limit: wait for the decision in flight; its rejection answers here.
       for (let leader = this.blocks?.leader(local, policies); leader;) {
         await leader;
