@@ -117,6 +117,9 @@ const VARIANTS = [
   },
   { name: 'throttler', config: { limiter: 'throttler' } },
   { name: 'rlf', config: { limiter: 'rlf' } },
+  // Not a limiter: one script call of three Redis commands per request and nothing else, so
+  // every run measures what one round trip costs on its machine (the bound of target 20.2).
+  { name: 'floor', config: { limiter: 'floor' } },
   { name: 'cache-manager', config: { cache: 'cache-manager' } },
   { name: 'throttler+cache-manager', config: { limiter: 'throttler', cache: 'cache-manager' } },
   { name: 'bare (fastify)', config: { adapter: 'fastify' } },
@@ -147,6 +150,7 @@ const VARIANTS = [
     anchors: ['shield-limit (fastify)'],
   },
   { name: 'throttler (fastify)', config: { limiter: 'throttler', adapter: 'fastify' } },
+  { name: 'floor (fastify)', config: { limiter: 'floor', adapter: 'fastify' } },
   { name: 'cache-manager (fastify)', config: { cache: 'cache-manager', adapter: 'fastify' } },
   {
     name: 'throttler+cache-manager (fastify)',
@@ -168,6 +172,7 @@ const RUN_ORDER = [
   'shield-flood',
   'throttler',
   'shield-limit',
+  'floor',
   'bare',
   'shield-cache-l1',
   'cache-manager',
@@ -178,6 +183,7 @@ const RUN_ORDER = [
   'shield-flood (fastify)',
   'throttler (fastify)',
   'shield-limit (fastify)',
+  'floor (fastify)',
   'bare (fastify)',
   'shield-cache-l1 (fastify)',
   'cache-manager (fastify)',
@@ -666,6 +672,9 @@ function render({ summary, counted, memory, floods, redisVersion, blockCacheOpti
     '  (consumed in parallel) behind a global guard keyed by `req.ip`, setting X-RateLimit-* of the tightest tier',
     '  as its Express example does; @nestjs/cache-manager: CacheModule over `new Keyv({ store: new KeyvRedis(url) })`,',
     '  CacheInterceptor global, `@CacheTTL(60_000)`. Every limiter sends its default headers.',
+    '- `floor`: not a limiter. A global guard sends one `EVALSHA` per request (a script of `HMGET`, `HSET` and',
+    '  `PEXPIRE` on a hash keyed by `req.ip`, through ioredis with its defaults), awaits it and lets the request',
+    '  through: what one Redis round trip costs a Nest app on the machine of that run, the bound of target 20.2.',
     '- `× bare`, `× anchor`: the ratio of req/s within each round, then the median over rounds; `× bare` divides',
     '  by the bare app of the same adapter, and a `(fastify)` variant’s anchors run on Fastify too.',
     '- `p99 vs anchor`: the ratio of p99 latency to the anchor’s within each round, median over rounds (below',
@@ -910,12 +919,14 @@ function targetTable(summary, memory, floods, counted) {
     const limit = row(on(adapter, 'shield-limit'));
     const throttler = versus(limit.name, on(adapter, 'throttler')).ratio;
     const rlf = adapter === 'fastify' ? undefined : versus(limit.name, 'rlf').ratio;
+    const floor = row(on(adapter, 'floor'));
     add(
       issue,
       'limit ≥ 0.90 × bare, ≥ 1.5 × throttler, ≥ 1.3 × rlf; guard app CPU ≤ bare + 25 µs',
       `${fixed(limit.bare)} × bare, ${fixed(throttler)} × throttler, ` +
         `${rlf === undefined ? 'rlf not run on Fastify' : `${fixed(rlf)} × rlf`}; ` +
-        `${signed(limit.cpuOverBare)} µs app CPU over bare (same round)`,
+        `${signed(limit.cpuOverBare)} µs app CPU over bare (same round); ` +
+        `the floor (one script call, nothing else): ${fixed(floor.bare)} × bare, ${signed(floor.cpuOverBare)} µs`,
       verdict(
         atLeast(limit.bare, 0.9),
         atLeast(throttler, 1.5),

@@ -18,8 +18,11 @@ export interface BenchAppConfig {
    * its equivalent), so every library is measured where a fixed cost per request weighs more too.
    */
   adapter?: 'express' | 'fastify';
-  /** Which rate limiter guards `GET /ping`, if any. */
-  limiter?: 'shield' | 'throttler' | 'rlf';
+  /**
+   * Which rate limiter guards `GET /ping`, if any. `floor`: no limiter, a guard that only
+   * sends one script call of three Redis commands per request (what one round trip costs).
+   */
+  limiter?: 'shield' | 'throttler' | 'rlf' | 'floor';
   /** Which response cache serves `GET /ping`, if any. */
   cache?: 'shield' | 'cache-manager';
   /** nestjs-redis-shield cache: the in-process L1 (default on, as in the library); false: every hit reads Redis. */

@@ -101,6 +101,7 @@ async function loadParts(config: BenchAppConfig): Promise<BenchPart[]> {
   }
   if (config.limiter === 'throttler') parts.push((await import('./parts/throttler.js')).throttlerPart(config));
   if (config.limiter === 'rlf') parts.push((await import('./parts/rlf.js')).rlfPart(config));
+  if (config.limiter === 'floor') parts.push((await import('./parts/floor.js')).floorPart(config));
   if (config.cache === 'cache-manager') parts.push((await import('./parts/cache-manager.js')).cacheManagerPart(config));
   if (config.noopInterceptor) parts.push((await import('./parts/noop-interceptor.js')).noopInterceptorPart());
   return parts;
