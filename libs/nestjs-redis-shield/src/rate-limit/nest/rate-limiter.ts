@@ -249,6 +249,8 @@ export class RateLimiter implements LimiterStatusSource {
       const deadline = this.deadlineOf(call);
       let blocked = this.blocks?.get(local, policies, cost, policyCosts);
       if (blocked) {
+        // An HTTP request's rejection from memory goes out with the turn's other writes, as
+        // one that waited for Redis does (see atEndOfTurn); a service call decides at once.
         const known = blocked;
         return call.request ? atEndOfTurn(() => this.decided(call, known, false)) : this.decided(call, known, false);
       }
