@@ -104,10 +104,11 @@ describe('global RateLimitGuard in a hybrid (HTTP + TCP microservice) app', () =
     // The first test's 429 reaches the violation stream by a flush up to a second later (one
     // more script call, one more key): let it land first, so that this test counts only its own.
     const stream = app.get(RedisConnection).keys.violations();
-    for (const until = Date.now() + 5000; (await server.command('EXISTS', stream)) !== 1;) {
-      if (Date.now() > until) throw new Error("the first test's violation never reached the stream");
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor(
+      async () => (await server.command('EXISTS', stream)) === 1,
+      5000,
+      "the first test's violation in the stream",
+    );
     canActivate.mockClear();
     sums = 0;
     const scriptsBefore = scriptCalls();
