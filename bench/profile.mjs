@@ -5,7 +5,7 @@
 //
 //   node bench/profile.mjs [variant] [--fastify] [--seconds N] [--top N]
 //
-// variant: bare | shield-limit | shield-cache | shield-cache-redis (L1 off) | shield-both | throttler | cache-manager |
+// variant: bare | shield-limit | floor | shield-cache | shield-cache-redis (L1 off) | shield-both | throttler | cache-manager |
 // shield-flood | shield-flood-no-block-cache
 // (default shield-cache); --fastify: the same app on the Fastify adapter. Needs `npm run build` and the bench package installed (as
 // `npm run bench` does); the profile is kept in tmp/profiles/.
@@ -22,6 +22,8 @@ const BENCH = join(ROOT, 'bench');
 const VARIANTS = {
   bare: {},
   'shield-limit': { limiter: 'shield' },
+  // One script call per request and nothing else: what shield-limit costs at the least.
+  floor: { limiter: 'floor' },
   'shield-cache': { cache: 'shield' },
   'shield-cache-redis': { cache: 'shield', l1: false },
   'shield-both': { limiter: 'shield', cache: 'shield' },

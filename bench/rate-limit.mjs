@@ -1,5 +1,6 @@
-// Limit-only benchmark: req/s of RateLimitService.consume against the Redis store, and
-// Redis bytes per client. Starts its own redis-server on a free loopback port.
+// Limit-only benchmark: req/s of RateLimitService.consume against the Redis store, the CPU
+// each call costs this process and Redis, and Redis bytes per client. Starts its own
+// redis-server on a free loopback port.
 // Usage: npm run bench:rate-limit [-- --seconds 5 --concurrency 64 --clients 20000]
 import 'reflect-metadata';
 import { spawn } from 'node:child_process';
@@ -68,6 +69,8 @@ const bytesPerClient = ((await usedMemory()) - before) / clients;
 // Throughput: `concurrency` loops calling consume for `seconds`, over 10 000 clients.
 let done = 0;
 let allowed = 0;
+await admin.config('RESETSTAT');
+const cpuBefore = process.cpuUsage();
 const deadline = performance.now() + seconds * 1000;
 await Promise.all(
   Array.from({ length: concurrency }, async (_, worker) => {
@@ -80,12 +83,16 @@ await Promise.all(
     }
   }),
 );
+const cpu = process.cpuUsage(cpuBefore);
 const elapsed = seconds;
 const commands = await admin.info('commandstats');
+// Redis's own time in the script (its commands included), per call.
+const scriptUs = Number(/cmdstat_evalsha:.*usec_per_call=([\d.]+)/.exec(commands)?.[1] ?? NaN);
 
 process.stdout.write(
   [
     `rate-limit consume: ${Math.round(done / elapsed)} req/s (${done} calls in ${elapsed} s, concurrency ${concurrency}, ${allowed} allowed)`,
+    `rate-limit CPU: ${((cpu.user + cpu.system) / done).toFixed(1)} µs of this process and ${scriptUs.toFixed(1)} µs of Redis per call`,
     `rate-limit memory: ${bytesPerClient.toFixed(1)} B per client (${clients} clients, default 3 tiers)`,
     `redis commands: ${(commands.match(/cmdstat_\w+:calls=\d+/g) ?? []).join(' ')}`,
   ].join('\n') + '\n',
