@@ -2,15 +2,26 @@
 // Redis, so drift hits both alike. Prints req/s and CPU µs per request per round and the
 // median ratio B / A. For trying one idea quickly; `npm run bench` is the measurement.
 //
-//   node bench/ab.mjs '<config A as JSON>' '<config B as JSON>' [--rounds N] [--seconds S] [--flood]
+//   node bench/ab.mjs '<config A as JSON>' '<config B as JSON>' [--rounds N] [--seconds S] [--flood] [--dist-b DIR]
 //
 // --flood, or "flood": true in one config: limits of 10 per window for both sides or that
 // one, so after the warm-up every request is a 429 (the bench's flood: one client over its
 // limit), e.g. node bench/ab.mjs '{"limiter":"shield"}' '{"limiter":"shield","flood":true}'.
 //
 // e.g. node bench/ab.mjs '{"cache":"shield"}' '{"cache":"shield","autoPipelining":true}'
+//
+// --dist-b <dir>: side B runs another build of the library, the `dist` directory of
+// libs/nestjs-redis-shield copied aside, e.g. to weigh a change against the last commit:
+//   git stash && npm run build && cp -r libs/nestjs-redis-shield/dist /tmp/before \
+//     && git stash pop && npm run build
+//   node bench/ab.mjs '{"limiter":"shield"}' '{"limiter":"shield"}' --dist-b /tmp/before
+// (B is then the build before the change). The bench apps are copied to bench/.ab-b with
+// that build as their `nestjs-redis-shield`; everything else resolves as for side A.
 // Configs are bench/apps/config.ts BenchAppConfig without redisUrl and tiers (the bench's
 // high limits are used). Needs `npm run build` and the bench package installed.
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { spawnHost } from './lib/app-host.mjs';
 import { HIGH_TIERS, numericOption, withBenchRedis } from './lib/apps.mjs';
 import { load } from './lib/load.mjs';
@@ -20,9 +31,12 @@ const args = process.argv.slice(2);
 const option = (name, fallback) => numericOption(args, name, fallback);
 const configs = args.filter((arg) => arg.startsWith('{')).map((arg) => JSON.parse(arg));
 if (configs.length !== 2) {
-  process.stderr.write("usage: node bench/ab.mjs '<config A>' '<config B>' [--rounds N] [--seconds S] [--flood]\n");
+  process.stderr.write(
+    "usage: node bench/ab.mjs '<config A>' '<config B>' [--rounds N] [--seconds S] [--flood] [--dist-b DIR]\n",
+  );
   process.exit(2);
 }
+const distB = args.includes('--dist-b') ? args[args.indexOf('--dist-b') + 1] : undefined;
 const rounds = option('rounds', 5);
 const seconds = option('seconds', 5);
 const FLOOD_TIERS = HIGH_TIERS.map((tier) => ({ ...tier, limit: 10 }));
@@ -32,7 +46,10 @@ await withBenchRedis(main);
 async function main(redis) {
   const sides = [];
   for (const [index, { flood, ...config }] of configs.entries()) {
-    const host = spawnHost(index === 0 ? 'A' : 'B');
+    const host = spawnHost(
+      index === 0 ? 'A' : 'B',
+      index === 1 && distB !== undefined ? hostOfBuild(distB) : undefined,
+    );
     const tiers = flood || args.includes('--flood') ? FLOOD_TIERS : HIGH_TIERS;
     const port = await host.start({ ...config, tiers, redisUrl: redis.url });
     await load({ port, seconds: 2 }); // warm-up
@@ -63,6 +80,26 @@ async function main(redis) {
   }
   print(`B / A req/s per round: ${ratios.map((r) => r.toFixed(2)).join(' ')}; median ${median(ratios).toFixed(2)}`);
   for (const side of sides) await side.host.close();
+  if (distB !== undefined) rmSync(fileURLToPath(new URL('.ab-b', import.meta.url)), { recursive: true, force: true });
+}
+
+/**
+ * bench/.ab-b: a copy of the compiled bench apps whose `nestjs-redis-shield` is the build in
+ * `dist` (Node resolves the package from the nearest node_modules first; Nest, ioredis and
+ * the anchors still come from bench/node_modules and the root). Returns its main.js.
+ */
+function hostOfBuild(dist) {
+  if (!dist || dist.startsWith('--')) throw new Error('--dist-b needs the directory of a built library (its dist)');
+  const bench = fileURLToPath(new URL('.', import.meta.url));
+  const root = fileURLToPath(new URL('.ab-b', import.meta.url));
+  const library = join(root, 'node_modules', 'nestjs-redis-shield');
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(library, { recursive: true });
+  cpSync(join(bench, 'dist'), join(root, 'dist'), { recursive: true });
+  cpSync(join(bench, 'package.json'), join(root, 'package.json'));
+  cpSync(join(bench, '..', 'libs', 'nestjs-redis-shield', 'package.json'), join(library, 'package.json'));
+  cpSync(dist, join(library, 'dist'), { recursive: true });
+  return join(root, 'dist', 'main.js');
 }
 
 /** One line to stdout (the bench prints its report with process.stdout, not console). */

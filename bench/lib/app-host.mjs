@@ -8,12 +8,12 @@ const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const REQUEST_TIMEOUT_MS = 60_000;
 
 /**
- * Spawns a host named `name`. Returns `{ name, start(config) → port, stop(port),
- * stats() → { cpu, handlerCalls, problems }, close() }`.
+ * Spawns a host named `name` (from `main`, default bench/dist/main.js). Returns `{ name,
+ * start(config) → port, stop(port), stats() → { cpu, handlerCalls, problems }, close() }`.
  */
-export function spawnHost(name) {
+export function spawnHost(name, main = MAIN) {
   const child = track(
-    spawn(process.execPath, [MAIN], {
+    spawn(process.execPath, [main], {
       cwd: fileURLToPath(new URL('..', import.meta.url)),
       env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
