@@ -63,14 +63,34 @@ describe('requestState', () => {
     expect(deadline.budgetMs).toBe(100);
   });
 
-  it('writes nothing onto the request', () => {
+  it('holds its state under one symbol of its own: no string key, nothing serialised, no global symbol', () => {
     const request = expressRequest({}, '/items/:id');
     const keys = Reflect.ownKeys(request);
+    const json = JSON.stringify(request);
     recordRouteTemplate(httpExchange(contextOf(request)));
     recordClientId(request, 'ip:203.0.113.7');
     recordCacheStatus(request, 'HIT');
     requestDeadline(request, 100);
-    expect(Reflect.ownKeys(request)).toEqual(keys);
+    const added = Reflect.ownKeys(request).filter((key) => !keys.includes(key));
+    expect(added).toHaveLength(1);
+    const [symbol] = added;
+    expect(typeof symbol).toBe('symbol');
+    expect(Symbol.keyFor(symbol as symbol)).toBeUndefined();
+    expect(Object.keys(request)).toEqual(keys.filter((key) => typeof key === 'string'));
+    expect(JSON.stringify(request)).toBe(json);
+    expect((request as unknown as Record<symbol, unknown>)[symbol as symbol]).toBe(requestState(request));
+  });
+
+  it('keeps the state of a request that cannot take a property beside it', () => {
+    const request = Object.freeze(expressRequest({}, '/items/:id'));
+    expect(existingRequestState(request)).toBeUndefined();
+    recordClientId(request, 'ip:203.0.113.7');
+    recordCacheStatus(request, 'HIT');
+    const state = requestState(request);
+    expect(state.clientId).toBe('ip:203.0.113.7');
+    expect(existingRequestState(request)).toBe(state);
+    expect(cacheStatusOf(request)).toBe('HIT');
+    expect(requestState(Object.freeze(expressRequest()))).not.toBe(state);
   });
 });
 
