@@ -30,6 +30,7 @@ import { tap } from 'rxjs';
 import request from 'supertest';
 import { Redis } from 'ioredis';
 import { CacheInterceptor } from '../libs/nestjs-redis-shield/src/cache/nest/cache.interceptor.js';
+import { CacheReporter } from '../libs/nestjs-redis-shield/src/cache/nest/cache-reporter.js';
 import { DecodedEntries } from '../libs/nestjs-redis-shield/src/cache/engine/decoded-entries.js';
 import { decodeEntry, encodeEntry } from '../libs/nestjs-redis-shield/src/cache/engine/entry-codec.js';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
@@ -412,6 +413,34 @@ describe.each<Adapter>(['express', 'fastify'])('the L1 fast path on %s', (adapte
         }
       } finally {
         decoded.mockRestore();
+      }
+    });
+
+    it("leaves a corrupt entry to Nest's path on the same read: reported and deleted once, recomputed", async () => {
+      const corrupt = jest.spyOn(CacheReporter.prototype, 'corrupt');
+      const redis = new Redis(server.url);
+      try {
+        const app = await startApp(adapter, proxy.url, { l1: false });
+        apps.push(app);
+        expect(status(await get(app, '/fast/shared'))).toBe('MISS');
+        expect(status(await get(app, '/fast/shared'))).toBe('HIT'); // learns the route
+        const [, found] = await redis.scan('0', 'MATCH', '*cache:response:*', 'COUNT', 1000);
+        const [key] = found.filter((name) => !name.includes('lease'));
+        await redis.set(key, 'garbage', 'KEEPTTL');
+        intercepted.mockClear();
+        proxy.reset();
+        const recomputed = await get(app, '/fast/shared');
+        expect(status(recomputed)).toBe('MISS');
+        expect(JSON.parse(recomputed.text).n).toBe(2);
+        expect(intercepted).toHaveBeenCalledTimes(1);
+        // One read of the entry: the interceptor took over the route's, and did not decode it again.
+        expect(lookups().filter((command) => proxy.keysOf(command).includes(key))).toHaveLength(1);
+        expect(corrupt).toHaveBeenCalledTimes(1);
+        expect(proxy.commands.filter((command) => command.name === 'UNLINK' || command.name === 'DEL')).toHaveLength(1);
+        expect(status(await get(app, '/fast/shared'))).toBe('HIT');
+      } finally {
+        corrupt.mockRestore();
+        redis.disconnect();
       }
     });
 
