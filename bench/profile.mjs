@@ -5,7 +5,7 @@
 //
 //   node bench/profile.mjs [variant] [--fastify] [--seconds N] [--top N]
 //
-// variant: bare | shield-limit | floor | shield-cache | shield-cache-redis (L1 off) | shield-both | throttler | cache-manager |
+// variant: bare | shield-limit | floor | shield-cache | shield-cache-redis (L1 off) | shield-cache-stale | shield-both | throttler | cache-manager |
 // shield-flood | shield-flood-no-block-cache
 // (default shield-cache); --fastify: the same app on the Fastify adapter. Needs `npm run build` and the bench package installed (as
 // `npm run bench` does); the profile is kept in tmp/profiles/.
@@ -26,6 +26,8 @@ const VARIANTS = {
   floor: { limiter: 'floor' },
   'shield-cache': { cache: 'shield' },
   'shield-cache-redis': { cache: 'shield', l1: false },
+  // Every hit stale (1 ms TTL, an hour of stale-while-revalidate), refreshed in the background.
+  'shield-cache-stale': { cache: 'shield', stale: true },
   'shield-both': { limiter: 'shield', cache: 'shield' },
   throttler: { limiter: 'throttler' },
   'cache-manager': { cache: 'cache-manager' },

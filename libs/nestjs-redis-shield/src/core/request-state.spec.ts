@@ -1,6 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import { requestDeadline } from './deadline.js';
 import {
   cacheStatusOf,
@@ -63,11 +64,9 @@ describe('requestState', () => {
     expect(deadline.budgetMs).toBe(100);
   });
 
-  it('holds its state under one symbol of its own: no string key, nothing serialised, no global symbol', () => {
-    const request = expressRequest({}, '/items/:id');
+  it('a plain Node request holds its state under one symbol of the library: no string key, no global symbol', () => {
+    const request = new IncomingMessage(new Socket());
     const keys = Reflect.ownKeys(request);
-    const json = JSON.stringify(request);
-    recordRouteTemplate(httpExchange(contextOf(request)));
     recordClientId(request, 'ip:203.0.113.7');
     recordCacheStatus(request, 'HIT');
     requestDeadline(request, 100);
@@ -77,12 +76,28 @@ describe('requestState', () => {
     expect(typeof symbol).toBe('symbol');
     expect(Symbol.keyFor(symbol as symbol)).toBeUndefined();
     expect(Object.keys(request)).toEqual(keys.filter((key) => typeof key === 'string'));
-    expect(JSON.stringify(request)).toBe(json);
     expect((request as unknown as Record<symbol, unknown>)[symbol as symbol]).toBe(requestState(request));
+    expect(clientIdOf(request)).toBe('ip:203.0.113.7');
   });
 
-  it('keeps the state of a request that cannot take a property beside it', () => {
-    const request = Object.freeze(expressRequest({}, '/items/:id'));
+  it("writes nothing onto any other request (Express's, whose prototype Express replaced)", () => {
+    const request = expressRequest({}, '/items/:id');
+    const keys = Reflect.ownKeys(request);
+    recordRouteTemplate(httpExchange(contextOf(request)));
+    recordClientId(request, 'ip:203.0.113.7');
+    recordCacheStatus(request, 'HIT');
+    requestDeadline(request, 100);
+    expect(Reflect.ownKeys(request)).toEqual(keys);
+    expect(existingRequestState(request)?.clientId).toBe('ip:203.0.113.7');
+    const express = Object.setPrototypeOf(new IncomingMessage(new Socket()), Object.create(IncomingMessage.prototype));
+    const before = Reflect.ownKeys(express);
+    recordCacheStatus(express, 'MISS');
+    expect(Reflect.ownKeys(express)).toEqual(before);
+    expect(cacheStatusOf(express)).toBe('MISS');
+  });
+
+  it('keeps the state of a Node request that cannot take a property beside it', () => {
+    const request = Object.freeze(new IncomingMessage(new Socket()));
     expect(existingRequestState(request)).toBeUndefined();
     recordClientId(request, 'ip:203.0.113.7');
     recordCacheStatus(request, 'HIT');
@@ -90,7 +105,7 @@ describe('requestState', () => {
     expect(state.clientId).toBe('ip:203.0.113.7');
     expect(existingRequestState(request)).toBe(state);
     expect(cacheStatusOf(request)).toBe('HIT');
-    expect(requestState(Object.freeze(expressRequest()))).not.toBe(state);
+    expect(requestState(Object.freeze(new IncomingMessage(new Socket())))).not.toBe(state);
   });
 });
 

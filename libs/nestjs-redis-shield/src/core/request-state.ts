@@ -1,3 +1,4 @@
+import { IncomingMessage } from 'node:http';
 import type { Deadline } from './deadline.js';
 
 /**
@@ -5,8 +6,9 @@ import type { Deadline } from './deadline.js';
  * rate-limit guard, the cache interceptor, the facade's accessors used by the
  * application's logging): one object per request, found from the Node request (the same
  * object on Express and Fastify) through {@link requestState}, and gone with the request.
- * The request holds it under a symbol of its own, as Node's `IncomingMessage` holds its
- * own state (a property no string key and no other module can reach).
+ * A plain Node request holds it under a symbol of its own, as Node's `IncomingMessage`
+ * holds its own state (a property no string key and no other module can reach); any
+ * other request (Express's) is the key of a `WeakMap`.
  */
 export class RequestState {
   /** The matched route's template (`/api/v1/models/:id`), recorded by the rate-limit guard. */
@@ -46,18 +48,31 @@ export class RequestState {
 }
 
 /**
- * Where a request holds its state. Not a `WeakMap` keyed by the request: with one, V8's
- * minor GCs promoted requests in flight, with their state, to the old generation, and a
- * loaded server paid for them in major GCs (the bench's Fastify Redis hit, `bench/gc.mjs`:
- * 357 bytes promoted per request with the map, 29 without; a loop that gives young objects
- * a weak-map entry ran 4.7 times as long as the same loop giving them a symbol property).
+ * Where a plain Node request holds its state (Fastify's raw request, a bare `http` server's):
+ * a symbol of the library's own. Not the `WeakMap` below for those: with one, V8's minor
+ * GCs promoted requests in flight, with their state, to the old generation, and a loaded
+ * server paid for them in major GCs (the bench's Fastify Redis hit, `bench/gc.mjs`: 357
+ * bytes promoted per request with the map, 29 without; a loop that gives young objects a
+ * weak-map entry ran 4.7 times as long as the same loop giving them a symbol property).
  */
 const STATE = Symbol('nestjs-redis-shield:requestState');
 
-/** Requests that cannot take a property (frozen, sealed): their state is kept here instead. */
-const sealedStates = new WeakMap<object, RequestState>();
+/**
+ * The state of every other request: Express's (whose prototype Express replaced, and to
+ * which Express and Nest add properties in an order of their own, so that a property
+ * added here made every read and write of it a slow, megamorphic access: 3.7 against
+ * 0.95 µs of this module's CPU per request on the bench's Express Redis hit, under the
+ * profiler; Express promotes its requests to the old generation anyway, see `bench/gc.mjs`),
+ * frozen ones, and anything else used as a request.
+ */
+const states = new WeakMap<object, RequestState>();
 
 type Holder = { [STATE]?: RequestState };
+
+/** Whether `rawRequest` holds its state itself: a plain Node request that can take a property. */
+function holdsOwnState(rawRequest: object): boolean {
+  return Object.getPrototypeOf(rawRequest) === IncomingMessage.prototype && Object.isExtensible(rawRequest);
+}
 
 /**
  * The state of one request, created on first use: every caller with the same Node
@@ -66,21 +81,19 @@ type Holder = { [STATE]?: RequestState };
  * @param rawRequest The Node request (`HttpExchange.raw`).
  */
 export function requestState(rawRequest: object): RequestState {
-  const own = (rawRequest as Holder)[STATE];
-  if (own !== undefined) return own;
-  if (!Object.isExtensible(rawRequest)) {
-    let sealed = sealedStates.get(rawRequest);
-    if (sealed === undefined) sealedStates.set(rawRequest, (sealed = new RequestState()));
-    return sealed;
-  }
+  const existing = existingRequestState(rawRequest);
+  if (existing !== undefined) return existing;
   const created = new RequestState();
-  (rawRequest as Holder)[STATE] = created;
+  if (holdsOwnState(rawRequest)) (rawRequest as Holder)[STATE] = created;
+  else states.set(rawRequest, created);
   return created;
 }
 
 /** The state of a request if any part of the library recorded some; never creates one (for readers). */
 export function existingRequestState(rawRequest: object): RequestState | undefined {
-  const own = (rawRequest as Holder)[STATE];
-  if (own !== undefined || Object.isExtensible(rawRequest)) return own;
-  return sealedStates.get(rawRequest);
+  if (Object.getPrototypeOf(rawRequest) === IncomingMessage.prototype) {
+    const own = (rawRequest as Holder)[STATE];
+    if (own !== undefined) return own;
+  }
+  return states.get(rawRequest);
 }
