@@ -209,6 +209,23 @@ describe.each<Adapter>(['express', 'fastify'])('the response cache across three 
       expect([stats.hits, stats.misses]).toEqual([29, 1]);
     });
 
+    it('an entry every instance was reading with a plain GET, once gone, is still computed once across them', async () => {
+      await startThree({ l1: { maxBytes: 0 } });
+      // Hits on every instance: after them, each reads this digest with a GET, not the lookup script.
+      for (const app of [...apps, ...apps]) await get(app, '/d/slow');
+      expect(calls.slow).toBe(1);
+      const [entry] = (await redis.command('KEYS', 'cache:response:*')) as string[];
+      await redis.command('DEL', entry); // as when it expires
+      const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => get(apps[i % 3], '/d/slow')));
+      expect(responses.map((response) => response.status)).toEqual(Array(30).fill(200));
+      // Each GET that found nothing went on to the lookup script and its lease: one leader.
+      expect(calls.slow).toBe(2);
+      expect(new Set(responses.map((response) => response.text))).toEqual(new Set(['{"n":2}']));
+      expect(responses.map(status).filter((s) => s === 'MISS')).toHaveLength(1);
+      await settled(apps);
+      expect(await redis.command('KEYS', 'cache:lease:*')).toEqual([]);
+    });
+
     it('a dead leader (its lease left in Redis) holds followers no longer than the follower timeout', async () => {
       await startThree({ followerTimeoutMs: 1000 });
       // What a leader killed mid-handler leaves: its lease, until it expires.

@@ -126,29 +126,38 @@ describe.each<HttpAdapterName>(['express', 'fastify'])('response caching on %s',
         proxy.reset();
         expect((await request(url).get('/c/shared')).headers['x-cache-status']).toBe('HIT');
         expect(requestCommands()).toEqual(['EVALSHA rate-limit', 'EVALSHA cache-lookup']);
+        // Found stored by that read: the next hit reads it with a plain GET.
+        proxy.reset();
+        expect((await request(url).get('/c/shared')).headers['x-cache-status']).toBe('HIT');
+        expect(requestCommands()).toEqual(['EVALSHA rate-limit', 'GET']);
       });
 
-      it('the cache read goes out together with the rate-limit script, not after its answer', async () => {
-        await miss('/c/shared');
-        await app.get(ResponseCacheWriter).flush();
-        // With Redis stalled, only commands sent without waiting for a reply reach the proxy.
-        await server.stall();
-        try {
-          proxy.reset();
-          const response = await request(url).get('/c/shared');
-          expect(response.status).toBe(200); // both timed out: fallback limit, BYPASS
-          expect(response.headers['x-cache-status']).toBe('BYPASS');
-          // On the request connection (the instance bus's subscriber has its own, with its heartbeat);
-          // MULTI, HINCRBY, EXEC: the statistics flush of the earlier miss, once per second.
-          const statsFlush = new Set(['MULTI', 'HINCRBY', 'EXEC']);
-          expect(requestCommands().filter((name) => !statsFlush.has(name))).toEqual([
-            'EVALSHA rate-limit',
-            'EVALSHA cache-lookup',
-          ]);
-        } finally {
-          await server.resume();
-        }
-      });
+      // The first read of an entry is the lookup script; once a read found it stored, a GET.
+      it.each([
+        ['the lookup script of an entry not read before', false, 'EVALSHA cache-lookup'],
+        ['the GET of an entry found stored before', true, 'GET'],
+      ])(
+        'the cache read (%s) goes out together with the rate-limit script, not after its answer',
+        async (_, hot, read) => {
+          await miss('/c/shared');
+          await app.get(ResponseCacheWriter).flush();
+          if (hot) expect((await request(url).get('/c/shared')).headers['x-cache-status']).toBe('HIT');
+          // With Redis stalled, only commands sent without waiting for a reply reach the proxy.
+          await server.stall();
+          try {
+            proxy.reset();
+            const response = await request(url).get('/c/shared');
+            expect(response.status).toBe(200); // both timed out: fallback limit, BYPASS
+            expect(response.headers['x-cache-status']).toBe('BYPASS');
+            // On the request connection (the instance bus's subscriber has its own, with its heartbeat);
+            // MULTI, HINCRBY, EXEC: the statistics flush of the earlier miss, once per second.
+            const statsFlush = new Set(['MULTI', 'HINCRBY', 'EXEC']);
+            expect(requestCommands().filter((name) => !statsFlush.has(name))).toEqual(['EVALSHA rate-limit', read]);
+          } finally {
+            await server.resume();
+          }
+        },
+      );
     });
 
     it('a strong ETag (not the adapter weak one); If-None-Match gets 304 without the handler', async () => {

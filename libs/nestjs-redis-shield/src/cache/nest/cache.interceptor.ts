@@ -13,6 +13,7 @@ import { ShieldEvents } from '../../core/events/shield-events.js';
 import { type HttpExchange, httpExchange } from '../../core/http/http-facade.js';
 import { SingleFlight } from '../../core/single-flight.js';
 import { atEndOfTurn } from '../../core/end-of-turn.js';
+import { BoundedMap } from '../../core/lru.js';
 import type { RedisConnection } from '../../redis/store/redis.connection.js';
 import { defaultUserId } from '../../core/user-id.js';
 import { type Lookup, lookupOf } from '../engine/cache-lookup.js';
@@ -42,6 +43,9 @@ import { WriteInvalidation } from './write-invalidation.js';
 
 export type { CacheStatus } from './cache-reporter.js';
 
+/** The most digests {@link CacheInterceptor} remembers as found stored (a digest and a map slot each). */
+export const FOUND_DIGESTS_MAX = 10_000;
+
 /**
  * Caches GET responses of routes marked `@CacheTtl` as a correct shared cache: per user
  * unless the route is shared (the user as the handler sees it, after every guard), keyed
@@ -64,6 +68,13 @@ export class CacheInterceptor implements NestInterceptor {
    * Per-user entries are never kept in process unless the L1 keeps them.
    */
   private readonly decoded: DecodedEntries | undefined;
+  /**
+   * Digests this instance last found stored in Redis (the most recent
+   * {@link FOUND_DIGESTS_MAX}): most requests for them are hits, read with a plain `GET`
+   * rather than the lookup script (see {@link read}). A `GET` that finds one missing
+   * forgets it.
+   */
+  private readonly found = new BoundedMap<string, true>(FOUND_DIGESTS_MAX);
   private readonly reporter: CacheReporter;
   private readonly misses: CacheMiss;
   private readonly invalidation: WriteInvalidation;
@@ -237,20 +248,43 @@ export class CacheInterceptor implements NestInterceptor {
   }
 
   /**
-   * The entry's one read: a GET that, when the entry is missing, takes the lease on
-   * computing it for every instance (GETs that may store only). A lease this request
-   * takes is given up when its response ends, unless its miss took it over.
+   * The entry's one read. For a digest this instance found stored the last time it looked
+   * (see {@link found}), a plain `GET`: a hit costs Redis no script. Otherwise, and when
+   * that `GET` finds nothing, the lookup script, which also takes the lease on computing
+   * the missing entry for every instance (GETs that may store only): so every miss still
+   * asks for the lease with the read that found the entry missing, at the cost of a second
+   * round trip for the first miss after a run of hits. A lease this request takes is given
+   * up when its response ends, unless its miss took it over.
    */
   private read(exchange: HttpExchange, lookup: Lookup, options: RunOptions): Promise<LookupReply> {
-    const lease =
-      this.leases && lookup.directives.write && exchange.method === 'GET' ? this.leases.request() : undefined;
-    const reply = this.store.lookup(lookup.digest, lease, options);
-    if (lease) {
-      reply.then(
-        ({ lease: outcome }) => outcome === 'taken' && this.holdLease(exchange, lookup, lease.token),
-        () => undefined,
-      );
+    const leases = lookup.directives.write && exchange.method === 'GET' ? this.leases : undefined;
+    const { digest } = lookup;
+    if (!leases || this.found.has(digest)) {
+      return this.store.read(digest, options).then((entry) => {
+        if (entry) return { entry, lease: 'none' } as const;
+        this.found.delete(digest);
+        return leases ? this.leasedRead(exchange, lookup, leases, options) : { entry: null, lease: 'none' };
+      });
     }
+    return this.leasedRead(exchange, lookup, leases, options);
+  }
+
+  /** The lookup script with a lease (see {@link read}). */
+  private leasedRead(
+    exchange: HttpExchange,
+    lookup: Lookup,
+    leases: CacheLeases,
+    options: RunOptions,
+  ): Promise<LookupReply> {
+    const lease = leases.request();
+    const reply = this.store.lookup(lookup.digest, lease, options);
+    reply.then(
+      ({ entry, lease: outcome }) => {
+        if (entry) this.found.set(lookup.digest, true);
+        else if (outcome === 'taken') this.holdLease(exchange, lookup, lease.token);
+      },
+      () => undefined,
+    );
     return reply;
   }
 
