@@ -32,6 +32,7 @@ import { Redis } from 'ioredis';
 import { CacheInterceptor } from '../libs/nestjs-redis-shield/src/cache/nest/cache.interceptor.js';
 import { CacheReporter } from '../libs/nestjs-redis-shield/src/cache/nest/cache-reporter.js';
 import { DecodedEntries } from '../libs/nestjs-redis-shield/src/cache/engine/decoded-entries.js';
+import { L1Cache } from '../libs/nestjs-redis-shield/src/cache/engine/l1-cache.js';
 import { decodeEntry, encodeEntry } from '../libs/nestjs-redis-shield/src/cache/engine/entry-codec.js';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import { type RedisServer, type RespProxy, startRedis, startRespProxy } from './harness/index.js';
@@ -341,6 +342,26 @@ describe.each<Adapter>(['express', 'fastify'])('the L1 fast path on %s', (adapte
     intercepted.mockClear();
     expect(status(await get(off, '/fast/shared'))).toBe('HIT');
     expect(intercepted).toHaveBeenCalledTimes(1);
+  });
+
+  it('serves a stale entry again and again from one decoding, without putting it in the L1 anew', async () => {
+    const app = await startApp(adapter, server.url); // the L1 on: it holds no fresh copy of a stale entry
+    apps.push(app);
+    await get(app, '/slow-windows');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const decoded = jest.spyOn(DecodedEntries.prototype, 'set');
+    const put = jest.spyOn(L1Cache.prototype, 'put');
+    try {
+      // The first stale serve schedules the refresh (400 ms); the next ones are served while it runs.
+      const serves = [];
+      for (let i = 0; i < 4; i++) serves.push(await request(await app.getUrl()).get('/slow-windows'));
+      expect(serves.map((serve) => [status(serve), JSON.parse(serve.text).n])).toEqual(Array(4).fill(['STALE', 1]));
+      expect(decoded).toHaveBeenCalledTimes(1);
+      expect(put).toHaveBeenCalledTimes(1);
+    } finally {
+      decoded.mockRestore();
+      put.mockRestore();
+    }
   });
 
   describe('with the L1 off: hits read from Redis', () => {

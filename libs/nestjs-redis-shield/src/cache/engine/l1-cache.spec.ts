@@ -37,6 +37,17 @@ describe('L1Cache', () => {
     expect(l1.get('d1')).toBeUndefined();
   });
 
+  it('holds: whether that very value is kept for the digest, stale or fresh, and no longer after an invalidation', () => {
+    const { l1, advance, now } = setup();
+    const value = bytes(100);
+    l1.put('d1', value, { generation: l1.generation, expiresAt: now() + 500, freshUntil: now() + 100, perUser: false });
+    expect([l1.holds('d1', value), l1.holds('d1', bytes(100)), l1.holds('d2', value)]).toEqual([true, false, false]);
+    advance(200); // stale: still held
+    expect(l1.holds('d1', value)).toBe(true);
+    l1.invalidateAll();
+    expect(l1.holds('d1', value)).toBe(false);
+  });
+
   it('refuses an entry read before an invalidation arrived, and drops what it keeps on one', () => {
     const { l1, now } = setup();
     const before = l1.generation;

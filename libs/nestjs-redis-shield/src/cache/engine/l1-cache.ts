@@ -93,6 +93,11 @@ export class L1Cache<T = Buffer> {
     return this.valid(digest)?.value;
   }
 
+  /** Whether `value` itself is what {@link getStale} returns for `digest`. */
+  holds(digest: string, value: T): boolean {
+    return this.valid(digest)?.value === value;
+  }
+
   /**
    * Drops `digest` without advancing the generation: a newer value was stored (another
    * instance refreshed it), so this copy is out of date but no invalidation ran.

@@ -63,11 +63,12 @@ export class CacheInterceptor implements NestInterceptor {
   /** What a stored entry may hold; an entry beyond it is corrupt (see `decodeEntry`). */
   private readonly decodeLimits: DecodeLimits;
   /**
-   * Without an L1, the shared entries decoded last, with the value each came from: a hot
-   * entry's Redis hit skips decoding when its value is unchanged (see `DecodedEntries`).
-   * Per-user entries are never kept in process unless the L1 keeps them.
+   * The shared entries decoded last, with the value each came from: a Redis hit of a hot
+   * entry (no L1, or one the L1 holds no fresh copy of, as when it is served stale) skips
+   * decoding when its value is unchanged (see `DecodedEntries`). Per-user entries are never
+   * kept in process unless the L1 keeps them.
    */
-  private readonly decoded: DecodedEntries | undefined;
+  private readonly decoded = new DecodedEntries();
   /**
    * Digests this instance last found stored in Redis (the most recent
    * {@link FOUND_DIGESTS_MAX}): most requests for them are hits, read with a plain `GET`
@@ -99,7 +100,6 @@ export class CacheInterceptor implements NestInterceptor {
     fastPath?.serveWith(this, (exchange, route, request) => this.fastAnswer(exchange, route, request));
     const storedHeaders = [...new Set([...STORED_HEADERS, ...options.storeHeaders])];
     this.decodeLimits = { maxBodyBytes: options.maxEntryBytes, headerNames: new Set(storedHeaders) };
-    this.decoded = l1?.cache.enabled ? undefined : new DecodedEntries();
     this.reporter = new CacheReporter(counter, events);
     this.misses = new CacheMiss(options, storedHeaders, store, writer, this.reporter, this.flights, leases);
     this.refresher =
@@ -215,7 +215,8 @@ export class CacheInterceptor implements NestInterceptor {
     l1Generation: number | undefined,
   ): void {
     const l1 = this.l1?.cache;
-    if (!l1?.enabled || l1Generation === undefined) return;
+    // Already kept (a stale entry served again): putting it anew changes nothing.
+    if (!l1?.enabled || l1Generation === undefined || l1.holds(lookup.digest, entry)) return;
     const { freshUntil, expiresAt } = lifetimesOf(entry, ttlMs, !perUser);
     l1.put(lookup.digest, entry, { generation: l1Generation, expiresAt, freshUntil, perUser, bytes: l1Bytes(entry) });
   }
