@@ -19,10 +19,9 @@
 // that build as their `nestjs-redis-shield`; everything else resolves as for side A.
 // Configs are bench/apps/config.ts BenchAppConfig without redisUrl and tiers (the bench's
 // high limits are used). Needs `npm run build` and the bench package installed.
-import { cpSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { spawnHost } from './lib/app-host.mjs';
+import { hostOfBuild, spawnHost } from './lib/app-host.mjs';
 import { HIGH_TIERS, numericOption, withBenchRedis } from './lib/apps.mjs';
 import { load } from './lib/load.mjs';
 import { median } from './lib/report.mjs';
@@ -81,25 +80,6 @@ async function main(redis) {
   print(`B / A req/s per round: ${ratios.map((r) => r.toFixed(2)).join(' ')}; median ${median(ratios).toFixed(2)}`);
   for (const side of sides) await side.host.close();
   if (distB !== undefined) rmSync(fileURLToPath(new URL('.ab-b', import.meta.url)), { recursive: true, force: true });
-}
-
-/**
- * bench/.ab-b: a copy of the compiled bench apps whose `nestjs-redis-shield` is the build in
- * `dist` (Node resolves the package from the nearest node_modules first; Nest, ioredis and
- * the anchors still come from bench/node_modules and the root). Returns its main.js.
- */
-function hostOfBuild(dist) {
-  if (!dist || dist.startsWith('--')) throw new Error('--dist-b needs the directory of a built library (its dist)');
-  const bench = fileURLToPath(new URL('.', import.meta.url));
-  const root = fileURLToPath(new URL('.ab-b', import.meta.url));
-  const library = join(root, 'node_modules', 'nestjs-redis-shield');
-  rmSync(root, { recursive: true, force: true });
-  mkdirSync(library, { recursive: true });
-  cpSync(join(bench, 'dist'), join(root, 'dist'), { recursive: true });
-  cpSync(join(bench, 'package.json'), join(root, 'package.json'));
-  cpSync(join(bench, '..', 'libs', 'nestjs-redis-shield', 'package.json'), join(library, 'package.json'));
-  cpSync(dist, join(library, 'dist'), { recursive: true });
-  return join(root, 'dist', 'main.js');
 }
 
 /** One line to stdout (the bench prints its report with process.stdout, not console). */

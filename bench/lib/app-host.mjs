@@ -1,6 +1,8 @@
 // The driver's side of an app host (bench/dist/main.js, compiled from bench/apps/main.ts):
 // a child process with an IPC channel that starts and stops bench apps on request.
 import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tail, track } from './processes.mjs';
 
@@ -74,4 +76,23 @@ export function spawnHost(name, main = MAIN) {
       if (child.exitCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+/**
+ * bench/.ab-b: a copy of the compiled bench apps whose `nestjs-redis-shield` is the build in
+ * `dist` (Node resolves the package from the nearest node_modules first; Nest, ioredis and
+ * the anchors still come from bench/node_modules and the root). Returns its main.js.
+ */
+export function hostOfBuild(dist) {
+  if (!dist || dist.startsWith('--')) throw new Error('--dist-b needs the directory of a built library (its dist)');
+  const bench = fileURLToPath(new URL('..', import.meta.url));
+  const root = fileURLToPath(new URL('../.ab-b', import.meta.url));
+  const library = join(root, 'node_modules', 'nestjs-redis-shield');
+  rmSync(root, { recursive: true, force: true });
+  mkdirSync(library, { recursive: true });
+  cpSync(join(bench, 'dist'), join(root, 'dist'), { recursive: true });
+  cpSync(join(bench, 'package.json'), join(root, 'package.json'));
+  cpSync(join(bench, '..', 'libs', 'nestjs-redis-shield', 'package.json'), join(library, 'package.json'));
+  cpSync(dist, join(library, 'dist'), { recursive: true });
+  return join(root, 'dist', 'main.js');
 }
