@@ -103,3 +103,31 @@ describe('a running tier whose limit changes (its state carries over: the field 
     }
   });
 });
+
+describe('numbers of 10^14 ms and more (the script replies in text, where Lua writes them with 14 digits)', () => {
+  it.each(RATE_LIMIT_ALGORITHMS)('%s: memory and Redis agree at a clock past 10^15 ms', async (algorithm) => {
+    const memory = new MemoryRateLimitStore({ clock });
+    const clientId = `user:far-${algorithm}`;
+    const policy = buildPolicy(
+      'far',
+      { tiers: { day: { limit: 1_000_000_000, windowMs: 86_400_000 }, second: { limit: 3, windowMs: 1000 } } },
+      algorithm,
+    );
+    try {
+      for (const [offsetMs, cost] of [
+        [0, 1],
+        [1, 2],
+        [2, 1],
+        [1001, 1],
+      ]) {
+        clock.set(2 ** 50 + 12_345 + offsetMs);
+        const request = { clientId, policies: [policy], cost };
+        const [fromMemory, fromRedis] = await Promise.all([memory.consume(request), limiter.store.consume(request)]);
+        expect(fromRedis).toEqual(fromMemory);
+        expect(fromRedis.nowMs).toBe(2 ** 50 + 12_345 + offsetMs);
+      }
+    } finally {
+      memory.close();
+    }
+  });
+});

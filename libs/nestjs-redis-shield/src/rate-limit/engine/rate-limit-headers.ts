@@ -159,6 +159,11 @@ function templateOf(
   };
 }
 
+/** Where {@link writeRateLimitHeaders} puts the headers: a response (the HTTP facade) or a record. */
+export interface HeaderSink {
+  setHeader(name: string, value: string): void;
+}
+
 /**
  * The rate-limit response headers of a decision. Shadow tiers never appear. Tiers of
  * the first policy keep their own names; tiers of further policies are prefixed with
@@ -173,26 +178,57 @@ export function rateLimitHeaders(
   partitionKey?: string,
 ): Record<string, string> {
   const headers: Record<string, string> = {};
+  writeRateLimitHeaders(
+    { setHeader: (name, value) => (headers[name] = value) },
+    result,
+    options,
+    template,
+    partitionKey,
+  );
+  return headers;
+}
+
+/**
+ * Sets the headers {@link rateLimitHeaders} returns, in the same order, straight on
+ * `sink`: the guard's path, which builds no record, list or entry array per request.
+ */
+export function writeRateLimitHeaders(
+  sink: HeaderSink,
+  result: RateLimitResult,
+  options: HeaderOptions = {},
+  template?: HeaderTemplate,
+  partitionKey?: string,
+): void {
   // Concurrency tiers have no window: the draft fields leave them out (a concurrency
   // rejection still shows in the X-RateLimit-* summary, Retry-After and the body).
-  const enforced = result.tiers.filter((tier) => !tier.shadow && tier.kind !== 'concurrency');
-  if (enforced.length === 0 && !result.tiers.some((tier) => !tier.shadow)) return headers;
+  const { tiers } = result;
+  let enforced = 0;
+  let counted = false;
+  for (const tier of tiers) {
+    if (tier.shadow) continue;
+    counted = true;
+    if (tier.kind !== 'concurrency') enforced += 1;
+  }
+  if (!counted) return;
   if (options.legacy !== false) {
-    headers['X-RateLimit-Limit'] = String(result.limit);
-    headers['X-RateLimit-Remaining'] = String(result.remaining);
-    headers['X-RateLimit-Reset'] = String(resetUnixSeconds(result));
+    sink.setHeader('X-RateLimit-Limit', String(result.limit));
+    sink.setHeader('X-RateLimit-Remaining', String(result.remaining));
+    sink.setHeader('X-RateLimit-Reset', String(resetUnixSeconds(result)));
   }
-  if (options.draft !== false && enforced.length > 0) {
-    const { names, policy } = template && template.names.length === enforced.length ? template : templateOf(enforced);
-    const pk = options.partitionKey && partitionKey ? `;pk=${partitionKey}` : '';
-    headers['RateLimit-Policy'] = policy;
-    let value = '';
-    for (let i = 0; i < enforced.length; i++) {
-      const tier = enforced[i];
-      const r = sfInteger(tier.remaining, tier.limit);
-      value += `${i === 0 ? '' : ', '}${names[i]};r=${r};t=${effectiveWindowSeconds(tier)}${pk}`;
-    }
-    headers.RateLimit = value;
+  if (options.draft === false || enforced === 0) return;
+  const { names, policy } =
+    template && template.names.length === enforced
+      ? template
+      : templateOf(tiers.filter((tier) => !tier.shadow && tier.kind !== 'concurrency'));
+  const pk = options.partitionKey && partitionKey ? `;pk=${partitionKey}` : '';
+  sink.setHeader('RateLimit-Policy', policy);
+  let value = '';
+  let i = 0;
+  for (const tier of tiers) {
+    if (tier.shadow || tier.kind === 'concurrency') continue;
+    const r = sfInteger(tier.remaining, tier.limit);
+    value += `${i === 0 ? '' : ', '}${names[i]};r=${r};t=${effectiveWindowSeconds(tier)}${pk}`;
+    i += 1;
   }
-  return headers;
+  sink.setHeader('RateLimit', value);
 }

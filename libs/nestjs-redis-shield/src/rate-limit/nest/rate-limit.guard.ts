@@ -25,7 +25,7 @@ import {
   headerTemplate,
   type HeaderOptions,
   type HeaderTemplate,
-  rateLimitHeaders,
+  writeRateLimitHeaders,
 } from '../engine/rate-limit-headers.js';
 import { resolveLoadShedding } from '../engine/load-shedding.js';
 import type { RateLimitModuleOptions } from '../engine/rate-limit.options.js';
@@ -383,8 +383,7 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
     let template = this.templates.get(policies);
     if (!template) this.templates.set(policies, (template = headerTemplate(policies)));
     const partitionKey = this.headerOptions.partitionKey ? this.limiter.partitionKey(id) : undefined;
-    for (const [name, value] of Object.entries(rateLimitHeaders(result, this.headerOptions, template, partitionKey)))
-      exchange.setHeader(name, value);
+    writeRateLimitHeaders(exchange, result, this.headerOptions, template, partitionKey);
   }
 
   private costOf(

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Deadline } from '../../core/deadline.js';
-import type { RedisConnection, ScriptRunner } from '../../redis/store/redis.connection.js';
+import type { EncodedScriptRunner, RedisConnection, ScriptRunner } from '../../redis/store/redis.connection.js';
+import { EncodedArgs, type ScriptArg } from '../../redis/store/script-command.js';
 import type { RateLimitPolicy, TierResult } from '../engine/rate-limit.types.js';
 import {
   policyCost,
@@ -24,12 +25,12 @@ const SLOTS_KEY_PART = '~slots';
  * the response.
  */
 export class RedisRateLimitStore implements RateLimitStore {
-  private readonly script: ScriptRunner<number[]>;
+  private readonly script: EncodedScriptRunner<string>;
   private readonly releaseScript: ScriptRunner<number>;
 
   /** Registers the rate-limit and release scripts on `connection`; every call goes through its deadline and breaker. */
   constructor(private readonly connection: RedisConnection) {
-    this.script = connection.defineScript<number[]>('rate_limit', RATE_LIMIT_LUA);
+    this.script = connection.defineEncodedScript<string>('rate_limit', RATE_LIMIT_LUA);
     this.releaseScript = connection.defineScript<number>('rate_limit_release', CONCURRENCY_RELEASE_LUA);
   }
 
@@ -70,15 +71,14 @@ export class RedisRateLimitStore implements RateLimitStore {
   ): Promise<RateLimitStoreDecision> {
     const keys: string[] = [];
     // The lease token rides on the mode (`c<token>`): a request without one sends no byte for it.
-    const args: (string | number)[] = [clockArg(this.connection.clock), leaseToken ? mode + leaseToken : mode];
+    const args: ScriptArg[] = [clockArg(this.connection.clock), leaseToken ? mode + leaseToken : mode];
     for (const policy of policies) {
       keys.push(this.connection.keys.rateLimit(clientId, policy.name));
       if (policy.concurrency) keys.push(this.slotsKey(clientId, policy));
-      args.push(costOf(policy));
-      for (const arg of policyArgs(policy)) args.push(arg);
+      args.push(costOf(policy), policyArgs(policy));
     }
     const reply = await this.script(keys, args, { deadline });
-    return decode(reply, policies);
+    return decode(parseIntegers(reply), policies);
   }
 
   /** The ZSET of a client's slots in a policy's concurrency tier (the client's hash tag, like its counters). */
@@ -88,27 +88,28 @@ export class RedisRateLimitStore implements RateLimitStore {
 }
 
 const FIELDS = new WeakMap<RateLimitPolicy, string[]>();
-const ARGS = new WeakMap<RateLimitPolicy, string[]>();
+const ARGS = new WeakMap<RateLimitPolicy, EncodedArgs>();
 
 /**
- * A policy's part of the script's ARGV after its cost, built once per policy: shadow flag,
- * tier count, slot limit (0 without a concurrency tier) and lease, then field, algorithm
- * code, limit and window of each tier.
+ * A policy's part of the script's ARGV after its cost, built and encoded once per policy:
+ * flags (shadow, concurrency), tier count, then with a concurrency tier its slot limit and
+ * lease, then field, algorithm code, limit and window of each tier.
  */
-function policyArgs(policy: RateLimitPolicy): string[] {
-  let args = ARGS.get(policy);
-  if (!args) {
+export function policyArgs(policy: RateLimitPolicy): EncodedArgs {
+  let encoded = ARGS.get(policy);
+  if (!encoded) {
     const fields = stateFields(policy);
     const slots = policy.concurrency;
     const flags = (policy.shadow ? POLICY_FLAGS.shadow : 0) + (slots ? POLICY_FLAGS.concurrency : 0);
-    args = [String(flags), String(policy.tiers.length)];
+    const args = [String(flags), String(policy.tiers.length)];
     if (slots) args.push(String(slots.limit), String(slots.leaseMs));
     policy.tiers.forEach((tier, t) =>
-      args!.push(fields[t], String(ALGORITHM_CODES[tier.algorithm]), String(tier.limit), String(tier.windowMs)),
+      args.push(fields[t], String(ALGORITHM_CODES[tier.algorithm]), String(tier.limit), String(tier.windowMs)),
     );
-    ARGS.set(policy, args);
+    encoded = new EncodedArgs(args);
+    ARGS.set(policy, encoded);
   }
-  return args;
+  return encoded;
 }
 
 /**
@@ -139,7 +140,36 @@ export function stateFields(policy: RateLimitPolicy): string[] {
   return fields;
 }
 
-/** Maps the script's flat integer reply back onto the policies' tiers. */
+/**
+ * The integers of the script's reply, a string of integers separated by single spaces,
+ * read in one pass without a string per integer. A fraction is cut off (toward zero), as
+ * Redis cuts a Lua number it replies as an integer.
+ */
+export function parseIntegers(reply: string): number[] {
+  const values: number[] = [];
+  let value = 0;
+  let sign = 1;
+  let fraction = false;
+  for (let i = 0; i < reply.length; i++) {
+    const code = reply.charCodeAt(i);
+    if (code === 32) {
+      values.push(sign * value);
+      value = 0;
+      sign = 1;
+      fraction = false;
+    } else if (code === 45) {
+      sign = -1;
+    } else if (code === 46) {
+      fraction = true;
+    } else if (!fraction) {
+      value = value * 10 + (code - 48);
+    }
+  }
+  values.push(sign * value);
+  return values;
+}
+
+/** Maps the script's integers back onto the policies' tiers. */
 function decode(reply: number[], policies: readonly RateLimitPolicy[]): RateLimitStoreDecision {
   const tiers: TierResult[] = [];
   let offset = 2;

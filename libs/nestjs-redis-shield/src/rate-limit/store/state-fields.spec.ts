@@ -1,5 +1,5 @@
 import { buildPolicy, DEFAULT_TIERS } from '../../index.js';
-import { stateFields } from './redis.store.js';
+import { parseIntegers, stateFields } from './redis.store.js';
 
 describe('stateFields', () => {
   it('gives each tier a distinct small-integer field, the same whatever the tier order', () => {
@@ -29,5 +29,15 @@ describe('stateFields', () => {
     );
     const fields = stateFields(buildPolicy('many', { tiers }, 'fixed-window'));
     expect(new Set(fields).size).toBe(12);
+  });
+});
+
+describe('parseIntegers (the rate-limit script reply)', () => {
+  it('reads space-separated integers, negative ones and those past 2^32, and cuts a fraction toward zero', () => {
+    expect(parseIntegers('1 1733500000000 0 -1 4294967296 9007199254740991 7')).toEqual([
+      1, 1733500000000, 0, -1, 4294967296, 9007199254740991, 7,
+    ]);
+    expect(parseIntegers('12.5 -3.75 0')).toEqual([12, -3, 0]);
+    expect(parseIntegers('42')).toEqual([42]);
   });
 });

@@ -7,6 +7,7 @@ import { CircuitBreaker } from '../engine/circuit-breaker.js';
 import type { Clock } from '../../core/clock.js';
 import type { Deadline } from '../../core/deadline.js';
 import { ReplyTimer } from './reply-timer.js';
+import { isNoScript, LuaScript, type ScriptArg, ScriptCommand } from './script-command.js';
 import { TIMED_OUT, withTimeout } from '../../core/timeout.js';
 import { shieldError } from '../../core/errors.js';
 import { KeyBuilder } from '../engine/key-builder.js';
@@ -37,7 +38,8 @@ export interface RunOptions {
 /** A registered Lua script: `KEYS` and `ARGV` in, the script's reply out. */
 export type ScriptRunner<T> = (keys: string[], args: (string | number)[], options?: RunOptions) => Promise<T>;
 
-type ScriptMethod = (...keysAndArgs: (string | number)[]) => Promise<unknown>;
+/** @internal A script runner whose arguments may be {@link EncodedArgs} runs (see `RedisConnection.defineEncodedScript`). */
+export type EncodedScriptRunner<T> = (keys: string[], args: ScriptArg[], options?: RunOptions) => Promise<T>;
 
 /** Redis replies that mean "not available now" rather than "your command is wrong". */
 const UNAVAILABLE_REPLIES = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS)\b/;
@@ -67,7 +69,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly logger: Logger;
   private readonly breaker: CircuitBreaker;
   private readonly ownsClient: boolean;
-  private readonly scripts = new Map<string, string>();
+  private readonly scripts = new Map<string, LuaScript>();
   private readonly drains = new Set<() => Promise<void>>();
   private readonly detach: () => void;
   private readonly unregister: () => void;
@@ -192,25 +194,40 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Registers a Lua script once per connection (EVALSHA, falling back to EVAL on
-   * NOSCRIPT, e.g. after a restart or `SCRIPT FLUSH`) and returns its runner. With
-   * `buffers`, string replies arrive as Buffers (binary values, e.g. cache entries).
+   * Registers a Lua script once per connection (EVALSHA, or EVAL on a socket that has not
+   * loaded it yet and again after NOSCRIPT, e.g. after a restart or `SCRIPT FLUSH`) and
+   * returns its runner. With `buffers`, string replies arrive as Buffers (binary values,
+   * e.g. cache entries).
    */
-  defineScript<T>(name: string, lua: string, { buffers = false }: { buffers?: boolean } = {}): ScriptRunner<T> {
-    const method = `shield_${name}`;
-    const known = this.scripts.get(method);
-    if (known === undefined) {
-      // No fixed key count: every call passes it, so one script serves any number of keys.
-      this.client.defineCommand(method, { lua });
-      this.scripts.set(method, lua);
-    } else if (known !== lua) {
-      throw shieldError('scriptConflict', name);
-    }
-    const call = buffers ? `${method}Buffer` : method;
+  defineScript<T>(name: string, lua: string, options: { buffers?: boolean } = {}): ScriptRunner<T> {
+    return this.defineEncodedScript<T>(name, lua, options);
+  }
+
+  /**
+   * @internal {@link defineScript} for the library's hot scripts: an argument may also be
+   * an {@link EncodedArgs} run (arguments that are the same on every call, encoded once).
+   */
+  defineEncodedScript<T>(
+    name: string,
+    lua: string,
+    { buffers = false }: { buffers?: boolean } = {},
+  ): EncodedScriptRunner<T> {
+    const known = this.scripts.get(name);
+    if (known !== undefined && known.lua !== lua) throw shieldError('scriptConflict', name);
+    const script = known ?? new LuaScript(lua);
+    this.scripts.set(name, script);
+    const encoding = buffers ? null : 'utf8';
+    const send = (client: RedisClient, keys: string[], args: ScriptArg[]) =>
+      client.sendCommand(new ScriptCommand(script, keys, args, encoding, client.options.keyPrefix)) as Promise<T>;
     return (keys, args, options) =>
       this.run(
         (client) =>
-          (client as unknown as Record<string, ScriptMethod>)[call](keys.length, ...keys, ...args) as Promise<T>,
+          send(client, keys, args).catch((error: unknown) => {
+            if (!isNoScript(error)) throw error;
+            // Redis lost its scripts: this call loads it again, once per socket.
+            script.forget();
+            return send(client, keys, args);
+          }),
         { command: name, ...options },
       );
   }

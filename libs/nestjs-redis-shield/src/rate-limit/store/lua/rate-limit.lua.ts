@@ -17,7 +17,7 @@ export const ARGS_PER_POLICY = 3;
 export const POLICY_FLAGS = { shadow: 1, concurrency: 2 } as const;
 /** ARGV fields before the first policy: clock, mode (with the lease token after its first character). */
 export const ARGS_BEFORE_POLICIES = 2;
-/** Integers per tier in the reply: allowed, remaining, resetMs, retryAfterMs. */
+/** Integers per tier in the reply (a string of space-separated integers): allowed, remaining, resetMs, retryAfterMs. */
 export const REPLY_PER_TIER = 4;
 
 /** Each algorithm's code in ARGV: its 1-based position in the registry. */
@@ -40,9 +40,11 @@ const HEADER = `
 -- ARGV[3..] per policy: cost (units), flags (1: shadow, 2: a concurrency tier), tier
 --           count, then with a concurrency tier its slot limit and lease ms, then per
 --           tier: field, algorithm code (its position in the registry), limit, window ms
--- Reply: { admitted, now, then per policy: per tier allowed, remaining, resetMs,
--- retryAfterMs, then the same four for its concurrency tier if it has one }, where
--- retryAfterMs -1 means never (the cost exceeds the tier's limit).
+-- Reply: one string of integers separated by single spaces: admitted, now, then per
+-- policy: per tier allowed, remaining, resetMs, retryAfterMs, then the same four for its
+-- concurrency tier if it has one; retryAfterMs -1 means never (the cost exceeds the
+-- tier's limit). One bulk string, not an array of integers: the client decodes one value
+-- instead of one per integer.
 local clock_arg, mode, token = ARGV[1], string.sub(ARGV[2], 1, 1), string.sub(ARGV[2], 2)
 `;
 
@@ -161,7 +163,12 @@ for _, policy in ipairs(policies) do
     end
   end
 end
-return reply
+-- table.concat writes a number with 14 significant digits: larger ones go through fmt.
+for r = 1, #reply do
+  local v = reply[r]
+  if v >= 1e14 or v <= -1e14 then reply[r] = fmt(v) end
+end
+return table.concat(reply, ' ')
 `;
 
 /**
