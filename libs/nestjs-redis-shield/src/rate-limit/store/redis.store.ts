@@ -95,7 +95,7 @@ const ARGS = new WeakMap<RateLimitPolicy, EncodedArgs>();
  * flags (shadow, concurrency), tier count, then with a concurrency tier its slot limit and
  * lease, then field, algorithm code, limit and window of each tier.
  */
-export function policyArgs(policy: RateLimitPolicy): EncodedArgs {
+function policyArgs(policy: RateLimitPolicy): EncodedArgs {
   let encoded = ARGS.get(policy);
   if (!encoded) {
     const fields = stateFields(policy);

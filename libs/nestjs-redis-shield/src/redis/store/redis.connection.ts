@@ -38,7 +38,7 @@ export interface RunOptions {
 /** A registered Lua script: `KEYS` and `ARGV` in, the script's reply out. */
 export type ScriptRunner<T> = (keys: string[], args: (string | number)[], options?: RunOptions) => Promise<T>;
 
-/** @internal A script runner whose arguments may be {@link EncodedArgs} runs (see `RedisConnection.defineEncodedScript`). */
+/** @internal A script runner whose arguments may be `EncodedArgs` runs (see `RedisConnection.defineEncodedScript`). */
 export type EncodedScriptRunner<T> = (keys: string[], args: ScriptArg[], options?: RunOptions) => Promise<T>;
 
 /** Redis replies that mean "not available now" rather than "your command is wrong". */
@@ -205,7 +205,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * @internal {@link defineScript} for the library's hot scripts: an argument may also be
-   * an {@link EncodedArgs} run (arguments that are the same on every call, encoded once).
+   * an `EncodedArgs` run (arguments that are the same on every call, encoded once).
    */
   defineEncodedScript<T>(
     name: string,
