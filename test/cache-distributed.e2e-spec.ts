@@ -25,6 +25,7 @@ import { HeaderUserGuard } from './support/header-user.guard.js';
 import { CacheStatsCounter } from '../libs/nestjs-redis-shield/src/cache/nest/cache-stats.counter.js';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import { type RedisServer, startRedis } from './harness/index.js';
+import { RedisConnection } from 'nestjs-redis-shield';
 
 // Issue 18 points 2-5: the response cache across instances. Concurrent misses of one
 // entry on every instance run the handler once (a lease in Redis taken by the lookup
@@ -49,6 +50,15 @@ class DistributedController {
   async slow() {
     const n = count('slow');
     await sleep(300);
+    return { n };
+  }
+
+  @Get('slower')
+  @CacheTtl(60)
+  @CacheShared()
+  async slower() {
+    const n = count('slower');
+    await sleep(1000);
     return { n };
   }
 
@@ -264,6 +274,46 @@ describe.each<Adapter>(['express', 'fastify'])('the response cache across three 
       expect(await redis.command('KEYS', 'cache:lease:*')).toEqual([]);
       expect(calls.slow).toBe(1);
     });
+
+    it('a leader that finished while Redis was stalled gives its lease back once Redis answers again', async () => {
+      // Redis frozen while a miss runs its handler: the entry cannot be stored, nor the
+      // lease given back (the breaker is open by then). After the stall, that lease must
+      // not hold every instance's miss of the entry until it lapses (here 10 s).
+      await startThree({ followerTimeoutMs: 10_000 });
+      const leader = get(apps[0], '/d/slower');
+      await waitUntil(async () => (await leaseKeys()).length === 1, 'the lease taken');
+      const connection = apps[0].get(RedisConnection);
+      await redis.stall();
+      try {
+        // Other requests of this instance time out on Redis until the breaker opens.
+        await Promise.all(Array.from({ length: 4 }, (_, i) => get(apps[0], `/d/swr?page=${i}`)));
+        expect(connection.circuitOpen).toBe(true);
+        const led = await leader; // its handler (1 s) ends with the breaker open
+        expect([led.status, status(led)]).toEqual([200, 'MISS']);
+        await settled(apps); // its store and its lease release failed at once: the breaker is open
+      } finally {
+        await redis.resume();
+      }
+      await waitUntil(async () => connection.state === 'ready', 'the breaker to close');
+      await waitUntil(async () => (await leaseKeys()).length === 0, 'the lease given back');
+      // The next miss, on another instance, leads at once instead of waiting on the lease.
+      const startedAt = performance.now();
+      const next = await get(apps[1], '/d/slower');
+      expect([next.status, status(next)]).toEqual([200, 'MISS']);
+      expect(performance.now() - startedAt).toBeLessThan(3000);
+      expect(calls.slower).toBe(2);
+    });
+
+    const leaseKeys = async () => (await redis.command('KEYS', 'cache:lease:*')) as string[];
+
+    /** Polls `check` every 20 ms for up to 3 s. */
+    async function waitUntil(check: () => Promise<boolean>, what: string): Promise<void> {
+      const deadline = Date.now() + 3000;
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await sleep(20);
+      }
+    }
 
     /** The lease key of a shared route's entry: learnt from the entry a first request stores. */
     async function leaseKeyOf(path: string): Promise<string> {

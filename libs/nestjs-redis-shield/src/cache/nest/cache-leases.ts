@@ -11,6 +11,8 @@ import type { CacheL1 } from './cache-l1.js';
 const POLL_WITH_BUS_MS = 250;
 /** How often it reads it again when the bus is down or absent. */
 const POLL_WITHOUT_BUS_MS = 50;
+/** At most this many leases wait to be given back once Redis answers again (the oldest go first: they expire soonest). */
+const MAX_UNRELEASED = 1024;
 
 /**
  * How a wait for another instance's leader ended: its entry arrived (`filled`), the lease
@@ -35,29 +37,44 @@ type Wake = (stored: boolean) => void;
  * (and takes the lease if the leader died and it expired). The leader releases its lease
  * and announces the outcome with {@link finish}. One wait per digest per instance: the
  * requests of this instance that miss meanwhile follow the local leader.
+ *
+ * A leader that finishes while Redis cannot be reached (stalled, the breaker open) cannot
+ * give its lease back then: it would hold every instance's miss of that entry for the rest
+ * of the lease's lifetime once Redis answers again, waiting on a leader long gone. Such a
+ * lease is kept here and given back when the connection is ready again.
  */
 export class CacheLeases implements OnApplicationShutdown {
   private readonly tokenPrefix = randomBytes(9).toString('base64url');
   private issued = 0;
   private readonly waiters = new Map<string, Set<Wake>>();
   private readonly waits = new SingleFlight<LeaseWait>();
-  private readonly stopListening: () => void;
+  /** Leases not given back for want of Redis, by digest: the token, whether stored, when the lease lapses anyway. */
+  private readonly unreleased = new Map<string, { token: string; stored: boolean; lapsesAt: number }>();
+  private readonly stopListening: (() => void)[];
 
+  /**
+   * @param whenReady Subscribes to the moments the connection becomes ready again (after
+   *   an outage, the breaker closed); returns the unsubscribe.
+   */
   constructor(
     private readonly store: Pick<ResponseCacheStore, 'lookup' | 'releaseLease'>,
     private readonly options: Pick<ResolvedCacheOptions, 'followerTimeoutMs'>,
     private readonly commandTimeoutMs: number,
+    whenReady: (listener: () => void) => () => void,
     private readonly bus?: InstanceBus,
     private readonly l1?: CacheL1,
   ) {
-    this.stopListening = bus
-      ? bus.on('cache.filled', ({ digest, stored }, { local }) => {
+    this.stopListening = [whenReady(() => this.releaseUnreleased())];
+    if (bus) {
+      this.stopListening.push(
+        bus.on('cache.filled', ({ digest, stored }, { local }) => {
           // A newer value is in Redis: another instance's copy of the old one goes (this
           // instance's writer put the new one in its L1 already).
           if (stored && !local) this.l1?.cache.forget(digest);
           for (const wake of this.waiters.get(digest) ?? []) wake(stored);
-        })
-      : () => undefined;
+        }),
+      );
+    }
   }
 
   /** A new lease request: a token unique to this caller, lasting the follower timeout. */
@@ -72,18 +89,39 @@ export class CacheLeases implements OnApplicationShutdown {
 
   /**
    * The leader is done: gives its lease up and tells the waiting instances whether the
-   * entry is stored. Resolves when both were tried; never rejects.
+   * entry is stored. Resolves when both were tried; never rejects. A lease Redis could
+   * not be asked to give back is given back when the connection is ready again.
    */
   async finish(digest: string, token: string, stored: boolean): Promise<void> {
     await Promise.all([
-      this.store.releaseLease(digest, token, { timeoutMs: this.commandTimeoutMs }).catch(() => undefined),
+      this.store
+        .releaseLease(digest, token, { timeoutMs: this.commandTimeoutMs })
+        .catch(() => this.releaseLater(digest, token, stored)),
       this.bus?.publish({ type: 'cache.filled', digest, stored }),
     ]);
   }
 
-  /** @internal Stops listening to the bus. */
+  /** @internal Stops listening to the bus and the connection. */
   onApplicationShutdown(): void {
-    this.stopListening();
+    for (const stop of this.stopListening) stop();
+    this.unreleased.clear();
+  }
+
+  /** Keeps a lease to give back later, unless it lapses first (see the class comment). */
+  private releaseLater(digest: string, token: string, stored: boolean): void {
+    this.unreleased.delete(digest); // re-inserted last: the map stays in order of lapsing
+    if (this.unreleased.size >= MAX_UNRELEASED) this.unreleased.delete(this.unreleased.keys().next().value!);
+    this.unreleased.set(digest, { token, stored, lapsesAt: performance.now() + this.options.followerTimeoutMs });
+  }
+
+  /** The connection is ready again: gives back every kept lease that has not lapsed (one that fails again is kept). */
+  private releaseUnreleased(): void {
+    const now = performance.now();
+    const kept = [...this.unreleased];
+    this.unreleased.clear();
+    for (const [digest, { token, stored, lapsesAt }] of kept) {
+      if (lapsesAt > now) void this.finish(digest, token, stored);
+    }
   }
 
   private async waitOnce(digest: string): Promise<LeaseWait> {
