@@ -361,4 +361,49 @@ describe('an instance SIGKILLed while holding slots (the built demo, two process
     // Both slots came back.
     expect((await complete(b)).status).toBe(200);
   }, 40_000);
+
+  it('slots whose requests finished while Redis was frozen are given back once it answers, not at the end of their lease', async () => {
+    const env = {
+      REDIS_URL: redis.url,
+      JWT_SECRET,
+      IP_HASH_SECRET,
+      RATE_LIMIT_PER_MINUTE: '1000',
+      RATE_LIMIT_BURST: '1000',
+      COMPLETIONS_CONCURRENCY: '2',
+      COMPLETIONS_LEASE_MS: '60000',
+    };
+    const [a, b] = await Promise.all([
+      startBuiltDemo(15_000, { ...env, COMPLETION_DELAY_MS: '1500' }),
+      startBuiltDemo(15_000, { ...env, COMPLETION_DELAY_MS: '0' }),
+    ]);
+    demos.push(a, b);
+    const jwt = await signToken(JWT_SECRET, { sub: 'frozen-user' });
+    const complete = (demo: BuiltDemo) =>
+      fetch(`${demo.url}/api/v1/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'hold' }),
+      });
+    const slotsHeld = async () => {
+      const keys = ((await redis.command('KEYS', '*~slots')) as string[]).filter((key) => key.includes('completions'));
+      let held = 0;
+      for (const key of keys) held += Number(await redis.command('ZCARD', key));
+      return held;
+    };
+
+    const held = [complete(a), complete(a)];
+    await eventually(async () => (await slotsHeld()) === 2, 10_000);
+    await redis.stall();
+    try {
+      // A's other requests time out on the frozen Redis until its breaker opens; then the
+      // two completions end (1.5 s) and their releases fail at once.
+      await Promise.all(Array.from({ length: 6 }, () => fetch(`${a.url}/api/v1/models`).then((r) => r.arrayBuffer())));
+      expect((await Promise.all(held)).map((response) => response.status)).toEqual([200, 200]);
+    } finally {
+      await redis.resume();
+    }
+    // Given back once A's connection is ready again (a probe a second), not in a minute.
+    await eventually(async () => (await slotsHeld()) === 0, 5000);
+    expect([(await complete(b)).status, (await complete(b)).status]).toEqual([200, 200]);
+  }, 40_000);
 });

@@ -6,13 +6,12 @@ import { TIMED_OUT, withTimeout } from '../../core/timeout.js';
 import type { ResolvedCacheOptions } from '../engine/cache.options.js';
 import type { LeaseRequest, ResponseCacheStore } from '../store/response-cache.store.js';
 import type { CacheL1 } from './cache-l1.js';
+import type { RedisConnection } from '../../redis/store/redis.connection.js';
 
 /** How often a waiting follower reads the entry again when the bus is up (it is woken at once by the bus). */
 const POLL_WITH_BUS_MS = 250;
 /** How often it reads it again when the bus is down or absent. */
 const POLL_WITHOUT_BUS_MS = 50;
-/** At most this many leases wait to be given back once Redis answers again (the oldest go first: they expire soonest). */
-const MAX_UNRELEASED = 1024;
 
 /**
  * How a wait for another instance's leader ended: its entry arrived (`filled`), the lease
@@ -39,42 +38,32 @@ type Wake = (stored: boolean) => void;
  * requests of this instance that miss meanwhile follow the local leader.
  *
  * A leader that finishes while Redis cannot be reached (stalled, the breaker open) cannot
- * give its lease back then: it would hold every instance's miss of that entry for the rest
- * of the lease's lifetime once Redis answers again, waiting on a leader long gone. Such a
- * lease is kept here and given back when the connection is ready again.
+ * give its lease back then; left in Redis, it would hold every instance's next miss of the
+ * entry for the rest of its lifetime, waiting on a leader long gone. It is given back once
+ * the connection is ready again (`RedisConnection.undoWhenReady`).
  */
 export class CacheLeases implements OnApplicationShutdown {
   private readonly tokenPrefix = randomBytes(9).toString('base64url');
   private issued = 0;
   private readonly waiters = new Map<string, Set<Wake>>();
   private readonly waits = new SingleFlight<LeaseWait>();
-  /** Leases not given back for want of Redis, by digest: the token, whether stored, when the lease lapses anyway. */
-  private readonly unreleased = new Map<string, { token: string; stored: boolean; lapsesAt: number }>();
-  private readonly stopListening: (() => void)[];
+  private readonly stopListening: () => void;
 
-  /**
-   * @param whenReady Subscribes to the moments the connection becomes ready again (after
-   *   an outage, the breaker closed); returns the unsubscribe.
-   */
   constructor(
     private readonly store: Pick<ResponseCacheStore, 'lookup' | 'releaseLease'>,
     private readonly options: Pick<ResolvedCacheOptions, 'followerTimeoutMs'>,
-    private readonly commandTimeoutMs: number,
-    whenReady: (listener: () => void) => () => void,
+    private readonly connection: Pick<RedisConnection, 'commandTimeoutMs' | 'undoWhenReady'>,
     private readonly bus?: InstanceBus,
     private readonly l1?: CacheL1,
   ) {
-    this.stopListening = [whenReady(() => this.releaseUnreleased())];
-    if (bus) {
-      this.stopListening.push(
-        bus.on('cache.filled', ({ digest, stored }, { local }) => {
+    this.stopListening = bus
+      ? bus.on('cache.filled', ({ digest, stored }, { local }) => {
           // A newer value is in Redis: another instance's copy of the old one goes (this
           // instance's writer put the new one in its L1 already).
           if (stored && !local) this.l1?.cache.forget(digest);
           for (const wake of this.waiters.get(digest) ?? []) wake(stored);
-        }),
-      );
-    }
+        })
+      : () => undefined;
   }
 
   /** A new lease request: a token unique to this caller, lasting the follower timeout. */
@@ -89,39 +78,26 @@ export class CacheLeases implements OnApplicationShutdown {
 
   /**
    * The leader is done: gives its lease up and tells the waiting instances whether the
-   * entry is stored. Resolves when both were tried; never rejects. A lease Redis could
-   * not be asked to give back is given back when the connection is ready again.
+   * entry is stored. Resolves when both were tried; never rejects. A lease Redis could not
+   * be asked to give back is given back, with the message, once the connection is ready.
    */
   async finish(digest: string, token: string, stored: boolean): Promise<void> {
+    const release = () => this.store.releaseLease(digest, token, { timeoutMs: this.connection.commandTimeoutMs });
+    const announce = () => this.bus?.publish({ type: 'cache.filled', digest, stored });
     await Promise.all([
-      this.store
-        .releaseLease(digest, token, { timeoutMs: this.commandTimeoutMs })
-        .catch(() => this.releaseLater(digest, token, stored)),
-      this.bus?.publish({ type: 'cache.filled', digest, stored }),
+      release().catch(() =>
+        // Within the lease's lifetime (it was taken no later than now).
+        this.connection.undoWhenReady(`cache-lease:${digest}`, this.options.followerTimeoutMs, () =>
+          release().then(announce),
+        ),
+      ),
+      announce(),
     ]);
   }
 
-  /** @internal Stops listening to the bus and the connection. */
+  /** @internal Stops listening to the bus. */
   onApplicationShutdown(): void {
-    for (const stop of this.stopListening) stop();
-    this.unreleased.clear();
-  }
-
-  /** Keeps a lease to give back later, unless it lapses first (see the class comment). */
-  private releaseLater(digest: string, token: string, stored: boolean): void {
-    this.unreleased.delete(digest); // re-inserted last: the map stays in order of lapsing
-    if (this.unreleased.size >= MAX_UNRELEASED) this.unreleased.delete(this.unreleased.keys().next().value!);
-    this.unreleased.set(digest, { token, stored, lapsesAt: performance.now() + this.options.followerTimeoutMs });
-  }
-
-  /** The connection is ready again: gives back every kept lease that has not lapsed (one that fails again is kept). */
-  private releaseUnreleased(): void {
-    const now = performance.now();
-    const kept = [...this.unreleased];
-    this.unreleased.clear();
-    for (const [digest, { token, stored, lapsesAt }] of kept) {
-      if (lapsesAt > now) void this.finish(digest, token, stored);
-    }
+    this.stopListening();
   }
 
   private async waitOnce(digest: string): Promise<LeaseWait> {
@@ -135,7 +111,7 @@ export class CacheLeases implements OnApplicationShutdown {
       const lease = this.request();
       try {
         const reply = await this.store.lookup(digest, lease, {
-          timeoutMs: Math.min(this.commandTimeoutMs, Math.max(1, endsAt - performance.now())),
+          timeoutMs: Math.min(this.connection.commandTimeoutMs, Math.max(1, endsAt - performance.now())),
           tripsBreaker: false,
         });
         if (reply.entry) return { outcome: 'filled', entry: reply.entry };

@@ -9,7 +9,6 @@ import type { InstanceBus } from '../../bus/store/instance-bus.js';
 import { getInstanceBusToken } from '../../bus/nest/bus.constants.js';
 import { CacheL1 } from './cache-l1.js';
 import { CacheLeases } from './cache-leases.js';
-import { ShieldEvents } from '../../core/events/shield-events.js';
 import { CACHE_BUS, CACHE_CONNECTION, CACHE_MODULE_OPTIONS, CACHE_OPTIONS } from './cache.constants.js';
 import { ResponseCacheStore } from '../store/response-cache.store.js';
 
@@ -65,26 +64,13 @@ function cacheProviders(extras: ResponseCacheModuleExtras): Provider[] {
         store: ResponseCacheStore,
         options: ResolvedCacheOptions,
         connection: RedisConnection,
-        events: ShieldEvents,
         l1: CacheL1,
         bus?: InstanceBus,
-      ) =>
-        new CacheLeases(
-          store,
-          options,
-          connection.commandTimeoutMs,
-          (listener) =>
-            events.on('redis.state', ({ connection: name, state }) => {
-              if (name === connection.name && state === 'ready') listener();
-            }),
-          bus,
-          l1,
-        ),
+      ) => new CacheLeases(store, options, connection, bus, l1),
       inject: [
         ResponseCacheStore,
         CACHE_OPTIONS,
         getRedisConnectionToken(extras.connection),
-        ShieldEvents,
         CacheL1,
         { token: getInstanceBusToken(extras.connection), optional: true },
       ],

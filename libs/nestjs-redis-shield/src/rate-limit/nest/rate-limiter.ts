@@ -275,7 +275,7 @@ export class RateLimiter implements LimiterStatusSource {
       } catch (error) {
         // The script may have run and taken a slot before its answer was lost (a deadline
         // passed): give it back now rather than at the end of its lease (harmless if not).
-        if (leaseToken !== undefined) store.release!(clientId, policies, leaseToken).catch(() => undefined);
+        if (leaseToken !== undefined) this.releaseSlots(store, clientId, policies, leaseToken).catch(() => undefined);
         if (!storeUnavailable(error)) throw error;
         if (error instanceof RedisCommandError && this.scriptErrors.due()) {
           this.logger.error(`rate-limit script failed: ${error.message}`);
@@ -371,7 +371,7 @@ export class RateLimiter implements LimiterStatusSource {
   /**
    * Frees an admitted call's slots in the store that took them (the Redis store, or the
    * fallback when it decided), off the request path; a failure is logged at most once per
-   * 10 s, and the lease frees the slots later.
+   * 10 s, and retried once Redis answers again (see {@link releaseSlots}).
    */
   private releaser(
     store: RateLimitStore,
@@ -385,14 +385,36 @@ export class RateLimiter implements LimiterStatusSource {
     return () => {
       if (released) return;
       released = true;
-      store.release!(clientId, policies, leaseToken).catch((error: unknown) => {
+      this.releaseSlots(store, clientId, policies, leaseToken).catch((error: unknown) => {
         if (this.releaseErrors.due()) {
           this.logger.warn(
-            `concurrency slot release failed (the slot is freed when its lease ends): ${(error as Error).message}`,
+            `concurrency slot release failed (retried once Redis answers again; the lease frees it at the latest): ${(error as Error).message}`,
           );
         }
       });
     };
+  }
+
+  /**
+   * Gives a call's slots back. When the Redis store cannot be reached, they are given back
+   * once its connection is ready again, unless their lease ended first: a Redis outage must
+   * not leave a client's slots taken by requests long finished (up to `leaseMs`, a minute
+   * by default), refusing its requests after the outage.
+   */
+  private releaseSlots(
+    store: RateLimitStore,
+    clientId: string,
+    policies: readonly RateLimitPolicy[],
+    leaseToken: string,
+  ): Promise<void> {
+    const release = () => store.release!(clientId, policies, leaseToken);
+    return release().catch((error: unknown) => {
+      if (store === this.store && this.redis && error instanceof RedisUnavailableError) {
+        const leaseMs = Math.max(...policies.map((policy) => policy.concurrency?.leaseMs ?? 0));
+        this.redis.undoWhenReady(`slots:${leaseToken}`, leaseMs, release);
+      }
+      throw error;
+    });
   }
 
   /** The call's Redis deadline: its own, or its request's (shared with the response cache). */

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import type { RedisCommandOutcome, RedisConnectionState, ShieldEvents } from '../../core/events/shield-events.js';
 import type { ShieldStatus } from '../../core/events/shield-status.js';
 import { CircuitBreaker } from '../engine/circuit-breaker.js';
+import { PendingUndos } from '../engine/pending-undos.js';
 import type { Clock } from '../../core/clock.js';
 import type { Deadline } from '../../core/deadline.js';
 import { ReplyTimer } from './reply-timer.js';
@@ -48,6 +49,8 @@ const UNAVAILABLE_REPLIES = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|
 const LATE = Symbol('late');
 /** How long shutdown waits for buffers to reach Redis before closing the connection, in ms. */
 const DRAIN_TIMEOUT_MS = 2000;
+/** At most this many undos wait for Redis to answer again (see {@link RedisConnection.undoWhenReady}). */
+const MAX_PENDING_UNDOS = 10_000;
 /** How long shutdown waits for `QUIT` to close the socket before cutting it, in ms. */
 const QUIT_GRACE_MS = 1000;
 
@@ -71,6 +74,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly ownsClient: boolean;
   private readonly scripts = new Map<string, LuaScript>();
   private readonly drains = new Set<() => Promise<void>>();
+  private readonly undos = new PendingUndos(MAX_PENDING_UNDOS);
   private readonly detach: () => void;
   private readonly unregister: () => void;
   private probeTimer: NodeJS.Timeout | undefined;
@@ -285,6 +289,17 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
+   * @internal Runs `undo` once this connection is ready again (after an outage, the breaker
+   * closed), unless `lapsesInMs` passed first: for bookkeeping a request could not do while
+   * Redis was unreachable, such as giving back a cache lease or a concurrency slot it held,
+   * which would otherwise hold every other request until it lapses. Kept by `key` (a later
+   * one replaces it), at most 10 000; an undo that fails then waits for the next time.
+   */
+  undoWhenReady(key: string, lapsesInMs: number, undo: () => Promise<unknown>): void {
+    if (!this.closed) this.undos.keep(key, lapsesInMs, undo);
+  }
+
+  /**
    * Runs the registered drains, then closes the client with `QUIT` (cut after 1 s) if the
    * library created it; a client passed in is left open.
    */
@@ -292,6 +307,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     if (this.closed) return;
     await this.drain();
     this.closed = true;
+    this.undos.clear();
     this.stopProbing();
     this.unregister();
     const ended = () => this.client.status === 'end';
@@ -420,6 +436,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
     this.currentState = state;
     this.noteOutage('commands', state === 'down', reason);
     this.events.emit('redis.state', { connection: this.name, state, reason });
+    if (state === 'ready') this.undos.runAll();
   }
 
   /**
