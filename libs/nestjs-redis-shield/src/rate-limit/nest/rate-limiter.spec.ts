@@ -99,6 +99,64 @@ describe('RateLimiter, when a Redis call fails', () => {
   });
 });
 
+describe('RateLimiter, concurrency slots when Redis fails', () => {
+  const SLOTS = buildPolicy(
+    'slots',
+    { tiers: { inflight: { kind: 'concurrency', limit: 2, leaseMs: 5000 } } },
+    'fixed-window',
+  );
+
+  /** A Redis store whose consume fails with `error` and whose release fails while `down`. */
+  function failing(error: RedisUnavailableError) {
+    const state = { down: true, released: [] as string[], undos: [] as [string, number, () => Promise<unknown>][] };
+    const store = {
+      consume: () => Promise.reject(error),
+      release: async (_clientId: string, _policies: unknown, token: string) => {
+        if (state.down) throw new RedisUnavailableError('circuit-open', 'default');
+        state.released.push(token);
+      },
+    } as unknown as RateLimitStore;
+    const connection = {
+      name: 'default',
+      commandTimeoutMs: 100,
+      circuitOpen: false,
+      state: 'ready',
+      keys: { hashId: (id: string) => `h:${id}` },
+      undoWhenReady: (key: string, ms: number, undo: () => Promise<unknown>) => state.undos.push([key, ms, undo]),
+    } as unknown as RedisConnection;
+    const fallback = new MemoryRateLimitStore({ clock: new ManualClock(0) });
+    const limiter = new RateLimiter({ fallback, store, connection });
+    const consume = () => limiter.consume({ clientId: 'ip:1', policies: [SLOTS], cost: 1, holdSlots: true });
+    return { limiter, state, consume };
+  }
+
+  it('a script that may have run (timed out): its slot is given back, and once Redis is ready if not now', async () => {
+    const { limiter, state, consume } = failing(new RedisUnavailableError('timeout', 'default'));
+    try {
+      expect(await consume()).toMatchObject({ result: { allowed: true }, fallback: true });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(state.undos.map(([key, ms]) => [key.startsWith('slots:'), ms])).toEqual([[true, 5000]]);
+      state.down = false;
+      await state.undos[0][2]();
+      expect(state.released).toHaveLength(1);
+    } finally {
+      limiter.close();
+    }
+  });
+
+  it('a script never sent (the breaker open): nothing to give back, now or later', async () => {
+    const { limiter, state, consume } = failing(new RedisUnavailableError('circuit-open', 'default'));
+    try {
+      expect(await consume()).toMatchObject({ result: { allowed: true }, fallback: true });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(state.undos).toEqual([]);
+      expect(state.released).toEqual([]);
+    } finally {
+      limiter.close();
+    }
+  });
+});
+
 describe('RateLimiter, the one way into the counters', () => {
   it('reports the decisions of HTTP requests as ratelimit.decision, never those of service calls', async () => {
     const events = new ShieldEvents();

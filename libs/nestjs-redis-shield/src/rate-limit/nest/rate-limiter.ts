@@ -28,7 +28,7 @@ export interface LimiterDecision {
   /**
    * Frees the slots the call took in concurrency tiers (with `holdSlots`, when admitted):
    * call it once the request is over. Never throws, never waits: a failed release is
-   * logged and the slots come back when their lease ends.
+   * logged and retried once Redis answers again; the lease frees the slots at the latest.
    */
   release?: () => void;
 }
@@ -275,7 +275,11 @@ export class RateLimiter implements LimiterStatusSource {
       } catch (error) {
         // The script may have run and taken a slot before its answer was lost (a deadline
         // passed): give it back now rather than at the end of its lease (harmless if not).
-        if (leaseToken !== undefined) this.releaseSlots(store, clientId, policies, leaseToken).catch(() => undefined);
+        // Never sent (the breaker open): nothing to give back.
+        const sent = !(error instanceof RedisUnavailableError && error.reason === 'circuit-open');
+        if (leaseToken !== undefined && sent) {
+          this.releaseSlots(store, clientId, policies, leaseToken).catch(() => undefined);
+        }
         if (!storeUnavailable(error)) throw error;
         if (error instanceof RedisCommandError && this.scriptErrors.due()) {
           this.logger.error(`rate-limit script failed: ${error.message}`);
