@@ -238,6 +238,12 @@ afterEach(() => {
   intercepted.mockRestore();
 });
 
+/** How many times the cache entry was read (a `GET`, or the lookup script) through `proxy`. */
+const entryReadsOf = (proxy: RespProxy) =>
+  proxy.commands
+    .filter((command) => ['GET', 'EVALSHA', 'EVAL'].includes(command.name))
+    .filter((command) => proxy.keysOf(command).some((key) => key.includes('cache:response:'))).length;
+
 describe.each<Adapter>(['express', 'fastify'])('the L1 fast path on %s', (adapter) => {
   const apps: INestApplication[] = [];
 
@@ -344,23 +350,35 @@ describe.each<Adapter>(['express', 'fastify'])('the L1 fast path on %s', (adapte
     expect(intercepted).toHaveBeenCalledTimes(1);
   });
 
-  it('serves a stale entry again and again from one decoding, without putting it in the L1 anew', async () => {
-    const app = await startApp(adapter, server.url); // the L1 on: it holds no fresh copy of a stale entry
+  it('serves a stale entry it refreshes from its L1 copy at the route: read, decoded and kept once', async () => {
+    const proxy = await startRespProxy(server);
+    const app = await startApp(adapter, proxy.url); // the L1 on: it holds no fresh copy of a stale entry
     apps.push(app);
     await get(app, '/slow-windows');
+    await get(app, '/slow-windows'); // learns the route
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const decoded = jest.spyOn(DecodedEntries.prototype, 'set');
     const put = jest.spyOn(L1Cache.prototype, 'put');
     try {
-      // The first stale serve schedules the refresh (400 ms); the next ones are served while it runs.
-      const serves = [];
-      for (let i = 0; i < 4; i++) serves.push(await request(await app.getUrl()).get('/slow-windows'));
+      // The first stale serve reads Redis and schedules the refresh (400 ms); the next ones
+      // are served from the L1 while it runs, before Nest's pipeline.
+      proxy.reset();
+      const serves = [await request(await app.getUrl()).get('/slow-windows')];
+      const readsOfFirst = entryReadsOf(proxy);
+      intercepted.mockClear();
+      for (let i = 0; i < 3; i++) serves.push(await request(await app.getUrl()).get('/slow-windows'));
       expect(serves.map((serve) => [status(serve), JSON.parse(serve.text).n])).toEqual(Array(4).fill(['STALE', 1]));
-      expect(decoded).toHaveBeenCalledTimes(1);
-      expect(put).toHaveBeenCalledTimes(1);
+      expect(readsOfFirst).toBe(1);
+      expect(entryReadsOf(proxy)).toBe(1);
+      expect(intercepted).not.toHaveBeenCalled();
+      expect(decoded).toHaveBeenCalledTimes(1); // the first stale serve, read from Redis
+      expect(put).toHaveBeenCalledTimes(1); // by the first, too
     } finally {
       decoded.mockRestore();
       put.mockRestore();
+      await app.close();
+      apps.pop();
+      await proxy.close();
     }
   });
 

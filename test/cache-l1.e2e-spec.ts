@@ -32,6 +32,8 @@ type Adapter = 'express' | 'fastify';
 /** How often each handler ran: the body carries it, so a stale answer shows. */
 const calls: Record<string, number> = {};
 const count = (name: string) => (calls[name] = (calls[name] ?? 0) + 1);
+/** What the `swr` handler waits for: the test holds a background refresh open with it. */
+let refreshGate: Promise<void> = Promise.resolve();
 
 @Controller('l1')
 class L1Controller {
@@ -47,6 +49,15 @@ class L1Controller {
   @CacheTtl(60)
   mine() {
     return { n: count('mine') };
+  }
+
+  @Get('swr')
+  @CacheTtl({ ttlSeconds: 1, staleWhileRevalidateSeconds: 60 })
+  @CacheShared()
+  async swr() {
+    const n = count('swr');
+    await refreshGate;
+    return { n };
   }
 
   @Post('write')
@@ -187,6 +198,43 @@ describe.each<Adapter>(['express', 'fastify'])('an L1 hit on %s', (adapter) => {
     expect(notModified.status).toBe(304);
     expect(cacheCommands(proxy)).toEqual([]);
     expect(calls.shared).toBe(1);
+  });
+
+  it('serves a stale entry this instance is refreshing from L1, without reading Redis', async () => {
+    const app = await startApp(adapter, proxy.url, { l1: { maxBytes: 1 << 20 } });
+    apps.push(app);
+    expect(status(await get(app, '/l1/swr'))).toBe('MISS');
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // stale now
+    let open!: () => void;
+    refreshGate = new Promise((resolve) => (open = resolve));
+    try {
+      const url = await app.getUrl();
+      // From Redis: the first stale answer schedules the refresh, which now waits in the handler.
+      proxy.reset();
+      const first = await request(url).get('/l1/swr');
+      expect([status(first), first.text]).toEqual(['STALE', '{"n":1}']);
+      expect(entryReads(proxy)).toHaveLength(1); // the lookup script (the entry was never read yet)
+      await until(async () => calls.swr === 2, 3000);
+      // While it runs, the same stale entry from L1: Redis would give the same, and schedule nothing.
+      proxy.reset();
+      const during = await Promise.all([request(url).get('/l1/swr'), request(url).get('/l1/swr')]);
+      for (const answer of during) expect(seen(answer)).toEqual(seen(first));
+      expect(entryReads(proxy)).toEqual([]);
+    } finally {
+      open();
+      refreshGate = Promise.resolve();
+    }
+    await app.get(ResponseCacheWriter).flush(); // the refresh stored its entry (and put it in L1)
+    proxy.reset();
+    const after = await request(await app.getUrl()).get('/l1/swr');
+    expect([status(after), after.text]).toEqual(['HIT', '{"n":2}']);
+    expect(entryReads(proxy)).toEqual([]);
+    // Once the refreshed entry is stale too and no refresh runs, the next answer reads Redis again.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    proxy.reset();
+    expect(status(await get(app, '/l1/swr'))).toBe('STALE');
+    expect(entryReads(proxy)[0]).toBe('GET'); // then the refresh's write
+    expect(calls.swr).toBe(3);
   });
 
   it('keeps per-user entries only with perUser: true', async () => {

@@ -43,6 +43,9 @@ import { WriteInvalidation } from './write-invalidation.js';
 
 export type { CacheStatus } from './cache-reporter.js';
 
+/** How a stale copy this instance refreshes already is served from its L1 (see `CacheInterceptor.inL1`). */
+const STALE_FROM_L1: HitSource = { stale: 'revalidate', tier: 'l1' };
+
 /** The most digests {@link CacheInterceptor} remembers as found stored (a digest and a map slot each). */
 export const FOUND_DIGESTS_MAX = 10_000;
 
@@ -121,7 +124,7 @@ export class CacheInterceptor implements NestInterceptor {
     const kept = this.l1Entry(exchange, route, apiVersion);
     if (kept) {
       try {
-        return serveHit(exchange, kept.entry, kept.perUser, this.reporter, 'l1');
+        return serveHit(exchange, kept.entry, kept.perUser, this.reporter, kept.source);
       } catch (error) {
         return throwError(() => error); // a 304
       }
@@ -129,19 +132,42 @@ export class CacheInterceptor implements NestInterceptor {
     return from(this.serve(exchange, route, next, apiVersion)).pipe(mergeMap((result) => result));
   }
 
-  /** The fresh entry this instance's L1 holds for the request, if any. */
+  /** What this instance's L1 answers the request with, if anything (see {@link inL1}). */
   private l1Entry(
     exchange: HttpExchange,
     route: CacheRoute,
     apiVersion: string | undefined,
-  ): { entry: CachedResponse; perUser: boolean } | undefined {
+  ): { entry: CachedResponse; perUser: boolean; source: HitSource } | undefined {
     const l1 = this.l1?.cache;
     if (!l1?.enabled || route.bypassReason || !this.options.enabled || exchange.hasBody) return undefined;
     const scope = this.scopeOf(exchange, route);
     if (scope.kind === 'bypass') return undefined;
     const lookup = this.lookupOf(exchange, route, scope, apiVersion);
-    const entry = lookup.directives.read ? l1.get(lookup.digest) : undefined;
-    return entry && { entry, perUser: scope.kind === 'user' };
+    if (!lookup.directives.read) return undefined;
+    const perUser = scope.kind === 'user';
+    const fresh = l1.get(lookup.digest);
+    if (fresh) return { entry: fresh, perUser, source: 'l1' };
+    const stale = this.staleRefreshedHere(lookup.digest, route.ttlMs ?? 0, perUser);
+    return stale && { entry: stale, perUser, source: STALE_FROM_L1 };
+  }
+
+  /**
+   * Whether this instance's L1 answers `digest` without Redis: with a fresh copy, or with a
+   * copy within its stale-while-revalidate window that this instance refreshes already. A
+   * read from Redis would find that same entry (a newer one, stored by the refresh of
+   * another instance, evicts the copy through the bus, as an invalidation does) and
+   * schedule nothing more, so it would only cost a round trip.
+   */
+  private inL1(digest: string, routeTtlMs: number, perUser: boolean): boolean {
+    return !!(this.l1?.cache.get(digest) ?? this.staleRefreshedHere(digest, routeTtlMs, perUser));
+  }
+
+  /** The L1's copy of `digest` when it is within its stale-while-revalidate window and this instance refreshes it. */
+  private staleRefreshedHere(digest: string, routeTtlMs: number, perUser: boolean): CachedResponse | undefined {
+    if (!this.refresher?.refreshing(digest)) return undefined;
+    const entry = this.l1?.cache.getStale(digest);
+    if (!entry) return undefined;
+    return freshnessOf(entry, Date.now(), routeTtlMs, !perUser) === 'stale-while-revalidate' ? entry : undefined;
   }
 
   /**
@@ -164,6 +190,8 @@ export class CacheInterceptor implements NestInterceptor {
     const kept = this.l1?.cache.get(lookup.digest);
     // Written with the turn's other writes, as an answer from Redis is (see atEndOfTurn).
     if (kept) return atEndOfTurn(() => this.fastBody(exchange, kept, perUser, 'l1'));
+    const stale = this.staleRefreshedHere(lookup.digest, route.ttlMs ?? 0, perUser);
+    if (stale) return atEndOfTurn(() => this.fastBody(exchange, stale, perUser, STALE_FROM_L1));
     // The read the rate-limit guard's prefetch started, else the one the interceptor would
     // start; the interceptor takes it over if this is no fresh hit.
     if (!lookup.read) {
@@ -240,7 +268,7 @@ export class CacheInterceptor implements NestInterceptor {
     const lookup = this.lookupOf(exchange, route, scope, this.apiVersion(context, exchange));
     if (!lookup.directives.read) return;
     // Kept in process: nothing to read (serve asks the L1 again).
-    if (this.l1?.cache.get(lookup.digest)) return;
+    if (this.inL1(lookup.digest, route.ttlMs ?? 0, scope.kind === 'user')) return;
     lookup.l1Generation = this.l1?.cache.generation;
     // The guard's script right before it already tells the breaker about a stalled Redis:
     // the same stall must not count twice per request.
