@@ -3,6 +3,7 @@ import onHeaders from 'on-headers';
 import { HttpException } from '@nestjs/common';
 import { catchError, finalize, mergeMap, type Observable, takeLast, throwError } from 'rxjs';
 import { type HttpExchange, recordCacheStatus, writtenHeader } from '../../core/http/http-facade.js';
+import { whenResponseOver } from '../../core/http/response-over.js';
 import type { SingleFlight } from '../../core/single-flight.js';
 import { type Lookup, userIdOf } from '../engine/cache-lookup.js';
 import type { ResolvedCacheOptions } from '../engine/cache.options.js';
@@ -105,11 +106,13 @@ export class CacheMiss {
         // The store itself once the response is complete, on the headers as finally written,
         // whoever set them (an outer interceptor, a session middleware hooked on the
         // headers after us): a Set-Cookie added last is seen. Followers wait for it.
-        response.once('finish', () =>
-          this.complete(exchange, lookup, captured, etag, admissible ? generation : undefined, decide(), finish),
+        // A response that is never completed (the client went away, perhaps while the
+        // handler ran) stores nothing, and its followers run on their own at once.
+        whenResponseOver(
+          response,
+          () => this.complete(exchange, lookup, captured, etag, admissible ? generation : undefined, decide(), finish),
+          () => finish(undefined),
         );
-        // A response that is never completed (the client went away) stores nothing.
-        response.once('close', () => finish(undefined));
         return exchange.textBody(captured.body);
       }),
       // stale-if-error: the handler threw (anything but a 4xx) or answered 5xx.

@@ -1,6 +1,7 @@
 import type { CallHandler } from '@nestjs/common';
 import { lastValueFrom, takeLast } from 'rxjs';
 import type { HttpExchange } from '../../core/http/http-facade.js';
+import { whenResponseOver } from '../../core/http/response-over.js';
 import { type Lookup, userIdOf } from '../engine/cache-lookup.js';
 import type { ResolvedCacheOptions } from '../engine/cache.options.js';
 import type { CachedResponse } from '../engine/entry-codec.js';
@@ -43,13 +44,12 @@ export class CacheRefresh {
     const { digest } = lookup;
     if (this.running.has(digest)) return;
     this.running.add(digest);
-    exchange.rawResponse.once('finish', () => {
-      this.writer.track(this.refresh(exchange, next, lookup, stale).finally(() => this.running.delete(digest)));
-    });
-    // Never sent (the client went away): nothing to refresh from.
-    exchange.rawResponse.once('close', () => {
-      if (!exchange.rawResponse.writableFinished) this.running.delete(digest);
-    });
+    whenResponseOver(
+      exchange.rawResponse,
+      () => this.writer.track(this.refresh(exchange, next, lookup, stale).finally(() => this.running.delete(digest))),
+      // Never sent (the client went away, perhaps already): nothing to refresh from.
+      () => this.running.delete(digest),
+    );
   }
 
   private async refresh(exchange: HttpExchange, next: CallHandler, lookup: Lookup, stale: CachedResponse) {

@@ -11,6 +11,7 @@ import { from, mergeMap, type Observable, throwError } from 'rxjs';
 import { RequestPrefetch } from '../../core/events/request-prefetch.js';
 import { ShieldEvents } from '../../core/events/shield-events.js';
 import { type HttpExchange, httpExchange } from '../../core/http/http-facade.js';
+import { whenResponseOver } from '../../core/http/response-over.js';
 import { SingleFlight } from '../../core/single-flight.js';
 import { atEndOfTurn } from '../../core/end-of-turn.js';
 import { BoundedMap } from '../../core/lru.js';
@@ -320,11 +321,13 @@ export class CacheInterceptor implements NestInterceptor {
   /** Records the lease this request holds; released when the response ends unless a miss took it over. */
   private holdLease(exchange: HttpExchange, lookup: Lookup, token: string): void {
     lookup.leaseToken = token;
-    exchange.rawResponse.once('close', () => {
+    // The response may be over already (a 429 sent, the client gone) before the lookup's reply came.
+    const release = () => {
       if (lookup.leaseToken !== token) return;
       lookup.leaseToken = undefined;
       if (this.leases) this.writer.track(this.leases.finish(lookup.digest, token, false));
-    });
+    };
+    whenResponseOver(exchange.rawResponse, release, release);
   }
 
   private apiVersion(context: ExecutionContext, exchange: HttpExchange): string | undefined {

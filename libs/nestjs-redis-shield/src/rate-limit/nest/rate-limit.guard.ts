@@ -12,7 +12,6 @@ import {
 } from '@nestjs/common';
 import { PATH_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, ModulesContainer, Reflector } from '@nestjs/core';
-import type { ServerResponse } from 'node:http';
 import { applicationControllers, controllerMethods } from '../../core/controllers.js';
 import { shieldError } from '../../core/errors.js';
 import { RequestPrefetch } from '../../core/events/request-prefetch.js';
@@ -20,6 +19,7 @@ import { PRE_ROUTE_GUARD } from '../../core/pre-route-guard.js';
 import { requestState } from '../../core/request-state.js';
 import { answersOverHttp } from '../../core/http/graphql-exchange.js';
 import { type HttpExchange, httpExchange, recordClientId, recordRouteTemplate } from '../../core/http/http-facade.js';
+import { whenResponseOver } from '../../core/http/response-over.js';
 import { watchClientAddresses } from '../engine/client-addresses.js';
 import {
   headerTemplate,
@@ -55,16 +55,6 @@ interface GuardedRoute {
   /** The policies (base names) the cost is charged to; undefined: all of the route's. */
   costPolicies: ReadonlySet<string> | undefined;
   policies: RateLimitPolicy[];
-}
-
-/**
- * Calls `release` once the response is over: finished, or its connection closed first
- * (the client aborted). `close` fires in both cases, on Express and Fastify alike (both
- * answer through Node's `ServerResponse`); a response already closed releases at once.
- */
-function releaseWhenOver(response: ServerResponse, release: () => void): void {
-  if (response.closed) release();
-  else response.once('close', release);
 }
 
 /** A bad cost from user code must never make a request free. */
@@ -239,7 +229,8 @@ export class RateLimitGuard implements CanActivate, OnModuleInit, OnApplicationB
       });
 
     this.setHeaders(exchange, policies, result, id);
-    if (release) releaseWhenOver(exchange.rawResponse, release);
+    // Once the response is over: sent, or its client gone (perhaps already).
+    if (release) whenResponseOver(exchange.rawResponse, release, release);
     if (result.allowed) return true;
     return this.throwRejection(context, exchange, result, policyCosts?.[result.policy] ?? cost);
   }
