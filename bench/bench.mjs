@@ -1009,7 +1009,7 @@ function targetTable(summary, memory, floods, counted) {
     '18',
     'stale serve (reported)',
     `${fixed(versus(stale.name, 'cache-manager').ratio)} × cache-manager, ${fixed(stale.bare)} × bare; ` +
-      `${fixed(stale.commands)} cmd/req (one read, plus the refreshes' writes)`,
+      `${fixed(stale.commands)} cmd/req (a read unless this instance refreshes the entry, then its L1 copy answers; plus the refreshes' commands)`,
     'reported',
   );
 

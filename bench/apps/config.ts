@@ -31,8 +31,8 @@ export interface BenchAppConfig {
   fastPath?: boolean;
   /**
    * nestjs-redis-shield cache: `/ping` with a 1 ms TTL and an hour of stale-while-revalidate,
-   * so nearly every request is a STALE answer from Redis while one background refresh at a
-   * time replaces the entry.
+   * so nearly every request is a STALE answer while one background refresh at a time
+   * replaces the entry: from Redis, or from the L1 while this instance refreshes it.
    */
   stale?: boolean;
   /** A global interceptor that only calls the handler: the cost of Nest's interceptor pipeline alone. */
