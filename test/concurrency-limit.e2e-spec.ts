@@ -301,16 +301,19 @@ describe('an instance SIGKILLed while holding slots (the built demo, two process
     await redis?.stop();
   });
 
+  /** Two completions of a client in flight at once, each slot leased for `leaseMs`; generous rate limits. */
+  const demoEnv = (leaseMs: number) => ({
+    REDIS_URL: redis.url,
+    JWT_SECRET,
+    IP_HASH_SECRET,
+    RATE_LIMIT_PER_MINUTE: '1000',
+    RATE_LIMIT_BURST: '1000',
+    COMPLETIONS_CONCURRENCY: '2',
+    COMPLETIONS_LEASE_MS: String(leaseMs),
+  });
+
   it('its slots stay taken until their lease ends, then the other instance admits again', async () => {
-    const env = {
-      REDIS_URL: redis.url,
-      JWT_SECRET,
-      IP_HASH_SECRET,
-      RATE_LIMIT_PER_MINUTE: '1000',
-      RATE_LIMIT_BURST: '1000',
-      COMPLETIONS_CONCURRENCY: '2',
-      COMPLETIONS_LEASE_MS: String(LEASE_MS),
-    };
+    const env = demoEnv(LEASE_MS);
     // Instance A's completions take a minute (they hold their slots); B's answer at once.
     const [a, b] = await Promise.all([
       startBuiltDemo(15_000, { ...env, COMPLETION_DELAY_MS: '60000' }),
@@ -363,15 +366,7 @@ describe('an instance SIGKILLed while holding slots (the built demo, two process
   }, 40_000);
 
   it('slots whose requests finished while Redis was frozen are given back once it answers, not at the end of their lease', async () => {
-    const env = {
-      REDIS_URL: redis.url,
-      JWT_SECRET,
-      IP_HASH_SECRET,
-      RATE_LIMIT_PER_MINUTE: '1000',
-      RATE_LIMIT_BURST: '1000',
-      COMPLETIONS_CONCURRENCY: '2',
-      COMPLETIONS_LEASE_MS: '60000',
-    };
+    const env = demoEnv(60_000);
     const [a, b] = await Promise.all([
       startBuiltDemo(15_000, { ...env, COMPLETION_DELAY_MS: '1500' }),
       startBuiltDemo(15_000, { ...env, COMPLETION_DELAY_MS: '0' }),

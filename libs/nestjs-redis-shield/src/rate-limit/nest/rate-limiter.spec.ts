@@ -45,16 +45,22 @@ function pendingStore() {
   return { store, calls };
 }
 
-/** A limiter with a Redis store the test controls, the real fallback and block cache. */
-function setup(failMode: FailMode) {
-  const { store, calls } = pendingStore();
-  const connection = {
+/** The parts of a ready connection the limiter reads, and `extra`. */
+function readyConnection(extra: object = {}): RedisConnection {
+  return {
     name: 'default',
     commandTimeoutMs: 100,
     circuitOpen: false,
     state: 'ready',
     keys: { hashId: (id: string) => `h:${id}` },
+    ...extra,
   } as unknown as RedisConnection;
+}
+
+/** A limiter with a Redis store the test controls, the real fallback and block cache. */
+function setup(failMode: FailMode) {
+  const { store, calls } = pendingStore();
+  const connection = readyConnection();
   const fallback = new MemoryRateLimitStore({ clock: new ManualClock(0) });
   const limiter = new RateLimiter({ fallback, failMode, store, connection, blocks: new BlockCache(100, () => 0) });
   const consume = () =>
@@ -116,14 +122,9 @@ describe('RateLimiter, concurrency slots when Redis fails', () => {
         state.released.push(token);
       },
     } as unknown as RateLimitStore;
-    const connection = {
-      name: 'default',
-      commandTimeoutMs: 100,
-      circuitOpen: false,
-      state: 'ready',
-      keys: { hashId: (id: string) => `h:${id}` },
+    const connection = readyConnection({
       undoWhenReady: (key: string, ms: number, undo: () => Promise<unknown>) => state.undos.push([key, ms, undo]),
-    } as unknown as RedisConnection;
+    });
     const fallback = new MemoryRateLimitStore({ clock: new ManualClock(0) });
     const limiter = new RateLimiter({ fallback, store, connection });
     const consume = () => limiter.consume({ clientId: 'ip:1', policies: [SLOTS], cost: 1, holdSlots: true });
