@@ -112,13 +112,21 @@ describe('RateLimiter, concurrency slots when Redis fails', () => {
     'fixed-window',
   );
 
-  /** A Redis store whose consume fails with `error` and whose release fails while `down`. */
-  function failing(error: RedisUnavailableError) {
-    const state = { down: true, released: [] as string[], undos: [] as [string, number, () => Promise<unknown>][] };
+  /**
+   * A Redis store whose consume fails with `error` (or admits, without one) and whose
+   * release fails with `releaseError` while `down`.
+   */
+  function failing(error?: Error, releaseError: Error = new RedisUnavailableError('circuit-open', 'default')) {
+    const state = {
+      down: true,
+      released: [] as string[],
+      undos: [] as [string, number, () => Promise<unknown>][],
+      warnings: [] as string[],
+    };
     const store = {
-      consume: () => Promise.reject(error),
+      consume: () => (error ? Promise.reject(error) : Promise.resolve(slotDecision())),
       release: async (_clientId: string, _policies: unknown, token: string) => {
-        if (state.down) throw new RedisUnavailableError('circuit-open', 'default');
+        if (state.down) throw releaseError;
         state.released.push(token);
       },
     } as unknown as RateLimitStore;
@@ -126,10 +134,48 @@ describe('RateLimiter, concurrency slots when Redis fails', () => {
       undoWhenReady: (key: string, ms: number, undo: () => Promise<unknown>) => state.undos.push([key, ms, undo]),
     });
     const fallback = new MemoryRateLimitStore({ clock: new ManualClock(0) });
-    const limiter = new RateLimiter({ fallback, store, connection });
+    const logger = { log() {}, error() {}, warn: (message: string) => state.warnings.push(message) };
+    const limiter = new RateLimiter({ fallback, store, connection, logger });
     const consume = () => limiter.consume({ clientId: 'ip:1', policies: [SLOTS], cost: 1, holdSlots: true });
     return { limiter, state, consume };
   }
+
+  /** Redis admitting the call into the one slot tier. */
+  function slotDecision(): RateLimitStoreDecision {
+    const tier = { policy: 'slots', tier: 'inflight', limit: 2, windowMs: 0, shadow: false, allowed: true };
+    return { allowed: true, nowMs: 0, tiers: [{ ...tier, remaining: 1, resetMs: 0, retryAfterMs: 0 }] };
+  }
+
+  it('an admitted call whose release finds Redis unreachable: retried once it is ready, nothing logged', async () => {
+    const { limiter, state, consume } = failing();
+    try {
+      const decision = await consume();
+      expect(decision).toMatchObject({ result: { allowed: true }, fallback: false });
+      decision.release!();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(state.undos).toHaveLength(1);
+      expect(state.warnings).toEqual([]);
+      state.down = false;
+      await state.undos[0][2]();
+      expect(state.released).toHaveLength(1);
+    } finally {
+      limiter.close();
+    }
+  });
+
+  it('a release Redis refused (a command error): logged, left to the lease', async () => {
+    const { limiter, state, consume } = failing(undefined, new Error('OOM command not allowed'));
+    try {
+      (await consume()).release!();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(state.undos).toEqual([]);
+      expect(state.warnings).toEqual([
+        'concurrency slot release failed (the lease frees the slot): OOM command not allowed',
+      ]);
+    } finally {
+      limiter.close();
+    }
+  });
 
   it('a script that may have run (timed out): its slot is given back, and once Redis is ready if not now', async () => {
     const { limiter, state, consume } = failing(new RedisUnavailableError('timeout', 'default'));

@@ -374,8 +374,9 @@ export class RateLimiter implements LimiterStatusSource {
 
   /**
    * Frees an admitted call's slots in the store that took them (the Redis store, or the
-   * fallback when it decided), off the request path; a failure is logged at most once per
-   * 10 s, and retried once Redis answers again (see {@link releaseSlots}).
+   * fallback when it decided), off the request path; a release Redis could not be asked
+   * for is retried once it answers again (see {@link releaseSlots}), any other failure is
+   * logged at most once per 10 s.
    */
   private releaser(
     store: RateLimitStore,
@@ -390,11 +391,9 @@ export class RateLimiter implements LimiterStatusSource {
       if (released) return;
       released = true;
       this.releaseSlots(store, clientId, policies, leaseToken).catch((error: unknown) => {
-        if (this.releaseErrors.due()) {
-          this.logger.warn(
-            `concurrency slot release failed (retried once Redis answers again; the lease frees it at the latest): ${(error as Error).message}`,
-          );
-        }
+        // Redis unreachable: the connection reports the outage, and the release is retried.
+        if (error instanceof RedisUnavailableError || !this.releaseErrors.due()) return;
+        this.logger.warn(`concurrency slot release failed (the lease frees the slot): ${(error as Error).message}`);
       });
     };
   }
