@@ -7,6 +7,7 @@ import { CacheShared, CacheTtl, RedisModule, ResponseCacheModule } from 'nestjs-
 import request from 'supertest';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import { type RedisServer, startRedis } from './harness/index.js';
+import { waitFor } from './support/wait-for.js';
 
 // Clients that go away before their response is sent: while their request waited on
 // Redis, or while the handler ran. Their response's `close` has fired by the time the
@@ -73,14 +74,6 @@ async function abandonable(app: INestApplication, path: string) {
 
 const status = (response: request.Response) => response.headers['x-cache-status'] as string;
 
-async function until(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 describe.each<Adapter>(['express', 'fastify'])('clients that go away, on %s', (adapter) => {
   let redis: RedisServer;
   let apps: INestApplication[] = [];
@@ -133,7 +126,7 @@ describe.each<Adapter>(['express', 'fastify'])('clients that go away, on %s', (a
     let open!: () => void;
     gate = new Promise((resolve) => (open = resolve));
     const leader = await abandonable(app, '/a/slow');
-    await until(() => calls.slow === 1, "the leader's handler");
+    await waitFor(() => calls.slow === 1, 3000, "the leader's handler");
     await whileRunning();
     leader.abandon();
     await sleep(100); // the server saw the connection close

@@ -22,6 +22,7 @@ import {
 } from 'nestjs-redis-shield';
 import request from 'supertest';
 import { HeaderUserGuard } from './support/header-user.guard.js';
+import { waitFor } from './support/wait-for.js';
 import { CacheStatsCounter } from '../libs/nestjs-redis-shield/src/cache/nest/cache-stats.counter.js';
 import { ResponseCacheWriter } from '../libs/nestjs-redis-shield/src/cache/nest/response-cache.writer.js';
 import { type RedisServer, startRedis } from './harness/index.js';
@@ -281,7 +282,7 @@ describe.each<Adapter>(['express', 'fastify'])('the response cache across three 
       // not hold every instance's miss of the entry until it lapses (here 10 s).
       await startThree({ followerTimeoutMs: 10_000 });
       const leader = get(apps[0], '/d/slower');
-      await waitUntil(async () => (await leaseKeys()).length === 1, 'the lease taken');
+      await waitFor(async () => (await leaseKeys()).length === 1, 3000, 'the lease taken');
       const connection = apps[0].get(RedisConnection);
       await redis.stall();
       try {
@@ -294,8 +295,8 @@ describe.each<Adapter>(['express', 'fastify'])('the response cache across three 
       } finally {
         await redis.resume();
       }
-      await waitUntil(async () => connection.state === 'ready', 'the breaker to close');
-      await waitUntil(async () => (await leaseKeys()).length === 0, 'the lease given back');
+      await waitFor(async () => connection.state === 'ready', 3000, 'the breaker to close');
+      await waitFor(async () => (await leaseKeys()).length === 0, 3000, 'the lease given back');
       // The next miss, on another instance, leads at once instead of waiting on the lease.
       const startedAt = performance.now();
       const next = await get(apps[1], '/d/slower');
@@ -305,15 +306,6 @@ describe.each<Adapter>(['express', 'fastify'])('the response cache across three 
     });
 
     const leaseKeys = async () => (await redis.command('KEYS', 'cache:lease:*')) as string[];
-
-    /** Polls `check` every 20 ms for up to 3 s. */
-    async function waitUntil(check: () => Promise<boolean>, what: string): Promise<void> {
-      const deadline = Date.now() + 3000;
-      while (!(await check())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await sleep(20);
-      }
-    }
 
     /** The lease key of a shared route's entry: learnt from the entry a first request stores. */
     async function leaseKeyOf(path: string): Promise<string> {
