@@ -15,13 +15,17 @@ local function decide(state, limit, window, cost, now, ttl)
   if cost > limit then return never(decide(state, limit, window, 0, now, ttl)) end
   local w = math.floor((now - EPOCH) / window)
   local current, previous = 0, 0
+  -- The stored index and counts as read, to write back without formatting them again
+  -- (a number to text costs Redis more than the rest of a tier's arithmetic).
+  local index_text, previous_text
   if state then
     local sw, sc, sp = string.match(state, '^(-?%d+):(%d+):?(%d*)$')
     local offset = window_offset(tonumber(sw), w, window, ttl)
     if offset == -1 then
-      previous = tonumber(sc)
+      previous, previous_text = tonumber(sc), sc
     elseif offset then
       w, current, previous = w + offset, tonumber(sc), tonumber(sp) or 0
+      index_text, previous_text = sw, sp
     end
   end
   local start = EPOCH + w * window
@@ -31,8 +35,8 @@ local function decide(state, limit, window, cost, now, ttl)
   local reset = start + window - now
   local at, horizon = math.max(now, start), window_horizon(w, window, ttl)
   if room >= 0 then
-    local nextState = fmt(window_index(w, window, ttl)) .. ':' .. fmt(current + cost)
-    if previous > 0 then nextState = nextState .. ':' .. fmt(previous) end
+    local nextState = (index_text or fmt(window_index(w, window, ttl))) .. ':' .. fmt(current + cost)
+    if previous > 0 then nextState = nextState .. ':' .. (previous_text or fmt(previous)) end
     return 1, math.floor(room / WEIGHT_ONE), reset, 0, nextState, at, horizon
   end
   local retry
