@@ -91,3 +91,30 @@ export function requestDeadline(request: object, budgetMs: number): Deadline {
   const state = requestState(request);
   return (state.deadline ??= Deadline.after(budgetMs));
 }
+
+/** @internal What a Redis call needs of a deadline: one request's, or several requests' that share one command. */
+export interface RedisBudget {
+  remainingMs(): number;
+  onTheWire(): (timedOut: boolean) => void;
+}
+
+/**
+ * @internal The budget of one command that decides for several requests (the rate
+ * limiter's batch): the least time any of them has left, and every one of them charged
+ * for the time the command is on the wire, as if it were its own.
+ */
+export function sharedDeadline(deadlines: readonly Deadline[]): RedisBudget {
+  return {
+    remainingMs: () => {
+      let least = Infinity;
+      for (const deadline of deadlines) least = Math.min(least, deadline.remainingMs());
+      return least;
+    },
+    onTheWire: () => {
+      const settles = deadlines.map((deadline) => deadline.onTheWire());
+      return (timedOut) => {
+        for (const settle of settles) settle(timedOut);
+      };
+    },
+  };
+}

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Deadline } from '../../core/deadline.js';
-import type { EncodedScriptRunner, RedisConnection, ScriptRunner } from '../../redis/store/redis.connection.js';
-import { EncodedArgs, type ScriptArg } from '../../redis/store/script-command.js';
+import type { RedisConnection, ScriptRunner } from '../../redis/store/redis.connection.js';
+import { EncodedArgs } from '../../redis/store/script-command.js';
 import type { RateLimitPolicy, TierResult } from '../engine/rate-limit.types.js';
 import {
   policyCost,
@@ -9,9 +9,9 @@ import {
   type RateLimitStoreDecision,
   type RateLimitStoreRequest,
 } from './store.interface.js';
-import { clockArg } from '../../redis/store/lua/prelude.lua.js';
 import { CONCURRENCY_RELEASE_LUA } from './lua/concurrency-release.lua.js';
 import { ALGORITHM_CODES, POLICY_FLAGS, RATE_LIMIT_LUA, REPLY_PER_TIER } from './lua/rate-limit.lua.js';
+import { DecisionBatch } from './decision-batch.js';
 import { slotResult, tierResult } from './tier-result.js';
 
 /** The last part of a policy's slot ZSET key: `~` is never in a policy name, so no policy's hash can be named so. */
@@ -20,17 +20,18 @@ const SLOTS_KEY_PART = '~slots';
 /**
  * Counters in Redis: one hash per (policy, client) with one field per tier (see
  * `stateFields`), and one ZSET of lease tokens per (policy, client) for a concurrency tier,
- * all keys of a client under one hash tag. Every decision is one script call (EVALSHA):
- * one round trip whatever the number of tiers and policies; a release is one more, after
- * the response.
+ * all keys of a client under one hash tag. Every decision is part of one script call
+ * (EVALSHA): one round trip whatever the number of tiers and policies, with the other
+ * decisions of its event-loop turn (see `DecisionBatch`); a release is one more call,
+ * after the response.
  */
 export class RedisRateLimitStore implements RateLimitStore {
-  private readonly script: EncodedScriptRunner<string>;
+  private readonly batch: DecisionBatch;
   private readonly releaseScript: ScriptRunner<number>;
 
   /** Registers the rate-limit and release scripts on `connection`; every call goes through its deadline and breaker. */
   constructor(private readonly connection: RedisConnection) {
-    this.script = connection.defineEncodedScript<string>('rate_limit', RATE_LIMIT_LUA);
+    this.batch = new DecisionBatch(connection, connection.defineEncodedScript<string[]>('rate_limit', RATE_LIMIT_LUA));
     this.releaseScript = connection.defineScript<number>('rate_limit_release', CONCURRENCY_RELEASE_LUA);
   }
 
@@ -70,14 +71,16 @@ export class RedisRateLimitStore implements RateLimitStore {
     mode: 'c' | 'p',
   ): Promise<RateLimitStoreDecision> {
     const keys: string[] = [];
-    // The lease token rides on the mode (`c<token>`): a request without one sends no byte for it.
-    const args: ScriptArg[] = [clockArg(this.connection.clock), leaseToken ? mode + leaseToken : mode];
+    const definitions: EncodedArgs[] = [];
+    const costs: number[] = [];
     for (const policy of policies) {
       keys.push(this.connection.keys.rateLimit(clientId, policy.name));
       if (policy.concurrency) keys.push(this.slotsKey(clientId, policy));
-      args.push(costOf(policy), policyArgs(policy));
+      definitions.push(policyDefinition(policy));
+      costs.push(costOf(policy));
     }
-    const reply = await this.script(keys, args, { deadline });
+    // The lease token rides on the mode (`c<token>`): a request without one sends no byte for it.
+    const reply = await this.batch.decide(keys, leaseToken ? mode + leaseToken : mode, definitions, costs, deadline);
     return decode(parseIntegers(reply), policies);
   }
 
@@ -91,11 +94,11 @@ const FIELDS = new WeakMap<RateLimitPolicy, string[]>();
 const ARGS = new WeakMap<RateLimitPolicy, EncodedArgs>();
 
 /**
- * A policy's part of the script's ARGV after its cost, built and encoded once per policy:
- * flags (shadow, concurrency), tier count, then with a concurrency tier its slot limit and
- * lease, then field, algorithm code, limit and window of each tier.
+ * A policy's definition in the script's ARGV, built and encoded once per policy (and sent
+ * once per batch): flags (shadow, concurrency), tier count, then with a concurrency tier
+ * its slot limit and lease, then field, algorithm code, limit and window of each tier.
  */
-function policyArgs(policy: RateLimitPolicy): EncodedArgs {
+function policyDefinition(policy: RateLimitPolicy): EncodedArgs {
   let encoded = ARGS.get(policy);
   if (!encoded) {
     const fields = stateFields(policy);

@@ -6,7 +6,7 @@ import type { ShieldStatus } from '../../core/events/shield-status.js';
 import { CircuitBreaker } from '../engine/circuit-breaker.js';
 import { PendingUndos } from '../engine/pending-undos.js';
 import type { Clock } from '../../core/clock.js';
-import type { Deadline } from '../../core/deadline.js';
+import type { RedisBudget } from '../../core/deadline.js';
 import { ReplyTimer } from './reply-timer.js';
 import { isNoScript, LuaScript, type ScriptArg, ScriptCommand } from './script-command.js';
 import { TIMED_OUT, withTimeout } from '../../core/timeout.js';
@@ -19,7 +19,7 @@ import type { RedisClient, ResolvedRedisOptions } from '../engine/redis.options.
 /** How one call may use Redis. */
 export interface RunOptions {
   /** @internal The request's deadline (the library's own request-path calls); without one the call gets `commandTimeoutMs`. */
-  deadline?: Deadline;
+  deadline?: RedisBudget;
   /** A budget in ms for calls outside a request (admin, stats); ignored with `deadline`. */
   timeoutMs?: number;
   /** Whether a timeout or connection error counts towards opening the breaker. Default true. */
@@ -34,6 +34,11 @@ export interface RunOptions {
   onLateReply?: (reply: unknown) => void;
   /** @internal Send even while the circuit is open: bookkeeping that undoes a late reply, once Redis answered again. */
   whileOpen?: boolean;
+  /**
+   * @internal Write at once instead of with the rest of this event-loop turn's commands:
+   * for a call made at the end of the turn (from `setImmediate`) that gathered its turn's work already.
+   */
+  immediate?: boolean;
 }
 
 /** A registered Lua script: `KEYS` and `ARGV` in, the script's reply out. */
@@ -154,7 +159,7 @@ export class RedisConnection implements OnModuleInit, OnApplicationShutdown {
       resolveLate(LATE);
     });
     try {
-      this.batchWrites();
+      if (!options.immediate) this.batchWrites();
       const reply = operation(this.client);
       this.afterWrite((at) => {
         if (done) return;
