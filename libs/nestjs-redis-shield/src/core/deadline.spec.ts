@@ -1,4 +1,4 @@
-import { Deadline, MAX_WAIT_FACTOR, requestDeadline } from './deadline.js';
+import { Deadline, MAX_WAIT_FACTOR, requestDeadline, sharedDeadline } from './deadline.js';
 
 /** Keeps the event loop busy (no I/O, no idle time) for `ms`. */
 function busy(ms: number): void {
@@ -70,5 +70,32 @@ describe('Deadline', () => {
     const first = requestDeadline(request, 100);
     expect(requestDeadline(request, 5000)).toBe(first);
     expect(requestDeadline({}, 100)).not.toBe(first);
+  });
+});
+
+describe('sharedDeadline (one command deciding for several requests)', () => {
+  it('has the least time any of its requests has left', () => {
+    const full = Deadline.after(1000);
+    const short = Deadline.after(300);
+    expect(sharedDeadline([full, short]).remainingMs()).toBe(300);
+    expect(sharedDeadline([full]).remainingMs()).toBe(1000);
+  });
+
+  it('charges every request for the time the command is on the wire, and a timeout spends every deadline', async () => {
+    const a = Deadline.after(10_000);
+    const b = Deadline.after(10_000);
+    const settle = sharedDeadline([a, b]).onTheWire();
+    await sleep(40);
+    settle(false);
+    const [leftA, leftB] = [a.remainingMs(), b.remainingMs()];
+    expect(leftA).toBeLessThan(10_000);
+    expect(leftB).toBeLessThan(10_000);
+    await sleep(20);
+    expect([a.remainingMs(), b.remainingMs()]).toEqual([leftA, leftB]); // settled for both
+
+    const c = Deadline.after(10_000);
+    const d = Deadline.after(10_000);
+    sharedDeadline([c, d]).onTheWire()(true);
+    expect([c.remainingMs(), d.remainingMs()]).toEqual([0, 0]);
   });
 });
