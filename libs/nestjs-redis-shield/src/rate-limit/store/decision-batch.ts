@@ -66,23 +66,19 @@ export class DecisionBatch {
       }
       this.pending.push(decision);
       if (this.pending.length === 1) setImmediate(this.flush);
-      else if (this.pending.length >= MAX_BATCH) this.flushNow();
+      // A full batch in the middle of a turn goes with the turn's other commands; a new one starts.
+      else if (this.pending.length >= MAX_BATCH) this.sendPending(false);
     });
   }
 
   /** At the end of the turn: the turn's commands are written already, so this one goes at once. */
-  private readonly flush = (): void => {
+  private readonly flush = (): void => this.sendPending(true);
+
+  private sendPending(immediate: boolean): void {
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];
-    this.send(batch, true);
-  };
-
-  /** A full batch in the middle of a turn: written with the turn's other commands; a new batch starts. */
-  private flushNow(): void {
-    const batch = this.pending;
-    this.pending = [];
-    this.send(batch, false);
+    this.send(batch, immediate);
   }
 
   /** The script's layout (rate-limit.lua.ts): clock, each policy definition once, then each request. */
