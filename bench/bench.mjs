@@ -118,8 +118,9 @@ const VARIANTS = [
   { name: 'throttler', config: { limiter: 'throttler' } },
   { name: 'rlf', config: { limiter: 'rlf' } },
   // Not a limiter: one script call of three Redis commands per request and nothing else, so
-  // every run measures what one round trip costs on its machine (the bound of target 20.2).
-  { name: 'floor', config: { limiter: 'floor' } },
+  // every run measures what one round trip costs on its machine (the bound of target 20.2),
+  // and how far above the anchors that bound lies.
+  { name: 'floor', config: { limiter: 'floor' }, anchors: ['throttler', 'rlf'] },
   { name: 'cache-manager', config: { cache: 'cache-manager' } },
   { name: 'throttler+cache-manager', config: { limiter: 'throttler', cache: 'cache-manager' } },
   { name: 'bare (fastify)', config: { adapter: 'fastify' } },
@@ -150,7 +151,7 @@ const VARIANTS = [
     anchors: ['shield-limit (fastify)'],
   },
   { name: 'throttler (fastify)', config: { limiter: 'throttler', adapter: 'fastify' } },
-  { name: 'floor (fastify)', config: { limiter: 'floor', adapter: 'fastify' } },
+  { name: 'floor (fastify)', config: { limiter: 'floor', adapter: 'fastify' }, anchors: ['throttler (fastify)'] },
   { name: 'cache-manager (fastify)', config: { cache: 'cache-manager', adapter: 'fastify' } },
   {
     name: 'throttler+cache-manager (fastify)',
@@ -921,13 +922,16 @@ function targetTable(summary, memory, floods, counted) {
     const throttler = versus(limit.name, on(adapter, 'throttler')).ratio;
     const rlf = adapter === 'fastify' ? undefined : versus(limit.name, 'rlf').ratio;
     const floor = row(on(adapter, 'floor'));
+    const floorThrottler = versus(floor.name, on(adapter, 'throttler')).ratio;
+    const floorRlf = adapter === 'fastify' ? undefined : versus(floor.name, 'rlf').ratio;
     add(
       issue,
       'limit ≥ 0.90 × bare, ≥ 1.5 × throttler, ≥ 1.3 × rlf; guard app CPU ≤ bare + 25 µs',
       `${fixed(limit.bare)} × bare, ${fixed(throttler)} × throttler, ` +
         `${rlf === undefined ? 'rlf not run on Fastify' : `${fixed(rlf)} × rlf`}; ` +
         `${signed(limit.cpuOverBare)} µs app CPU over bare (same round); ` +
-        `the floor (one script call, nothing else): ${fixed(floor.bare)} × bare, ${signed(floor.cpuOverBare)} µs`,
+        `the floor (one script call, nothing else): ${fixed(floor.bare)} × bare, ${fixed(floorThrottler)} × throttler` +
+        `${floorRlf === undefined ? '' : `, ${fixed(floorRlf)} × rlf`}, ${signed(floor.cpuOverBare)} µs`,
       verdict(
         atLeast(limit.bare, 0.9),
         atLeast(throttler, 1.5),
