@@ -919,11 +919,14 @@ function targetTable(summary, memory, floods, counted) {
   /** Target 2 on `adapter` (no rate-limiter-flexible variant on Fastify). */
   const limitCheck = (issue, adapter) => {
     const limit = row(on(adapter, 'shield-limit'));
-    const throttler = versus(limit.name, on(adapter, 'throttler')).ratio;
-    const rlf = adapter === 'fastify' ? undefined : versus(limit.name, 'rlf').ratio;
     const floor = row(on(adapter, 'floor'));
-    const floorThrottler = versus(floor.name, on(adapter, 'throttler')).ratio;
-    const floorRlf = adapter === 'fastify' ? undefined : versus(floor.name, 'rlf').ratio;
+    // Same-round ratios to the limiter anchors of `adapter` (no rate-limiter-flexible variant on Fastify).
+    const anchorRatios = (name) => ({
+      throttler: versus(name, on(adapter, 'throttler')).ratio,
+      rlf: adapter === 'fastify' ? undefined : versus(name, 'rlf').ratio,
+    });
+    const { throttler, rlf } = anchorRatios(limit.name);
+    const { throttler: floorThrottler, rlf: floorRlf } = anchorRatios(floor.name);
     add(
       issue,
       'limit ≥ 0.90 × bare, ≥ 1.5 × throttler, ≥ 1.3 × rlf; guard app CPU ≤ bare + 25 µs',
