@@ -9,6 +9,8 @@
 // limit), e.g. node bench/ab.mjs '{"limiter":"shield"}' '{"limiter":"shield","flood":true}'.
 //
 // e.g. node bench/ab.mjs '{"cache":"shield"}' '{"cache":"shield","autoPipelining":true}'
+// or the floor with its writes batched as the library batches its own (one write per turn):
+// node bench/ab.mjs '{"limiter":"floor","autoPipelining":true}' '{"limiter":"shield"}'
 //
 // --dist-b <dir>: side B runs another build of the library, the `dist` directory of
 // libs/nestjs-redis-shield copied aside, e.g. to weigh a change against the last commit:

@@ -47,7 +47,7 @@ export interface BenchAppConfig {
   violations?: boolean;
   /** nestjs-redis-shield: the local block cache (`localBlockCache`; default on, as in the library). */
   blockCache?: boolean;
-  /** nestjs-redis-shield: ioredis `enableAutoPipelining` (unset: the library's default). */
+  /** nestjs-redis-shield and the floor: ioredis `enableAutoPipelining` (unset: the library's default; the floor: off). */
   autoPipelining?: boolean;
   /** rate-limiter-flexible: `inMemoryBlockOnConsumed` (its own local block), off by default. */
   rlfInMemoryBlock?: boolean;

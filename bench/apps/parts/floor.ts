@@ -47,7 +47,7 @@ class FloorGuard implements CanActivate, OnApplicationShutdown {
  * what one round trip costs on the machine of that run, the bound for target 20.2.
  */
 export function floorPart(config: BenchAppConfig): BenchPart {
-  const client = new Redis(config.redisUrl);
+  const client = new Redis(config.redisUrl, { enableAutoPipelining: config.autoPipelining ?? false });
   client.defineCommand('floor', { numberOfKeys: 1, lua: FLOOR_LUA });
   return {
     providers: [
