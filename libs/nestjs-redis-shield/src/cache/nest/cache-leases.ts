@@ -1,6 +1,7 @@
 import type { OnApplicationShutdown } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { InstanceBus } from '../../bus/store/instance-bus.js';
+import type { ShieldEvents } from '../../core/events/shield-events.js';
 import { SingleFlight } from '../../core/single-flight.js';
 import { TIMED_OUT, withTimeout } from '../../core/timeout.js';
 import type { ResolvedCacheOptions } from '../engine/cache.options.js';
@@ -25,7 +26,8 @@ export type LeaseWait =
   | { outcome: 'unstored' }
   | { outcome: 'timeout' };
 
-type Wake = (stored: boolean) => void;
+/** Wakes one waiting follower: with the leader's `stored` flag, or undefined to look again now. */
+type Wake = (stored: boolean | undefined) => void;
 
 /**
  * @internal The cross-instance side of the cache's single-flight: the first miss of a
@@ -41,29 +43,44 @@ type Wake = (stored: boolean) => void;
  * give its lease back then; left in Redis, it would hold every instance's next miss of the
  * entry for the rest of its lifetime, waiting on a leader long gone. It is given back once
  * the connection is ready again (`RedisConnection.undoWhenReady`).
+ *
+ * When this instance's connection goes down (its breaker opens: Redis stalled or gone) or
+ * its bus does, the leader's message may never come: every waiting follower looks again
+ * at once instead of at its next poll, and with the breaker open runs the handler itself,
+ * so a request caught by the start of a stall waits about one deadline, not a poll more.
  */
 export class CacheLeases implements OnApplicationShutdown {
   private readonly tokenPrefix = randomBytes(9).toString('base64url');
   private issued = 0;
   private readonly waiters = new Map<string, Set<Wake>>();
   private readonly waits = new SingleFlight<LeaseWait>();
-  private readonly stopListening: () => void;
+  private readonly stopListening: (() => void)[];
 
   constructor(
     private readonly store: Pick<ResponseCacheStore, 'lookup' | 'releaseLease'>,
     private readonly options: Pick<ResolvedCacheOptions, 'followerTimeoutMs'>,
-    private readonly connection: Pick<RedisConnection, 'commandTimeoutMs' | 'undoWhenReady'>,
+    private readonly connection: Pick<RedisConnection, 'name' | 'commandTimeoutMs' | 'undoWhenReady'>,
     private readonly bus?: InstanceBus,
     private readonly l1?: CacheL1,
+    events?: Pick<ShieldEvents, 'on'>,
   ) {
-    this.stopListening = bus
-      ? bus.on('cache.filled', ({ digest, stored }, { local }) => {
+    this.stopListening = [];
+    if (bus) {
+      this.stopListening.push(
+        bus.on('cache.filled', ({ digest, stored }, { local }) => {
           // A newer value is in Redis: another instance's copy of the old one goes (this
           // instance's writer put the new one in its L1 already).
           if (stored && !local) this.l1?.cache.forget(digest);
           for (const wake of this.waiters.get(digest) ?? []) wake(stored);
-        })
-      : () => undefined;
+        }),
+      );
+    }
+    if (events) {
+      const lookAgain = ({ connection, state }: { connection: string; state: string }) => {
+        if (connection === this.connection.name && state === 'down') this.wakeAll();
+      };
+      this.stopListening.push(events.on('redis.state', lookAgain), events.on('bus.state', lookAgain));
+    }
   }
 
   /** A new lease request: a token unique to this caller, lasting the follower timeout. */
@@ -97,7 +114,12 @@ export class CacheLeases implements OnApplicationShutdown {
 
   /** @internal Stops listening to the bus. */
   onApplicationShutdown(): void {
-    this.stopListening();
+    for (const stop of this.stopListening) stop();
+  }
+
+  /** Every waiting follower looks again now (see the class's last paragraph). */
+  private wakeAll(): void {
+    for (const set of this.waiters.values()) for (const wake of set) wake(undefined);
   }
 
   private async waitOnce(digest: string): Promise<LeaseWait> {
@@ -123,10 +145,13 @@ export class CacheLeases implements OnApplicationShutdown {
     }
   }
 
-  /** Resolves with the leader's `stored` flag when its message arrives, or undefined after `ms`. */
+  /**
+   * Resolves with the leader's `stored` flag when its message arrives, or undefined after
+   * `ms` or when this instance's Redis or bus went down meanwhile.
+   */
   private async woken(digest: string, ms: number): Promise<boolean | undefined> {
     let wake!: Wake;
-    const message = new Promise<boolean>((resolve) => (wake = resolve));
+    const message = new Promise<boolean | undefined>((resolve) => (wake = resolve));
     let set = this.waiters.get(digest);
     if (!set) this.waiters.set(digest, (set = new Set()));
     set.add(wake);

@@ -7,6 +7,7 @@ import { CacheInterceptor } from './cache.interceptor.js';
 import type { ResolvedCacheOptions, ResponseCacheModuleOptions } from '../engine/cache.options.js';
 import type { InstanceBus } from '../../bus/store/instance-bus.js';
 import { getInstanceBusToken } from '../../bus/nest/bus.constants.js';
+import { ShieldEvents } from '../../core/events/shield-events.js';
 import { CacheL1 } from './cache-l1.js';
 import { CacheLeases } from './cache-leases.js';
 import { CACHE_BUS, CACHE_CONNECTION, CACHE_MODULE_OPTIONS, CACHE_OPTIONS } from './cache.constants.js';
@@ -65,13 +66,15 @@ function cacheProviders(extras: ResponseCacheModuleExtras): Provider[] {
         options: ResolvedCacheOptions,
         connection: RedisConnection,
         l1: CacheL1,
+        events: ShieldEvents,
         bus?: InstanceBus,
-      ) => new CacheLeases(store, options, connection, bus, l1),
+      ) => new CacheLeases(store, options, connection, bus, l1, events),
       inject: [
         ResponseCacheStore,
         CACHE_OPTIONS,
         getRedisConnectionToken(extras.connection),
         CacheL1,
+        ShieldEvents,
         { token: getInstanceBusToken(extras.connection), optional: true },
       ],
     },
