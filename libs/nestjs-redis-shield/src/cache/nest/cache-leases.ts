@@ -54,7 +54,7 @@ export class CacheLeases implements OnApplicationShutdown {
   private issued = 0;
   private readonly waiters = new Map<string, Set<Wake>>();
   private readonly waits = new SingleFlight<LeaseWait>();
-  private readonly stopListening: (() => void)[];
+  private readonly stopListening: (() => void)[] = [];
 
   constructor(
     private readonly store: Pick<ResponseCacheStore, 'lookup' | 'releaseLease'>,
@@ -64,7 +64,6 @@ export class CacheLeases implements OnApplicationShutdown {
     private readonly l1?: CacheL1,
     events?: Pick<ShieldEvents, 'on'>,
   ) {
-    this.stopListening = [];
     if (bus) {
       this.stopListening.push(
         bus.on('cache.filled', ({ digest, stored }, { local }) => {
