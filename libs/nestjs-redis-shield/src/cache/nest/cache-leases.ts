@@ -111,7 +111,7 @@ export class CacheLeases implements OnApplicationShutdown {
     ]);
   }
 
-  /** @internal Stops listening to the bus. */
+  /** @internal Stops listening to the bus and to its connection's and bus's state. */
   onApplicationShutdown(): void {
     for (const stop of this.stopListening) stop();
   }
